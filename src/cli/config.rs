@@ -1,0 +1,137 @@
+//! `kubeadm config`: print, migrate and validate configuration files, list and pull images.
+
+use std::path::PathBuf;
+
+use super::not_implemented;
+use super::token::OutputArgs;
+
+/// `kubeadm config` and its shared flag.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// The kubeconfig file to use when talking to the cluster. If the flag is not set, a set of standard locations can be searched for an existing kubeconfig file. [default: /etc/kubernetes/admin.conf]
+    #[arg(long, global = true, value_name = "string")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The config operation.
+    #[command(subcommand)]
+    pub command: ConfigCommand,
+}
+
+/// `kubeadm config` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ConfigCommand {
+    /// Interact with container images used by kubeadm
+    #[command(subcommand)]
+    Images(ImagesCommand),
+    /// Read an older version of the kubeadm configuration API types from a file, and output the similar config object for the newer version
+    Migrate(MigrateArgs),
+    /// Print configuration
+    #[command(subcommand)]
+    Print(PrintCommand),
+    /// Read a file containing the kubeadm configuration API and report any validation problems
+    Validate(ValidateArgs),
+}
+
+/// `kubeadm config print` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum PrintCommand {
+    /// Print default init configuration, that can be used for 'kubeadm init'
+    InitDefaults(ComponentConfigsArgs),
+    /// Print default join configuration, that can be used for 'kubeadm join'
+    JoinDefaults(ComponentConfigsArgs),
+    /// Print default reset configuration, that can be used for 'kubeadm reset'
+    ResetDefaults(ComponentConfigsArgs),
+    /// Print default upgrade configuration, that can be used for 'kubeadm upgrade'
+    UpgradeDefaults(ComponentConfigsArgs),
+}
+
+/// The `--component-configs` flag.
+#[derive(Debug, clap::Args)]
+pub struct ComponentConfigsArgs {
+    /// A comma-separated list for component config API objects to print the default values for. Available values: [KubeProxyConfiguration KubeletConfiguration]. If this flag is not set, no component configs will be printed.
+    #[arg(long, value_name = "strings", value_delimiter = ',')]
+    pub component_configs: Vec<String>,
+}
+
+/// Flags of `kubeadm config migrate`.
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// Allow migration to experimental, unreleased APIs.
+    #[arg(long)]
+    pub allow_experimental_api: bool,
+    /// Path to the resulting equivalent kubeadm config file using the new API version. Optional, if not specified output will be sent to STDOUT.
+    #[arg(long, value_name = "string")]
+    pub new_config: Option<PathBuf>,
+    /// Path to the kubeadm config file that is using an old API version and should be converted. This flag is mandatory.
+    #[arg(long, value_name = "string")]
+    pub old_config: Option<PathBuf>,
+}
+
+/// Flags of `kubeadm config validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Allow validation of experimental, unreleased APIs.
+    #[arg(long)]
+    pub allow_experimental_api: bool,
+    /// Path to a kubeadm configuration file.
+    #[arg(long, value_name = "string")]
+    pub config: Option<PathBuf>,
+}
+
+/// `kubeadm config images` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ImagesCommand {
+    /// Print a list of images kubeadm will use. The configuration file is used in case any images or image repositories are customized
+    List(ImagesListArgs),
+    /// Pull images used by kubeadm
+    Pull(ImagesPullArgs),
+}
+
+/// Flags choosing the images.
+#[derive(Debug, clap::Args)]
+pub struct ImageSelectionArgs {
+    /// Path to a kubeadm configuration file.
+    #[arg(long, value_name = "string")]
+    pub config: Option<PathBuf>,
+    /// A set of key=value pairs that describe feature gates for various features.
+    #[arg(long, value_name = "string")]
+    pub feature_gates: Option<String>,
+    /// Choose a container registry to pull control plane images from [default: registry.k8s.io]
+    #[arg(long, value_name = "string")]
+    pub image_repository: Option<String>,
+    /// Choose a specific Kubernetes version for the control plane. [default: stable-1]
+    #[arg(long, value_name = "string")]
+    pub kubernetes_version: Option<String>,
+}
+
+/// Flags of `kubeadm config images list`.
+#[derive(Debug, clap::Args)]
+pub struct ImagesListArgs {
+    /// Which images.
+    #[command(flatten)]
+    pub images: ImageSelectionArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Flags of `kubeadm config images pull`.
+#[derive(Debug, clap::Args)]
+pub struct ImagesPullArgs {
+    /// Which images.
+    #[command(flatten)]
+    pub images: ImageSelectionArgs,
+    /// Path to the CRI socket to connect. If empty kubeadm will try to auto-detect this value; use this option only if you have more than one CRI installed or if you have non-standard CRI socket.
+    #[arg(long, value_name = "string")]
+    pub cri_socket: Option<String>,
+}
+
+/// Runs a `kubeadm config` subcommand.
+pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
+    match args.command {
+        ConfigCommand::Images(ImagesCommand::List(_)) => not_implemented("config images list"),
+        ConfigCommand::Images(ImagesCommand::Pull(_)) => not_implemented("config images pull"),
+        ConfigCommand::Migrate(_) => not_implemented("config migrate"),
+        ConfigCommand::Print(_) => not_implemented("config print"),
+        ConfigCommand::Validate(_) => not_implemented("config validate"),
+    }
+}

@@ -1,0 +1,116 @@
+//! `kubeadm init`: flags and the hand-off to the init workflow.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::ArgMatches;
+
+use super::{run_workflow, GlobalArgs, WorkflowArgs};
+use crate::duration::parse_duration;
+use crate::phases::init::{workflow, InitData};
+
+/// Flags of `kubeadm init` (and, where a phase inherits them, of `kubeadm init phase ...`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct InitArgs {
+    /// The IP address the API Server will advertise it's listening on. If not set the default network interface will be used.
+    #[arg(long, value_name = "string")]
+    pub apiserver_advertise_address: Option<String>,
+    /// Port for the API Server to bind to. [default: 6443]
+    #[arg(long, value_name = "int32")]
+    pub apiserver_bind_port: Option<u16>,
+    /// Optional extra Subject Alternative Names (SANs) to use for the API Server serving certificate. Can be both IP addresses and DNS names.
+    #[arg(long, value_name = "strings", value_delimiter = ',')]
+    pub apiserver_cert_extra_sans: Vec<String>,
+    /// The path where to save and store the certificates. [default: /etc/kubernetes/pki]
+    #[arg(long, value_name = "string")]
+    pub cert_dir: Option<PathBuf>,
+    /// Key used to encrypt the control-plane certificates in the kubeadm-certs Secret. The certificate key is a hex encoded string that is an AES key of size 32 bytes.
+    #[arg(long, value_name = "string")]
+    pub certificate_key: Option<String>,
+    /// Path to a kubeadm configuration file.
+    #[arg(long, value_name = "string")]
+    pub config: Option<PathBuf>,
+    /// Specify a stable IP address or DNS name for the control plane.
+    #[arg(long, value_name = "string")]
+    pub control_plane_endpoint: Option<String>,
+    /// Path to the CRI socket to connect. If empty kubeadm will try to auto-detect this value; use this option only if you have more than one CRI installed or if you have non-standard CRI socket.
+    #[arg(long, value_name = "string")]
+    pub cri_socket: Option<String>,
+    /// Don't apply any changes; just output what would be done.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// A set of key=value pairs that describe feature gates for various features.
+    #[arg(long, value_name = "string")]
+    pub feature_gates: Option<String>,
+    /// A list of checks whose errors will be shown as warnings. Example: 'IsPrivilegedUser,Swap'. Value 'all' ignores errors from all checks.
+    #[arg(long, value_name = "strings", value_delimiter = ',')]
+    pub ignore_preflight_errors: Vec<String>,
+    /// Choose a container registry to pull control plane images from [default: registry.k8s.io]
+    #[arg(long, value_name = "string")]
+    pub image_repository: Option<String>,
+    /// The kubeconfig file to use when talking to the cluster. [default: /etc/kubernetes/admin.conf]
+    #[arg(long, value_name = "string", hide = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The path where to save the kubeconfig file. [default: /etc/kubernetes]
+    #[arg(long, value_name = "string", hide = true)]
+    pub kubeconfig_dir: Option<PathBuf>,
+    /// Choose a specific Kubernetes version for the control plane. [default: stable-1]
+    #[arg(long, value_name = "string")]
+    pub kubernetes_version: Option<String>,
+    /// Specify the node name.
+    #[arg(long, value_name = "string")]
+    pub node_name: Option<String>,
+    /// Path to a directory that contains files named "target[suffix][+patchtype].extension". For example, "kube-apiserver0+merge.yaml" or just "etcd.json". "target" can be one of "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kubeletconfiguration", "corednsdeployment". "patchtype" can be one of "strategic", "merge" or "json" and they match the patch formats supported by kubectl. The default "patchtype" is "strategic". "extension" must be either "json" or "yaml". "suffix" is an optional string that can be used to determine which patches are applied first alpha-numerically.
+    #[arg(long, value_name = "string")]
+    pub patches: Option<PathBuf>,
+    /// Specify range of IP addresses for the pod network. If set, the control plane will automatically allocate CIDRs for every node.
+    #[arg(long, value_name = "string")]
+    pub pod_network_cidr: Option<String>,
+    /// Use alternative range of IP address for service VIPs. [default: 10.96.0.0/12]
+    #[arg(long, value_name = "string")]
+    pub service_cidr: Option<String>,
+    /// Use alternative domain for services, e.g. "myorg.internal". [default: cluster.local]
+    #[arg(long, value_name = "string")]
+    pub service_dns_domain: Option<String>,
+    /// Don't print the key used to encrypt the control-plane certificates.
+    #[arg(long)]
+    pub skip_certificate_key_print: bool,
+    /// List of phases to be skipped
+    #[arg(long, value_name = "strings", value_delimiter = ',')]
+    pub skip_phases: Vec<String>,
+    /// Skip printing of the default bootstrap token generated by 'kubeadm init'.
+    #[arg(long)]
+    pub skip_token_print: bool,
+    /// The token to use for establishing bidirectional trust between nodes and control-plane nodes. The format is [a-z0-9]{6}\.[a-z0-9]{16} - e.g. abcdef.0123456789abcdef
+    #[arg(long, value_name = "string")]
+    pub token: Option<String>,
+    /// The duration before the token is automatically deleted (e.g. 1s, 2m, 3h). If set to '0', the token will never expire [default: 24h0m0s]
+    #[arg(long, value_name = "duration", value_parser = parse_duration)]
+    pub token_ttl: Option<Duration>,
+    /// Upload control-plane certificates to the kubeadm-certs Secret.
+    #[arg(long)]
+    pub upload_certs: bool,
+}
+
+impl WorkflowArgs for InitArgs {
+    fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+    fn skip_phases(&self) -> &[String] {
+        &self.skip_phases
+    }
+}
+
+/// Flags only the `init phase ...` subcommands take, as upstream's additional phase flags.
+pub const PHASE_ONLY_FLAGS: &[&str] = &["kubeconfig", "kubeconfig-dir"];
+
+/// Runs `kubeadm init` or `kubeadm init phase ...`.
+pub fn run(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<()> {
+    run_workflow(
+        &workflow(),
+        global,
+        matches,
+        PHASE_ONLY_FLAGS,
+        |args: InitArgs, host| InitData::new(args, host),
+    )
+}

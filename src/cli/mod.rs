@@ -1,0 +1,298 @@
+//! The command line: one file per command group, each defining its flags (as upstream
+//! names them) and handing over to the library. No domain logic lives here.
+
+pub mod certs;
+pub mod completion;
+pub mod config;
+pub mod init;
+pub mod join;
+pub mod kubeconfig;
+pub mod reset;
+pub mod token;
+pub mod upgrade;
+pub mod version;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::host::{DryRunHost, Host, RealHost};
+use crate::output::Console;
+use crate::workflow::{RunOptions, Workflow};
+
+const ROOT_LONG: &str = "\
+kubeadm: easily bootstrap a secure Kubernetes cluster
+
+kubeadm-rs is a drop-in implementation of kubeadm: the same commands, flags, configuration
+files and cluster objects.
+
+Example usage:
+
+    Create a two-machine cluster with one control-plane node
+    (which controls the cluster), and one worker node
+    (where your workloads, like Pods and Deployments run).
+
+    On the first machine:
+        control-plane# kubeadm init
+
+    On the second machine:
+        worker# kubeadm join <arguments-returned-from-init>
+
+    You can then repeat the second step on as many other machines as you like.";
+
+/// `kubeadm`: the root command.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubeadm",
+    about = "kubeadm: easily bootstrap a secure Kubernetes cluster",
+    long_about = ROOT_LONG,
+    disable_version_flag = true,
+    propagate_version = false
+)]
+pub struct Cli {
+    /// Flags every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// The path to the 'real' host root filesystem. kubeadm-rs maps every host path under it.
+    #[arg(long, global = true, value_name = "string")]
+    pub rootfs: Option<PathBuf>,
+    /// Number for the log level verbosity (0: progress only, 1-4: details, 5: debug, 6+: trace).
+    #[arg(
+        short = 'v',
+        long = "v",
+        global = true,
+        value_name = "Level",
+        default_value_t = 0
+    )]
+    pub verbosity: u8,
+}
+
+/// kubeadm's commands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Commands related to handling Kubernetes certificates
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
+    /// Output shell completion code for the specified shell (bash, zsh or fish)
+    Completion(completion::CompletionArgs),
+    /// Manage configuration for a kubeadm cluster persisted in a ConfigMap in the cluster
+    Config(config::ConfigArgs),
+    /// Run this command in order to set up the Kubernetes control plane
+    Init(init::InitArgs),
+    /// Run this on any machine you wish to join an existing cluster
+    Join(join::JoinArgs),
+    /// Kubeconfig file utilities
+    #[command(subcommand)]
+    Kubeconfig(kubeconfig::KubeconfigCommand),
+    /// Performs a best effort revert of changes made to this host by 'kubeadm init' or 'kubeadm join'
+    Reset(reset::ResetArgs),
+    /// Manage bootstrap tokens
+    Token(token::TokenArgs),
+    /// Upgrade your cluster smoothly to a newer version with this command
+    #[command(subcommand)]
+    Upgrade(upgrade::UpgradeCommand),
+    /// Print the version of kubeadm
+    Version(version::VersionArgs),
+}
+
+/// The full command tree, with the phase subcommands and phase listings of `init`, `join`
+/// and `reset` derived from their workflows.
+pub fn command() -> clap::Command {
+    Cli::command()
+        .mut_subcommand("init", |c| {
+            bind_workflow(c, &crate::phases::init::workflow())
+        })
+        .mut_subcommand("join", |c| {
+            bind_workflow(c, &crate::phases::join::workflow())
+        })
+        .mut_subcommand("reset", |c| {
+            bind_workflow(c, &crate::phases::reset::workflow())
+        })
+}
+
+/// Adds the phase listing to a command's help and its `phase` subcommand, as upstream's
+/// `BindToCommand`.
+fn bind_workflow<D>(cmd: clap::Command, wf: &Workflow<D>) -> clap::Command {
+    let long = format!(
+        "{}\n\n{}",
+        cmd.get_about().map(|a| a.to_string()).unwrap_or_default(),
+        wf.help_listing()
+    );
+    let phase = wf.phase_command(&cmd);
+    cmd.long_about(long).subcommand(phase)
+}
+
+/// Runs the command the user asked for.
+pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
+    let cli = Cli::from_arg_matches(matches)?;
+    init_logging(cli.global.verbosity);
+    let sub = matches
+        .subcommand()
+        .map(|(_, m)| m)
+        .expect("clap requires a subcommand");
+    match cli.command {
+        Commands::Certs(c) => certs::run(c),
+        Commands::Completion(a) => completion::run(a),
+        Commands::Config(a) => config::run(a),
+        Commands::Init(_) => init::run(&cli.global, sub),
+        Commands::Join(_) => join::run(&cli.global, sub),
+        Commands::Kubeconfig(c) => kubeconfig::run(c),
+        Commands::Reset(_) => reset::run(&cli.global, sub),
+        Commands::Token(a) => token::run(a),
+        Commands::Upgrade(c) => upgrade::run(c),
+        Commands::Version(a) => version::run(a),
+    }
+}
+
+fn init_logging(verbosity: u8) {
+    let level = match verbosity {
+        0 => "warn",
+        1..=4 => "info",
+        5 => "debug",
+        _ => "trace",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
+            "kubeadm={level}"
+        )))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// A usage error: printed like clap's own and exits with code 2.
+pub(crate) fn usage_error(message: impl std::fmt::Display) -> anyhow::Error {
+    clap::Error::raw(
+        clap::error::ErrorKind::UnknownArgument,
+        format!("{message}\n"),
+    )
+    .into()
+}
+
+/// Flags of a workflow command that the runner needs before the phases start.
+pub(crate) trait WorkflowArgs: FromArgMatches {
+    /// `--dry-run`.
+    fn dry_run(&self) -> bool;
+    /// `--skip-phases`.
+    fn skip_phases(&self) -> &[String];
+}
+
+/// Everything a workflow command (`init`, `join`, `reset`) does around its phases: picks
+/// the phase from `<command> phase ...`, checks its flags, builds the host (real, or
+/// recording for `--dry-run`), runs the phases with progress lines, and prints the
+/// dry-run report and the summary.
+pub(crate) fn run_workflow<A: WorkflowArgs, D>(
+    wf: &Workflow<D>,
+    global: &GlobalArgs,
+    matches: &ArgMatches,
+    phase_only_flags: &[&str],
+    make_data: impl FnOnce(A, Arc<dyn Host>) -> anyhow::Result<D>,
+) -> anyhow::Result<()> {
+    let (filter, leaf) = match wf.selected_phase(matches) {
+        Some((path, m)) => (Some(path), m),
+        None => (None, matches),
+    };
+    if let Some(path) = &filter {
+        if wf.has_children(path) {
+            print_help_of(
+                &[
+                    &[wf.command(), "phase"][..],
+                    &path.split('/').collect::<Vec<_>>(),
+                ]
+                .concat(),
+            )?;
+            return Ok(());
+        }
+        wf.check_phase_flags(path, leaf).map_err(usage_error)?;
+    } else {
+        for flag in phase_only_flags {
+            let id = flag.replace('-', "_");
+            if matches.value_source(&id) == Some(clap::parser::ValueSource::CommandLine) {
+                return Err(usage_error(format!(
+                    "unknown flag: --{flag} (it is taken by the \"{} phase\" subcommands only)",
+                    wf.command()
+                )));
+            }
+        }
+    }
+    let args = A::from_arg_matches(leaf)?;
+    let dry_run = args.dry_run();
+    let skip = if filter.is_none() {
+        args.skip_phases().to_vec()
+    } else {
+        Vec::new()
+    };
+    wf.validate_skip(&skip)?;
+
+    let root = global.rootfs.clone().unwrap_or_else(|| PathBuf::from("/"));
+    let base: Arc<dyn Host> = Arc::new(RealHost::new(root));
+    let mut console = Console::stdout();
+    let dry_host = if dry_run {
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!("kubeadm-{}-dryrun", wf.command()))
+            .tempdir()
+            .map_err(|e| anyhow::anyhow!("creating the dry-run directory: {e}"))?
+            .keep();
+        console.line(&format!(
+            "[dryrun] Running in dry-run mode: nothing on this machine changes; files are written under {}",
+            scratch.display()
+        ));
+        Some(Arc::new(DryRunHost::new(base.clone(), scratch)))
+    } else {
+        None
+    };
+    let host: Arc<dyn Host> = match &dry_host {
+        Some(d) => d.clone(),
+        None => base,
+    };
+
+    let mut data = make_data(args, host)?;
+    let start = Instant::now();
+    let result = wf.run(&mut data, &RunOptions { filter, skip }, &mut console);
+    if let Some(d) = &dry_host {
+        console.dry_run_report(&d.actions(), &|p| d.read(p).ok());
+        console.line(&format!(
+            "[dryrun] The files of this dry run are in {}",
+            d.scratch_dir().display()
+        ));
+    }
+    let summary = result?;
+    console.summary(wf.command(), &summary, start.elapsed());
+    Ok(())
+}
+
+fn print_help_of(path: &[&str]) -> anyhow::Result<()> {
+    let mut cmd = command();
+    cmd.build();
+    let mut cur = &mut cmd;
+    for name in path {
+        cur = cur
+            .find_subcommand_mut(name)
+            .ok_or_else(|| anyhow::anyhow!("no command {name}"))?;
+    }
+    cur.print_help()?;
+    Ok(())
+}
+
+/// The error of a command whose work a later release delivers.
+pub(crate) fn not_implemented(command: &str) -> anyhow::Result<()> {
+    Err(crate::NotImplemented::command(format!("kubeadm {command}")).into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_tree_is_consistent() {
+        super::command().debug_assert();
+    }
+}

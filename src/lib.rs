@@ -1,0 +1,35 @@
+//! kubeadm-rs: a drop-in implementation of kubeadm, the tool that bootstraps Kubernetes
+//! clusters. The `kubeadm` binary is a thin command line over this library.
+
+pub mod cli;
+pub mod copycerts;
+pub mod duration;
+pub mod host;
+pub mod output;
+pub mod phases;
+pub mod token;
+pub mod version;
+pub mod workflow;
+
+/// Work that a later release of kubeadm-rs delivers. Commands and phases return it rather
+/// than pretend to have done something.
+#[derive(Debug, thiserror::Error)]
+#[error("{}not implemented yet in kubeadm-rs", what.as_ref().map(|w| format!("{w}: ")).unwrap_or_default())]
+pub struct NotImplemented {
+    /// The command, or `None` for a phase (the runner names the phase).
+    pub what: Option<String>,
+}
+
+impl NotImplemented {
+    /// The error for one command.
+    pub fn command(what: impl Into<String>) -> Self {
+        NotImplemented {
+            what: Some(what.into()),
+        }
+    }
+
+    /// The error for a phase.
+    pub fn phase() -> Self {
+        NotImplemented { what: None }
+    }
+}

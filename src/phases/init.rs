@@ -1,0 +1,223 @@
+//! The `kubeadm init` workflow.
+
+use std::sync::Arc;
+
+use super::pending;
+use crate::cli::init::InitArgs;
+use crate::host::Host;
+use crate::workflow::{Phase, Workflow};
+
+/// What the init phases share.
+pub struct InitData {
+    /// The command-line flags.
+    pub args: InitArgs,
+    /// The machine (or the dry-run recorder).
+    pub host: Arc<dyn Host>,
+}
+
+impl InitData {
+    /// Builds the data from the flags.
+    pub fn new(args: InitArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
+        Ok(InitData { args, host })
+    }
+}
+
+const CERT_FLAGS: &[&str] = &["cert-dir", "config", "dry-run", "kubernetes-version"];
+const APISERVER_CERT_FLAGS: &[&str] = &[
+    "cert-dir",
+    "config",
+    "dry-run",
+    "kubernetes-version",
+    "apiserver-advertise-address",
+    "apiserver-cert-extra-sans",
+    "control-plane-endpoint",
+    "service-cidr",
+    "service-dns-domain",
+];
+const KUBECONFIG_FLAGS: &[&str] = &[
+    "apiserver-advertise-address",
+    "apiserver-bind-port",
+    "cert-dir",
+    "config",
+    "control-plane-endpoint",
+    "dry-run",
+    "kubeconfig-dir",
+    "kubernetes-version",
+];
+const KUBELET_KUBECONFIG_FLAGS: &[&str] = &[
+    "apiserver-advertise-address",
+    "apiserver-bind-port",
+    "cert-dir",
+    "config",
+    "control-plane-endpoint",
+    "dry-run",
+    "kubeconfig-dir",
+    "kubernetes-version",
+    "node-name",
+];
+const CONTROL_PLANE_FLAGS: &[&str] = &[
+    "apiserver-advertise-address",
+    "apiserver-bind-port",
+    "cert-dir",
+    "config",
+    "control-plane-endpoint",
+    "dry-run",
+    "feature-gates",
+    "image-repository",
+    "kubernetes-version",
+    "patches",
+    "pod-network-cidr",
+    "service-cidr",
+];
+const ETCD_FLAGS: &[&str] = &[
+    "cert-dir",
+    "config",
+    "dry-run",
+    "image-repository",
+    "patches",
+];
+const API_FLAGS: &[&str] = &["config", "dry-run", "kubeconfig"];
+const COREDNS_FLAGS: &[&str] = &[
+    "config",
+    "dry-run",
+    "feature-gates",
+    "image-repository",
+    "kubeconfig",
+    "kubernetes-version",
+    "service-cidr",
+    "service-dns-domain",
+];
+const KUBE_PROXY_FLAGS: &[&str] = &[
+    "apiserver-advertise-address",
+    "apiserver-bind-port",
+    "config",
+    "control-plane-endpoint",
+    "dry-run",
+    "feature-gates",
+    "image-repository",
+    "kubeconfig",
+    "kubernetes-version",
+    "pod-network-cidr",
+];
+const ADDON_FLAGS: &[&str] = &[
+    "apiserver-advertise-address",
+    "apiserver-bind-port",
+    "config",
+    "control-plane-endpoint",
+    "dry-run",
+    "feature-gates",
+    "image-repository",
+    "kubeconfig",
+    "kubernetes-version",
+    "pod-network-cidr",
+    "service-cidr",
+    "service-dns-domain",
+];
+
+fn cert(name: &'static str, short: &'static str) -> Phase<InitData> {
+    let flags = if name == "apiserver" {
+        APISERVER_CERT_FLAGS
+    } else {
+        CERT_FLAGS
+    };
+    Phase::new(name, short).inherit(flags).run(pending)
+}
+
+fn kubeconfig(name: &'static str, short: &'static str) -> Phase<InitData> {
+    let flags = if name == "kubelet" {
+        KUBELET_KUBECONFIG_FLAGS
+    } else {
+        KUBECONFIG_FLAGS
+    };
+    Phase::new(name, short).inherit(flags).run(pending)
+}
+
+/// The init phases, in upstream's order.
+pub fn workflow() -> Workflow<InitData> {
+    Workflow::new(
+        "init",
+        vec![
+            Phase::new("preflight", "Run pre-flight checks")
+                .long("Run pre-flight checks for kubeadm init.")
+                .example("  # Run pre-flight checks for kubeadm init using a config file.\n  kubeadm init phase preflight --config kubeadm-config.yaml")
+                .inherit(&["config", "cri-socket", "dry-run", "ignore-preflight-errors", "image-repository"])
+                .run(pending),
+            Phase::new("certs", "Certificate generation")
+                .inherit(CERT_FLAGS)
+                .children(vec![
+                    Phase::all("Generate all certificates", APISERVER_CERT_FLAGS),
+                    cert("ca", "Generate the self-signed Kubernetes CA to provision identities for other Kubernetes components"),
+                    cert("apiserver", "Generate the certificate for serving the Kubernetes API"),
+                    cert("apiserver-kubelet-client", "Generate the certificate for the API server to connect to kubelet"),
+                    cert("front-proxy-ca", "Generate the self-signed CA to provision identities for front proxy"),
+                    cert("front-proxy-client", "Generate the certificate for the front proxy client"),
+                    cert("etcd-ca", "Generate the self-signed CA to provision identities for etcd"),
+                    cert("etcd-server", "Generate the certificate for serving etcd"),
+                    cert("etcd-peer", "Generate the certificate for etcd nodes to communicate with each other"),
+                    cert("etcd-healthcheck-client", "Generate the certificate for liveness probes to healthcheck etcd"),
+                    cert("apiserver-etcd-client", "Generate the certificate the apiserver uses to access etcd"),
+                    cert("sa", "Generate a private key for signing service account tokens along with its public key"),
+                ]),
+            Phase::new("kubeconfig", "Generate all kubeconfig files necessary to establish the control plane and the admin kubeconfig file")
+                .inherit(KUBECONFIG_FLAGS)
+                .children(vec![
+                    Phase::all("Generate all kubeconfig files", KUBELET_KUBECONFIG_FLAGS),
+                    kubeconfig("admin", "Generate a kubeconfig file for the admin to use and for kubeadm itself"),
+                    kubeconfig("super-admin", "Generate a kubeconfig file for the super-admin"),
+                    kubeconfig("kubelet", "Generate a kubeconfig file for the kubelet to use *only* for cluster bootstrapping purposes"),
+                    kubeconfig("controller-manager", "Generate a kubeconfig file for the controller manager to use"),
+                    kubeconfig("scheduler", "Generate a kubeconfig file for the scheduler to use"),
+                ]),
+            Phase::new("etcd", "Generate static Pod manifest file for local etcd")
+                .children(vec![Phase::new("local", "Generate the static Pod manifest file for a local, single-node local etcd instance")
+                    .inherit(ETCD_FLAGS)
+                    .run(pending)]),
+            Phase::new("control-plane", "Generate all static Pod manifest files necessary to establish the control plane")
+                .children(vec![
+                    Phase::all("Generate all static Pod manifest files", CONTROL_PLANE_FLAGS),
+                    Phase::new("apiserver", "Generates the kube-apiserver static Pod manifest").inherit(CONTROL_PLANE_FLAGS).run(pending),
+                    Phase::new("controller-manager", "Generates the kube-controller-manager static Pod manifest").inherit(CONTROL_PLANE_FLAGS).run(pending),
+                    Phase::new("scheduler", "Generates the kube-scheduler static Pod manifest").inherit(CONTROL_PLANE_FLAGS).run(pending),
+                ]),
+            Phase::new("kubelet-start", "Write kubelet settings and (re)start the kubelet")
+                .inherit(&["config", "cri-socket", "dry-run", "node-name", "patches"])
+                .run(pending),
+            Phase::new("wait-control-plane", "Wait for the control plane to start")
+                .inherit(API_FLAGS)
+                .run(pending),
+            Phase::new("upload-config", "Upload the kubeadm and kubelet configuration to a ConfigMap")
+                .children(vec![
+                    Phase::all("Upload all configuration to a config map", API_FLAGS),
+                    Phase::new("kubeadm", "Upload the kubeadm ClusterConfiguration to a ConfigMap").inherit(API_FLAGS).run(pending),
+                    Phase::new("kubelet", "Upload the kubelet component config to a ConfigMap").inherit(API_FLAGS).run(pending),
+                ]),
+            Phase::new("upload-certs", "Upload certificates to kubeadm-certs")
+                .inherit(&["certificate-key", "config", "dry-run", "kubeconfig", "skip-certificate-key-print", "upload-certs"])
+                .run(pending)
+                .run_if(|d| d.args.upload_certs),
+            Phase::new("mark-control-plane", "Mark a node as a control-plane")
+                .inherit(&["config", "dry-run", "kubeconfig", "node-name"])
+                .run(pending),
+            Phase::new("bootstrap-token", "Generates bootstrap tokens used to join a node to a cluster")
+                .aliases(&["bootstraptoken"])
+                .inherit(&["config", "dry-run", "kubeconfig", "skip-token-print"])
+                .run(pending),
+            Phase::new("kubelet-finalize", "Updates settings relevant to the kubelet after TLS bootstrap")
+                .children(vec![
+                    Phase::all("Run all kubelet-finalize phases", &["cert-dir", "config", "dry-run"]),
+                    Phase::new("enable-client-cert-rotation", "Enable kubelet client certificate rotation")
+                        .inherit(&["cert-dir", "config", "dry-run"])
+                        .run(pending),
+                ]),
+            Phase::new("addon", "Install required addons for passing conformance tests")
+                .children(vec![
+                    Phase::all("Install all the addons", ADDON_FLAGS),
+                    Phase::new("coredns", "Install the CoreDNS addon to a Kubernetes cluster").inherit(COREDNS_FLAGS).run(pending),
+                    Phase::new("kube-proxy", "Install the kube-proxy addon to a Kubernetes cluster").inherit(KUBE_PROXY_FLAGS).run(pending),
+                ]),
+            Phase::new("show-join-command", "Show the join command for control-plane and worker node")
+                .inherit(&["certificate-key", "config", "dry-run", "kubeconfig", "skip-certificate-key-print", "skip-token-print", "upload-certs"])
+                .run(pending),
+        ],
+    )
+}

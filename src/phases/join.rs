@@ -1,0 +1,145 @@
+//! The `kubeadm join` workflow.
+
+use std::sync::Arc;
+
+use super::pending;
+use crate::cli::join::JoinArgs;
+use crate::host::Host;
+use crate::workflow::{Phase, Workflow};
+
+/// What the join phases share.
+pub struct JoinData {
+    /// The command-line flags.
+    pub args: JoinArgs,
+    /// The machine (or the dry-run recorder).
+    pub host: Arc<dyn Host>,
+}
+
+impl JoinData {
+    /// Builds the data from the flags.
+    pub fn new(args: JoinArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
+        Ok(JoinData { args, host })
+    }
+
+    fn control_plane(&self) -> bool {
+        self.args.control_plane
+    }
+}
+
+const DISCOVERY_FLAGS: &[&str] = &[
+    "config",
+    "discovery-file",
+    "discovery-token",
+    "discovery-token-ca-cert-hash",
+    "discovery-token-unsafe-skip-ca-verification",
+    "dry-run",
+    "tls-bootstrap-token",
+    "token",
+];
+const CONTROL_PLANE_PREPARE_FLAGS: &[&str] = &[
+    "apiserver-advertise-address",
+    "apiserver-bind-port",
+    "certificate-key",
+    "config",
+    "control-plane",
+    "discovery-file",
+    "discovery-token",
+    "discovery-token-ca-cert-hash",
+    "discovery-token-unsafe-skip-ca-verification",
+    "dry-run",
+    "node-name",
+    "patches",
+    "tls-bootstrap-token",
+    "token",
+];
+const CONTROL_PLANE_JOIN_FLAGS: &[&str] = &[
+    "apiserver-advertise-address",
+    "config",
+    "control-plane",
+    "dry-run",
+    "node-name",
+    "patches",
+];
+
+fn prepare(name: &'static str, short: &'static str) -> Phase<JoinData> {
+    Phase::new(name, short)
+        .inherit(CONTROL_PLANE_PREPARE_FLAGS)
+        .run(pending)
+        .run_if(JoinData::control_plane)
+}
+
+/// The join phases, in upstream's order.
+pub fn workflow() -> Workflow<JoinData> {
+    Workflow::new(
+        "join",
+        vec![
+            Phase::new("preflight", "Run join pre-flight checks")
+                .long("Run pre-flight checks for kubeadm join.")
+                .inherit(&[
+                    "apiserver-advertise-address",
+                    "apiserver-bind-port",
+                    "certificate-key",
+                    "config",
+                    "control-plane",
+                    "cri-socket",
+                    "discovery-file",
+                    "discovery-token",
+                    "discovery-token-ca-cert-hash",
+                    "discovery-token-unsafe-skip-ca-verification",
+                    "dry-run",
+                    "ignore-preflight-errors",
+                    "node-name",
+                    "tls-bootstrap-token",
+                    "token",
+                ])
+                .run(pending),
+            Phase::new("control-plane-prepare", "Prepare the machine for serving a control plane")
+                .children(vec![
+                    Phase::all("Prepare the machine for serving a control plane", CONTROL_PLANE_PREPARE_FLAGS),
+                    prepare("download-certs", "Download certificates shared among control-plane nodes from the kubeadm-certs Secret"),
+                    prepare("certs", "Generate the certificates for the new control plane components"),
+                    prepare("kubeconfig", "Generate the kubeconfig for the new control plane components"),
+                    prepare("control-plane", "Generate the manifests for the new control plane components"),
+                ]),
+            Phase::new("check-etcd", "Check that the etcd cluster is healthy")
+                .hidden()
+                .inherit(DISCOVERY_FLAGS)
+                .run(pending)
+                .run_if(JoinData::control_plane),
+            Phase::new("kubelet-start", "Write kubelet settings, certificates and (re)start the kubelet")
+                .inherit(&[
+                    "config",
+                    "cri-socket",
+                    "discovery-file",
+                    "discovery-token",
+                    "discovery-token-ca-cert-hash",
+                    "discovery-token-unsafe-skip-ca-verification",
+                    "dry-run",
+                    "node-name",
+                    "patches",
+                    "tls-bootstrap-token",
+                    "token",
+                ])
+                .run(pending),
+            Phase::new("etcd-join", "Join etcd for control plane nodes")
+                .inherit(CONTROL_PLANE_JOIN_FLAGS)
+                .run(pending)
+                .run_if(JoinData::control_plane),
+            Phase::new("kubelet-wait-bootstrap", "Wait for the kubelet to bootstrap itself")
+                .inherit(DISCOVERY_FLAGS)
+                .run(pending),
+            Phase::new("control-plane-join", "Join a machine as a control plane instance")
+                .children(vec![
+                    Phase::all("Join a machine as a control plane instance", CONTROL_PLANE_JOIN_FLAGS),
+                    Phase::new("mark-control-plane", "Mark a node as a control-plane")
+                        .inherit(CONTROL_PLANE_JOIN_FLAGS)
+                        .run(pending)
+                        .run_if(JoinData::control_plane),
+                ]),
+            Phase::new("wait-control-plane", "Wait for the control plane to start")
+                .inherit(DISCOVERY_FLAGS)
+                .run(pending)
+                .run_if(JoinData::control_plane),
+        ],
+    )
+}
