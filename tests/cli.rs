@@ -1,0 +1,289 @@
+//! End-to-end tests of the `kubeadm` binary's command tree, phase listings and exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kubeadm(args: &[&str]) -> Output {
+    kubeadm_in(args, None)
+}
+
+fn kubeadm_in(args: &[&str], tmpdir: Option<&Path>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubeadm"));
+    cmd.args(args).env("NO_COLOR", "1");
+    if let Some(t) = tmpdir {
+        cmd.env("TMPDIR", t);
+    }
+    cmd.output().expect("run kubeadm")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The phase names of a help listing, in order, with their nesting.
+fn listed_phases(help: &str) -> Vec<String> {
+    let start = help.find("```\n").expect("phase listing") + 4;
+    let end = start + help[start..].find("```").unwrap();
+    help[start..end]
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn root_help_lists_upstream_commands() {
+    let o = kubeadm(&["--help"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    for c in [
+        "certs",
+        "completion",
+        "config",
+        "init",
+        "join",
+        "kubeconfig",
+        "reset",
+        "token",
+        "upgrade",
+        "version",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{c} "))),
+            "{c} missing from:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn init_help_lists_upstream_phases_in_order() {
+    let out = stdout(&kubeadm(&["init", "--help"]));
+    assert!(out.contains("The \"init\" command executes the following phases:"));
+    assert_eq!(
+        listed_phases(&out),
+        [
+            "preflight",
+            "certs",
+            "/ca",
+            "/apiserver",
+            "/apiserver-kubelet-client",
+            "/front-proxy-ca",
+            "/front-proxy-client",
+            "/etcd-ca",
+            "/etcd-server",
+            "/etcd-peer",
+            "/etcd-healthcheck-client",
+            "/apiserver-etcd-client",
+            "/sa",
+            "kubeconfig",
+            "/admin",
+            "/super-admin",
+            "/kubelet",
+            "/controller-manager",
+            "/scheduler",
+            "etcd",
+            "/local",
+            "control-plane",
+            "/apiserver",
+            "/controller-manager",
+            "/scheduler",
+            "kubelet-start",
+            "wait-control-plane",
+            "upload-config",
+            "/kubeadm",
+            "/kubelet",
+            "upload-certs",
+            "mark-control-plane",
+            "bootstrap-token",
+            "kubelet-finalize",
+            "/enable-client-cert-rotation",
+            "addon",
+            "/coredns",
+            "/kube-proxy",
+            "show-join-command",
+        ]
+    );
+    // Upstream's layout: names padded to the longest one ("/enable-client-cert-rotation")
+    // plus two spaces, children indented by two per level.
+    assert!(out.contains(&format!(
+        "\npreflight{}Run pre-flight checks\n",
+        " ".repeat(21)
+    )));
+    assert!(out.contains(
+        "\n  /enable-client-cert-rotation  Enable kubelet client certificate rotation\n"
+    ));
+}
+
+#[test]
+fn join_help_lists_upstream_phases_in_order() {
+    let out = stdout(&kubeadm(&["join", "--help"]));
+    assert_eq!(
+        listed_phases(&out),
+        [
+            "preflight",
+            "control-plane-prepare",
+            "/download-certs",
+            "/certs",
+            "/kubeconfig",
+            "/control-plane",
+            "kubelet-start",
+            "etcd-join",
+            "kubelet-wait-bootstrap",
+            "control-plane-join",
+            "/mark-control-plane",
+            "wait-control-plane",
+        ]
+    );
+}
+
+#[test]
+fn reset_help_lists_upstream_phases_in_order() {
+    let out = stdout(&kubeadm(&["reset", "--help"]));
+    assert_eq!(
+        listed_phases(&out),
+        ["preflight", "remove-etcd-member", "cleanup-node"]
+    );
+}
+
+#[test]
+fn phase_subcommands_exist_for_every_phase() {
+    let out = stdout(&kubeadm(&["init", "phase", "--help"]));
+    assert!(out.contains("Use this command to invoke single phase of the init workflow"));
+    for p in [
+        "preflight",
+        "certs",
+        "kubeconfig",
+        "etcd",
+        "control-plane",
+        "kubelet-start",
+        "wait-control-plane",
+        "upload-config",
+        "upload-certs",
+        "mark-control-plane",
+        "bootstrap-token",
+        "kubelet-finalize",
+        "addon",
+        "show-join-command",
+    ] {
+        assert!(out.contains(&format!("  {p} ")), "{p} missing:\n{out}");
+    }
+    let out = stdout(&kubeadm(&[
+        "join",
+        "phase",
+        "control-plane-prepare",
+        "--help",
+    ]));
+    for p in [
+        "all",
+        "download-certs",
+        "certs",
+        "kubeconfig",
+        "control-plane",
+    ] {
+        assert!(out.contains(&format!("  {p} ")), "{p} missing:\n{out}");
+    }
+    // A phase with children prints its help, as upstream.
+    let o = kubeadm(&["init", "phase", "certs"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("etcd-healthcheck-client"));
+}
+
+#[test]
+fn phase_subcommands_take_only_their_flags() {
+    let o = kubeadm(&["init", "phase", "certs", "ca", "--node-name", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown flag: --node-name"));
+    let help = stdout(&kubeadm(&["init", "phase", "certs", "ca", "--help"]));
+    assert!(help.contains("--cert-dir"));
+    assert!(!help.contains("--node-name"));
+    // --kubeconfig belongs to the phase subcommands, not to init itself.
+    let o = kubeadm(&["init", "--kubeconfig", "/tmp/x"]);
+    assert_eq!(o.status.code(), Some(2));
+    let help = stdout(&kubeadm(&[
+        "init",
+        "phase",
+        "upload-config",
+        "kubeadm",
+        "--help",
+    ]));
+    assert!(help.contains("--kubeconfig"));
+}
+
+#[test]
+fn unknown_skip_phase_is_an_error_naming_it() {
+    let o = kubeadm(&["init", "--dry-run", "--skip-phases", "certs/nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("invalid phase name: certs/nope"));
+}
+
+#[test]
+fn usage_errors_exit_2_and_pending_commands_exit_1() {
+    let o = kubeadm(&["init", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = kubeadm(&["token", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o).trim(),
+        "error: kubeadm token list: not implemented yet in kubeadm-rs"
+    );
+}
+
+#[test]
+fn version_formats() {
+    let o = kubeadm(&["version", "-o", "short"]);
+    assert_eq!(stdout(&o), "v1.37.1\n");
+    let o = kubeadm(&["version", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["clientVersion"]["minor"], "37");
+    let o = kubeadm(&["version", "-o", "xml"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn token_generate_and_certificate_key() {
+    let t = stdout(&kubeadm(&["token", "generate"]));
+    let t = t.trim();
+    assert!(kubeadm::token::BootstrapToken::parse(t).is_ok(), "{t}");
+    let k = stdout(&kubeadm(&["certs", "certificate-key"]));
+    assert_eq!(k.trim().len(), 64);
+}
+
+#[test]
+fn completion_scripts_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = kubeadm(&["completion", shell]);
+        assert!(o.status.success());
+        assert!(stdout(&o).contains("kubeadm"));
+    }
+}
+
+#[test]
+fn dry_run_touches_nothing_outside_its_temporary_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let o = kubeadm_in(
+        &[
+            "--rootfs",
+            root.path().to_str().unwrap(),
+            "init",
+            "--dry-run",
+        ],
+        Some(tmp.path()),
+    );
+    let out = stdout(&o);
+    let scratch: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(scratch.len(), 1, "one scratch directory expected");
+    let scratch = scratch[0].as_ref().unwrap().path();
+    assert!(scratch
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("kubeadm-init-dryrun"));
+    assert!(out.contains(&scratch.display().to_string()));
+    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    assert!(out.contains("[preflight] running"), "{out}");
+}
