@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
@@ -19,36 +19,34 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     /// A file system operation failed.
-    #[error("{path}: {source}")]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The host path (as the phase named it, not the rooted one).
         path: PathBuf,
         /// What the operating system said.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
     /// A command could not be started.
-    #[error("running {command}: {source}")]
+    #[error("running {command}: {error}")]
     Spawn {
         /// The command line.
         command: String,
         /// What the operating system said.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
 }
 
 impl HostError {
-    fn io(path: &Path, source: io::Error) -> Self {
+    fn io(path: &Path, error: io::Error) -> Self {
         HostError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 
     /// True when the error is a missing file or directory.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, HostError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+        matches!(self, HostError::Io { error, .. } if error.kind() == io::ErrorKind::NotFound)
     }
 }
 
@@ -201,6 +199,8 @@ pub trait Host: Send + Sync {
     fn hostname(&self) -> Result<String, HostError>;
     /// True when running with an effective user id of 0.
     fn is_privileged(&self) -> bool;
+    /// The addresses of the machine's network interfaces, as (interface name, address).
+    fn interface_addresses(&self) -> Vec<(String, IpAddr)>;
     /// The changes made so far, in order (empty for a host that does not record).
     fn actions(&self) -> Vec<HostAction> {
         Vec::new()
@@ -341,16 +341,32 @@ fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
 #[derive(Debug, Clone)]
 pub struct RealHost {
     root: PathBuf,
+    kernel_rooted: bool,
 }
 
 impl RealHost {
-    /// A host whose files live under `root`.
+    /// A host whose files live under `root`; `/proc` and `/sys` stay the running kernel's.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        RealHost { root: root.into() }
+        RealHost {
+            root: root.into(),
+            kernel_rooted: false,
+        }
+    }
+
+    /// A host whose every path, `/proc` and `/sys` included, lives under `root`: a machine
+    /// made of files, for tests.
+    pub fn fully_rooted(root: impl Into<PathBuf>) -> Self {
+        RealHost {
+            root: root.into(),
+            kernel_rooted: true,
+        }
     }
 
     /// Where a host path lives on this machine.
     pub fn resolve(&self, path: &Path) -> PathBuf {
+        if !self.kernel_rooted && (path.starts_with("/proc") || path.starts_with("/sys")) {
+            return path.to_path_buf();
+        }
         rooted(&self.root, path)
     }
 }
@@ -405,9 +421,9 @@ impl Host for RealHost {
         let out = Command::new(&command.program)
             .args(&command.args)
             .output()
-            .map_err(|source| HostError::Spawn {
+            .map_err(|error| HostError::Spawn {
                 command: command.to_string(),
-                source,
+                error,
             })?;
         Ok(CommandOutput {
             code: out.status.code().unwrap_or(-1),
@@ -431,6 +447,47 @@ impl Host for RealHost {
         // SAFETY: geteuid has no preconditions and cannot fail.
         unsafe { libc::geteuid() == 0 }
     }
+
+    fn interface_addresses(&self) -> Vec<(String, IpAddr)> {
+        interface_addresses()
+    }
+}
+
+/// Lists the machine's interface addresses with `getifaddrs`.
+fn interface_addresses() -> Vec<(String, IpAddr)> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list we free below with freeifaddrs; every
+    // pointer is checked for null before use and the sockaddr is read per its family.
+    unsafe {
+        if libc::getifaddrs(&mut head) != 0 {
+            return out;
+        }
+        let mut cur = head;
+        while !cur.is_null() {
+            let ifa = &*cur;
+            if !ifa.ifa_addr.is_null() && !ifa.ifa_name.is_null() {
+                let name = std::ffi::CStr::from_ptr(ifa.ifa_name)
+                    .to_string_lossy()
+                    .into_owned();
+                match (*ifa.ifa_addr).sa_family as i32 {
+                    libc::AF_INET => {
+                        let sa = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                        let ip = Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr));
+                        out.push((name, IpAddr::V4(ip)));
+                    }
+                    libc::AF_INET6 => {
+                        let sa = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
+                        out.push((name, IpAddr::V6(Ipv6Addr::from(sa.sin6_addr.s6_addr))));
+                    }
+                    _ => {}
+                }
+            }
+            cur = ifa.ifa_next;
+        }
+        libc::freeifaddrs(head);
+    }
+    out
 }
 
 /// A host for `--dry-run`: reads come from the machine (or from what the dry run itself
@@ -615,6 +672,10 @@ impl Host for DryRunHost {
         self.base.is_privileged()
     }
 
+    fn interface_addresses(&self) -> Vec<(String, IpAddr)> {
+        self.base.interface_addresses()
+    }
+
     fn actions(&self) -> Vec<HostAction> {
         self.state.lock().expect("dry-run state").actions.clone()
     }
@@ -777,7 +838,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir_all(dir.path().join("proc/sys/net/ipv4")).unwrap();
         fs::write(dir.path().join("proc/sys/net/ipv4/ip_forward"), "1\n").unwrap();
-        let host = RealHost::new(dir.path());
+        let host = RealHost::fully_rooted(dir.path());
         assert_eq!(host.sysctl("net.ipv4.ip_forward").unwrap(), "1");
+        // A --rootfs host reads the running kernel's /proc.
+        let host = RealHost::new(dir.path());
+        assert!(host.read(Path::new("/proc/self/status")).is_ok());
     }
 }

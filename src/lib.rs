@@ -2,11 +2,13 @@
 //! clusters. The `kubeadm` binary is a thin command line over this library.
 
 pub mod cli;
+pub mod config;
 pub mod copycerts;
 pub mod duration;
 pub mod host;
 pub mod output;
 pub mod phases;
+pub mod pki;
 pub mod token;
 pub mod version;
 pub mod workflow;

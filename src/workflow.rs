@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// The work of a phase.
-pub type RunFn<D> = fn(&mut D) -> anyhow::Result<()>;
+pub type RunFn<D> = Box<dyn Fn(&mut D) -> anyhow::Result<()>>;
 /// Whether a phase applies to this run (its children decide for themselves).
-pub type RunIfFn<D> = fn(&D) -> bool;
+pub type RunIfFn<D> = Box<dyn Fn(&D) -> bool>;
 
 /// One phase of a workflow.
 pub struct Phase<D> {
@@ -65,14 +65,14 @@ impl<D> Phase<D> {
     }
 
     /// Sets the work of the phase.
-    pub fn run(mut self, f: RunFn<D>) -> Self {
-        self.run = Some(f);
+    pub fn run(mut self, f: impl Fn(&mut D) -> anyhow::Result<()> + 'static) -> Self {
+        self.run = Some(Box::new(f));
         self
     }
 
     /// Sets the gate of the phase's own work.
-    pub fn run_if(mut self, f: RunIfFn<D>) -> Self {
-        self.run_if = Some(f);
+    pub fn run_if(mut self, f: impl Fn(&D) -> bool + 'static) -> Self {
+        self.run_if = Some(Box::new(f));
         self
     }
 
@@ -293,7 +293,7 @@ impl<D> Workflow<D> {
         let selected = self.selection(opts)?;
         let mut summary = RunSummary::default();
         for (f, selected) in self.flatten().iter().zip(selected) {
-            let Some(run) = f.phase.run else { continue };
+            let Some(run) = &f.phase.run else { continue };
             if !selected {
                 if opts.filter.is_none() {
                     summary
@@ -302,7 +302,7 @@ impl<D> Workflow<D> {
                 }
                 continue;
             }
-            if let Some(run_if) = f.phase.run_if {
+            if let Some(run_if) = &f.phase.run_if {
                 if !run_if(data) {
                     summary
                         .skipped
@@ -377,10 +377,9 @@ impl<D> Workflow<D> {
     pub fn phase_command(&self, base: &clap::Command) -> clap::Command {
         let args: Vec<clap::Arg> = base
             .get_arguments()
-            .filter(|a| {
-                let id = a.get_id().as_str();
-                id != "skip_phases" && id != "help"
-            })
+            // `--skip-phases` stays (hidden, refused) so that the command's argument
+            // parser finds every id it knows.
+            .filter(|a| a.get_id().as_str() != "help")
             .cloned()
             .collect();
         fn build<D>(p: &Phase<D>, args: &[clap::Arg]) -> clap::Command {
@@ -451,13 +450,22 @@ impl<D> Workflow<D> {
 
     /// Refuses flags given to a phase subcommand that the phase does not take, as upstream
     /// (whose phase commands only define their inherited flags).
-    pub fn check_phase_flags(&self, path: &str, matches: &clap::ArgMatches) -> Result<(), String> {
+    /// Arguments whose ids are in `global_ids` (flags of the root command) are always allowed.
+    pub fn check_phase_flags(
+        &self,
+        path: &str,
+        matches: &clap::ArgMatches,
+        global_ids: &[&str],
+    ) -> Result<(), String> {
         let flat = self.flatten();
         let Some(f) = flat.iter().find(|f| f.path == path) else {
             return Ok(());
         };
         let mut given: BTreeMap<&str, ()> = BTreeMap::new();
-        for id in matches.ids() {
+        for id in matches
+            .ids()
+            .filter(|id| !global_ids.contains(&id.as_str()))
+        {
             if matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine) {
                 given.insert(id.as_str(), ());
             }
@@ -679,13 +687,13 @@ mod tests {
         let (path, pm) = wf.selected_phase(&m).unwrap();
         assert_eq!(path, "c/all");
         assert_eq!(pm.get_one::<String>("config").unwrap(), "f.yaml");
-        assert!(wf.check_phase_flags(&path, pm).is_ok());
+        assert!(wf.check_phase_flags(&path, pm, &[]).is_ok());
 
         let m = cmd
             .try_get_matches_from(["init", "phase", "c", "x", "--dry-run"])
             .unwrap();
         let (path, pm) = wf.selected_phase(&m).unwrap();
-        let e = wf.check_phase_flags(&path, pm).unwrap_err();
+        let e = wf.check_phase_flags(&path, pm, &[]).unwrap_err();
         assert_eq!(
             e,
             "unknown flag: --dry-run (the phase \"c/x\" takes: no flags)"

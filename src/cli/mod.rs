@@ -77,6 +77,9 @@ pub struct GlobalArgs {
     pub verbosity: u8,
 }
 
+/// Argument ids of [`GlobalArgs`], accepted by every phase subcommand.
+const GLOBAL_ARG_IDS: &[&str] = &["rootfs", "verbosity"];
+
 /// kubeadm's commands.
 #[derive(Debug, Subcommand)]
 pub enum Commands {
@@ -213,7 +216,8 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D>(
             )?;
             return Ok(());
         }
-        wf.check_phase_flags(path, leaf).map_err(usage_error)?;
+        wf.check_phase_flags(path, leaf, GLOBAL_ARG_IDS)
+            .map_err(usage_error)?;
     } else {
         for flag in phase_only_flags {
             let id = flag.replace('-', "_");

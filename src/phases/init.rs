@@ -2,23 +2,50 @@
 
 use std::sync::Arc;
 
+use super::certs::{self, KeyCache};
 use super::pending;
 use crate::cli::init::InitArgs;
+use crate::config::{init_configuration, InitConfiguration, InitOverrides};
 use crate::host::Host;
+use crate::pki::certlist;
 use crate::workflow::{Phase, Workflow};
 
 /// What the init phases share.
 pub struct InitData {
     /// The command-line flags.
     pub args: InitArgs,
+    /// The configuration every phase reads.
+    pub cfg: InitConfiguration,
     /// The machine (or the dry-run recorder).
     pub host: Arc<dyn Host>,
+    /// Keys generated ahead by the `certs` phase.
+    pub keys: KeyCache,
 }
 
 impl InitData {
     /// Builds the data from the flags.
     pub fn new(args: InitArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        Ok(InitData { args, host })
+        let overrides = InitOverrides {
+            advertise_address: args.apiserver_advertise_address.clone(),
+            bind_port: args.apiserver_bind_port,
+            cert_sans: args.apiserver_cert_extra_sans.clone(),
+            cert_dir: args.cert_dir.clone(),
+            control_plane_endpoint: args.control_plane_endpoint.clone(),
+            cri_socket: args.cri_socket.clone(),
+            image_repository: args.image_repository.clone(),
+            kubernetes_version: args.kubernetes_version.clone(),
+            node_name: args.node_name.clone(),
+            pod_subnet: args.pod_network_cidr.clone(),
+            service_subnet: args.service_cidr.clone(),
+            dns_domain: args.service_dns_domain.clone(),
+        };
+        let cfg = init_configuration(host.as_ref(), &overrides)?;
+        Ok(InitData {
+            args,
+            cfg,
+            host,
+            keys: KeyCache::default(),
+        })
     }
 }
 
@@ -120,7 +147,17 @@ fn cert(name: &'static str, short: &'static str) -> Phase<InitData> {
     } else {
         CERT_FLAGS
     };
-    Phase::new(name, short).inherit(flags).run(pending)
+    let spec = if name == "sa" {
+        None
+    } else {
+        Some(certlist::spec(name).expect("every cert phase is in the table"))
+    };
+    Phase::new(name, short)
+        .inherit(flags)
+        .run(move |d: &mut InitData| match spec {
+            Some(spec) => certs::run_cert(d.host.as_ref(), &d.cfg, &mut d.keys, spec),
+            None => certs::run_sa(d.host.as_ref(), &d.cfg, &mut d.keys),
+        })
 }
 
 fn kubeconfig(name: &'static str, short: &'static str) -> Phase<InitData> {
@@ -144,6 +181,10 @@ pub fn workflow() -> Workflow<InitData> {
                 .run(pending),
             Phase::new("certs", "Certificate generation")
                 .inherit(CERT_FLAGS)
+                .run(|d: &mut InitData| {
+                    d.keys = certs::prepare(d.host.as_ref(), &d.cfg, &d.args.skip_phases)?;
+                    Ok(())
+                })
                 .children(vec![
                     Phase::all("Generate all certificates", APISERVER_CERT_FLAGS),
                     cert("ca", "Generate the self-signed Kubernetes CA to provision identities for other Kubernetes components"),
@@ -194,7 +235,7 @@ pub fn workflow() -> Workflow<InitData> {
             Phase::new("upload-certs", "Upload certificates to kubeadm-certs")
                 .inherit(&["certificate-key", "config", "dry-run", "kubeconfig", "skip-certificate-key-print", "upload-certs"])
                 .run(pending)
-                .run_if(|d| d.args.upload_certs),
+                .run_if(|d: &InitData| d.args.upload_certs),
             Phase::new("mark-control-plane", "Mark a node as a control-plane")
                 .inherit(&["config", "dry-run", "kubeconfig", "node-name"])
                 .run(pending),

@@ -1,0 +1,248 @@
+//! The internal kubeadm configuration every phase reads. The versioned wire types
+//! (`kubeadm.k8s.io/v1beta4`, `v1beta3`) convert into these; command-line flags are applied
+//! on top, then defaults, then validation.
+
+mod defaults;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use defaults::*;
+
+/// Key algorithm for every key kubeadm generates (`ClusterConfiguration.encryptionAlgorithm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EncryptionAlgorithm {
+    /// RSA with a 2048-bit modulus (upstream's default).
+    #[default]
+    Rsa2048,
+    /// RSA with a 3072-bit modulus.
+    Rsa3072,
+    /// RSA with a 4096-bit modulus.
+    Rsa4096,
+    /// ECDSA on P-256.
+    EcdsaP256,
+    /// ECDSA on P-384.
+    EcdsaP384,
+}
+
+impl EncryptionAlgorithm {
+    /// Every value, in upstream's order.
+    pub const ALL: [EncryptionAlgorithm; 5] = [
+        EncryptionAlgorithm::Rsa2048,
+        EncryptionAlgorithm::Rsa3072,
+        EncryptionAlgorithm::Rsa4096,
+        EncryptionAlgorithm::EcdsaP256,
+        EncryptionAlgorithm::EcdsaP384,
+    ];
+
+    /// The name used in configuration files (`RSA-2048`, `ECDSA-P256`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EncryptionAlgorithm::Rsa2048 => "RSA-2048",
+            EncryptionAlgorithm::Rsa3072 => "RSA-3072",
+            EncryptionAlgorithm::Rsa4096 => "RSA-4096",
+            EncryptionAlgorithm::EcdsaP256 => "ECDSA-P256",
+            EncryptionAlgorithm::EcdsaP384 => "ECDSA-P384",
+        }
+    }
+
+    /// Parses a configuration value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// Where etcd runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Etcd {
+    /// A static pod on each control-plane node (stacked etcd).
+    Local(LocalEtcd),
+    /// An etcd cluster kubeadm does not manage.
+    External(ExternalEtcd),
+}
+
+/// `etcd.local`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LocalEtcd {
+    /// `dataDir`.
+    pub data_dir: PathBuf,
+    /// `serverCertSANs`: extra SANs of etcd/server.crt.
+    pub server_cert_sans: Vec<String>,
+    /// `peerCertSANs`: extra SANs of etcd/peer.crt.
+    pub peer_cert_sans: Vec<String>,
+}
+
+/// `etcd.external`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExternalEtcd {
+    /// `endpoints`.
+    pub endpoints: Vec<String>,
+    /// `caFile`.
+    pub ca_file: PathBuf,
+    /// `certFile`.
+    pub cert_file: PathBuf,
+    /// `keyFile`.
+    pub key_file: PathBuf,
+}
+
+/// `networking`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Networking {
+    /// `serviceSubnet`, possibly two comma-separated CIDRs (dual stack).
+    pub service_subnet: String,
+    /// `podSubnet`, empty when unset.
+    pub pod_subnet: String,
+    /// `dnsDomain`.
+    pub dns_domain: String,
+}
+
+/// `apiServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiServer {
+    /// `certSANs`: extra SANs of apiserver.crt.
+    pub cert_sans: Vec<String>,
+}
+
+/// The cluster-wide part of the configuration (`ClusterConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfiguration {
+    /// `kubernetesVersion`.
+    pub kubernetes_version: String,
+    /// `controlPlaneEndpoint`, empty when unset.
+    pub control_plane_endpoint: String,
+    /// `networking`.
+    pub networking: Networking,
+    /// `apiServer`.
+    pub api_server: ApiServer,
+    /// `etcd`.
+    pub etcd: Etcd,
+    /// `certificatesDir`.
+    pub certificates_dir: PathBuf,
+    /// `imageRepository`.
+    pub image_repository: String,
+    /// `clusterName`.
+    pub cluster_name: String,
+    /// `encryptionAlgorithm`.
+    pub encryption_algorithm: EncryptionAlgorithm,
+    /// `certificateValidityPeriod`.
+    pub certificate_validity_period: Duration,
+    /// `caCertificateValidityPeriod`.
+    pub ca_certificate_validity_period: Duration,
+}
+
+/// `nodeRegistration`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRegistration {
+    /// `name`: the node name, lower case.
+    pub name: String,
+    /// `criSocket`, empty until detected.
+    pub cri_socket: String,
+}
+
+/// `localAPIEndpoint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiEndpoint {
+    /// `advertiseAddress`.
+    pub advertise_address: IpAddr,
+    /// `bindPort`.
+    pub bind_port: u16,
+}
+
+/// What `kubeadm init` works from (`InitConfiguration` with its `ClusterConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitConfiguration {
+    /// The cluster-wide settings.
+    pub cluster: ClusterConfiguration,
+    /// This node.
+    pub node_registration: NodeRegistration,
+    /// This node's API server endpoint.
+    pub local_api_endpoint: ApiEndpoint,
+}
+
+impl InitConfiguration {
+    /// The address kubeconfigs on this control-plane node use to reach the cluster:
+    /// `https://<controlPlaneEndpoint>` when set (with the bind port added when it has
+    /// none), else this node's advertise address and bind port.
+    pub fn control_plane_url(&self) -> String {
+        let cpe = &self.cluster.control_plane_endpoint;
+        if cpe.is_empty() {
+            self.local_url()
+        } else if split_host_port(cpe).1.is_some() {
+            format!("https://{cpe}")
+        } else {
+            format!(
+                "https://{}",
+                join_host_port(cpe, self.local_api_endpoint.bind_port)
+            )
+        }
+    }
+
+    /// `https://<advertiseAddress>:<bindPort>`.
+    pub fn local_url(&self) -> String {
+        format!(
+            "https://{}",
+            join_host_port(
+                &self.local_api_endpoint.advertise_address.to_string(),
+                self.local_api_endpoint.bind_port
+            )
+        )
+    }
+}
+
+/// Splits `host:port`, `[v6]:port`, `host` or `v6`; the port is `None` when absent.
+pub fn split_host_port(s: &str) -> (String, Option<u16>) {
+    if let Some(rest) = s.strip_prefix('[') {
+        if let Some((host, tail)) = rest.split_once(']') {
+            let port = tail.strip_prefix(':').and_then(|p| p.parse().ok());
+            return (host.to_string(), port);
+        }
+    }
+    if s.matches(':').count() == 1 {
+        let (h, p) = s.split_once(':').unwrap_or((s, ""));
+        if let Ok(port) = p.parse() {
+            return (h.to_string(), Some(port));
+        }
+    }
+    (s.to_string(), None)
+}
+
+/// Joins a host and a port, bracketing IPv6 addresses.
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(
+            split_host_port("cp.example:6443"),
+            ("cp.example".into(), Some(6443))
+        );
+        assert_eq!(split_host_port("cp.example"), ("cp.example".into(), None));
+        assert_eq!(
+            split_host_port("[fd00::1]:443"),
+            ("fd00::1".into(), Some(443))
+        );
+        assert_eq!(split_host_port("fd00::1"), ("fd00::1".into(), None));
+        assert_eq!(join_host_port("fd00::1", 6443), "[fd00::1]:6443");
+    }
+
+    #[test]
+    fn control_plane_url_rules() {
+        let mut cfg = test_config();
+        assert_eq!(cfg.control_plane_url(), "https://192.0.2.10:6443");
+        cfg.cluster.control_plane_endpoint = "lb.example".into();
+        assert_eq!(cfg.control_plane_url(), "https://lb.example:6443");
+        cfg.cluster.control_plane_endpoint = "lb.example:8443".into();
+        assert_eq!(cfg.control_plane_url(), "https://lb.example:8443");
+        assert_eq!(cfg.local_url(), "https://192.0.2.10:6443");
+    }
+}
