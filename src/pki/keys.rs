@@ -89,12 +89,12 @@ impl PrivateKey {
 
     /// The key in PEM, as upstream writes it.
     pub fn to_pem(&self) -> String {
-        pem::encode(&pem::Pem::new(self.pem_tag, self.stored_der.clone()))
+        super::encode_pem(self.pem_tag, &self.stored_der)
     }
 
     /// The public key as a PKIX `PUBLIC KEY` PEM block (`sa.pub`).
     pub fn public_key_pem(&self) -> String {
-        pem::encode(&pem::Pem::new("PUBLIC KEY", self.public_key_der()))
+        super::encode_pem("PUBLIC KEY", &self.public_key_der())
     }
 
     /// The DER SubjectPublicKeyInfo.

@@ -297,9 +297,17 @@ pub fn new_signed_cert(
     Ok(p.signed_by(key.pair(), &issuer)?.der().to_vec())
 }
 
+/// PEM text with Unix line endings, as every tool of the Kubernetes ecosystem writes it.
+pub fn encode_pem(tag: &str, der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new(tag, der.to_vec()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
 /// PEM form of a DER certificate.
 pub fn cert_pem(der: &[u8]) -> String {
-    pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec()))
+    encode_pem("CERTIFICATE", der)
 }
 
 /// Paths of a certificate and its key under a directory.
