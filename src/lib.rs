@@ -6,6 +6,7 @@ pub mod config;
 pub mod copycerts;
 pub mod duration;
 pub mod host;
+pub mod kubeconfig;
 pub mod output;
 pub mod phases;
 pub mod pki;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::certs::{self, KeyCache};
+use super::kubeconfig as kubeconfig_phase;
 use super::pending;
 use crate::cli::init::InitArgs;
 use crate::config::{init_configuration, InitConfiguration, InitOverrides};
@@ -23,6 +24,14 @@ pub struct InitData {
 }
 
 impl InitData {
+    /// `--kubeconfig-dir`, or `/etc/kubernetes`.
+    pub fn kubeconfig_dir(&self) -> std::path::PathBuf {
+        self.args
+            .kubeconfig_dir
+            .clone()
+            .unwrap_or_else(|| kubeconfig_phase::KUBERNETES_DIR.into())
+    }
+
     /// Builds the data from the flags.
     pub fn new(args: InitArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
         let overrides = InitOverrides {
@@ -166,7 +175,13 @@ fn kubeconfig(name: &'static str, short: &'static str) -> Phase<InitData> {
     } else {
         KUBECONFIG_FLAGS
     };
-    Phase::new(name, short).inherit(flags).run(pending)
+    let spec = crate::kubeconfig::spec(name).expect("every kubeconfig phase is in the table");
+    Phase::new(name, short)
+        .inherit(flags)
+        .run(move |d: &mut InitData| {
+            let dir = d.kubeconfig_dir();
+            kubeconfig_phase::run_kubeconfig(d.host.as_ref(), &d.cfg, &dir, &mut d.keys, spec)
+        })
 }
 
 /// The init phases, in upstream's order.
@@ -201,6 +216,11 @@ pub fn workflow() -> Workflow<InitData> {
                 ]),
             Phase::new("kubeconfig", "Generate all kubeconfig files necessary to establish the control plane and the admin kubeconfig file")
                 .inherit(KUBECONFIG_FLAGS)
+                .run(|d: &mut InitData| {
+                    let dir = d.kubeconfig_dir();
+                    d.keys = kubeconfig_phase::prepare(d.host.as_ref(), &d.cfg, &dir, &d.args.skip_phases)?;
+                    Ok(())
+                })
                 .children(vec![
                     Phase::all("Generate all kubeconfig files", KUBELET_KUBECONFIG_FLAGS),
                     kubeconfig("admin", "Generate a kubeconfig file for the admin to use and for kubeadm itself"),

@@ -4,6 +4,7 @@
 pub mod certs;
 pub mod init;
 pub mod join;
+pub mod kubeconfig;
 pub mod reset;
 
 use crate::NotImplemented;
