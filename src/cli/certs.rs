@@ -2,9 +2,15 @@
 
 use std::path::PathBuf;
 
-use super::not_implemented;
 use super::token::OutputArgs;
+use super::{real_host, reject_config, GlobalArgs};
+use crate::config::{
+    init_configuration, InitOverrides, DEFAULT_CERTIFICATES_DIR, DEFAULT_CERTIFICATE_VALIDITY,
+};
 use crate::copycerts::create_certificate_key;
+use crate::host::Host;
+use crate::phases::kubeconfig::KUBERNETES_DIR;
+use crate::pki::renewal::{self, Dirs, RenewError, Renewable};
 
 /// `kubeadm certs` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -21,7 +27,7 @@ pub enum CertsCommand {
 }
 
 /// Flags shared by commands that read the certificates of a node.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct CertDirArgs {
     /// The path where to save the certificates [default: /etc/kubernetes/pki]
     #[arg(long, value_name = "string")]
@@ -32,6 +38,18 @@ pub struct CertDirArgs {
     /// The kubeconfig file to use when talking to the cluster. If the flag is not set, a set of standard locations can be searched for an existing kubeconfig file. [default: /etc/kubernetes/admin.conf]
     #[arg(long, value_name = "string")]
     pub kubeconfig: Option<PathBuf>,
+}
+
+impl CertDirArgs {
+    fn dirs(&self) -> Dirs {
+        Dirs {
+            cert_dir: self
+                .cert_dir
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CERTIFICATES_DIR.into()),
+            kubeconfig_dir: KUBERNETES_DIR.into(),
+        }
+    }
 }
 
 /// Flags of `kubeadm certs check-expiration`.
@@ -92,15 +110,90 @@ pub enum RenewCommand {
     SuperAdminConf(CertDirArgs),
 }
 
+impl RenewCommand {
+    /// The renewable it names (`None` for `all`) and its flags.
+    fn target(&self) -> (Option<&'static str>, &CertDirArgs) {
+        match self {
+            RenewCommand::AdminConf(a) => (Some("admin.conf"), a),
+            RenewCommand::All(a) => (None, a),
+            RenewCommand::Apiserver(a) => (Some("apiserver"), a),
+            RenewCommand::ApiserverEtcdClient(a) => (Some("apiserver-etcd-client"), a),
+            RenewCommand::ApiserverKubeletClient(a) => (Some("apiserver-kubelet-client"), a),
+            RenewCommand::ControllerManagerConf(a) => (Some("controller-manager.conf"), a),
+            RenewCommand::EtcdHealthcheckClient(a) => (Some("etcd-healthcheck-client"), a),
+            RenewCommand::EtcdPeer(a) => (Some("etcd-peer"), a),
+            RenewCommand::EtcdServer(a) => (Some("etcd-server"), a),
+            RenewCommand::FrontProxyClient(a) => (Some("front-proxy-client"), a),
+            RenewCommand::SchedulerConf(a) => (Some("scheduler.conf"), a),
+            RenewCommand::SuperAdminConf(a) => (Some("super-admin.conf"), a),
+        }
+    }
+}
+
 /// Runs a `kubeadm certs` subcommand.
-pub fn run(cmd: CertsCommand) -> anyhow::Result<()> {
+pub fn run(global: &GlobalArgs, cmd: CertsCommand) -> anyhow::Result<()> {
+    let host = real_host(global);
     match cmd {
         CertsCommand::CertificateKey => {
             println!("{}", create_certificate_key()?);
             Ok(())
         }
-        CertsCommand::CheckExpiration(_) => not_implemented("certs check-expiration"),
-        CertsCommand::GenerateCsr(_) => not_implemented("certs generate-csr"),
-        CertsCommand::Renew(_) => not_implemented("certs renew"),
+        CertsCommand::CheckExpiration(a) => {
+            reject_config("certs check-expiration", &a.dirs.config)?;
+            let info = renewal::check_expiration(host.as_ref(), &a.dirs.dirs())?;
+            match a.output.output.as_str() {
+                "text" => print!("{}", renewal::expiration_text(&info)),
+                "json" => println!("{}", serde_json::to_string_pretty(&info)?),
+                "yaml" => print!("{}", serde_yaml_ng::to_string(&info)?),
+                other => {
+                    return Err(super::usage_error(format!(
+                        "unable to match a printer suitable for the output format {other:?}, allowed formats are: json,text,yaml"
+                    )))
+                }
+            }
+            Ok(())
+        }
+        CertsCommand::Renew(r) => {
+            let (target, a) = r.target();
+            reject_config("certs renew", &a.config)?;
+            renew(host.as_ref(), &a.dirs(), target)
+        }
+        CertsCommand::GenerateCsr(a) => {
+            reject_config("certs generate-csr", &a.config)?;
+            let cfg = init_configuration(
+                host.as_ref(),
+                &InitOverrides {
+                    cert_dir: a.cert_dir.clone(),
+                    ..InitOverrides::default()
+                },
+            )?;
+            let kubeconfig_dir = a
+                .kubeconfig_dir
+                .clone()
+                .unwrap_or_else(|| KUBERNETES_DIR.into());
+            crate::pki::csr::generate_all(host.as_ref(), &cfg, &kubeconfig_dir)
+        }
     }
+}
+
+fn renew(host: &dyn Host, dirs: &Dirs, target: Option<&str>) -> anyhow::Result<()> {
+    let chosen: Vec<Renewable> = renewal::renewables()
+        .into_iter()
+        .filter(|r| target.is_none_or(|t| t == r.name()))
+        .collect();
+    for r in chosen {
+        match renewal::renew(host, dirs, r, DEFAULT_CERTIFICATE_VALIDITY) {
+            Ok(()) => println!("{} renewed", r.description()),
+            // `renew all` goes on past what kubeadm cannot renew here, as upstream.
+            Err(e @ RenewError::ExternallyManaged { .. }) if target.is_none() => {
+                println!("[renew] Detected external CA mode: {e}")
+            }
+            Err(RenewError::Missing { .. }) if target.is_none() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    println!(
+        "\nDone renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd, so that they can use the new certificates."
+    );
+    Ok(())
 }

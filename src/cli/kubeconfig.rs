@@ -3,8 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::not_implemented;
+use super::{real_host, reject_config, GlobalArgs};
+use crate::config::{init_configuration, InitOverrides};
 use crate::duration::parse_duration;
+use crate::kubeconfig::{AuthInfo, KubeConfig};
+use crate::phases::kubeconfig::client_cert_kubeconfig;
+use crate::pki::{self, cert_and_key_paths, load_cert, load_key, CertRequest, PrivateKey, Usage};
 
 /// `kubeadm kubeconfig` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -17,8 +21,8 @@ pub enum KubeconfigCommand {
 #[derive(Debug, clap::Args)]
 pub struct UserArgs {
     /// The name of user. It will be used as the CN if client certificates are created
-    #[arg(long, value_name = "string")]
-    pub client_name: Option<String>,
+    #[arg(long, value_name = "string", required = true)]
+    pub client_name: String,
     /// Path to a kubeadm configuration file.
     #[arg(long, value_name = "string")]
     pub config: Option<PathBuf>,
@@ -33,9 +37,58 @@ pub struct UserArgs {
     pub validity_period: Option<Duration>,
 }
 
+/// Default `--validity-period`: one year.
+const DEFAULT_USER_VALIDITY: Duration = Duration::from_secs(8760 * 3600);
+
 /// Runs a `kubeadm kubeconfig` subcommand.
-pub fn run(cmd: KubeconfigCommand) -> anyhow::Result<()> {
-    match cmd {
-        KubeconfigCommand::User(_) => not_implemented("kubeconfig user"),
-    }
+pub fn run(global: &GlobalArgs, cmd: KubeconfigCommand) -> anyhow::Result<()> {
+    let KubeconfigCommand::User(a) = cmd;
+    reject_config("kubeconfig user", &a.config)?;
+    let host = real_host(global);
+    let cfg = init_configuration(host.as_ref(), &InitOverrides::default())?;
+    let (ca_crt, ca_key_path) = cert_and_key_paths(&cfg.cluster.certificates_dir, "ca");
+    let ca_der = load_cert(host.as_ref(), &ca_crt)?.ok_or_else(|| {
+        anyhow::anyhow!("the cluster CA certificate {} is missing", ca_crt.display())
+    })?;
+    let server = cfg.control_plane_url();
+    let kc = match &a.token {
+        Some(token) => KubeConfig::new(
+            &cfg.cluster.cluster_name,
+            &server,
+            pki::cert_pem(&ca_der).as_bytes(),
+            &a.client_name,
+            AuthInfo {
+                token: Some(token.clone()),
+                ..AuthInfo::default()
+            },
+        ),
+        None => {
+            let ca_key = load_key(host.as_ref(), &ca_key_path)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the cluster CA key {} is not on this machine, so no client certificate can be signed; use --token, or run this where the CA key is",
+                    ca_key_path.display()
+                )
+            })?;
+            let key = PrivateKey::generate(cfg.cluster.encryption_algorithm)?;
+            let req = CertRequest::new(
+                a.client_name.clone(),
+                a.org.clone(),
+                vec![],
+                vec![],
+                vec![Usage::ClientAuth],
+            );
+            let validity = a.validity_period.unwrap_or(DEFAULT_USER_VALIDITY);
+            let cert = pki::new_signed_cert(&req, &key, &ca_der, &ca_key, validity)?;
+            client_cert_kubeconfig(
+                &cfg.cluster.cluster_name,
+                &server,
+                &ca_der,
+                &a.client_name,
+                &cert,
+                &key,
+            )
+        }
+    };
+    print!("{}", kc.to_yaml()?);
+    Ok(())
 }

@@ -144,12 +144,12 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
         .map(|(_, m)| m)
         .expect("clap requires a subcommand");
     match cli.command {
-        Commands::Certs(c) => certs::run(c),
+        Commands::Certs(c) => certs::run(&cli.global, c),
         Commands::Completion(a) => completion::run(a),
         Commands::Config(a) => config::run(a),
         Commands::Init(_) => init::run(&cli.global, sub),
         Commands::Join(_) => join::run(&cli.global, sub),
-        Commands::Kubeconfig(c) => kubeconfig::run(c),
+        Commands::Kubeconfig(c) => kubeconfig::run(&cli.global, c),
         Commands::Reset(_) => reset::run(&cli.global, sub),
         Commands::Token(a) => token::run(a),
         Commands::Upgrade(c) => upgrade::run(c),
@@ -238,8 +238,7 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D>(
     };
     wf.validate_skip(&skip)?;
 
-    let root = global.rootfs.clone().unwrap_or_else(|| PathBuf::from("/"));
-    let base: Arc<dyn Host> = Arc::new(RealHost::new(root));
+    let base = real_host(global);
     let mut console = Console::stdout();
     let dry_host = if dry_run {
         let scratch = tempfile::Builder::new()
@@ -286,6 +285,23 @@ fn print_help_of(path: &[&str]) -> anyhow::Result<()> {
     }
     cur.print_help()?;
     Ok(())
+}
+
+/// The machine, rooted at `--rootfs` when given.
+pub(crate) fn real_host(global: &GlobalArgs) -> Arc<dyn Host> {
+    let root = global.rootfs.clone().unwrap_or_else(|| PathBuf::from("/"));
+    Arc::new(RealHost::new(root))
+}
+
+/// Refuses `--config` where reading configuration files has not arrived yet, rather than
+/// silently ignoring the file.
+pub(crate) fn reject_config(command: &str, config: &Option<PathBuf>) -> anyhow::Result<()> {
+    match config {
+        Some(_) => {
+            Err(crate::NotImplemented::command(format!("kubeadm {command} --config")).into())
+        }
+        None => Ok(()),
+    }
 }
 
 /// The error of a command whose work a later release delivers.

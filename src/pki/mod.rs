@@ -3,7 +3,9 @@
 //! configuration.
 
 pub mod certlist;
+pub mod csr;
 pub mod keys;
+pub mod renewal;
 mod x509;
 
 use std::net::IpAddr;
@@ -221,13 +223,21 @@ fn to_offset(t: SystemTime) -> OffsetDateTime {
         .expect("zero nanoseconds are valid")
 }
 
-fn subject(req: &CertRequest) -> DistinguishedName {
+/// The subject name. The certificate builder holds one value per attribute type, so more
+/// than one Organization is refused rather than silently cut to one.
+pub(crate) fn subject(req: &CertRequest) -> anyhow::Result<DistinguishedName> {
+    if req.organizations.len() > 1 {
+        anyhow::bail!(
+            "certificates with more than one Organization ({}) are not supported yet by kubeadm-rs; give one",
+            req.organizations.join(", ")
+        );
+    }
     let mut dn = DistinguishedName::new();
     for o in &req.organizations {
         dn.push(DnType::OrganizationName, o.as_str());
     }
     dn.push(DnType::CommonName, req.common_name.as_str());
-    dn
+    Ok(dn)
 }
 
 /// Makes a self-signed CA certificate for `key`, valid from five minutes ago for `validity`.
@@ -244,7 +254,7 @@ pub fn new_ca_cert(
         vec![],
         vec![],
         vec![],
-    ));
+    ))?;
     p.subject_alt_names = vec![SanType::DnsName(common_name.try_into()?)];
     p.serial_number = Some(random_serial()?);
     p.not_before = to_offset(now - CERTIFICATE_BACKDATE);
@@ -269,7 +279,7 @@ pub fn new_signed_cert(
 ) -> anyhow::Result<Vec<u8>> {
     let ca = CertInfo::parse(ca_cert_der)?;
     let mut p = CertificateParams::default();
-    p.distinguished_name = subject(req);
+    p.distinguished_name = subject(req)?;
     p.subject_alt_names = req
         .dns_names
         .iter()

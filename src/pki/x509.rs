@@ -130,6 +130,27 @@ impl CertInfo {
         })
     }
 
+    /// The key algorithm of the certificate's public key, as `encryptionAlgorithm` names it.
+    pub fn key_algorithm(&self) -> Option<crate::config::EncryptionAlgorithm> {
+        use crate::config::EncryptionAlgorithm as A;
+        if !self.key_is_rsa {
+            return Some(if self.key_curve_p384 {
+                A::EcdsaP384
+            } else {
+                A::EcdsaP256
+            });
+        }
+        // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+        let (_, body, _) = super::keys::der_tlv(&self.subject_key)?;
+        let (_, modulus, _) = super::keys::der_tlv(body)?;
+        let bits = modulus.iter().skip_while(|b| **b == 0).count() * 8;
+        Some(match bits {
+            0..=2048 => A::Rsa2048,
+            2049..=3072 => A::Rsa3072,
+            _ => A::Rsa4096,
+        })
+    }
+
     /// Parses a PEM certificate.
     pub fn parse_pem(text: &str) -> anyhow::Result<Self> {
         let block =
