@@ -287,3 +287,50 @@ fn dry_run_touches_nothing_outside_its_temporary_directory() {
     assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
     assert!(out.contains("[preflight] running"), "{out}");
 }
+
+#[test]
+fn dry_run_writes_certificates_and_kubeconfigs_only_to_its_scratch_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let o = kubeadm_in(
+        &[
+            "--rootfs",
+            root.path().to_str().unwrap(),
+            "init",
+            "--dry-run",
+            "--skip-phases",
+            "preflight",
+            "--apiserver-advertise-address",
+            "192.0.2.10",
+        ],
+        Some(tmp.path()),
+    );
+    let out = stdout(&o);
+    // The run stops at the first phase whose work has not arrived yet.
+    assert!(stderr(&o).contains("error execution phase etcd/local: not implemented yet"));
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "the root stays untouched"
+    );
+    let scratch = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(scratch.join("etc/kubernetes/pki/ca.crt").exists());
+    assert!(scratch.join("etc/kubernetes/admin.conf").exists());
+    assert!(out.contains("[dryrun] Would write file /etc/kubernetes/pki/ca.key (mode 0600, "));
+    assert!(out.contains("content not shown, it holds a secret"));
+    assert!(out.contains("\t-----BEGIN CERTIFICATE-----\n"));
+    assert!(
+        !out.contains("PRIVATE KEY-----"),
+        "no key content may be printed"
+    );
+    assert!(
+        !out.contains("client-key-data"),
+        "no kubeconfig content may be printed"
+    );
+    assert!(out.contains("[kubeconfig/scheduler] ... done in "));
+}
