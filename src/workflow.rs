@@ -170,6 +170,15 @@ struct Flat<'a, D> {
     parent: Option<usize>,
 }
 
+/// True when `path` (`certs/ca`) or one of the phases above it is in `skip`, as the runner
+/// decides; for phases that prepare work for the phases below them.
+pub fn is_skipped(skip: &[String], path: &str) -> bool {
+    skip.iter().any(|s| {
+        let s = s.trim().to_lowercase();
+        path == s || path.starts_with(&format!("{s}/"))
+    })
+}
+
 /// A command's phase tree.
 pub struct Workflow<D> {
     command: &'static str,
@@ -609,6 +618,15 @@ mod tests {
         let e = r.unwrap_err().downcast::<WorkflowError>().unwrap();
         assert!(matches!(e, WorkflowError::InvalidPhase { ref name, .. } if name == "c/nope"));
         assert!(e.to_string().contains("c/y/z"));
+    }
+
+    #[test]
+    fn is_skipped_follows_the_tree() {
+        let skip = vec!["Certs".to_string(), "kubeconfig/admin".to_string()];
+        assert!(is_skipped(&skip, "certs/ca"));
+        assert!(is_skipped(&skip, "kubeconfig/admin"));
+        assert!(!is_skipped(&skip, "kubeconfig/kubelet"));
+        assert!(!is_skipped(&skip, "certs-extra/x"));
     }
 
     #[test]

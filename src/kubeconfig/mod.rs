@@ -174,6 +174,21 @@ impl KubeConfig {
         Ok(serde_yaml_ng::to_string(self)?)
     }
 
+    /// Writes the file atomically, mode 0600: it holds credentials.
+    pub fn write(
+        &self,
+        host: &dyn crate::host::Host,
+        path: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        host.write_file(
+            path,
+            self.to_yaml()?.as_bytes(),
+            0o600,
+            crate::host::Sensitivity::Secret,
+        )?;
+        Ok(())
+    }
+
     /// Parses a kubeconfig file's text.
     pub fn from_yaml(text: &str) -> anyhow::Result<Self> {
         Ok(serde_yaml_ng::from_str(text)?)
@@ -230,6 +245,14 @@ pub struct KubeConfigSpec {
 }
 
 impl KubeConfigSpec {
+    /// The API server URL the file points at for this configuration.
+    pub fn server_url(&self, cfg: &crate::config::InitConfiguration) -> String {
+        match self.server {
+            ServerRule::ControlPlaneEndpoint => cfg.control_plane_url(),
+            ServerRule::Local => cfg.local_url(),
+        }
+    }
+
     /// The client name for a node.
     pub fn client_name_for(&self, node_name: &str) -> String {
         self.client_name

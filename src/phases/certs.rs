@@ -15,6 +15,7 @@ use crate::pki::{
     self, cert_and_key_paths, certlist, check_existing, load_cert, load_key, CertInfo, CertRequest,
     CertSpec, PrivateKey, Usage, CERTS, KEY_MODE, SERVICE_ACCOUNT_KEY_BASE_NAME,
 };
+use crate::workflow::is_skipped;
 
 /// Keys generated ahead of the phases that use them, by certificate name.
 #[derive(Default)]
@@ -73,10 +74,7 @@ pub fn prepare(
         "[certs] Using certificateDir folder {:?}",
         dir.display().to_string()
     );
-    let skipped = |name: &str| {
-        skip.iter()
-            .any(|s| s == "certs" || s == &format!("certs/{name}"))
-    };
+    let skipped = |name: &str| is_skipped(skip, &format!("certs/{name}"));
     let mut needed = Vec::new();
     for spec in CERTS {
         if skipped(spec.name) || skipped_by_external_etcd(spec, cfg) {
@@ -259,12 +257,7 @@ pub fn run_sa(host: &dyn Host, cfg: &InitConfiguration, keys: &mut KeyCache) -> 
         SERVICE_ACCOUNT_KEY_BASE_NAME,
         cfg.cluster.encryption_algorithm,
     )?;
-    host.write_file(
-        &key_path,
-        key.to_pem().as_bytes(),
-        KEY_MODE,
-        Sensitivity::Secret,
-    )?;
+    pki::write_key(host, &key_path, &key)?;
     write_public(host, &pub_path, &key)
 }
 

@@ -8,12 +8,13 @@ use anyhow::Context;
 
 use super::certs::KeyCache;
 use crate::config::InitConfiguration;
-use crate::host::{Host, Sensitivity};
-use crate::kubeconfig::{AuthInfo, KubeConfig, KubeConfigSpec, ServerRule, KUBECONFIGS};
+use crate::host::Host;
+use crate::kubeconfig::{AuthInfo, KubeConfig, KubeConfigSpec, KUBECONFIGS};
 use crate::pki::{
     self, cert_and_key_paths, cert_pem, load_cert, load_key, CertInfo, CertRequest, PrivateKey,
-    Usage, KEY_MODE,
+    Usage,
 };
+use crate::workflow::is_skipped;
 
 /// The default kubeconfig directory.
 pub const KUBERNETES_DIR: &str = "/etc/kubernetes";
@@ -34,10 +35,7 @@ pub fn prepare(
         "[kubeconfig] Using kubeconfig folder {:?}",
         dir.display().to_string()
     );
-    let skipped = |name: &str| {
-        skip.iter()
-            .any(|s| s == "kubeconfig" || s == &format!("kubeconfig/{name}"))
-    };
+    let skipped = |name: &str| is_skipped(skip, &format!("kubeconfig/{name}"));
     let mut needed = Vec::new();
     for spec in KUBECONFIGS {
         if !skipped(spec.name) && !host.exists(&dir.join(spec.file_name))? {
@@ -45,13 +43,6 @@ pub fn prepare(
         }
     }
     KeyCache::generate(&needed, cfg.cluster.encryption_algorithm)
-}
-
-fn server_for(spec: &KubeConfigSpec, cfg: &InitConfiguration) -> String {
-    match spec.server {
-        ServerRule::ControlPlaneEndpoint => cfg.control_plane_url(),
-        ServerRule::Local => cfg.local_url(),
-    }
 }
 
 /// Makes or checks one kubeconfig file.
@@ -71,7 +62,7 @@ pub fn run_kubeconfig(
     })?;
     let ca_info = CertInfo::parse(&ca_der).with_context(|| ca_crt_path.display().to_string())?;
     let path = dir.join(spec.file_name);
-    let server = server_for(spec, cfg);
+    let server = spec.server_url(cfg);
 
     match host.read_to_string(&path) {
         Ok(text) => {
@@ -118,13 +109,7 @@ pub fn run_kubeconfig(
         &cert,
         &key,
     );
-    host.write_file(
-        &path,
-        kc.to_yaml()?.as_bytes(),
-        KEY_MODE,
-        Sensitivity::Secret,
-    )?;
-    Ok(())
+    kc.write(host, &path)
 }
 
 /// A kubeconfig authenticating with a client certificate.

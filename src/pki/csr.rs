@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use rcgen::{CertificateParams, SanType};
+use rcgen::CertificateParams;
 
-use super::{cert_and_key_paths, encode_pem, CertRequest, PrivateKey, CERTS, CERT_MODE, KEY_MODE};
+use super::{cert_and_key_paths, encode_pem, CertRequest, PrivateKey, CERTS, CERT_MODE};
 use crate::config::InitConfiguration;
 use crate::host::{Host, Sensitivity};
 use crate::kubeconfig::{AuthInfo, KubeConfig, KUBECONFIGS};
@@ -16,12 +16,7 @@ use crate::kubeconfig::{AuthInfo, KubeConfig, KUBECONFIGS};
 pub fn csr_pem(req: &CertRequest, key: &PrivateKey) -> anyhow::Result<String> {
     let mut p = CertificateParams::default();
     p.distinguished_name = super::subject(req)?;
-    p.subject_alt_names = req
-        .dns_names
-        .iter()
-        .map(|d| Ok(SanType::DnsName(d.as_str().try_into()?)))
-        .chain(req.ips.iter().map(|ip| Ok(SanType::IpAddress(*ip))))
-        .collect::<anyhow::Result<_>>()?;
+    p.subject_alt_names = super::san_list(req)?;
     let csr = p.serialize_request(key.pair())?;
     Ok(encode_pem("CERTIFICATE REQUEST", csr.der()))
 }
@@ -54,12 +49,7 @@ pub fn generate_all(
         refuse_existing(host, &[&key_path, &csr_path])?;
         let key = PrivateKey::generate(alg)?;
         let csr = csr_pem(&CertRequest::for_spec(spec, cfg)?, &key)?;
-        host.write_file(
-            &key_path,
-            key.to_pem().as_bytes(),
-            KEY_MODE,
-            Sensitivity::Secret,
-        )?;
+        super::write_key(host, &key_path, &key)?;
         host.write_file(&csr_path, csr.as_bytes(), CERT_MODE, Sensitivity::Public)?;
         println!(
             "[certs] Generated {} key and CSR in {}",
@@ -83,10 +73,7 @@ pub fn generate_all(
             vec![super::Usage::ClientAuth],
         );
         let key = PrivateKey::generate(alg)?;
-        let server = match spec.server {
-            crate::kubeconfig::ServerRule::ControlPlaneEndpoint => cfg.control_plane_url(),
-            crate::kubeconfig::ServerRule::Local => cfg.local_url(),
-        };
+        let server = spec.server_url(cfg);
         let kc = KubeConfig::new(
             &cfg.cluster.cluster_name,
             &server,
@@ -98,12 +85,7 @@ pub fn generate_all(
                 token: None,
             },
         );
-        host.write_file(
-            &path,
-            kc.to_yaml()?.as_bytes(),
-            KEY_MODE,
-            Sensitivity::Secret,
-        )?;
+        kc.write(host, &path)?;
         host.write_file(
             &csr_path,
             csr_pem(&req, &key)?.as_bytes(),

@@ -280,12 +280,7 @@ pub fn new_signed_cert(
     let ca = CertInfo::parse(ca_cert_der)?;
     let mut p = CertificateParams::default();
     p.distinguished_name = subject(req)?;
-    p.subject_alt_names = req
-        .dns_names
-        .iter()
-        .map(|d| Ok(SanType::DnsName(d.as_str().try_into()?)))
-        .chain(req.ips.iter().map(|ip| Ok(SanType::IpAddress(*ip))))
-        .collect::<anyhow::Result<_>>()?;
+    p.subject_alt_names = san_list(req)?;
     p.serial_number = Some(random_serial()?);
     p.not_before = to_offset(ca.not_before);
     p.not_after = to_offset((SystemTime::now() + validity).min(ca.not_after));
@@ -356,6 +351,20 @@ pub fn load_key(host: &dyn Host, path: &Path) -> anyhow::Result<Option<PrivateKe
     }
 }
 
+/// Writes a private key, mode 0600.
+pub fn write_key(host: &dyn Host, path: &Path, key: &PrivateKey) -> Result<(), HostError> {
+    host.write_file(path, key.to_pem().as_bytes(), KEY_MODE, Sensitivity::Secret)
+}
+
+/// The Subject Alternative Names of a request, DNS names first.
+pub(crate) fn san_list(req: &CertRequest) -> anyhow::Result<Vec<SanType>> {
+    req.dns_names
+        .iter()
+        .map(|d| Ok(SanType::DnsName(d.as_str().try_into()?)))
+        .chain(req.ips.iter().map(|ip| Ok(SanType::IpAddress(*ip))))
+        .collect()
+}
+
 /// Writes a certificate (0644) and its key (0600); the key first, as upstream.
 pub fn write_cert_and_key(
     host: &dyn Host,
@@ -365,12 +374,7 @@ pub fn write_cert_and_key(
     key: &PrivateKey,
 ) -> Result<(), HostError> {
     let (cert_path, key_path) = cert_and_key_paths(dir, base_name);
-    host.write_file(
-        &key_path,
-        key.to_pem().as_bytes(),
-        KEY_MODE,
-        Sensitivity::Secret,
-    )?;
+    write_key(host, &key_path, key)?;
     host.write_file(
         &cert_path,
         cert_pem(cert_der).as_bytes(),

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{
     cert_and_key_paths, load_cert, load_key, CertInfo, CertRequest, CertSpec, PrivateKey, CERTS,
 };
-use crate::host::{Host, Sensitivity};
+use crate::host::Host;
 use crate::kubeconfig::{KubeConfig, KubeConfigSpec, KUBECONFIGS};
 
 /// Something renewable: a certificate file or a kubeconfig's client certificate.
@@ -415,13 +415,7 @@ pub fn renew(
                 })?;
             user.user.client_certificate_data = Some(super::cert_pem(&der).into_bytes());
             user.user.client_key_data = Some(key.to_pem().into_bytes());
-            host.write_file(
-                &path,
-                kc.to_yaml()?.as_bytes(),
-                super::KEY_MODE,
-                Sensitivity::Secret,
-            )
-            .map_err(anyhow::Error::from)?;
+            kc.write(host, &path)?;
         }
     }
     Ok(())
