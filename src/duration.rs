@@ -3,6 +3,12 @@
 use std::time::Duration;
 
 /// Parses a Go duration string such as `24h`, `1h30m`, `500ms` or `0`.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(kubeadm::duration::parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+/// assert!(kubeadm::duration::parse_duration("1d").is_err());
+/// ```
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     let bad = || {

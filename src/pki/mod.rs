@@ -89,6 +89,13 @@ impl CertRequest {
 }
 
 /// The first address of the service subnet: the `kubernetes` Service's ClusterIP.
+///
+/// ```
+/// let ip = kubeadm::pki::api_server_virtual_ip("10.96.0.0/12").unwrap();
+/// assert_eq!(ip.to_string(), "10.96.0.1");
+/// let ip = kubeadm::pki::api_server_virtual_ip("fd00:10:96::/112,10.96.0.0/12").unwrap();
+/// assert_eq!(ip.to_string(), "fd00:10:96::1");
+/// ```
 pub fn api_server_virtual_ip(service_subnet: &str) -> anyhow::Result<IpAddr> {
     let first = service_subnet.split(',').next().unwrap_or_default().trim();
     let (addr, bits) = first.split_once('/').ok_or_else(|| {

@@ -28,6 +28,13 @@ pub struct BadTokenFormat {
 
 impl BootstrapToken {
     /// Parses `abcdef.0123456789abcdef`.
+    ///
+    /// ```
+    /// use kubeadm::token::BootstrapToken;
+    /// let t = BootstrapToken::parse("abcdef.0123456789abcdef").unwrap();
+    /// assert_eq!(t.id(), "abcdef");
+    /// assert!(BootstrapToken::parse("ABCDEF.0123456789abcdef").is_err());
+    /// ```
     pub fn parse(text: &str) -> Result<Self, BadTokenFormat> {
         let ok_part = |s: &str, n: usize| {
             s.len() == n
