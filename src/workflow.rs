@@ -6,6 +6,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// What a workflow's shared data tells the runner.
+pub trait WorkflowData {
+    /// The phases to skip: `--skip-phases`, or the configuration's `skipPhases` when the
+    /// flag is not given (the flag takes precedence, as upstream).
+    fn skip_phases(&self) -> Vec<String>;
+}
+
 /// The work of a phase.
 pub type RunFn<D> = Box<dyn Fn(&mut D) -> anyhow::Result<()>>;
 /// Whether a phase applies to this run (its children decide for themselves).

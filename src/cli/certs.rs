@@ -162,6 +162,7 @@ pub fn run(global: &GlobalArgs, cmd: CertsCommand) -> anyhow::Result<()> {
             reject_config("certs generate-csr", &a.config)?;
             let cfg = init_configuration(
                 host.as_ref(),
+                None,
                 &InitOverrides {
                     cert_dir: a.cert_dir.clone(),
                     ..InitOverrides::default()

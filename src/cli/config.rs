@@ -127,11 +127,44 @@ pub struct ImagesPullArgs {
 
 /// Runs a `kubeadm config` subcommand.
 pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
+    use crate::config::{load_file, print};
     match args.command {
         ConfigCommand::Images(ImagesCommand::List(_)) => not_implemented("config images list"),
         ConfigCommand::Images(ImagesCommand::Pull(_)) => not_implemented("config images pull"),
-        ConfigCommand::Migrate(_) => not_implemented("config migrate"),
-        ConfigCommand::Print(_) => not_implemented("config print"),
-        ConfigCommand::Validate(_) => not_implemented("config validate"),
+        ConfigCommand::Print(p) => {
+            let (text, component_configs) = match p {
+                PrintCommand::InitDefaults(a) => (print::init_defaults()?, a.component_configs),
+                PrintCommand::JoinDefaults(a) => (print::join_defaults()?, a.component_configs),
+                PrintCommand::ResetDefaults(a) => (print::reset_defaults()?, a.component_configs),
+                PrintCommand::UpgradeDefaults(a) => {
+                    (print::upgrade_defaults()?, a.component_configs)
+                }
+            };
+            if !component_configs.is_empty() {
+                return not_implemented("config print --component-configs");
+            }
+            print!("{text}");
+            Ok(())
+        }
+        ConfigCommand::Migrate(m) => {
+            let old = m.old_config.ok_or_else(|| {
+                super::usage_error("the --old-config flag is mandatory: the file to convert")
+            })?;
+            let text = print::migrate(&load_file(&old)?)?;
+            match m.new_config {
+                Some(path) => crate::host::write_atomic(&path, text.as_bytes(), 0o600)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        ConfigCommand::Validate(v) => {
+            let path = v.config.ok_or_else(|| {
+                super::usage_error("the --config flag is mandatory: the file to validate")
+            })?;
+            print::validate(&load_file(&path)?)?;
+            println!("ok");
+            Ok(())
+        }
     }
 }

@@ -70,9 +70,6 @@ impl WorkflowArgs for JoinArgs {
     fn dry_run(&self) -> bool {
         self.dry_run
     }
-    fn skip_phases(&self) -> &[String] {
-        &self.skip_phases
-    }
 }
 
 /// Runs `kubeadm join` or `kubeadm join phase ...`.

@@ -45,7 +45,7 @@ pub fn run(global: &GlobalArgs, cmd: KubeconfigCommand) -> anyhow::Result<()> {
     let KubeconfigCommand::User(a) = cmd;
     reject_config("kubeconfig user", &a.config)?;
     let host = real_host(global);
-    let cfg = init_configuration(host.as_ref(), &InitOverrides::default())?;
+    let cfg = init_configuration(host.as_ref(), None, &InitOverrides::default())?;
     let (ca_crt, ca_key_path) = cert_and_key_paths(&cfg.cluster.certificates_dir, "ca");
     let ca_der = load_cert(host.as_ref(), &ca_crt)?.ok_or_else(|| {
         anyhow::anyhow!("the cluster CA certificate {} is missing", ca_crt.display())

@@ -20,7 +20,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::host::{DryRunHost, Host, RealHost};
 use crate::output::Console;
-use crate::workflow::{RunOptions, Workflow};
+use crate::workflow::{RunOptions, Workflow, WorkflowData};
 
 const ROOT_LONG: &str = "\
 kubeadm: easily bootstrap a secure Kubernetes cluster
@@ -186,15 +186,13 @@ pub(crate) fn usage_error(message: impl std::fmt::Display) -> anyhow::Error {
 pub(crate) trait WorkflowArgs: FromArgMatches {
     /// `--dry-run`.
     fn dry_run(&self) -> bool;
-    /// `--skip-phases`.
-    fn skip_phases(&self) -> &[String];
 }
 
 /// Everything a workflow command (`init`, `join`, `reset`) does around its phases: picks
 /// the phase from `<command> phase ...`, checks its flags, builds the host (real, or
 /// recording for `--dry-run`), runs the phases with progress lines, and prints the
 /// dry-run report and the summary.
-pub(crate) fn run_workflow<A: WorkflowArgs, D>(
+pub(crate) fn run_workflow<A: WorkflowArgs, D: WorkflowData>(
     wf: &Workflow<D>,
     global: &GlobalArgs,
     matches: &ArgMatches,
@@ -231,12 +229,6 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D>(
     }
     let args = A::from_arg_matches(leaf)?;
     let dry_run = args.dry_run();
-    let skip = if filter.is_none() {
-        args.skip_phases().to_vec()
-    } else {
-        Vec::new()
-    };
-    wf.validate_skip(&skip)?;
 
     let base = real_host(global);
     let mut console = Console::stdout();
@@ -260,6 +252,12 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D>(
     };
 
     let mut data = make_data(args, host)?;
+    let skip = if filter.is_none() {
+        data.skip_phases()
+    } else {
+        Vec::new()
+    };
+    wf.validate_skip(&skip)?;
     let start = Instant::now();
     let result = wf.run(&mut data, &RunOptions { filter, skip }, &mut console);
     if let Some(d) = &dry_host {

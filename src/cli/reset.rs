@@ -43,9 +43,6 @@ impl WorkflowArgs for ResetArgs {
     fn dry_run(&self) -> bool {
         self.dry_run
     }
-    fn skip_phases(&self) -> &[String] {
-        &self.skip_phases
-    }
 }
 
 /// Runs `kubeadm reset` or `kubeadm reset phase ...`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::*;
+use crate::duration::GoDuration;
 use crate::host::Host;
 
 /// `certificatesDir` default.
@@ -56,72 +57,275 @@ pub struct InitOverrides {
     pub service_subnet: Option<String>,
     /// `--service-dns-domain`.
     pub dns_domain: Option<String>,
+    /// `--feature-gates`, parsed.
+    pub feature_gates: std::collections::BTreeMap<String, bool>,
 }
 
-/// Builds the configuration of `kubeadm init` from upstream's defaults and the flags, asking
-/// the host for what the defaults depend on (host name, default-route address).
-pub fn init_configuration(host: &dyn Host, o: &InitOverrides) -> anyhow::Result<InitConfiguration> {
-    let node_name = match &o.node_name {
-        Some(n) => n.clone(),
-        None => host
-            .hostname()
-            .context("reading the host name for the node name (set --node-name)")?
-            .to_lowercase(),
+/// Default bootstrap token TTL.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Default bootstrap token usages.
+pub const DEFAULT_TOKEN_USAGES: [&str; 2] = ["signing", "authentication"];
+/// Default bootstrap token group.
+pub const DEFAULT_TOKEN_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+/// The oldest control-plane minor version this release deploys (one below its own).
+pub const MINIMUM_CONTROL_PLANE_MINOR: u32 = 36;
+
+fn some_duration(d: &mut Option<GoDuration>, default: Duration) {
+    if d.is_none() {
+        *d = Some(GoDuration(default));
+    }
+}
+
+/// Upstream's `SetDefaults_Timeouts`.
+pub fn default_timeouts(t: &mut v1beta4::Timeouts) {
+    let m = |n: u64| Duration::from_secs(n * 60);
+    some_duration(&mut t.control_plane_component_health_check, m(4));
+    some_duration(&mut t.kubelet_health_check, m(4));
+    some_duration(&mut t.kubernetes_api_call, m(1));
+    some_duration(&mut t.etcd_api_call, m(2));
+    some_duration(&mut t.tls_bootstrap, m(5));
+    some_duration(&mut t.discovery, m(5));
+    some_duration(&mut t.upgrade_manifests, m(5));
+}
+
+/// Upstream's `SetDefaults_NodeRegistration`.
+pub fn default_node_registration(n: &mut v1beta4::NodeRegistrationOptions) {
+    if n.image_pull_policy.is_empty() {
+        n.image_pull_policy = "IfNotPresent".into();
+    }
+    if n.image_pull_serial.is_none() {
+        n.image_pull_serial = Some(true);
+    }
+}
+
+/// Upstream's `SetDefaults_InitConfiguration` (static defaults only).
+pub fn default_init(init: &mut v1beta4::InitConfiguration) {
+    init.api_version = v1beta4::API_VERSION.into();
+    init.kind = "InitConfiguration".into();
+    if init.bootstrap_tokens.is_empty() {
+        init.bootstrap_tokens
+            .push(v1beta4::BootstrapToken::default());
+    }
+    for t in &mut init.bootstrap_tokens {
+        if t.ttl.is_none() && t.expires.is_none() {
+            t.ttl = Some(GoDuration(DEFAULT_TOKEN_TTL));
+        }
+        if t.usages.is_empty() {
+            t.usages = DEFAULT_TOKEN_USAGES.iter().map(|s| s.to_string()).collect();
+        }
+        if t.groups.is_empty() {
+            t.groups = vec![DEFAULT_TOKEN_GROUP.into()];
+        }
+    }
+    if init.local_api_endpoint.bind_port == 0 {
+        init.local_api_endpoint.bind_port = DEFAULT_API_BIND_PORT as i32;
+    }
+    default_node_registration(&mut init.node_registration);
+    default_timeouts(init.timeouts.get_or_insert_with(Default::default));
+}
+
+/// Upstream's `SetDefaults_ClusterConfiguration`.
+pub fn default_cluster(c: &mut v1beta4::ClusterConfiguration) {
+    c.api_version = v1beta4::API_VERSION.into();
+    c.kind = "ClusterConfiguration".into();
+    let set = |f: &mut String, v: &str| {
+        if f.is_empty() {
+            *f = v.to_string();
+        }
     };
-    let advertise_address = match &o.advertise_address {
-        Some(a) => a.parse::<IpAddr>().map_err(|_| {
+    set(&mut c.kubernetes_version, "stable-1");
+    set(&mut c.networking.service_subnet, DEFAULT_SERVICE_SUBNET);
+    set(&mut c.networking.dns_domain, DEFAULT_DNS_DOMAIN);
+    set(&mut c.certificates_dir, DEFAULT_CERTIFICATES_DIR);
+    set(&mut c.image_repository, DEFAULT_IMAGE_REPOSITORY);
+    set(&mut c.cluster_name, DEFAULT_CLUSTER_NAME);
+    set(
+        &mut c.encryption_algorithm,
+        EncryptionAlgorithm::Rsa2048.as_str(),
+    );
+    some_duration(
+        &mut c.certificate_validity_period,
+        DEFAULT_CERTIFICATE_VALIDITY,
+    );
+    some_duration(
+        &mut c.ca_certificate_validity_period,
+        DEFAULT_CA_CERTIFICATE_VALIDITY,
+    );
+    if c.etcd.local.is_none() && c.etcd.external.is_none() {
+        c.etcd.local = Some(v1beta4::LocalEtcd::default());
+    }
+    if let Some(local) = &mut c.etcd.local {
+        set(&mut local.data_dir, DEFAULT_ETCD_DATA_DIR);
+    }
+}
+
+/// Parses `--feature-gates a=true,b=false`.
+pub fn parse_feature_gates(text: &str) -> anyhow::Result<std::collections::BTreeMap<String, bool>> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').ok_or_else(|| {
             anyhow::anyhow!(
-                "--apiserver-advertise-address {a:?} is not an IP address; give an address of this machine such as 192.168.1.10"
+                "--feature-gates: missing bool value for {pair:?}; use Name=true or Name=false"
             )
-        })?,
-        None => default_advertise_address(host)?,
+        })?;
+        let v = v.trim().parse::<bool>().map_err(|_| {
+            anyhow::anyhow!("--feature-gates: invalid value of {k}: {v:?}, expected true or false")
+        })?;
+        out.insert(k.trim().to_string(), v);
+    }
+    Ok(out)
+}
+
+/// Binds the command-line flags onto the v1beta4 documents, as upstream binds its flags to
+/// the versioned configuration.
+pub fn apply_overrides(
+    init: &mut v1beta4::InitConfiguration,
+    cluster: &mut v1beta4::ClusterConfiguration,
+    o: &InitOverrides,
+) {
+    let put = |field: &mut String, v: &Option<String>| {
+        if let Some(v) = v {
+            *field = v.clone();
+        }
     };
-    let version = o
-        .kubernetes_version
-        .clone()
-        .unwrap_or_else(|| crate::version::KUBERNETES_VERSION.to_string());
+    put(
+        &mut init.local_api_endpoint.advertise_address,
+        &o.advertise_address,
+    );
+    if let Some(p) = o.bind_port {
+        init.local_api_endpoint.bind_port = p as i32;
+    }
+    if !o.cert_sans.is_empty() {
+        cluster.api_server.cert_sans = o.cert_sans.clone();
+    }
+    if let Some(d) = &o.cert_dir {
+        cluster.certificates_dir = d.display().to_string();
+    }
+    put(
+        &mut cluster.control_plane_endpoint,
+        &o.control_plane_endpoint,
+    );
+    put(&mut init.node_registration.cri_socket, &o.cri_socket);
+    put(&mut cluster.image_repository, &o.image_repository);
+    put(&mut cluster.kubernetes_version, &o.kubernetes_version);
+    put(&mut init.node_registration.name, &o.node_name);
+    put(&mut cluster.networking.pod_subnet, &o.pod_subnet);
+    put(&mut cluster.networking.service_subnet, &o.service_subnet);
+    put(&mut cluster.networking.dns_domain, &o.dns_domain);
+    cluster.feature_gates.extend(o.feature_gates.clone());
+}
+
+/// Resolves a `kubernetesVersion` value: a version (`v1.37.1`, `1.37.1`) is normalised; a
+/// release label (`stable`, `stable-1`, `latest`, ...) resolves to the release this build
+/// implements, as upstream does when it cannot or need not ask the release server.
+pub fn resolve_kubernetes_version(v: &str) -> anyhow::Result<String> {
+    let labels = ["stable", "stable-1", "latest", "latest-1"];
+    if labels.contains(&v) || v.starts_with("stable-1.") || v.starts_with("latest-1.") {
+        return Ok(crate::version::KUBERNETES_VERSION.to_string());
+    }
+    let bare = v.strip_prefix('v').unwrap_or(v);
+    let core = bare.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<_> = core.split('.').collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.parse::<u32>().is_err()) {
+        anyhow::bail!(
+            "ClusterConfiguration.kubernetesVersion: Invalid value: {v:?}: not a Kubernetes version (for example v1.37.1) or release label (stable-1)"
+        );
+    }
+    Ok(format!("v{bare}"))
+}
+
+/// Builds the configuration of `kubeadm init`: the file's documents (or none), the flags
+/// bound onto them, upstream's defaults, the host-dependent defaults (node name from the
+/// host name, advertise address from the default route), validation, and the typed view.
+pub fn init_configuration(
+    host: &dyn Host,
+    docs: Option<&super::documents::Documents>,
+    o: &InitOverrides,
+) -> anyhow::Result<InitConfiguration> {
+    let mut init = docs.and_then(|d| d.init.clone()).unwrap_or_default();
+    let mut cluster = docs.and_then(|d| d.cluster.clone()).unwrap_or_default();
+    apply_overrides(&mut init, &mut cluster, o);
+    default_init(&mut init);
+    default_cluster(&mut cluster);
+
+    if init.node_registration.name.is_empty() {
+        init.node_registration.name = host
+            .hostname()
+            .context("reading the host name for the node name (set --node-name or nodeRegistration.name)")?
+            .to_lowercase();
+    }
+    let advertise_address = if init.local_api_endpoint.advertise_address.is_empty() {
+        let a = default_advertise_address(host)?;
+        init.local_api_endpoint.advertise_address = a.to_string();
+        a
+    } else {
+        let a = &init.local_api_endpoint.advertise_address;
+        a.parse::<IpAddr>().map_err(|_| {
+            anyhow::anyhow!(
+                "InitConfiguration.localAPIEndpoint.advertiseAddress: Invalid value: {a:?}: not an IP address; give an address of this machine such as 192.168.1.10"
+            )
+        })?
+    };
+    cluster.kubernetes_version = resolve_kubernetes_version(&cluster.kubernetes_version)?;
+    super::validation::validate_init(&init, &cluster)?;
+
+    let etcd = match (&cluster.etcd.local, &cluster.etcd.external) {
+        (_, Some(ext)) => Etcd::External(ExternalEtcd {
+            endpoints: ext.endpoints.clone(),
+            ca_file: ext.ca_file.clone().into(),
+            cert_file: ext.cert_file.clone().into(),
+            key_file: ext.key_file.clone().into(),
+        }),
+        (local, None) => {
+            let local = local.clone().unwrap_or_default();
+            Etcd::Local(LocalEtcd {
+                data_dir: local.data_dir.into(),
+                server_cert_sans: local.server_cert_sans,
+                peer_cert_sans: local.peer_cert_sans,
+            })
+        }
+    };
+    let duration = |d: Option<GoDuration>, default| d.map(|d| d.0).unwrap_or(default);
     Ok(InitConfiguration {
         cluster: ClusterConfiguration {
-            kubernetes_version: version,
-            control_plane_endpoint: o.control_plane_endpoint.clone().unwrap_or_default(),
+            kubernetes_version: cluster.kubernetes_version.clone(),
+            control_plane_endpoint: cluster.control_plane_endpoint.clone(),
             networking: Networking {
-                service_subnet: o
-                    .service_subnet
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_SERVICE_SUBNET.into()),
-                pod_subnet: o.pod_subnet.clone().unwrap_or_default(),
-                dns_domain: o
-                    .dns_domain
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_DNS_DOMAIN.into()),
+                service_subnet: cluster.networking.service_subnet.clone(),
+                pod_subnet: cluster.networking.pod_subnet.clone(),
+                dns_domain: cluster.networking.dns_domain.clone(),
             },
             api_server: ApiServer {
-                cert_sans: o.cert_sans.clone(),
+                cert_sans: cluster.api_server.cert_sans.clone(),
             },
-            etcd: Etcd::Local(LocalEtcd {
-                data_dir: DEFAULT_ETCD_DATA_DIR.into(),
-                ..LocalEtcd::default()
-            }),
-            certificates_dir: o
-                .cert_dir
-                .clone()
-                .unwrap_or_else(|| DEFAULT_CERTIFICATES_DIR.into()),
-            image_repository: o
-                .image_repository
-                .clone()
-                .unwrap_or_else(|| DEFAULT_IMAGE_REPOSITORY.into()),
-            cluster_name: DEFAULT_CLUSTER_NAME.into(),
-            encryption_algorithm: EncryptionAlgorithm::default(),
-            certificate_validity_period: DEFAULT_CERTIFICATE_VALIDITY,
-            ca_certificate_validity_period: DEFAULT_CA_CERTIFICATE_VALIDITY,
+            etcd,
+            certificates_dir: cluster.certificates_dir.clone().into(),
+            image_repository: cluster.image_repository.clone(),
+            cluster_name: cluster.cluster_name.clone(),
+            encryption_algorithm: EncryptionAlgorithm::parse(&cluster.encryption_algorithm)
+                .unwrap_or_default(),
+            certificate_validity_period: duration(
+                cluster.certificate_validity_period,
+                DEFAULT_CERTIFICATE_VALIDITY,
+            ),
+            ca_certificate_validity_period: duration(
+                cluster.ca_certificate_validity_period,
+                DEFAULT_CA_CERTIFICATE_VALIDITY,
+            ),
         },
         node_registration: NodeRegistration {
-            name: node_name,
-            cri_socket: o.cri_socket.clone().unwrap_or_default(),
+            name: init.node_registration.name.clone(),
+            cri_socket: init.node_registration.cri_socket.clone(),
         },
         local_api_endpoint: ApiEndpoint {
             advertise_address,
-            bind_port: o.bind_port.unwrap_or(DEFAULT_API_BIND_PORT),
+            bind_port: init.local_api_endpoint.bind_port as u16,
+        },
+        versioned: Versioned {
+            init,
+            cluster,
+            kubelet: docs.and_then(|d| d.kubelet.clone()),
+            kube_proxy: docs.and_then(|d| d.kube_proxy.clone()),
         },
     })
 }
@@ -173,39 +377,80 @@ fn default_route_interface(table: &str) -> Option<String> {
         .map(|(_, iface)| iface)
 }
 
-/// A configuration for tests: node `node1`, advertise address 192.0.2.10.
+/// A configuration for tests: node `node1`, advertise address 192.0.2.10, every other
+/// value upstream's default.
 #[doc(hidden)]
 pub fn test_config() -> InitConfiguration {
-    InitConfiguration {
-        cluster: ClusterConfiguration {
-            kubernetes_version: crate::version::KUBERNETES_VERSION.into(),
-            control_plane_endpoint: String::new(),
-            networking: Networking {
-                service_subnet: DEFAULT_SERVICE_SUBNET.into(),
-                pod_subnet: String::new(),
-                dns_domain: DEFAULT_DNS_DOMAIN.into(),
-            },
-            api_server: ApiServer::default(),
-            etcd: Etcd::Local(LocalEtcd {
-                data_dir: DEFAULT_ETCD_DATA_DIR.into(),
-                ..LocalEtcd::default()
-            }),
-            certificates_dir: DEFAULT_CERTIFICATES_DIR.into(),
-            image_repository: DEFAULT_IMAGE_REPOSITORY.into(),
-            cluster_name: DEFAULT_CLUSTER_NAME.into(),
-            encryption_algorithm: EncryptionAlgorithm::Rsa2048,
-            certificate_validity_period: DEFAULT_CERTIFICATE_VALIDITY,
-            ca_certificate_validity_period: DEFAULT_CA_CERTIFICATE_VALIDITY,
-        },
-        node_registration: NodeRegistration {
-            name: "node1".into(),
-            cri_socket: String::new(),
-        },
-        local_api_endpoint: ApiEndpoint {
-            advertise_address: "192.0.2.10".parse().unwrap(),
-            bind_port: DEFAULT_API_BIND_PORT,
-        },
+    struct NoHost;
+    impl Host for NoHost {
+        fn read(&self, p: &std::path::Path) -> Result<Vec<u8>, crate::host::HostError> {
+            Err(crate::host::HostError::Io {
+                path: p.into(),
+                error: std::io::ErrorKind::NotFound.into(),
+            })
+        }
+        fn metadata(
+            &self,
+            _: &std::path::Path,
+        ) -> Result<Option<crate::host::FileMeta>, crate::host::HostError> {
+            Ok(None)
+        }
+        fn read_dir(&self, p: &std::path::Path) -> Result<Vec<String>, crate::host::HostError> {
+            self.read(p).map(|_| vec![])
+        }
+        fn write_file(
+            &self,
+            p: &std::path::Path,
+            _: &[u8],
+            _: u32,
+            _: crate::host::Sensitivity,
+        ) -> Result<(), crate::host::HostError> {
+            self.read(p).map(|_| ())
+        }
+        fn create_dir_all(
+            &self,
+            p: &std::path::Path,
+            _: u32,
+        ) -> Result<(), crate::host::HostError> {
+            self.read(p).map(|_| ())
+        }
+        fn remove_file(&self, _: &std::path::Path) -> Result<(), crate::host::HostError> {
+            Ok(())
+        }
+        fn remove_dir_all(&self, _: &std::path::Path) -> Result<(), crate::host::HostError> {
+            Ok(())
+        }
+        fn run(
+            &self,
+            c: &crate::host::HostCommand,
+        ) -> Result<crate::host::CommandOutput, crate::host::HostError> {
+            Err(crate::host::HostError::Spawn {
+                command: c.to_string(),
+                error: std::io::ErrorKind::NotFound.into(),
+            })
+        }
+        fn port_in_use(&self, _: std::net::SocketAddr) -> bool {
+            false
+        }
+        fn hostname(&self) -> Result<String, crate::host::HostError> {
+            Ok("node1".into())
+        }
+        fn is_privileged(&self) -> bool {
+            false
+        }
+        fn interface_addresses(&self) -> Vec<(String, IpAddr)> {
+            vec![]
+        }
     }
+    init_configuration(
+        &NoHost,
+        None,
+        &InitOverrides {
+            advertise_address: Some("192.0.2.10".into()),
+            ..InitOverrides::default()
+        },
+    )
+    .expect("the test configuration is valid")
 }
 
 #[cfg(test)]

@@ -3,12 +3,70 @@
 //! on top, then defaults, then validation.
 
 mod defaults;
+pub mod documents;
+pub mod print;
+pub mod v1beta3;
+pub mod v1beta4;
+pub mod validation;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use defaults::*;
+
+/// Reads and parses a configuration file given with `--config`, printing its warnings.
+pub fn load_file(path: &std::path::Path) -> anyhow::Result<documents::Documents> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        anyhow::anyhow!(
+            "unable to read config from {:?}: {e}",
+            path.display().to_string()
+        )
+    })?;
+    let docs = documents::parse(&text, &path.display().to_string())?;
+    for w in &docs.warnings {
+        eprintln!("{w}");
+    }
+    Ok(docs)
+}
+
+/// Upstream's rule for mixing `--config` with other flags: only these (and every
+/// `--skip-*` flag) may be given together with a configuration file.
+pub const FLAGS_ALLOWED_WITH_CONFIG: &[&str] = &[
+    "config",
+    "ignore-preflight-errors",
+    "dry-run",
+    "kubeconfig",
+    "node-name",
+    "kubeconfig-dir",
+    "upload-certs",
+    "print-manifest",
+    "feature-gates",
+    "allow-missing-template-keys",
+    "output",
+    "show-managed-fields",
+    "print-join-command",
+    "rootfs",
+    "v",
+    "yes",
+];
+
+/// Refuses flags that may not be mixed with `--config`.
+pub fn check_mixed_flags(given: &[&str]) -> anyhow::Result<()> {
+    let bad: Vec<&str> = given
+        .iter()
+        .copied()
+        .filter(|f| !FLAGS_ALLOWED_WITH_CONFIG.contains(f) && !f.starts_with("skip-"))
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "can not mix '--config' with arguments [{}]; set these in the configuration file instead",
+            bad.join(" ")
+        )
+    }
+}
 
 /// Key algorithm for every key kubeadm generates (`ClusterConfiguration.encryptionAlgorithm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -150,7 +208,7 @@ pub struct ApiEndpoint {
 }
 
 /// What `kubeadm init` works from (`InitConfiguration` with its `ClusterConfiguration`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InitConfiguration {
     /// The cluster-wide settings.
     pub cluster: ClusterConfiguration,
@@ -158,6 +216,24 @@ pub struct InitConfiguration {
     pub node_registration: NodeRegistration,
     /// This node's API server endpoint.
     pub local_api_endpoint: ApiEndpoint,
+    /// The configuration as the v1beta4 documents say it once flags and upstream's defaults
+    /// are applied: the single source the typed fields above are derived from, what
+    /// `config migrate` prints and the `kubeadm-config` ConfigMap holds, and where phases
+    /// find the settings that have no typed field yet.
+    pub versioned: Versioned,
+}
+
+/// The v1beta4 documents a configuration was built from, defaults applied.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Versioned {
+    /// `InitConfiguration`.
+    pub init: v1beta4::InitConfiguration,
+    /// `ClusterConfiguration`.
+    pub cluster: v1beta4::ClusterConfiguration,
+    /// `KubeletConfiguration`, when the file has one.
+    pub kubelet: Option<serde_yaml_ng::Mapping>,
+    /// `KubeProxyConfiguration`, when the file has one.
+    pub kube_proxy: Option<serde_yaml_ng::Mapping>,
 }
 
 impl InitConfiguration {

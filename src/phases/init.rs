@@ -11,6 +11,16 @@ use crate::host::Host;
 use crate::pki::certlist;
 use crate::workflow::{Phase, Workflow};
 
+impl crate::workflow::WorkflowData for InitData {
+    fn skip_phases(&self) -> Vec<String> {
+        if self.args.skip_phases.is_empty() {
+            self.cfg.versioned.init.skip_phases.clone()
+        } else {
+            self.args.skip_phases.clone()
+        }
+    }
+}
+
 /// What the init phases share.
 pub struct InitData {
     /// The command-line flags.
@@ -34,6 +44,17 @@ impl InitData {
 
     /// Builds the data from the flags.
     pub fn new(args: InitArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
+        let feature_gates = match &args.feature_gates {
+            Some(text) => crate::config::parse_feature_gates(text)?,
+            None => Default::default(),
+        };
+        let docs = match &args.config {
+            Some(path) => {
+                crate::config::check_mixed_flags(&args.given_flags())?;
+                Some(crate::config::load_file(path)?)
+            }
+            None => None,
+        };
         let overrides = InitOverrides {
             advertise_address: args.apiserver_advertise_address.clone(),
             bind_port: args.apiserver_bind_port,
@@ -47,8 +68,9 @@ impl InitData {
             pod_subnet: args.pod_network_cidr.clone(),
             service_subnet: args.service_cidr.clone(),
             dns_domain: args.service_dns_domain.clone(),
+            feature_gates,
         };
-        let cfg = init_configuration(host.as_ref(), &overrides)?;
+        let cfg = init_configuration(host.as_ref(), docs.as_ref(), &overrides)?;
         Ok(InitData {
             args,
             cfg,
@@ -197,7 +219,7 @@ pub fn workflow() -> Workflow<InitData> {
             Phase::new("certs", "Certificate generation")
                 .inherit(CERT_FLAGS)
                 .run(|d: &mut InitData| {
-                    d.keys = certs::prepare(d.host.as_ref(), &d.cfg, &d.args.skip_phases)?;
+                    d.keys = certs::prepare(d.host.as_ref(), &d.cfg, &crate::workflow::WorkflowData::skip_phases(d))?;
                     Ok(())
                 })
                 .children(vec![
@@ -218,7 +240,7 @@ pub fn workflow() -> Workflow<InitData> {
                 .inherit(KUBECONFIG_FLAGS)
                 .run(|d: &mut InitData| {
                     let dir = d.kubeconfig_dir();
-                    d.keys = kubeconfig_phase::prepare(d.host.as_ref(), &d.cfg, &dir, &d.args.skip_phases)?;
+                    d.keys = kubeconfig_phase::prepare(d.host.as_ref(), &d.cfg, &dir, &crate::workflow::WorkflowData::skip_phases(d))?;
                     Ok(())
                 })
                 .children(vec![

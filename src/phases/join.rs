@@ -7,6 +7,12 @@ use crate::cli::join::JoinArgs;
 use crate::host::Host;
 use crate::workflow::{Phase, Workflow};
 
+impl crate::workflow::WorkflowData for JoinData {
+    fn skip_phases(&self) -> Vec<String> {
+        self.args.skip_phases.clone()
+    }
+}
+
 /// What the join phases share.
 pub struct JoinData {
     /// The command-line flags.

@@ -7,6 +7,12 @@ use crate::cli::reset::ResetArgs;
 use crate::host::Host;
 use crate::workflow::{Phase, Workflow};
 
+impl crate::workflow::WorkflowData for ResetData {
+    fn skip_phases(&self) -> Vec<String> {
+        self.args.skip_phases.clone()
+    }
+}
+
 /// What the reset phases share.
 pub struct ResetData {
     /// The command-line flags.

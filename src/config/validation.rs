@@ -1,0 +1,560 @@
+//! Validation of the v1beta4 documents, as upstream's `apis/kubeadm/validation`: every
+//! problem is reported with its field path (`ClusterConfiguration.networking.podSubnet`),
+//! the value and what is wrong, all at once.
+
+use std::net::IpAddr;
+
+use super::{split_host_port, v1beta4, EncryptionAlgorithm, MINIMUM_CONTROL_PLANE_MINOR};
+use crate::pki::is_dns_subdomain;
+use crate::token::BootstrapToken;
+
+/// Feature gates kubeadm knows in this release, and whether each is locked to true (GA).
+pub const FEATURE_GATES: &[(&str, bool)] = &[
+    ("ControlPlaneKubeletLocalMode", true),
+    ("EtcdLearnerMode", true),
+    ("NodeLocalCRISocket", true),
+    ("RootlessControlPlane", false),
+    ("WaitForAllControlPlaneComponents", true),
+];
+
+/// Every validation problem of a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration:\n{}", .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+/// One problem: where, the value, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {kind}")]
+pub struct FieldError {
+    /// `Kind.field.path`.
+    pub path: String,
+    /// What is wrong.
+    pub kind: String,
+}
+
+#[derive(Default)]
+struct Errors(Vec<FieldError>);
+
+impl Errors {
+    fn invalid(&mut self, path: &str, value: &str, why: &str) {
+        self.0.push(FieldError {
+            path: path.into(),
+            kind: format!("Invalid value: {value:?}: {why}"),
+        });
+    }
+    fn required(&mut self, path: &str, why: &str) {
+        self.0.push(FieldError {
+            path: path.into(),
+            kind: format!("Required value: {why}"),
+        });
+    }
+    fn forbidden(&mut self, path: &str, why: &str) {
+        self.0.push(FieldError {
+            path: path.into(),
+            kind: format!("Forbidden: {why}"),
+        });
+    }
+}
+
+/// A parsed CIDR: network address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    /// Network address.
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `10.96.0.0/12`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (a, p) = s.trim().split_once('/')?;
+        let addr: IpAddr = a.parse().ok()?;
+        let prefix: u8 = p.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(Cidr { addr, prefix })
+    }
+
+    fn range(&self) -> (u128, u128, bool) {
+        let (v, bits, v4) = match self.addr {
+            IpAddr::V4(a) => (u32::from(a) as u128, 32u32, true),
+            IpAddr::V6(a) => (u128::from(a), 128u32, false),
+        };
+        let host_bits = bits - self.prefix as u32;
+        let mask = if host_bits >= 128 {
+            0
+        } else {
+            u128::MAX << host_bits
+        };
+        let lo = v & mask;
+        let hi = lo
+            | !mask
+                & if bits == 32 {
+                    u32::MAX as u128
+                } else {
+                    u128::MAX
+                };
+        (lo, hi, v4)
+    }
+
+    /// True when the two ranges share an address.
+    pub fn overlaps(&self, other: &Cidr) -> bool {
+        let (a_lo, a_hi, a4) = self.range();
+        let (b_lo, b_hi, b4) = other.range();
+        a4 == b4 && a_lo <= b_hi && b_lo <= a_hi
+    }
+}
+
+fn validate_subnets(e: &mut Errors, path: &str, value: &str, service: bool) -> Vec<Cidr> {
+    let parts: Vec<&str> = value.split(',').collect();
+    if parts.len() > 2 {
+        e.invalid(
+            path,
+            value,
+            "expected one CIDR, or two (one IPv4, one IPv6) for dual stack",
+        );
+        return vec![];
+    }
+    let mut out = Vec::new();
+    for p in &parts {
+        match Cidr::parse(p) {
+            Some(c) => {
+                // Upstream limits the service range to 2^20 addresses for either family, so
+                // the API server can allocate from it.
+                if service {
+                    let max_bits = 20;
+                    let host_bits = if c.addr.is_ipv4() { 32 } else { 128 } - c.prefix as u32;
+                    if host_bits > max_bits {
+                        e.invalid(path, value, &format!("the service subnet {p} is too large: at most 2^{max_bits} addresses (a /12 for IPv4, a /108 for IPv6)"));
+                    }
+                }
+                out.push(c)
+            }
+            None => e.invalid(
+                path,
+                value,
+                "couldn't parse subnet; expected a CIDR such as 10.96.0.0/12",
+            ),
+        }
+    }
+    if out.len() == 2 && out[0].addr.is_ipv4() == out[1].addr.is_ipv4() {
+        e.invalid(
+            path,
+            value,
+            "a dual-stack subnet needs one IPv4 and one IPv6 CIDR",
+        );
+    }
+    out
+}
+
+fn validate_duration_positive(e: &mut Errors, path: &str, d: &Option<crate::duration::GoDuration>) {
+    if let Some(d) = d {
+        if d.0.is_zero() {
+            e.invalid(
+                path,
+                &crate::duration::format_duration(d.0),
+                "must be greater than zero",
+            );
+        }
+    }
+}
+
+fn validate_san(e: &mut Errors, path: &str, san: &str) {
+    if san.parse::<IpAddr>().is_err()
+        && !is_dns_subdomain(san)
+        && !san.strip_prefix("*.").is_some_and(is_dns_subdomain)
+    {
+        e.invalid(
+            path,
+            san,
+            "altname is not a valid IP address, DNS label or a DNS label with subdomain wildcards",
+        );
+    }
+}
+
+fn validate_args(e: &mut Errors, path: &str, args: &[v1beta4::Arg]) {
+    for (i, a) in args.iter().enumerate() {
+        if a.name.is_empty() {
+            e.required(&format!("{path}[{i}].name"), "an argument needs a name");
+        } else if a.name.starts_with('-') {
+            e.invalid(
+                &format!("{path}[{i}].name"),
+                &a.name,
+                "argument names are written without leading dashes",
+            );
+        }
+    }
+}
+
+fn validate_node_registration(e: &mut Errors, path: &str, n: &v1beta4::NodeRegistrationOptions) {
+    if !n.name.is_empty() && !is_dns_subdomain(&n.name) {
+        e.invalid(&format!("{path}.name"), &n.name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character");
+    }
+    if !(n.cri_socket.is_empty()
+        || n.cri_socket.starts_with("unix://")
+        || n.cri_socket.starts_with('/'))
+    {
+        e.invalid(
+            &format!("{path}.criSocket"),
+            &n.cri_socket,
+            "expected a path to a UNIX socket, such as unix:///var/run/containerd/containerd.sock",
+        );
+    }
+    if !matches!(
+        n.image_pull_policy.as_str(),
+        "" | "Always" | "IfNotPresent" | "Never"
+    ) {
+        e.invalid(
+            &format!("{path}.imagePullPolicy"),
+            &n.image_pull_policy,
+            "supported values: \"Always\", \"IfNotPresent\", \"Never\"",
+        );
+    }
+    for (i, t) in n.taints.iter().flatten().enumerate() {
+        if !matches!(
+            t.effect.as_str(),
+            "NoSchedule" | "PreferNoSchedule" | "NoExecute"
+        ) {
+            e.invalid(
+                &format!("{path}.taints[{i}].effect"),
+                &t.effect,
+                "supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\"",
+            );
+        }
+        if t.key.is_empty() {
+            e.required(&format!("{path}.taints[{i}].key"), "a taint needs a key");
+        }
+    }
+    validate_args(
+        e,
+        &format!("{path}.kubeletExtraArgs"),
+        &n.kubelet_extra_args,
+    );
+}
+
+/// Checks an `InitConfiguration` and its `ClusterConfiguration` after defaulting.
+pub fn validate_init(
+    init: &v1beta4::InitConfiguration,
+    cluster: &v1beta4::ClusterConfiguration,
+) -> Result<(), ValidationErrors> {
+    let mut e = Errors::default();
+    let ic = "InitConfiguration";
+
+    for (i, t) in init.bootstrap_tokens.iter().enumerate() {
+        if !t.token.is_empty() && BootstrapToken::parse(&t.token).is_err() {
+            let id = t.token.split('.').next().unwrap_or_default();
+            e.invalid(
+                &format!("{ic}.bootstrapTokens[{i}].token"),
+                &format!("{id}.<hidden>"),
+                "the bootstrap token is invalid; expected the form [a-z0-9]{6}.[a-z0-9]{16}",
+            );
+        }
+        for (j, u) in t.usages.iter().enumerate() {
+            if !matches!(u.as_str(), "signing" | "authentication") {
+                e.invalid(
+                    &format!("{ic}.bootstrapTokens[{i}].usages[{j}]"),
+                    u,
+                    "valid usages are signing and authentication",
+                );
+            }
+        }
+        for (j, g) in t.groups.iter().enumerate() {
+            let ok = g.strip_prefix("system:bootstrappers:").is_some_and(|rest| {
+                !rest.is_empty()
+                    && rest.len() <= 256
+                    && rest.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'-'
+                    })
+                    && !rest.ends_with([':', '-'])
+            });
+            if !ok {
+                e.invalid(&format!("{ic}.bootstrapTokens[{i}].groups[{j}]"), g, "bootstrap group must match \"\\\\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\\\\z\"");
+            }
+        }
+        if t.ttl.is_some() && t.expires.is_some() {
+            e.forbidden(
+                &format!("{ic}.bootstrapTokens[{i}]"),
+                "ttl and expires exclude each other",
+            );
+        }
+    }
+    let a = &init.local_api_endpoint;
+    if !a.advertise_address.is_empty() && a.advertise_address.parse::<IpAddr>().is_err() {
+        e.invalid(
+            &format!("{ic}.localAPIEndpoint.advertiseAddress"),
+            &a.advertise_address,
+            "must be a valid IP address",
+        );
+    }
+    if !(1..=65535).contains(&a.bind_port) {
+        e.invalid(
+            &format!("{ic}.localAPIEndpoint.bindPort"),
+            &a.bind_port.to_string(),
+            "must be between 1 and 65535, inclusive",
+        );
+    }
+    validate_node_registration(
+        &mut e,
+        &format!("{ic}.nodeRegistration"),
+        &init.node_registration,
+    );
+    if !init.certificate_key.is_empty()
+        && (init.certificate_key.len() != 64
+            || !init.certificate_key.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        e.invalid(&format!("{ic}.certificateKey"), "<hidden>", "the certificate key must be 64 hexadecimal characters (32 bytes); make one with 'kubeadm certs certificate-key'");
+    }
+    if let Some(t) = &init.timeouts {
+        let p = format!("{ic}.timeouts");
+        validate_duration_positive(
+            &mut e,
+            &format!("{p}.controlPlaneComponentHealthCheck"),
+            &t.control_plane_component_health_check,
+        );
+        validate_duration_positive(
+            &mut e,
+            &format!("{p}.kubeletHealthCheck"),
+            &t.kubelet_health_check,
+        );
+        validate_duration_positive(
+            &mut e,
+            &format!("{p}.kubernetesAPICall"),
+            &t.kubernetes_api_call,
+        );
+        validate_duration_positive(&mut e, &format!("{p}.etcdAPICall"), &t.etcd_api_call);
+        validate_duration_positive(&mut e, &format!("{p}.tlsBootstrap"), &t.tls_bootstrap);
+        validate_duration_positive(&mut e, &format!("{p}.discovery"), &t.discovery);
+        validate_duration_positive(
+            &mut e,
+            &format!("{p}.upgradeManifests"),
+            &t.upgrade_manifests,
+        );
+    }
+
+    validate_cluster_into(&mut e, cluster);
+    if e.0.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(e.0))
+    }
+}
+
+/// Checks a `ClusterConfiguration` after defaulting.
+pub fn validate_cluster(cluster: &v1beta4::ClusterConfiguration) -> Result<(), ValidationErrors> {
+    let mut e = Errors::default();
+    validate_cluster_into(&mut e, cluster);
+    if e.0.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(e.0))
+    }
+}
+
+fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
+    let cc = "ClusterConfiguration";
+    let n = &c.networking;
+    if !is_dns_subdomain(&n.dns_domain) {
+        e.invalid(&format!("{cc}.networking.dnsDomain"), &n.dns_domain, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'");
+    }
+    let services = validate_subnets(
+        e,
+        &format!("{cc}.networking.serviceSubnet"),
+        &n.service_subnet,
+        true,
+    );
+    if !n.pod_subnet.is_empty() {
+        let pods = validate_subnets(
+            e,
+            &format!("{cc}.networking.podSubnet"),
+            &n.pod_subnet,
+            false,
+        );
+        for s in &services {
+            for p in &pods {
+                if s.overlaps(p) {
+                    e.invalid(
+                        &format!("{cc}.networking.podSubnet"),
+                        &n.pod_subnet,
+                        &format!("the pod subnet overlaps the service subnet {}; pick ranges that do not overlap", n.service_subnet),
+                    );
+                }
+            }
+        }
+    }
+    if !c.control_plane_endpoint.is_empty() {
+        let (h, _) = split_host_port(&c.control_plane_endpoint);
+        let bad_port = c.control_plane_endpoint.contains(':')
+            && !c.control_plane_endpoint.starts_with('[')
+            && c.control_plane_endpoint.matches(':').count() == 1
+            && split_host_port(&c.control_plane_endpoint).1.is_none();
+        if (h.parse::<IpAddr>().is_err() && !is_dns_subdomain(&h)) || bad_port {
+            e.invalid(
+                &format!("{cc}.controlPlaneEndpoint"),
+                &c.control_plane_endpoint,
+                "expected an IP address or DNS name, optionally with a port (lb.example.com:6443)",
+            );
+        }
+    }
+    for (i, s) in c.api_server.cert_sans.iter().enumerate() {
+        validate_san(e, &format!("{cc}.apiServer.certSANs[{i}]"), s);
+    }
+    validate_args(
+        e,
+        &format!("{cc}.apiServer.extraArgs"),
+        &c.api_server.extra_args,
+    );
+    validate_args(
+        e,
+        &format!("{cc}.controllerManager.extraArgs"),
+        &c.controller_manager.extra_args,
+    );
+    validate_args(
+        e,
+        &format!("{cc}.scheduler.extraArgs"),
+        &c.scheduler.extra_args,
+    );
+    match (&c.etcd.local, &c.etcd.external) {
+        (Some(_), Some(_)) => e.invalid(
+            &format!("{cc}.etcd"),
+            "local and external",
+            "either .Etcd.Local or .Etcd.External is required, not both",
+        ),
+        (None, Some(x)) => {
+            if x.endpoints.is_empty() {
+                e.required(
+                    &format!("{cc}.etcd.external.endpoints"),
+                    "an external etcd needs at least one endpoint",
+                );
+            }
+            for (i, ep) in x.endpoints.iter().enumerate() {
+                if !(ep.starts_with("https://") || ep.starts_with("http://")) {
+                    e.invalid(
+                        &format!("{cc}.etcd.external.endpoints[{i}]"),
+                        ep,
+                        "URL scheme must be http or https",
+                    );
+                }
+            }
+            let tls = [&x.ca_file, &x.cert_file, &x.key_file];
+            if tls.iter().any(|f| !f.is_empty()) && tls.iter().any(|f| f.is_empty()) {
+                e.invalid(
+                    &format!("{cc}.etcd.external"),
+                    "caFile, certFile, keyFile",
+                    "set all three TLS files, or none",
+                );
+            }
+        }
+        (Some(l), None) => {
+            if !l.data_dir.starts_with('/') {
+                e.invalid(
+                    &format!("{cc}.etcd.local.dataDir"),
+                    &l.data_dir,
+                    "must be an absolute path",
+                );
+            }
+            for (i, s) in l.server_cert_sans.iter().enumerate() {
+                validate_san(e, &format!("{cc}.etcd.local.serverCertSANs[{i}]"), s);
+            }
+            for (i, s) in l.peer_cert_sans.iter().enumerate() {
+                validate_san(e, &format!("{cc}.etcd.local.peerCertSANs[{i}]"), s);
+            }
+            validate_args(e, &format!("{cc}.etcd.local.extraArgs"), &l.extra_args);
+        }
+        (None, None) => {}
+    }
+    if !c.certificates_dir.starts_with('/') {
+        e.invalid(
+            &format!("{cc}.certificatesDir"),
+            &c.certificates_dir,
+            "must be an absolute path",
+        );
+    }
+    if EncryptionAlgorithm::parse(&c.encryption_algorithm).is_none() {
+        e.invalid(&format!("{cc}.encryptionAlgorithm"), &c.encryption_algorithm, "supported values: \"ECDSA-P256\", \"ECDSA-P384\", \"RSA-2048\", \"RSA-3072\", \"RSA-4096\"");
+    }
+    validate_duration_positive(
+        e,
+        &format!("{cc}.certificateValidityPeriod"),
+        &c.certificate_validity_period,
+    );
+    validate_duration_positive(
+        e,
+        &format!("{cc}.caCertificateValidityPeriod"),
+        &c.ca_certificate_validity_period,
+    );
+    if let (Some(leaf), Some(ca)) = (
+        c.certificate_validity_period,
+        c.ca_certificate_validity_period,
+    ) {
+        if leaf.0 > ca.0 {
+            e.invalid(
+                &format!("{cc}.certificateValidityPeriod"),
+                &crate::duration::format_duration(leaf.0),
+                &format!(
+                    "must not exceed caCertificateValidityPeriod ({})",
+                    crate::duration::format_duration(ca.0)
+                ),
+            );
+        }
+    }
+    for (name, value) in &c.feature_gates {
+        match FEATURE_GATES.iter().find(|(n, _)| n == name) {
+            None => e.invalid(
+                &format!("{cc}.featureGates"),
+                name,
+                &format!(
+                    "unrecognized feature-gate key; known: {}",
+                    FEATURE_GATES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+            Some((_, true)) if !value => e.invalid(
+                &format!("{cc}.featureGates.{name}"),
+                "false",
+                "the feature is GA and locked to true",
+            ),
+            _ => {}
+        }
+    }
+    if !c.cluster_name.is_empty() && !is_dns_subdomain(&c.cluster_name) {
+        e.invalid(
+            &format!("{cc}.clusterName"),
+            &c.cluster_name,
+            "must be a lowercase RFC 1123 subdomain",
+        );
+    }
+    if let Some((major, minor)) = version_minor(&c.kubernetes_version) {
+        let own = version_minor(crate::version::KUBERNETES_VERSION)
+            .map(|v| v.1)
+            .unwrap_or(0);
+        if major != 1 || minor < MINIMUM_CONTROL_PLANE_MINOR || minor > own {
+            e.invalid(
+                &format!("{cc}.kubernetesVersion"),
+                &c.kubernetes_version,
+                &format!("this version of kubeadm only supports deploying clusters with the control plane version >= 1.{MINIMUM_CONTROL_PLANE_MINOR}.0 and <= 1.{own}.x"),
+            );
+        }
+    }
+}
+
+fn version_minor(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.trim_start_matches('v').split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_overlap() {
+        let a = Cidr::parse("10.96.0.0/12").unwrap();
+        assert!(a.overlaps(&Cidr::parse("10.100.0.0/16").unwrap()));
+        assert!(!a.overlaps(&Cidr::parse("10.244.0.0/16").unwrap()));
+        assert!(!a.overlaps(&Cidr::parse("fd00::/64").unwrap()));
+        assert!(Cidr::parse("10.0.0.0/33").is_none());
+    }
+}

@@ -1,0 +1,320 @@
+//! The configuration API: a corpus of real-world files that must parse, default, validate
+//! and migrate (with the migration re-reading to the same configuration), a table of bad
+//! files that must each be refused naming the field, and a bounded mutation fuzz of the
+//! parser.
+
+use std::path::{Path, PathBuf};
+
+use kubeadm::config::documents::{parse, Documents};
+use kubeadm::config::print::{default_join, default_reset, default_upgrade, migrate, validate};
+use kubeadm::config::{
+    default_cluster, default_init, init_configuration, EncryptionAlgorithm, InitOverrides,
+};
+use kubeadm::host::RealHost;
+
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs/good");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Everything a file says, with upstream's static defaults applied.
+fn defaulted(d: &Documents) -> Documents {
+    let mut d = d.clone();
+    if d.init.is_some() || d.cluster.is_some() {
+        default_init(d.init.get_or_insert_with(Default::default));
+        default_cluster(d.cluster.get_or_insert_with(Default::default));
+    }
+    if let Some(j) = &mut d.join {
+        default_join(j);
+    }
+    if let Some(r) = &mut d.reset {
+        default_reset(r);
+    }
+    if let Some(u) = &mut d.upgrade {
+        default_upgrade(u);
+    }
+    d.warnings.clear();
+    d.from_v1beta3 = false;
+    d
+}
+
+fn overrides() -> InitOverrides {
+    InitOverrides {
+        node_name: Some("node1".into()),
+        advertise_address: Some("192.0.2.10".into()),
+        ..InitOverrides::default()
+    }
+}
+
+#[test]
+fn corpus_parses_validates_and_migrates_to_the_same_configuration() {
+    let files = corpus();
+    assert!(files.len() >= 15);
+    for f in files {
+        let name = f.display().to_string();
+        let text = std::fs::read_to_string(&f).unwrap();
+        let docs = parse(&text, &name).unwrap_or_else(|e| panic!("{e}"));
+        validate(&docs).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let migrated = migrate(&docs).unwrap();
+        assert!(!migrated.contains("v1beta3"), "{name}");
+        let again =
+            parse(&migrated, "migrated").unwrap_or_else(|e| panic!("{name}: {e}\n{migrated}"));
+        assert!(again.warnings.is_empty(), "{name}: {:?}", again.warnings);
+        let (a, b) = (defaulted(&docs), defaulted(&again));
+        assert_eq!(a.init, b.init, "{name}");
+        assert_eq!(a.cluster, b.cluster, "{name}");
+        assert_eq!(a.join, b.join, "{name}");
+        assert_eq!(a.reset, b.reset, "{name}");
+        assert_eq!(a.upgrade, b.upgrade, "{name}");
+        assert_eq!(a.kubelet, b.kubelet, "{name}");
+        assert_eq!(a.kube_proxy, b.kube_proxy, "{name}");
+        // Migrating the migrated file changes nothing.
+        assert_eq!(migrate(&again).unwrap(), migrated, "{name}");
+        if docs.init.is_some() || docs.cluster.is_some() {
+            let host = RealHost::new("/nonexistent");
+            let cfg = init_configuration(&host, Some(&docs), &overrides())
+                .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            let cfg2 = init_configuration(&host, Some(&again), &overrides()).unwrap();
+            assert_eq!(
+                cfg, cfg2,
+                "{name}: the internal configuration survives migration"
+            );
+        }
+    }
+}
+
+fn load(name: &str) -> Documents {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/configs/good")
+        .join(name);
+    parse(&std::fs::read_to_string(f).unwrap(), name).unwrap()
+}
+
+#[test]
+fn v1beta3_converts_as_upstream() {
+    let d = load("06-extra-args-map-v1beta3.yaml");
+    let c = d.cluster.as_ref().unwrap();
+    let names: Vec<_> = c
+        .api_server
+        .extra_args
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["audit-log-maxage", "authorization-mode"],
+        "maps become sorted lists"
+    );
+    assert_eq!(
+        d.init
+            .as_ref()
+            .unwrap()
+            .timeouts
+            .as_ref()
+            .unwrap()
+            .control_plane_component_health_check
+            .unwrap()
+            .0
+            .as_secs(),
+        360,
+        "timeoutForControlPlane moves to timeouts.controlPlaneComponentHealthCheck"
+    );
+    assert!(d
+        .warnings
+        .iter()
+        .any(|w| w.contains("deprecated API version kubeadm.k8s.io/v1beta3")));
+    let j = load("14-join-v1beta3.yaml").join.unwrap();
+    assert_eq!(j.timeouts.unwrap().discovery.unwrap().0.as_secs(), 600);
+    let mut j = load("15-join-control-plane-v1beta4.yaml").join.unwrap();
+    default_join(&mut j);
+    assert_eq!(
+        j.discovery.file.unwrap().kube_config_path,
+        "/etc/kubernetes/discovery.conf"
+    );
+    assert_eq!(j.control_plane.unwrap().local_api_endpoint.bind_port, 6443);
+}
+
+#[test]
+fn file_values_reach_the_internal_configuration() {
+    let host = RealHost::new("/nonexistent");
+    let cfg = init_configuration(
+        &host,
+        Some(&load("12-ecdsa-and-validity.yaml")),
+        &overrides(),
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.cluster.encryption_algorithm,
+        EncryptionAlgorithm::EcdsaP256
+    );
+    assert_eq!(
+        cfg.cluster.certificate_validity_period.as_secs(),
+        2160 * 3600
+    );
+    assert_eq!(
+        cfg.cluster.ca_certificate_validity_period.as_secs(),
+        43800 * 3600
+    );
+    assert_eq!(cfg.cluster.cluster_name, "prod-eu");
+    let cfg = init_configuration(
+        &host,
+        Some(&load("03-ha-control-plane-endpoint.yaml")),
+        &overrides(),
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.control_plane_url(),
+        "https://k8s-api.example.internal:6443"
+    );
+    assert_eq!(cfg.cluster.kubernetes_version, "v1.37.0");
+    let cfg =
+        init_configuration(&host, Some(&load("04-external-etcd.yaml")), &overrides()).unwrap();
+    assert!(
+        matches!(cfg.cluster.etcd, kubeadm::config::Etcd::External(ref e) if e.endpoints.len() == 2)
+    );
+    let cfg = init_configuration(&host, Some(&load("13-dual-stack.yaml")), &overrides()).unwrap();
+    assert_eq!(cfg.cluster.networking.dns_domain, "k8s.example");
+    let cfg = init_configuration(&host, None, &overrides()).unwrap();
+    assert_eq!(
+        cfg.cluster.kubernetes_version,
+        kubeadm::version::KUBERNETES_VERSION,
+        "stable-1 resolves locally"
+    );
+}
+
+const INIT: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n";
+const CLUSTER: &str = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n";
+
+/// Each bad configuration and what its error must say (the field path, and the line where
+/// the parser knows it).
+const BAD: &[(&str, &str)] = &[
+    ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nnetworking:\n  podsubnet: 10.0.0.0/8\n", "f.yaml:4: ClusterConfiguration: networking.podsubnet: unknown field `podsubnet`"),
+    ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  taints:\n  - key: a\n    effect: NoSchedule\n    bogus: x\n", "f.yaml:7: InitConfiguration: nodeRegistration.taints[0].bogus: unknown field `bogus`"),
+    ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\napiServer:\n  extraArgs:\n    audit-log-path: /x\n", "f.yaml:5: ClusterConfiguration: apiServer.extraArgs: invalid type: map, expected a sequence"),
+    ("apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\napiServer:\n  extraArgs:\n  - name: a\n    value: b\n", "f.yaml:5: ClusterConfiguration: apiServer.extraArgs: invalid type: sequence, expected a map"),
+    ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  bindPort: many\n", "f.yaml:4: InitConfiguration: localAPIEndpoint.bindPort: invalid type"),
+    ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\ntimeouts:\n  discovery: 5 minutes\n", "f.yaml:4: InitConfiguration: timeouts.discovery: invalid duration"),
+    ("apiVersion: kubeadm.k8s.io/v1beta2\nkind: InitConfiguration\n", "old or unknown API spec: \"kubeadm.k8s.io/v1beta2\""),
+    ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: MasterConfiguration\n", "unknown kind \"MasterConfiguration\""),
+    ("kind: InitConfiguration\n", "f.yaml:1: a document without apiVersion and kind"),
+    ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n", "f.yaml:4: a second InitConfiguration document"),
+    ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nnetworking: [1\n", "f.yaml:"),
+    ("CLUSTER\nnetworking:\n  serviceSubnet: 10.96.0.0/33\n", "ClusterConfiguration.networking.serviceSubnet: Invalid value: \"10.96.0.0/33\": couldn't parse subnet"),
+    ("CLUSTER\nnetworking:\n  serviceSubnet: 10.0.0.0/8\n", "ClusterConfiguration.networking.serviceSubnet: Invalid value: \"10.0.0.0/8\": the service subnet 10.0.0.0/8 is too large"),
+    ("CLUSTER\nnetworking:\n  podSubnet: not-a-cidr\n", "ClusterConfiguration.networking.podSubnet: Invalid value: \"not-a-cidr\""),
+    ("CLUSTER\nnetworking:\n  podSubnet: 10.96.0.0/16\n", "ClusterConfiguration.networking.podSubnet: Invalid value: \"10.96.0.0/16\": the pod subnet overlaps the service subnet"),
+    ("CLUSTER\nnetworking:\n  podSubnet: 10.244.0.0/16,10.245.0.0/16\n", "ClusterConfiguration.networking.podSubnet: Invalid value: \"10.244.0.0/16,10.245.0.0/16\": a dual-stack subnet needs one IPv4 and one IPv6 CIDR"),
+    ("CLUSTER\nnetworking:\n  dnsDomain: Cluster_Local\n", "ClusterConfiguration.networking.dnsDomain: Invalid value: \"Cluster_Local\""),
+    ("CLUSTER\nkubernetesVersion: v1.35.4\n", "ClusterConfiguration.kubernetesVersion: Invalid value: \"v1.35.4\": this version of kubeadm only supports deploying clusters with the control plane version >= 1.36.0"),
+    ("CLUSTER\nkubernetesVersion: v1.38.0\n", "ClusterConfiguration.kubernetesVersion: Invalid value: \"v1.38.0\""),
+    ("CLUSTER\nkubernetesVersion: banana\n", "ClusterConfiguration.kubernetesVersion: Invalid value: \"banana\""),
+    ("CLUSTER\ncontrolPlaneEndpoint: \"lb_example:6443\"\n", "ClusterConfiguration.controlPlaneEndpoint: Invalid value: \"lb_example:6443\""),
+    ("CLUSTER\ncontrolPlaneEndpoint: \"lb.example:port\"\n", "ClusterConfiguration.controlPlaneEndpoint: Invalid value: \"lb.example:port\""),
+    ("CLUSTER\napiServer:\n  certSANs:\n  - \"bad name!\"\n", "ClusterConfiguration.apiServer.certSANs[0]: Invalid value: \"bad name!\""),
+    ("CLUSTER\napiServer:\n  extraArgs:\n  - name: --audit-log-path\n    value: /x\n", "ClusterConfiguration.apiServer.extraArgs[0].name: Invalid value: \"--audit-log-path\""),
+    ("CLUSTER\netcd:\n  local:\n    dataDir: relative/etcd\n", "ClusterConfiguration.etcd.local.dataDir: Invalid value: \"relative/etcd\": must be an absolute path"),
+    ("CLUSTER\netcd:\n  local: {}\n  external:\n    endpoints: [https://e:2379]\n", "ClusterConfiguration.etcd: Invalid value: \"local and external\""),
+    ("CLUSTER\netcd:\n  external:\n    endpoints: []\n", "ClusterConfiguration.etcd.external.endpoints: Required value"),
+    ("CLUSTER\netcd:\n  external:\n    endpoints: [e:2379]\n", "ClusterConfiguration.etcd.external.endpoints[0]: Invalid value: \"e:2379\": URL scheme must be http or https"),
+    ("CLUSTER\netcd:\n  external:\n    endpoints: [https://e:2379]\n    caFile: /ca.crt\n", "ClusterConfiguration.etcd.external: Invalid value: \"caFile, certFile, keyFile\""),
+    ("CLUSTER\ncertificatesDir: pki\n", "ClusterConfiguration.certificatesDir: Invalid value: \"pki\": must be an absolute path"),
+    ("CLUSTER\nencryptionAlgorithm: DSA-1024\n", "ClusterConfiguration.encryptionAlgorithm: Invalid value: \"DSA-1024\""),
+    ("CLUSTER\ncertificateValidityPeriod: 100000h\n", "ClusterConfiguration.certificateValidityPeriod: Invalid value: \"100000h0m0s\": must not exceed caCertificateValidityPeriod"),
+    ("CLUSTER\nfeatureGates:\n  NoSuchGate: true\n", "ClusterConfiguration.featureGates: Invalid value: \"NoSuchGate\": unrecognized feature-gate key"),
+    ("CLUSTER\nfeatureGates:\n  EtcdLearnerMode: false\n", "ClusterConfiguration.featureGates.EtcdLearnerMode: Invalid value: \"false\": the feature is GA and locked to true"),
+    ("CLUSTER\nclusterName: Prod_EU\n", "ClusterConfiguration.clusterName: Invalid value: \"Prod_EU\""),
+    ("INIT\nbootstrapTokens:\n- token: abcdef.0123456789ABCDEF\n", "InitConfiguration.bootstrapTokens[0].token: Invalid value: \"abcdef.<hidden>\""),
+    ("INIT\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\n  usages: [signing, stealing]\n", "InitConfiguration.bootstrapTokens[0].usages[1]: Invalid value: \"stealing\""),
+    ("INIT\nbootstrapTokens:\n- groups: [admins]\n", "InitConfiguration.bootstrapTokens[0].groups[0]: Invalid value: \"admins\""),
+    ("INIT\nlocalAPIEndpoint:\n  bindPort: 70000\n", "InitConfiguration.localAPIEndpoint.bindPort: Invalid value: \"70000\""),
+    ("INIT\nnodeRegistration:\n  name: Node_1\n", "InitConfiguration.nodeRegistration.name: Invalid value: \"Node_1\""),
+    ("INIT\nnodeRegistration:\n  imagePullPolicy: Sometimes\n", "InitConfiguration.nodeRegistration.imagePullPolicy: Invalid value: \"Sometimes\""),
+    ("INIT\nnodeRegistration:\n  taints:\n  - key: a\n    effect: NoWay\n", "InitConfiguration.nodeRegistration.taints[0].effect: Invalid value: \"NoWay\""),
+    ("INIT\nnodeRegistration:\n  criSocket: tcp://1.2.3.4:1\n", "InitConfiguration.nodeRegistration.criSocket: Invalid value: \"tcp://1.2.3.4:1\""),
+    ("INIT\ncertificateKey: 1234\n", "InitConfiguration.certificateKey: Invalid value: \"<hidden>\""),
+    ("INIT\ntimeouts:\n  kubeletHealthCheck: \"0\"\n", "InitConfiguration.timeouts.kubeletHealthCheck: Invalid value: \"0s\": must be greater than zero"),
+];
+
+#[test]
+fn bad_configurations_name_the_field() {
+    assert!(BAD.len() >= 30);
+    for (yaml, want) in BAD {
+        let yaml = yaml.replace("CLUSTER\n", CLUSTER).replace("INIT\n", INIT);
+        let err = match parse(&yaml, "f.yaml") {
+            Err(e) => e.to_string(),
+            Ok(docs) => format!(
+                "{:#}",
+                validate(&docs).expect_err(&format!("accepted:\n{yaml}"))
+            ),
+        };
+        assert!(
+            err.contains(want),
+            "for\n{yaml}\nwanted {want:?}\ngot    {err:?}"
+        );
+        assert!(
+            !err.contains("0123456789"),
+            "an error must not show a token secret: {err}"
+        );
+    }
+}
+
+/// A small deterministic generator, so that the fuzz run is bounded and repeatable.
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn mutated_files_never_panic_the_parser() {
+    let seeds: Vec<Vec<u8>> = corpus().iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let tokens: &[&[u8]] = &[
+        b": ",
+        b"\n",
+        b"- ",
+        b"---\n",
+        b"{",
+        b"[",
+        b"'",
+        b"\"",
+        b"&a ",
+        b"*a",
+        b"!!binary ",
+        b"~",
+        b"0x",
+        b"  ",
+    ];
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..4000 {
+        let mut doc = seeds[(rng.next() % seeds.len() as u64) as usize].clone();
+        for _ in 0..(1 + rng.next() % 4) {
+            let at = (rng.next() % (doc.len() as u64 + 1)) as usize;
+            match rng.next() % 4 {
+                0 => doc.truncate(at),
+                1 => {
+                    let t = tokens[(rng.next() % tokens.len() as u64) as usize];
+                    doc.splice(at..at, t.iter().copied());
+                }
+                2 if at < doc.len() => doc[at] = (rng.next() & 0x7f) as u8,
+                _ => {
+                    let end = (at + (rng.next() % 16) as usize).min(doc.len());
+                    doc.drain(at..end);
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&doc);
+        if let Ok(docs) = parse(&text, "fuzz.yaml") {
+            let _ = validate(&docs);
+            let _ = migrate(&docs);
+        }
+    }
+}
