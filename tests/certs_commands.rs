@@ -343,3 +343,96 @@ fn kubeconfig_user_prints_a_working_kubeconfig() {
     let o = kubeadm(root.path(), &["kubeconfig", "user"]);
     assert_eq!(o.status.code(), Some(2), "--client-name is required");
 }
+
+#[test]
+fn a_config_file_drives_the_init_phases() {
+    let root = tempfile::tempdir().unwrap();
+    let cfg = root.path().join("kubeadm.yaml");
+    std::fs::write(
+        &cfg,
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.0.2.20\nnodeRegistration:\n  name: cp-a\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nencryptionAlgorithm: ECDSA-P384\ncontrolPlaneEndpoint: api.example.test\nnetworking:\n  dnsDomain: corp.example\n",
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    ok(
+        root.path(),
+        &["init", "phase", "certs", "all", "--config", c],
+    );
+    ok(
+        root.path(),
+        &["init", "phase", "kubeconfig", "admin", "--config", c],
+    );
+    let pki = root.path().join("etc/kubernetes/pki");
+    let text = tool(
+        "openssl",
+        &[
+            "x509",
+            "-noout",
+            "-text",
+            "-in",
+            pki.join("apiserver.crt").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        text.contains("(384 bit)") && text.contains("ecdsa-with-SHA384"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DNS:api.example.test")
+            && text.contains("DNS:kubernetes.default.svc.corp.example")
+            && text.contains("DNS:cp-a")
+    );
+    assert!(text.contains("IP Address:192.0.2.20"));
+    let admin = std::fs::read_to_string(root.path().join("etc/kubernetes/admin.conf")).unwrap();
+    assert!(admin.contains("server: https://api.example.test:6443"));
+
+    // Flags that the file should carry are refused next to --config, as upstream.
+    let o = kubeadm(
+        root.path(),
+        &[
+            "init",
+            "--config",
+            c,
+            "--service-cidr",
+            "10.0.0.0/16",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("can not mix '--config' with arguments [service-cidr]"));
+
+    // A bad file is refused with its line.
+    std::fs::write(&cfg, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nnetworking:\n  serviceSubnet: 10.96.0.0/12\n  bogus: true\n").unwrap();
+    let o = kubeadm(root.path(), &["config", "validate", "--config", c]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "kubeadm.yaml:5: ClusterConfiguration: networking.bogus: unknown field `bogus`"
+        ),
+        "{err}"
+    );
+    let out = ok(root.path(), &["config", "print", "init-defaults"]);
+    assert!(out.contains("kind: InitConfiguration") && out.contains("---\napiServer: {}\n"));
+}
+
+#[test]
+fn certs_commands_read_the_certificate_directory_from_a_config_file() {
+    let root = tempfile::tempdir().unwrap();
+    let cfg = root.path().join("c.yaml");
+    std::fs::write(&cfg, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncertificatesDir: /srv/pki\n").unwrap();
+    let c = cfg.to_str().unwrap();
+    ok(
+        root.path(),
+        &["init", "phase", "certs", "all", "--config", c],
+    );
+    assert!(root.path().join("srv/pki/apiserver.crt").exists());
+    let out = ok(root.path(), &["certs", "check-expiration", "--config", c]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("apiserver ") && !l.contains("MISSING")),
+        "{out}"
+    );
+    ok(root.path(), &["certs", "renew", "apiserver", "--config", c]);
+}

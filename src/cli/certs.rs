@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::token::OutputArgs;
-use super::{real_host, reject_config, GlobalArgs};
+use super::{load_config, real_host, GlobalArgs};
 use crate::config::{
     init_configuration, InitOverrides, DEFAULT_CERTIFICATES_DIR, DEFAULT_CERTIFICATE_VALIDITY,
 };
@@ -41,14 +41,20 @@ pub struct CertDirArgs {
 }
 
 impl CertDirArgs {
-    fn dirs(&self) -> Dirs {
-        Dirs {
+    /// `--cert-dir`, else the configuration file's `certificatesDir`, else the default.
+    fn dirs(&self) -> anyhow::Result<Dirs> {
+        let from_file = load_config(&self.config)?
+            .and_then(|d| d.cluster)
+            .map(|c| c.certificates_dir)
+            .filter(|d| !d.is_empty());
+        Ok(Dirs {
             cert_dir: self
                 .cert_dir
                 .clone()
+                .or(from_file.map(Into::into))
                 .unwrap_or_else(|| DEFAULT_CERTIFICATES_DIR.into()),
             kubeconfig_dir: KUBERNETES_DIR.into(),
-        }
+        })
     }
 }
 
@@ -139,8 +145,7 @@ pub fn run(global: &GlobalArgs, cmd: CertsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         CertsCommand::CheckExpiration(a) => {
-            reject_config("certs check-expiration", &a.dirs.config)?;
-            let info = renewal::check_expiration(host.as_ref(), &a.dirs.dirs())?;
+            let info = renewal::check_expiration(host.as_ref(), &a.dirs.dirs()?)?;
             match a.output.output.as_str() {
                 "text" => print!("{}", renewal::expiration_text(&info)),
                 "json" => println!("{}", serde_json::to_string_pretty(&info)?),
@@ -155,14 +160,13 @@ pub fn run(global: &GlobalArgs, cmd: CertsCommand) -> anyhow::Result<()> {
         }
         CertsCommand::Renew(r) => {
             let (target, a) = r.target();
-            reject_config("certs renew", &a.config)?;
-            renew(host.as_ref(), &a.dirs(), target)
+            renew(host.as_ref(), &a.dirs()?, target)
         }
         CertsCommand::GenerateCsr(a) => {
-            reject_config("certs generate-csr", &a.config)?;
+            let docs = load_config(&a.config)?;
             let cfg = init_configuration(
                 host.as_ref(),
-                None,
+                docs.as_ref(),
                 &InitOverrides {
                     cert_dir: a.cert_dir.clone(),
                     ..InitOverrides::default()

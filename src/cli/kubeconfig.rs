@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{real_host, reject_config, GlobalArgs};
+use super::{load_config, real_host, GlobalArgs};
 use crate::config::{init_configuration, InitOverrides};
 use crate::duration::parse_duration;
 use crate::kubeconfig::{AuthInfo, KubeConfig};
@@ -43,9 +43,9 @@ const DEFAULT_USER_VALIDITY: Duration = Duration::from_secs(8760 * 3600);
 /// Runs a `kubeadm kubeconfig` subcommand.
 pub fn run(global: &GlobalArgs, cmd: KubeconfigCommand) -> anyhow::Result<()> {
     let KubeconfigCommand::User(a) = cmd;
-    reject_config("kubeconfig user", &a.config)?;
     let host = real_host(global);
-    let cfg = init_configuration(host.as_ref(), None, &InitOverrides::default())?;
+    let docs = load_config(&a.config)?;
+    let cfg = init_configuration(host.as_ref(), docs.as_ref(), &InitOverrides::default())?;
     let (ca_crt, ca_key_path) = cert_and_key_paths(&cfg.cluster.certificates_dir, "ca");
     let ca_der = load_cert(host.as_ref(), &ca_crt)?.ok_or_else(|| {
         anyhow::anyhow!("the cluster CA certificate {} is missing", ca_crt.display())

@@ -291,15 +291,11 @@ pub(crate) fn real_host(global: &GlobalArgs) -> Arc<dyn Host> {
     Arc::new(RealHost::new(root))
 }
 
-/// Refuses `--config` where reading configuration files has not arrived yet, rather than
-/// silently ignoring the file.
-pub(crate) fn reject_config(command: &str, config: &Option<PathBuf>) -> anyhow::Result<()> {
-    match config {
-        Some(_) => {
-            Err(crate::NotImplemented::command(format!("kubeadm {command} --config")).into())
-        }
-        None => Ok(()),
-    }
+/// Reads `--config` when given.
+pub(crate) fn load_config(
+    config: &Option<PathBuf>,
+) -> anyhow::Result<Option<crate::config::documents::Documents>> {
+    config.as_deref().map(crate::config::load_file).transpose()
 }
 
 /// The error of a command whose work a later release delivers.
