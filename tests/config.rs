@@ -204,6 +204,7 @@ const BAD: &[(&str, &str)] = &[
     ("kind: InitConfiguration\n", "f.yaml:1: a document without apiVersion and kind"),
     ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n", "f.yaml:4: a second InitConfiguration document"),
     ("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nnetworking: [1\n", "f.yaml:"),
+    ("apiVersion: kubeadm.k8s.io/v1beta3\nkind: InitConfiguration\n---\nINIT\n", "f.yaml:4: a second InitConfiguration document"),
     ("CLUSTER\nnetworking:\n  serviceSubnet: 10.96.0.0/33\n", "ClusterConfiguration.networking.serviceSubnet: Invalid value: \"10.96.0.0/33\": couldn't parse subnet"),
     ("CLUSTER\nnetworking:\n  serviceSubnet: 10.0.0.0/8\n", "ClusterConfiguration.networking.serviceSubnet: Invalid value: \"10.0.0.0/8\": the service subnet 10.0.0.0/8 is too large"),
     ("CLUSTER\nnetworking:\n  podSubnet: not-a-cidr\n", "ClusterConfiguration.networking.podSubnet: Invalid value: \"not-a-cidr\""),

@@ -166,71 +166,71 @@ pub fn parse(text: &str, file: &str) -> Result<Documents, ConfigError> {
                 "a document without apiVersion and kind; every document needs both, for example \"apiVersion: kubeadm.k8s.io/v1beta4\" and \"kind: InitConfiguration\"".into(),
             ));
         };
-        let twice = |name: &str| {
-            err(format!(
-                "a second {name} document; a file may hold each kind once"
-            ))
+        // Each kind may appear once.
+        let twice = || ConfigError {
+            file: file.into(),
+            line: chunk.first_line,
+            message: format!("a second {kind} document; a file may hold each kind once"),
         };
+        fn put<T: DeserializeOwned>(
+            slot: &mut Option<T>,
+            file: &str,
+            chunk: &Chunk<'_>,
+            kind: &str,
+            twice: impl Fn() -> ConfigError,
+        ) -> Result<(), ConfigError> {
+            if slot.is_some() {
+                return Err(twice());
+            }
+            *slot = Some(decode(file, chunk, kind)?);
+            Ok(())
+        }
         match (api_version.as_str(), kind.as_str()) {
             (v1beta4::API_VERSION, "InitConfiguration") => {
-                if docs.init.is_some() {
-                    return Err(twice(&kind));
+                if v1beta3_init.is_some() {
+                    return Err(twice());
                 }
-                docs.init = Some(decode(file, &chunk, &kind)?);
+                put(&mut docs.init, file, &chunk, &kind, twice)?
             }
             (v1beta4::API_VERSION, "ClusterConfiguration") => {
-                if docs.cluster.is_some() {
-                    return Err(twice(&kind));
-                }
-                docs.cluster = Some(decode(file, &chunk, &kind)?);
+                put(&mut docs.cluster, file, &chunk, &kind, twice)?
             }
-            (v1beta4::API_VERSION, "JoinConfiguration") => {
-                if docs.join.is_some() {
-                    return Err(twice(&kind));
-                }
-                docs.join = Some(decode(file, &chunk, &kind)?);
-            }
+            (v1beta4::API_VERSION, "JoinConfiguration") => put(&mut docs.join, file, &chunk, &kind, twice)?,
             (v1beta4::API_VERSION, "ResetConfiguration") => {
-                if docs.reset.is_some() {
-                    return Err(twice(&kind));
-                }
-                docs.reset = Some(decode(file, &chunk, &kind)?);
+                put(&mut docs.reset, file, &chunk, &kind, twice)?
             }
             (v1beta4::API_VERSION, "UpgradeConfiguration") => {
-                if docs.upgrade.is_some() {
-                    return Err(twice(&kind));
-                }
-                docs.upgrade = Some(decode(file, &chunk, &kind)?);
+                put(&mut docs.upgrade, file, &chunk, &kind, twice)?
             }
             (v1beta3::API_VERSION, "InitConfiguration") => {
-                if docs.init.is_some() || v1beta3_init.is_some() {
-                    return Err(twice(&kind));
-                }
                 docs.from_v1beta3 = true;
-                v1beta3_init = Some(decode(file, &chunk, &kind)?);
+                if docs.init.is_some() {
+                    return Err(twice());
+                }
+                put(&mut v1beta3_init, file, &chunk, &kind, twice)?;
             }
             (v1beta3::API_VERSION, "ClusterConfiguration") => {
-                if docs.cluster.is_some() {
-                    return Err(twice(&kind));
-                }
                 docs.from_v1beta3 = true;
+                if docs.cluster.is_some() {
+                    return Err(twice());
+                }
                 let c: v1beta3::ClusterConfiguration = decode(file, &chunk, &kind)?;
                 v1beta3_cluster_timeout = c.api_server.timeout_for_control_plane;
                 docs.cluster = Some(c.into_v1beta4());
             }
             (v1beta3::API_VERSION, "JoinConfiguration") => {
-                if docs.join.is_some() {
-                    return Err(twice(&kind));
-                }
                 docs.from_v1beta3 = true;
+                if docs.join.is_some() {
+                    return Err(twice());
+                }
                 let j: v1beta3::JoinConfiguration = decode(file, &chunk, &kind)?;
                 docs.join = Some(j.into_v1beta4());
             }
             (KUBELET_API_VERSION, "KubeletConfiguration") => {
-                docs.kubelet = Some(decode(file, &chunk, &kind)?);
+                put(&mut docs.kubelet, file, &chunk, &kind, twice)?
             }
             (KUBE_PROXY_API_VERSION, "KubeProxyConfiguration") => {
-                docs.kube_proxy = Some(decode(file, &chunk, &kind)?);
+                put(&mut docs.kube_proxy, file, &chunk, &kind, twice)?
             }
             (v, k) if v == v1beta4::API_VERSION || v == v1beta3::API_VERSION => {
                 return Err(err(format!(
