@@ -319,3 +319,22 @@ fn mutated_files_never_panic_the_parser() {
         }
     }
 }
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let host = RealHost::new("/nonexistent");
+    for (file, secret) in [
+        ("10-bootstrap-tokens.yaml", "c0izixklcxtmnze7"),
+        ("03-ha-control-plane-endpoint.yaml", "4a6b2d3f9e8c7b1a"),
+    ] {
+        let cfg = init_configuration(&host, Some(&load(file)), &overrides()).unwrap();
+        let text = format!("{cfg:?}");
+        assert!(!text.contains(secret), "{file}: {text}");
+    }
+    let j = load("15-join-control-plane-v1beta4.yaml");
+    let text = format!("{j:?}");
+    assert!(
+        !text.contains("0123456789abcdef") && !text.contains("4a6b2d3f9e8c7b1a"),
+        "{text}"
+    );
+}

@@ -66,6 +66,46 @@ pub struct JoinArgs {
     pub token: Option<String>,
 }
 
+impl JoinArgs {
+    /// The long names of the flags given on the command line, for the `--config` mixing rule.
+    pub fn given_flags(&self) -> Vec<&'static str> {
+        [
+            (
+                self.apiserver_advertise_address.is_some(),
+                "apiserver-advertise-address",
+            ),
+            (self.apiserver_bind_port.is_some(), "apiserver-bind-port"),
+            (self.certificate_key.is_some(), "certificate-key"),
+            (self.config.is_some(), "config"),
+            (self.control_plane, "control-plane"),
+            (self.cri_socket.is_some(), "cri-socket"),
+            (self.discovery_file.is_some(), "discovery-file"),
+            (self.discovery_token.is_some(), "discovery-token"),
+            (
+                !self.discovery_token_ca_cert_hash.is_empty(),
+                "discovery-token-ca-cert-hash",
+            ),
+            (
+                self.discovery_token_unsafe_skip_ca_verification,
+                "discovery-token-unsafe-skip-ca-verification",
+            ),
+            (self.dry_run, "dry-run"),
+            (
+                !self.ignore_preflight_errors.is_empty(),
+                "ignore-preflight-errors",
+            ),
+            (self.node_name.is_some(), "node-name"),
+            (self.patches.is_some(), "patches"),
+            (!self.skip_phases.is_empty(), "skip-phases"),
+            (self.tls_bootstrap_token.is_some(), "tls-bootstrap-token"),
+            (self.token.is_some(), "token"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect()
+    }
+}
+
 impl WorkflowArgs for JoinArgs {
     fn dry_run(&self) -> bool {
         self.dry_run

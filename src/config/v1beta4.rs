@@ -10,12 +10,69 @@ use crate::duration::GoDuration;
 /// The API version.
 pub const API_VERSION: &str = "kubeadm.k8s.io/v1beta4";
 
+/// How a secret shows in `Debug` output: a bootstrap token keeps its public id.
+fn masked(secret: &str) -> String {
+    match secret.split_once('.') {
+        _ if secret.is_empty() => String::new(),
+        Some((id, _)) => format!("{id}.<secret>"),
+        None => "<secret>".into(),
+    }
+}
+
+impl std::fmt::Debug for InitConfiguration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InitConfiguration")
+            .field("bootstrap_tokens", &self.bootstrap_tokens)
+            .field("certificate_key", &masked(&self.certificate_key))
+            .field("dry_run", &self.dry_run)
+            .field("local_api_endpoint", &self.local_api_endpoint)
+            .field("node_registration", &self.node_registration)
+            .field("patches", &self.patches)
+            .field("skip_phases", &self.skip_phases)
+            .field("timeouts", &self.timeouts)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for JoinControlPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinControlPlane")
+            .field("certificate_key", &masked(&self.certificate_key))
+            .field("local_api_endpoint", &self.local_api_endpoint)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Discovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Discovery")
+            .field("bootstrap_token", &self.bootstrap_token)
+            .field("file", &self.file)
+            .field("tls_bootstrap_token", &masked(&self.tls_bootstrap_token))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for BootstrapTokenDiscovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapTokenDiscovery")
+            .field("api_server_endpoint", &self.api_server_endpoint)
+            .field("ca_cert_hashes", &self.ca_cert_hashes)
+            .field("token", &masked(&self.token))
+            .field(
+                "unsafe_skip_ca_verification",
+                &self.unsafe_skip_ca_verification,
+            )
+            .finish()
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
 
 /// `InitConfiguration`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InitConfiguration {
     /// `apiVersion`.
@@ -432,9 +489,8 @@ pub struct BootstrapToken {
 
 impl std::fmt::Debug for BootstrapToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let id = self.token.split('.').next().unwrap_or_default();
         f.debug_struct("BootstrapToken")
-            .field("token", &format!("{id}.<secret>"))
+            .field("token", &masked(&self.token))
             .field("ttl", &self.ttl)
             .field("usages", &self.usages)
             .field("groups", &self.groups)
@@ -477,7 +533,7 @@ pub struct JoinConfiguration {
 }
 
 /// `JoinControlPlane`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct JoinControlPlane {
     /// `certificateKey`.
@@ -489,7 +545,7 @@ pub struct JoinControlPlane {
 }
 
 /// `Discovery`: `bootstrapToken` and `file` exclude each other.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Discovery {
     /// `bootstrapToken`.
@@ -508,7 +564,7 @@ pub struct Discovery {
 }
 
 /// `BootstrapTokenDiscovery`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BootstrapTokenDiscovery {
     /// `apiServerEndpoint`.

@@ -4,12 +4,17 @@ use std::sync::Arc;
 
 use super::pending;
 use crate::cli::join::JoinArgs;
+use crate::config::join::{join_configuration, JoinConfiguration, JoinOverrides};
 use crate::host::Host;
 use crate::workflow::{Phase, Workflow};
 
 impl crate::workflow::WorkflowData for JoinData {
     fn skip_phases(&self) -> Vec<String> {
-        self.args.skip_phases.clone()
+        if self.args.skip_phases.is_empty() {
+            self.cfg.versioned.skip_phases.clone()
+        } else {
+            self.args.skip_phases.clone()
+        }
     }
 }
 
@@ -17,18 +22,43 @@ impl crate::workflow::WorkflowData for JoinData {
 pub struct JoinData {
     /// The command-line flags.
     pub args: JoinArgs,
+    /// The configuration every phase reads.
+    pub cfg: JoinConfiguration,
     /// The machine (or the dry-run recorder).
     pub host: Arc<dyn Host>,
 }
 
 impl JoinData {
-    /// Builds the data from the flags.
+    /// Builds the data from the flags and `--config`.
     pub fn new(args: JoinArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        Ok(JoinData { args, host })
+        let docs = match &args.config {
+            Some(path) => {
+                crate::config::check_mixed_flags(&args.given_flags())?;
+                Some(crate::config::load_file(path)?)
+            }
+            None => None,
+        };
+        let overrides = JoinOverrides {
+            api_server_endpoint: args.api_server_endpoint.clone(),
+            advertise_address: args.apiserver_advertise_address.clone(),
+            bind_port: args.apiserver_bind_port,
+            certificate_key: args.certificate_key.clone(),
+            control_plane: args.control_plane,
+            cri_socket: args.cri_socket.clone(),
+            discovery_file: args.discovery_file.clone(),
+            discovery_token: args.discovery_token.clone(),
+            ca_cert_hashes: args.discovery_token_ca_cert_hash.clone(),
+            unsafe_skip_ca_verification: args.discovery_token_unsafe_skip_ca_verification,
+            node_name: args.node_name.clone(),
+            tls_bootstrap_token: args.tls_bootstrap_token.clone(),
+            token: args.token.clone(),
+        };
+        let cfg = join_configuration(host.as_ref(), docs.as_ref(), &overrides)?;
+        Ok(JoinData { args, cfg, host })
     }
 
     fn control_plane(&self) -> bool {
-        self.args.control_plane
+        self.cfg.control_plane.is_some()
     }
 }
 
