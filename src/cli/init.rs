@@ -95,54 +95,52 @@ pub struct InitArgs {
 impl InitArgs {
     /// The long names of the flags given on the command line, for the `--config` mixing rule.
     pub fn given_flags(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        let mut add = |given: bool, name: &'static str| {
-            if given {
-                v.push(name)
-            }
-        };
-        add(
-            self.apiserver_advertise_address.is_some(),
-            "apiserver-advertise-address",
-        );
-        add(self.apiserver_bind_port.is_some(), "apiserver-bind-port");
-        add(
-            !self.apiserver_cert_extra_sans.is_empty(),
-            "apiserver-cert-extra-sans",
-        );
-        add(self.cert_dir.is_some(), "cert-dir");
-        add(self.certificate_key.is_some(), "certificate-key");
-        add(self.config.is_some(), "config");
-        add(
-            self.control_plane_endpoint.is_some(),
-            "control-plane-endpoint",
-        );
-        add(self.cri_socket.is_some(), "cri-socket");
-        add(self.dry_run, "dry-run");
-        add(self.feature_gates.is_some(), "feature-gates");
-        add(
-            !self.ignore_preflight_errors.is_empty(),
-            "ignore-preflight-errors",
-        );
-        add(self.image_repository.is_some(), "image-repository");
-        add(self.kubeconfig.is_some(), "kubeconfig");
-        add(self.kubeconfig_dir.is_some(), "kubeconfig-dir");
-        add(self.kubernetes_version.is_some(), "kubernetes-version");
-        add(self.node_name.is_some(), "node-name");
-        add(self.patches.is_some(), "patches");
-        add(self.pod_network_cidr.is_some(), "pod-network-cidr");
-        add(self.service_cidr.is_some(), "service-cidr");
-        add(self.service_dns_domain.is_some(), "service-dns-domain");
-        add(
-            self.skip_certificate_key_print,
-            "skip-certificate-key-print",
-        );
-        add(!self.skip_phases.is_empty(), "skip-phases");
-        add(self.skip_token_print, "skip-token-print");
-        add(self.token.is_some(), "token");
-        add(self.token_ttl.is_some(), "token-ttl");
-        add(self.upload_certs, "upload-certs");
-        v
+        [
+            (
+                self.apiserver_advertise_address.is_some(),
+                "apiserver-advertise-address",
+            ),
+            (self.apiserver_bind_port.is_some(), "apiserver-bind-port"),
+            (
+                !self.apiserver_cert_extra_sans.is_empty(),
+                "apiserver-cert-extra-sans",
+            ),
+            (self.cert_dir.is_some(), "cert-dir"),
+            (self.certificate_key.is_some(), "certificate-key"),
+            (self.config.is_some(), "config"),
+            (
+                self.control_plane_endpoint.is_some(),
+                "control-plane-endpoint",
+            ),
+            (self.cri_socket.is_some(), "cri-socket"),
+            (self.dry_run, "dry-run"),
+            (self.feature_gates.is_some(), "feature-gates"),
+            (
+                !self.ignore_preflight_errors.is_empty(),
+                "ignore-preflight-errors",
+            ),
+            (self.image_repository.is_some(), "image-repository"),
+            (self.kubeconfig.is_some(), "kubeconfig"),
+            (self.kubeconfig_dir.is_some(), "kubeconfig-dir"),
+            (self.kubernetes_version.is_some(), "kubernetes-version"),
+            (self.node_name.is_some(), "node-name"),
+            (self.patches.is_some(), "patches"),
+            (self.pod_network_cidr.is_some(), "pod-network-cidr"),
+            (self.service_cidr.is_some(), "service-cidr"),
+            (self.service_dns_domain.is_some(), "service-dns-domain"),
+            (
+                self.skip_certificate_key_print,
+                "skip-certificate-key-print",
+            ),
+            (!self.skip_phases.is_empty(), "skip-phases"),
+            (self.skip_token_print, "skip-token-print"),
+            (self.token.is_some(), "token"),
+            (self.token_ttl.is_some(), "token-ttl"),
+            (self.upload_certs, "upload-certs"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect()
     }
 }
 
