@@ -267,7 +267,10 @@ pub fn init_configuration(
         })?
     };
     cluster.kubernetes_version = resolve_kubernetes_version(&cluster.kubernetes_version)?;
-    super::validation::validate_init(&init, &cluster)?;
+    super::validation::validate_init(&init, &cluster).map_err(|e| match docs {
+        Some(d) => d.locate(e),
+        None => e,
+    })?;
 
     let etcd = match (&cluster.etcd.local, &cluster.etcd.external) {
         (_, Some(ext)) => Etcd::External(ExternalEtcd {

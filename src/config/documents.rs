@@ -33,6 +33,53 @@ pub struct Documents {
     pub warnings: Vec<String>,
     /// True when a document used v1beta3.
     pub from_v1beta3: bool,
+    /// Where each document came from, to point validation errors at their lines.
+    pub sources: Vec<Source>,
+}
+
+/// One document's place in its file.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    /// The file as the user named it.
+    pub file: String,
+    /// The document's kind.
+    pub kind: String,
+    /// The line the document starts on.
+    pub first_line: usize,
+    /// The document's text.
+    pub text: String,
+}
+
+impl std::fmt::Debug for Source {
+    // The text may hold tokens and keys: never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("file", &self.file)
+            .field("kind", &self.kind)
+            .field("first_line", &self.first_line)
+            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .finish()
+    }
+}
+
+impl Documents {
+    /// Adds the file and line to each validation error whose field is written in a
+    /// document of this file.
+    pub fn locate(
+        &self,
+        mut errors: super::validation::ValidationErrors,
+    ) -> super::validation::ValidationErrors {
+        for e in &mut errors.0 {
+            let (kind, path) = e.path.split_once('.').unwrap_or((e.path.as_str(), ""));
+            if let Some(src) = self.sources.iter().find(|s| s.kind == kind) {
+                let line = super::locate::line_of(&src.text, path)
+                    .map(|l| src.first_line + l - 1)
+                    .unwrap_or(src.first_line);
+                e.location = Some((src.file.clone(), line));
+            }
+        }
+        errors
+    }
 }
 
 /// A configuration file kubeadm cannot use, with where and why.
@@ -185,6 +232,12 @@ pub fn parse(text: &str, file: &str) -> Result<Documents, ConfigError> {
             *slot = Some(decode(file, chunk, kind)?);
             Ok(())
         }
+        docs.sources.push(Source {
+            file: file.into(),
+            kind: kind.clone(),
+            first_line: chunk.first_line,
+            text: chunk.text.to_string(),
+        });
         match (api_version.as_str(), kind.as_str()) {
             (v1beta4::API_VERSION, "InitConfiguration") => {
                 if v1beta3_init.is_some() {

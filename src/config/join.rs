@@ -180,6 +180,7 @@ pub fn validate_join(j: &v1beta4::JoinConfiguration) -> Result<(), ValidationErr
         errs.push(FieldError {
             path: path.into(),
             kind,
+            location: None,
         })
     };
     let jc = "JoinConfiguration";
@@ -283,7 +284,10 @@ pub fn join_configuration(
     if j.node_registration.name.is_empty() {
         j.node_registration.name = host.hostname()?.to_lowercase();
     }
-    validate_join(&j)?;
+    validate_join(&j).map_err(|e| match docs {
+        Some(d) => d.locate(e),
+        None => e,
+    })?;
     let discovery = match (&j.discovery.bootstrap_token, &j.discovery.file) {
         (Some(bt), _) => Discovery::Token {
             api_server_endpoint: bt.api_server_endpoint.clone(),

@@ -5,6 +5,7 @@
 mod defaults;
 pub mod documents;
 pub mod join;
+pub mod locate;
 pub mod print;
 pub mod v1beta3;
 pub mod v1beta4;

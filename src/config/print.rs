@@ -197,7 +197,12 @@ pub fn validate(docs: &Documents) -> anyhow::Result<()> {
         default_cluster(&mut cluster);
         cluster.kubernetes_version =
             super::resolve_kubernetes_version(&cluster.kubernetes_version)?;
-        super::validation::validate_init(&init, &cluster)?;
+        super::validation::validate_init(&init, &cluster).map_err(|e| docs.locate(e))?;
+    }
+    if let Some(j) = &docs.join {
+        let mut j = j.clone();
+        default_join(&mut j);
+        super::join::validate_join(&j).map_err(|e| docs.locate(e))?;
     }
     Ok(())
 }

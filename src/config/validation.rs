@@ -24,12 +24,14 @@ pub struct ValidationErrors(pub Vec<FieldError>);
 
 /// One problem: where, the value, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {kind}")]
+#[error("{}{path}: {kind}", .location.as_ref().map(|(f, l)| format!("{f}:{l}: ")).unwrap_or_default())]
 pub struct FieldError {
     /// `Kind.field.path`.
     pub path: String,
     /// What is wrong.
     pub kind: String,
+    /// The file and line the field is written on, when it came from a file.
+    pub location: Option<(String, usize)>,
 }
 
 #[derive(Default)]
@@ -40,18 +42,21 @@ impl Errors {
         self.0.push(FieldError {
             path: path.into(),
             kind: format!("Invalid value: {value:?}: {why}"),
+            location: None,
         });
     }
     fn required(&mut self, path: &str, why: &str) {
         self.0.push(FieldError {
             path: path.into(),
             kind: format!("Required value: {why}"),
+            location: None,
         });
     }
     fn forbidden(&mut self, path: &str, why: &str) {
         self.0.push(FieldError {
             path: path.into(),
             kind: format!("Forbidden: {why}"),
+            location: None,
         });
     }
 }
