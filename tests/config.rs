@@ -338,3 +338,45 @@ fn debug_output_never_shows_secrets() {
         "{text}"
     );
 }
+
+#[test]
+fn init_flags_reach_the_configuration() {
+    let host = RealHost::new("/nonexistent");
+    let o = InitOverrides {
+        token: Some("abcdef.0123456789abcdef".into()),
+        token_ttl: Some(std::time::Duration::from_secs(3600)),
+        certificate_key: Some(
+            "4a6b2d3f9e8c7b1a0d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c".into(),
+        ),
+        patches: Some("/etc/kubeadm/patches".into()),
+        ignore_preflight_errors: vec!["Swap".into()],
+        pod_subnet: Some("10.244.0.0/16".into()),
+        bind_port: Some(8443),
+        ..overrides()
+    };
+    let cfg = init_configuration(&host, None, &o).unwrap();
+    let init = &cfg.versioned.init;
+    assert_eq!(init.bootstrap_tokens[0].token, "abcdef.0123456789abcdef");
+    assert_eq!(init.bootstrap_tokens[0].ttl.unwrap().0.as_secs(), 3600);
+    assert_eq!(
+        init.bootstrap_tokens[0].usages,
+        ["signing", "authentication"]
+    );
+    assert_eq!(init.certificate_key.len(), 64);
+    assert_eq!(
+        init.patches.as_ref().unwrap().directory,
+        "/etc/kubeadm/patches"
+    );
+    assert_eq!(init.node_registration.ignore_preflight_errors, ["Swap"]);
+    assert_eq!(cfg.cluster.networking.pod_subnet, "10.244.0.0/16");
+    assert_eq!(cfg.local_api_endpoint.bind_port, 8443);
+    let bad = InitOverrides {
+        token: Some("nope".into()),
+        ..overrides()
+    };
+    let e = format!("{:#}", init_configuration(&host, None, &bad).unwrap_err());
+    assert!(
+        e.contains("InitConfiguration.bootstrapTokens[0].token: Invalid value"),
+        "{e}"
+    );
+}

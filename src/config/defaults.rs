@@ -59,6 +59,16 @@ pub struct InitOverrides {
     pub dns_domain: Option<String>,
     /// `--feature-gates`, parsed.
     pub feature_gates: std::collections::BTreeMap<String, bool>,
+    /// `--token`: the first bootstrap token.
+    pub token: Option<String>,
+    /// `--token-ttl`.
+    pub token_ttl: Option<Duration>,
+    /// `--certificate-key`.
+    pub certificate_key: Option<String>,
+    /// `--patches`.
+    pub patches: Option<PathBuf>,
+    /// `--ignore-preflight-errors`.
+    pub ignore_preflight_errors: Vec<String>,
 }
 
 /// Default bootstrap token TTL.
@@ -213,6 +223,26 @@ pub fn apply_overrides(
     put(&mut cluster.networking.service_subnet, &o.service_subnet);
     put(&mut cluster.networking.dns_domain, &o.dns_domain);
     cluster.feature_gates.extend(o.feature_gates.clone());
+    if o.token.is_some() || o.token_ttl.is_some() {
+        if init.bootstrap_tokens.is_empty() {
+            init.bootstrap_tokens
+                .push(v1beta4::BootstrapToken::default());
+        }
+        let first = &mut init.bootstrap_tokens[0];
+        put(&mut first.token, &o.token);
+        if let Some(ttl) = o.token_ttl {
+            first.ttl = Some(GoDuration(ttl));
+        }
+    }
+    put(&mut init.certificate_key, &o.certificate_key);
+    if let Some(p) = &o.patches {
+        init.patches = Some(v1beta4::Patches {
+            directory: p.display().to_string(),
+        });
+    }
+    if !o.ignore_preflight_errors.is_empty() {
+        init.node_registration.ignore_preflight_errors = o.ignore_preflight_errors.clone();
+    }
 }
 
 /// Resolves a `kubernetesVersion` value: a version (`v1.37.1`, `1.37.1`) is normalised; a

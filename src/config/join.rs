@@ -40,6 +40,10 @@ pub struct JoinOverrides {
     pub tls_bootstrap_token: Option<String>,
     /// `--token`.
     pub token: Option<String>,
+    /// `--patches`.
+    pub patches: Option<PathBuf>,
+    /// `--ignore-preflight-errors`.
+    pub ignore_preflight_errors: Vec<String>,
 }
 
 /// How a joining node learns about the cluster and trusts it.
@@ -112,6 +116,14 @@ pub fn apply_join_overrides(j: &mut v1beta4::JoinConfiguration, o: &JoinOverride
     }
     if let Some(t) = &o.tls_bootstrap_token {
         j.discovery.tls_bootstrap_token = t.clone();
+    }
+    if let Some(p) = &o.patches {
+        j.patches = Some(v1beta4::Patches {
+            directory: p.display().to_string(),
+        });
+    }
+    if !o.ignore_preflight_errors.is_empty() {
+        j.node_registration.ignore_preflight_errors = o.ignore_preflight_errors.clone();
     }
     if let Some(f) = &o.discovery_file {
         j.discovery.file = Some(v1beta4::FileDiscovery {

@@ -69,6 +69,11 @@ impl InitData {
             service_subnet: args.service_cidr.clone(),
             dns_domain: args.service_dns_domain.clone(),
             feature_gates,
+            token: args.token.clone(),
+            token_ttl: args.token_ttl,
+            certificate_key: args.certificate_key.clone(),
+            patches: args.patches.clone(),
+            ignore_preflight_errors: args.ignore_preflight_errors.clone(),
         };
         let cfg = init_configuration(host.as_ref(), docs.as_ref(), &overrides)?;
         Ok(InitData {

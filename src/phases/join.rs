@@ -52,6 +52,8 @@ impl JoinData {
             node_name: args.node_name.clone(),
             tls_bootstrap_token: args.tls_bootstrap_token.clone(),
             token: args.token.clone(),
+            patches: args.patches.clone(),
+            ignore_preflight_errors: args.ignore_preflight_errors.clone(),
         };
         let cfg = join_configuration(host.as_ref(), docs.as_ref(), &overrides)?;
         Ok(JoinData { args, cfg, host })
