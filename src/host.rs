@@ -68,6 +68,8 @@ pub struct FileMeta {
     pub size: u64,
     /// True for a directory.
     pub is_dir: bool,
+    /// True for a UNIX socket.
+    pub is_socket: bool,
 }
 
 /// A command to run on the host.
@@ -324,6 +326,7 @@ fn meta_of(path: &Path) -> io::Result<Option<FileMeta>> {
             mode: m.permissions().mode() & 0o7777,
             size: m.len(),
             is_dir: m.is_dir(),
+            is_socket: std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()),
         })),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),

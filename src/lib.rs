@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod copycerts;
+pub mod cri;
 pub mod duration;
 pub mod host;
 pub mod kubeconfig;

@@ -1,0 +1,201 @@
+//! kubeadm-rs's CRI client against a real containerd (Debian's `containerd` and `runc`),
+//! started by the test with its own root, state and socket: version and status, an image
+//! made by the test from busybox-static and imported with `ctr`, image listing and status,
+//! sandbox calls, and a pull that cannot reach its registry.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kubeadm::cri::CriClient;
+
+const IMAGE: &str = "docker.io/kubeadm-test/pause:1";
+
+struct Containerd {
+    child: Child,
+    _dir: tempfile::TempDir,
+    socket: String,
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An OCI image archive whose only layer holds busybox-static, running `sleep` as a pause.
+fn make_image(dir: &Path) -> std::path::PathBuf {
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox"))
+        .expect("busybox-static must be installed");
+    let layer = dir.join("layer.tar");
+    let st = Command::new("tar")
+        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&layer)
+        .arg("bin")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let layer_bytes = std::fs::read(&layer).unwrap();
+    let layer_digest = sha256_hex(&layer_bytes);
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Entrypoint":["/bin/busybox","sleep","3600"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:{layer_digest}"]}}}}"#
+    );
+    let config_digest = sha256_hex(config.as_bytes());
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:{layer_digest}","size":{}}}]}}"#,
+        config.len(),
+        layer_bytes.len()
+    );
+    let manifest_digest = sha256_hex(manifest.as_bytes());
+    let index = format!(
+        r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{manifest_digest}","size":{},"annotations":{{"io.containerd.image.name":"{IMAGE}","org.opencontainers.image.ref.name":"1"}}}}]}}"#,
+        manifest.len()
+    );
+    let oci = dir.join("oci");
+    let blobs = oci.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(blobs.join(&layer_digest), &layer_bytes).unwrap();
+    std::fs::write(blobs.join(&config_digest), &config).unwrap();
+    std::fs::write(blobs.join(&manifest_digest), &manifest).unwrap();
+    std::fs::write(oci.join("index.json"), index).unwrap();
+    std::fs::write(oci.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let archive = dir.join("image.tar");
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&oci)
+        .arg("-cf")
+        .arg(&archive)
+        .args(["oci-layout", "index.json", "blobs"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    archive
+}
+
+fn start_containerd() -> Containerd {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let config = format!(
+        r#"version = 2
+root = "{d}/root"
+state = "{d}/state"
+[grpc]
+  address = "{d}/containerd.sock"
+[ttrpc]
+  address = "{d}/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{IMAGE}"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{d}/cni/bin"
+    conf_dir = "{d}/cni/conf"
+"#
+    );
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    let child = Command::new("containerd")
+        .arg("--config")
+        .arg(dir.path().join("config.toml"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("containerd.log")).unwrap())
+        .spawn()
+        .expect("containerd must be installed (Debian package containerd)");
+    let socket = format!("unix://{d}/containerd.sock");
+    let c = Containerd {
+        child,
+        _dir: dir,
+        socket,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while CriClient::connect(&c.socket, Duration::from_secs(1))
+        .and_then(|mut cl| cl.version())
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "containerd did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    c
+}
+
+#[test]
+fn the_cri_client_drives_a_real_containerd() {
+    let c = start_containerd();
+    let mut cl = CriClient::connect(&c.socket, Duration::from_secs(30)).unwrap();
+
+    let v = cl.version().unwrap();
+    assert_eq!(v.runtime_name, "containerd");
+    assert_eq!(v.runtime_api_version, "v1");
+    let conditions = cl.status().unwrap();
+    let runtime_ready = conditions
+        .iter()
+        .find(|c| c.kind == "RuntimeReady")
+        .unwrap();
+    assert!(runtime_ready.status, "{conditions:?}");
+
+    // An image made here, imported with ctr into the namespace the CRI uses.
+    let work = tempfile::tempdir().unwrap();
+    let archive = make_image(work.path());
+    let address = c.socket.trim_start_matches("unix://");
+    let out = Command::new("ctr")
+        .args([
+            "--address",
+            address,
+            "--namespace",
+            "k8s.io",
+            "images",
+            "import",
+        ])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ctr import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        cl.list_images().unwrap().iter().any(|t| t == IMAGE),
+        "{:?}",
+        cl.list_images()
+    );
+    assert!(cl.image_exists(IMAGE).unwrap());
+    assert!(!cl.image_exists("docker.io/kubeadm-test/absent:1").unwrap());
+
+    // No pods run here: listing works, and stopping or removing an unknown sandbox is an
+    // error that names the call.
+    assert!(cl.list_pod_sandboxes().unwrap().is_empty());
+    assert!(cl.list_containers().unwrap().is_empty());
+    let e = cl
+        .stop_pod_sandbox("no-such-sandbox")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("StopPodSandbox on ") && e.contains("NotFound"),
+        "{e}"
+    );
+
+    // Pulling from a registry that cannot be reached fails with the call and the endpoint.
+    let e = cl
+        .pull_image("registry.invalid/nothing:1")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&format!("PullImage on {} failed", c.socket)),
+        "{e}"
+    );
+}
