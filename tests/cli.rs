@@ -261,20 +261,25 @@ fn completion_scripts_are_generated() {
     }
 }
 
-#[test]
-fn dry_run_touches_nothing_outside_its_temporary_directory() {
+/// Runs `kubeadm --rootfs <empty dir> init --dry-run <extra>` with its own TMPDIR. Checks
+/// that the root stays empty and that exactly one scratch directory was made, and returns
+/// the output and that directory (with the temporary directories kept alive).
+fn init_dry_run(extra: &[&str]) -> (Output, std::path::PathBuf, [tempfile::TempDir; 2]) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
-    let o = kubeadm_in(
-        &[
-            "--rootfs",
-            root.path().to_str().unwrap(),
-            "init",
-            "--dry-run",
-        ],
-        Some(tmp.path()),
+    let mut args = vec![
+        "--rootfs",
+        root.path().to_str().unwrap(),
+        "init",
+        "--dry-run",
+    ];
+    args.extend_from_slice(extra);
+    let o = kubeadm_in(&args, Some(tmp.path()));
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "the root stays untouched"
     );
-    let out = stdout(&o);
     let scratch: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
     assert_eq!(scratch.len(), 1, "one scratch directory expected");
     let scratch = scratch[0].as_ref().unwrap().path();
@@ -283,42 +288,28 @@ fn dry_run_touches_nothing_outside_its_temporary_directory() {
         .unwrap()
         .to_string_lossy()
         .starts_with("kubeadm-init-dryrun"));
-    assert!(out.contains(&scratch.display().to_string()));
-    assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+    assert!(stdout(&o).contains(&scratch.display().to_string()));
+    (o, scratch, [tmp, root])
+}
+
+#[test]
+fn dry_run_touches_nothing_outside_its_temporary_directory() {
+    let (o, _, _dirs) = init_dry_run(&[]);
+    let out = stdout(&o);
     assert!(out.contains("[preflight] running"), "{out}");
 }
 
 #[test]
 fn dry_run_writes_certificates_and_kubeconfigs_only_to_its_scratch_directory() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let o = kubeadm_in(
-        &[
-            "--rootfs",
-            root.path().to_str().unwrap(),
-            "init",
-            "--dry-run",
-            "--skip-phases",
-            "preflight",
-            "--apiserver-advertise-address",
-            "192.0.2.10",
-        ],
-        Some(tmp.path()),
-    );
+    let (o, scratch, _dirs) = init_dry_run(&[
+        "--skip-phases",
+        "preflight",
+        "--apiserver-advertise-address",
+        "192.0.2.10",
+    ]);
     let out = stdout(&o);
     // The run stops at the first phase whose work has not arrived yet.
     assert!(stderr(&o).contains("error execution phase etcd/local: not implemented yet"));
-    assert_eq!(
-        std::fs::read_dir(root.path()).unwrap().count(),
-        0,
-        "the root stays untouched"
-    );
-    let scratch = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
     assert!(scratch.join("etc/kubernetes/pki/ca.crt").exists());
     assert!(scratch.join("etc/kubernetes/admin.conf").exists());
     assert!(out.contains("[dryrun] Would write file /etc/kubernetes/pki/ca.key (mode 0600, "));
