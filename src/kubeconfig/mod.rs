@@ -194,28 +194,51 @@ impl KubeConfig {
         Ok(serde_yaml_ng::from_str(text)?)
     }
 
+    fn context(&self) -> Option<&Context> {
+        self.contexts
+            .iter()
+            .find(|c| c.name == self.current_context)
+            .map(|c| &c.context)
+    }
+
     /// The cluster of the current context.
     pub fn current_cluster(&self) -> Option<&Cluster> {
-        let ctx = self
-            .contexts
-            .iter()
-            .find(|c| c.name == self.current_context)?;
+        let name = &self.context()?.cluster;
         self.clusters
             .iter()
-            .find(|c| c.name == ctx.context.cluster)
+            .find(|c| &c.name == name)
             .map(|c| &c.cluster)
     }
 
     /// The user of the current context.
     pub fn current_user(&self) -> Option<&AuthInfo> {
-        let ctx = self
-            .contexts
-            .iter()
-            .find(|c| c.name == self.current_context)?;
+        let name = &self.context()?.user;
+        self.users.iter().find(|u| &u.name == name).map(|u| &u.user)
+    }
+
+    /// The user of the current context, to change its credentials.
+    pub fn current_user_mut(&mut self) -> Option<&mut AuthInfo> {
+        let name = self.context()?.user.clone();
         self.users
-            .iter()
-            .find(|u| u.name == ctx.context.user)
-            .map(|u| &u.user)
+            .iter_mut()
+            .find(|u| u.name == name)
+            .map(|u| &mut u.user)
+    }
+}
+
+impl AuthInfo {
+    /// The DER of `client-certificate-data`, when there is one.
+    pub fn client_certificate_der(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        self.client_certificate_data
+            .as_ref()
+            .map(|pem_text| {
+                pem::parse(pem_text)
+                    .map(pem::Pem::into_contents)
+                    .map_err(|_| {
+                        anyhow::anyhow!("client-certificate-data is not a PEM certificate")
+                    })
+            })
+            .transpose()
     }
 }
 

@@ -167,10 +167,10 @@ fn check_existing(
     let user = kc
         .current_user()
         .ok_or_else(|| anyhow::anyhow!("{p}: the current context names no user of the file"))?;
-    if let Some(cert) = &user.client_certificate_data {
-        let der = pem::parse(cert).map(|b| b.into_contents()).map_err(|_| {
-            anyhow::anyhow!("{p}: client-certificate-data is not a PEM certificate")
-        })?;
+    if let Some(der) = user
+        .client_certificate_der()
+        .with_context(|| p.to_string())?
+    {
         let info = CertInfo::parse(&der).with_context(|| p.to_string())?;
         let key = match &user.client_key_data {
             Some(k) => Some(

@@ -159,20 +159,22 @@ fn kubeconfig_cert(host: &dyn Host, path: &Path) -> anyhow::Result<Option<Vec<u8
         Err(e) => return Err(e.into()),
     };
     let kc = KubeConfig::from_yaml(&text).with_context(|| path.display().to_string())?;
-    let data = kc
-        .current_user()
-        .and_then(|u| u.client_certificate_data.clone())
+    let user = kc.current_user().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: the current context names no user of the file",
+            path.display()
+        )
+    })?;
+    let der = user
+        .client_certificate_der()
+        .with_context(|| path.display().to_string())?
         .ok_or_else(|| {
             anyhow::anyhow!(
                 "{}: the current user has no client certificate",
                 path.display()
             )
         })?;
-    Ok(Some(
-        pem::parse(data)
-            .map_err(|_| anyhow::anyhow!("{}: client-certificate-data is not PEM", path.display()))?
-            .into_contents(),
-    ))
+    Ok(Some(der))
 }
 
 /// Where the files are.
@@ -400,21 +402,11 @@ pub fn renew(
             let path = dirs.kubeconfig_dir.join(k.file_name);
             let mut kc =
                 KubeConfig::from_yaml(&host.read_to_string(&path).map_err(anyhow::Error::from)?)?;
-            let user_name = kc
-                .contexts
-                .iter()
-                .find(|c| c.name == kc.current_context)
-                .map(|c| c.context.user.clone())
-                .unwrap_or_default();
-            let user = kc
-                .users
-                .iter_mut()
-                .find(|u| u.name == user_name)
-                .ok_or_else(|| {
-                    anyhow::anyhow!("{}: the current user is not in the file", path.display())
-                })?;
-            user.user.client_certificate_data = Some(super::cert_pem(&der).into_bytes());
-            user.user.client_key_data = Some(key.to_pem().into_bytes());
+            let user = kc.current_user_mut().ok_or_else(|| {
+                anyhow::anyhow!("{}: the current user is not in the file", path.display())
+            })?;
+            user.client_certificate_data = Some(super::cert_pem(&der).into_bytes());
+            user.client_key_data = Some(key.to_pem().into_bytes());
             kc.write(host, &path)?;
         }
     }
