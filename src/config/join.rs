@@ -46,8 +46,9 @@ pub struct JoinOverrides {
     pub ignore_preflight_errors: Vec<String>,
 }
 
-/// How a joining node learns about the cluster and trusts it.
-#[derive(Clone, PartialEq, Eq)]
+/// How a joining node learns about the cluster and trusts it. (`Debug` shows only the
+/// token's id: [`BootstrapToken`] masks its secret.)
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Discovery {
     /// Fetch `cluster-info` from an API server, verified with a bootstrap token.
     Token {
@@ -65,26 +66,6 @@ pub enum Discovery {
         /// Path or `https://` URL.
         path: String,
     },
-}
-
-impl std::fmt::Debug for Discovery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Discovery::Token {
-                api_server_endpoint,
-                token,
-                ca_cert_hashes,
-                unsafe_skip_ca_verification,
-            } => f
-                .debug_struct("Token")
-                .field("api_server_endpoint", api_server_endpoint)
-                .field("token", token)
-                .field("ca_cert_hashes", ca_cert_hashes)
-                .field("unsafe_skip_ca_verification", unsafe_skip_ca_verification)
-                .finish(),
-            Discovery::File { path } => f.debug_struct("File").field("path", path).finish(),
-        }
-    }
 }
 
 /// What `kubeadm join` works from.

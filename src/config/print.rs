@@ -93,19 +93,18 @@ pub fn default_reset(r: &mut v4::ResetConfiguration) {
 pub fn default_upgrade(u: &mut v4::UpgradeConfiguration) {
     u.api_version = v4::API_VERSION.into();
     u.kind = "UpgradeConfiguration".into();
-    let t = Some(true);
     u.node.etcd_upgrade.get_or_insert(true);
     u.node.certificate_renewal.get_or_insert(true);
     if u.node.image_pull_policy.is_empty() {
         u.node.image_pull_policy = "IfNotPresent".into();
     }
-    u.node.image_pull_serial = u.node.image_pull_serial.or(t);
+    u.node.image_pull_serial.get_or_insert(true);
     u.apply.etcd_upgrade.get_or_insert(true);
     u.apply.certificate_renewal.get_or_insert(true);
     if u.apply.image_pull_policy.is_empty() {
         u.apply.image_pull_policy = "IfNotPresent".into();
     }
-    u.apply.image_pull_serial = u.apply.image_pull_serial.or(t);
+    u.apply.image_pull_serial.get_or_insert(true);
     u.plan.etcd_upgrade.get_or_insert(true);
     default_timeouts(u.timeouts.get_or_insert_with(Default::default));
 }

@@ -344,17 +344,6 @@ pub fn validate_init(
     }
 }
 
-/// Checks a `ClusterConfiguration` after defaulting.
-pub fn validate_cluster(cluster: &v1beta4::ClusterConfiguration) -> Result<(), ValidationErrors> {
-    let mut e = Errors::default();
-    validate_cluster_into(&mut e, cluster);
-    if e.0.is_empty() {
-        Ok(())
-    } else {
-        Err(ValidationErrors(e.0))
-    }
-}
-
 fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
     let cc = "ClusterConfiguration";
     let n = &c.networking;

@@ -342,13 +342,6 @@ fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// Where a path of an endpoint lives, for messages.
-pub fn display_endpoint(endpoint: &str) -> String {
-    socket_path(endpoint)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| endpoint.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

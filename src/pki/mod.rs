@@ -22,7 +22,7 @@ pub use certlist::{CertSpec, SanRule, Usage, CERTS, SERVICE_ACCOUNT_KEY_BASE_NAM
 pub use keys::PrivateKey;
 pub use x509::CertInfo;
 
-use crate::config::{split_host_port, EncryptionAlgorithm, Etcd, InitConfiguration};
+use crate::config::{split_host_port, Etcd, InitConfiguration};
 use crate::host::{Host, HostError, Sensitivity};
 
 /// How far back a new CA's validity starts, so that nodes with slightly slow clocks accept
@@ -457,9 +457,4 @@ impl PrivateKey {
     pub fn is_rsa(&self) -> bool {
         self.pair().algorithm() == &rcgen::PKCS_RSA_SHA256
     }
-}
-
-/// The key algorithm a configuration asks for.
-pub fn algorithm(cfg: &InitConfiguration) -> EncryptionAlgorithm {
-    cfg.cluster.encryption_algorithm
 }
