@@ -466,12 +466,13 @@ impl<D> Workflow<D> {
 
     /// Refuses flags given to a phase subcommand that the phase does not take, as upstream
     /// (whose phase commands only define their inherited flags).
-    /// Arguments whose ids are in `global_ids` (flags of the root command) are always allowed.
+    /// Arguments whose ids are in `always_allowed` (the root command's flags, the command's
+    /// positional arguments) are accepted by every phase.
     pub fn check_phase_flags(
         &self,
         path: &str,
         matches: &clap::ArgMatches,
-        global_ids: &[&str],
+        always_allowed: &[&str],
     ) -> Result<(), String> {
         let flat = self.flatten();
         let Some(f) = flat.iter().find(|f| f.path == path) else {
@@ -480,7 +481,7 @@ impl<D> Workflow<D> {
         let mut given: BTreeMap<&str, ()> = BTreeMap::new();
         for id in matches
             .ids()
-            .filter(|id| !global_ids.contains(&id.as_str()))
+            .filter(|id| !always_allowed.contains(&id.as_str()))
         {
             if matches.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine) {
                 given.insert(id.as_str(), ());
@@ -488,7 +489,7 @@ impl<D> Workflow<D> {
         }
         for id in given.keys() {
             let long = id.replace('_', "-");
-            if !f.phase.inherit_flags.contains(&long.as_str()) && !is_positional_id(id) {
+            if !f.phase.inherit_flags.contains(&long.as_str()) {
                 return Err(format!(
                     "unknown flag: --{long} (the phase \"{path}\" takes: {})",
                     if f.phase.inherit_flags.is_empty() {
@@ -506,11 +507,6 @@ impl<D> Workflow<D> {
         }
         Ok(())
     }
-}
-
-fn is_positional_id(id: &str) -> bool {
-    // Positional arguments of kubeadm's commands (join's endpoint).
-    matches!(id, "api_server_endpoint")
 }
 
 #[cfg(test)]

@@ -325,3 +325,34 @@ fn dry_run_writes_certificates_and_kubeconfigs_only_to_its_scratch_directory() {
     );
     assert!(out.contains("[kubeconfig/scheduler] ... done in "));
 }
+
+#[test]
+fn join_phases_take_the_positional_endpoint() {
+    let o = kubeadm(&[
+        "join",
+        "phase",
+        "preflight",
+        "192.0.2.10:6443",
+        "--token",
+        "abcdef.0123456789abcdef",
+        "--discovery-token-unsafe-skip-ca-verification",
+        "--node-name",
+        "worker-1",
+    ]);
+    // The endpoint is accepted: the run reaches the phase itself.
+    assert!(
+        stderr(&o).contains("error execution phase preflight: not implemented yet"),
+        "{}",
+        stderr(&o)
+    );
+    let o = kubeadm(&[
+        "join",
+        "phase",
+        "etcd-join",
+        "192.0.2.10:6443",
+        "--token",
+        "x",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown flag: --token"));
+}

@@ -214,7 +214,19 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D: WorkflowData>(
             )?;
             return Ok(());
         }
-        wf.check_phase_flags(path, leaf, GLOBAL_ARG_IDS)
+        let cmd = command();
+        let positionals = cmd
+            .find_subcommand(wf.command())
+            .into_iter()
+            .flat_map(|c| c.get_positionals())
+            .map(|a| a.get_id().as_str().to_string())
+            .collect::<Vec<_>>();
+        let allowed: Vec<&str> = GLOBAL_ARG_IDS
+            .iter()
+            .copied()
+            .chain(positionals.iter().map(String::as_str))
+            .collect();
+        wf.check_phase_flags(path, leaf, &allowed)
             .map_err(usage_error)?;
     } else {
         for flag in phase_only_flags {
