@@ -309,7 +309,31 @@ fn dry_run_writes_certificates_and_kubeconfigs_only_to_its_scratch_directory() {
     ]);
     let out = stdout(&o);
     // The run stops at the first phase whose work has not arrived yet.
-    assert!(stderr(&o).contains("error execution phase etcd/local: not implemented yet"));
+    assert!(
+        stderr(&o).contains("error execution phase wait-control-plane: not implemented yet"),
+        "{}",
+        stderr(&o)
+    );
+    // All four manifests and the kubelet's files are shown with their content.
+    for f in [
+        "/etc/kubernetes/manifests/etcd.yaml (mode 0600, ",
+        "/etc/kubernetes/manifests/kube-apiserver.yaml (mode 0600, ",
+        "/etc/kubernetes/manifests/kube-controller-manager.yaml (mode 0600, ",
+        "/etc/kubernetes/manifests/kube-scheduler.yaml (mode 0600, ",
+        "/var/lib/kubelet/config.yaml (mode 0644, ",
+        "/var/lib/kubelet/kubeadm-flags.env (mode 0644, ",
+        "/var/lib/kubelet/instance-config.yaml (mode 0644, ",
+    ] {
+        assert!(
+            out.contains(&format!("[dryrun] Would write file {f}")),
+            "{f} missing:\n{out}"
+        );
+    }
+    assert!(out.contains("\t    - --advertise-address=192.0.2.10\n"));
+    assert!(out.contains("\tclusterDNS:\n\t- 10.96.0.10\n"));
+    assert!(scratch
+        .join("etc/kubernetes/manifests/kube-apiserver.yaml")
+        .exists());
     assert!(scratch.join("etc/kubernetes/pki/ca.crt").exists());
     assert!(scratch.join("etc/kubernetes/admin.conf").exists());
     assert!(out.contains("[dryrun] Would write file /etc/kubernetes/pki/ca.key (mode 0600, "));

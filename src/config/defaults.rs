@@ -284,6 +284,16 @@ pub fn init_configuration(
             .context("reading the host name for the node name (set --node-name or nodeRegistration.name)")?
             .to_lowercase();
     }
+    let socket = &mut init.node_registration.cri_socket;
+    if socket.is_empty() {
+        *socket = crate::cri::detect_cri_socket(host)?;
+        tracing::info!("detected and using CRI socket: {socket}");
+    } else if socket.starts_with('/') {
+        tracing::warn!(
+            "Usage of CRI endpoints without URL scheme is deprecated and can cause kubelet errors in the future. Automatically prepending scheme \"unix\" to the \"criSocket\" with value {socket:?}. Please update your configuration!"
+        );
+        *socket = format!("unix://{socket}");
+    }
     let advertise_address = if init.local_api_endpoint.advertise_address.is_empty() {
         let a = default_advertise_address(host)?;
         init.local_api_endpoint.advertise_address = a.to_string();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::certs::{self, KeyCache};
 use super::kubeconfig as kubeconfig_phase;
 use super::pending;
+use super::staticpods;
 use crate::cli::init::InitArgs;
 use crate::config::{init_configuration, InitConfiguration, InitOverrides};
 use crate::host::Host;
@@ -31,6 +32,8 @@ pub struct InitData {
     pub host: Arc<dyn Host>,
     /// Keys generated ahead by the `certs` phase.
     pub keys: KeyCache,
+    /// The proxy variables of kubeadm's environment, handed to the control plane.
+    pub proxy_env: Vec<(String, String)>,
 }
 
 impl InitData {
@@ -40,6 +43,11 @@ impl InitData {
             .kubeconfig_dir
             .clone()
             .unwrap_or_else(|| kubeconfig_phase::KUBERNETES_DIR.into())
+    }
+
+    /// Where static Pod manifests go.
+    pub fn manifests_dir(&self) -> std::path::PathBuf {
+        crate::manifests::MANIFESTS_DIR.into()
     }
 
     /// Builds the data from the flags.
@@ -81,6 +89,7 @@ impl InitData {
             cfg,
             host,
             keys: KeyCache::default(),
+            proxy_env: crate::manifests::proxy_env_of(std::env::vars()),
         })
     }
 }
@@ -211,6 +220,24 @@ fn kubeconfig(name: &'static str, short: &'static str) -> Phase<InitData> {
         })
 }
 
+fn control_plane(name: &'static str, short: &'static str) -> Phase<InitData> {
+    Phase::new(name, short)
+        .inherit(CONTROL_PLANE_FLAGS)
+        .run(move |d: &mut InitData| {
+            let component = format!("kube-{name}");
+            let (manifests, kubeconfigs) = (d.manifests_dir(), d.kubeconfig_dir());
+            staticpods::write_control_plane_component(
+                d.host.as_ref(),
+                &d.cfg,
+                &component,
+                &manifests,
+                &kubeconfigs,
+                &d.proxy_env,
+            )
+            .map(|_| ())
+        })
+}
+
 /// The init phases, in upstream's order.
 pub fn workflow() -> Workflow<InitData> {
     Workflow::new(
@@ -259,17 +286,31 @@ pub fn workflow() -> Workflow<InitData> {
             Phase::new("etcd", "Generate static Pod manifest file for local etcd")
                 .children(vec![Phase::new("local", "Generate the static Pod manifest file for a local, single-node local etcd instance")
                     .inherit(ETCD_FLAGS)
-                    .run(pending)]),
+                    .run(|d: &mut InitData| {
+                        let dir = d.manifests_dir();
+                        staticpods::write_local_etcd(d.host.as_ref(), &d.cfg, &dir, &[]).map(|_| ())
+                    })]),
             Phase::new("control-plane", "Generate all static Pod manifest files necessary to establish the control plane")
                 .children(vec![
                     Phase::all("Generate all static Pod manifest files", CONTROL_PLANE_FLAGS),
-                    Phase::new("apiserver", "Generates the kube-apiserver static Pod manifest").inherit(CONTROL_PLANE_FLAGS).run(pending),
-                    Phase::new("controller-manager", "Generates the kube-controller-manager static Pod manifest").inherit(CONTROL_PLANE_FLAGS).run(pending),
-                    Phase::new("scheduler", "Generates the kube-scheduler static Pod manifest").inherit(CONTROL_PLANE_FLAGS).run(pending),
+                    control_plane("apiserver", "Generates the kube-apiserver static Pod manifest"),
+                    control_plane("controller-manager", "Generates the kube-controller-manager static Pod manifest"),
+                    control_plane("scheduler", "Generates the kube-scheduler static Pod manifest"),
                 ]),
             Phase::new("kubelet-start", "Write kubelet settings and (re)start the kubelet")
+                .long("Write a file with KubeletConfiguration and an environment file with node specific kubelet settings, and then (re)start kubelet.")
+                .example("  # Writes a dynamic environment file with kubelet flags from a InitConfiguration file.\n  kubeadm init phase kubelet-start --config config.yaml")
                 .inherit(&["config", "cri-socket", "dry-run", "node-name", "patches"])
-                .run(pending),
+                .run(|d: &mut InitData| {
+                    // The control plane's taints are set by mark-control-plane, not by the kubelet.
+                    staticpods::kubelet_start(
+                        d.host.as_ref(),
+                        &d.cfg,
+                        std::path::Path::new(crate::kubelet::KUBELET_DIR),
+                        None,
+                        &mut |line| println!("{line}"),
+                    )
+                }),
             Phase::new("wait-control-plane", "Wait for the control plane to start")
                 .inherit(API_FLAGS)
                 .run(pending),

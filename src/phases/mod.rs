@@ -6,6 +6,7 @@ pub mod init;
 pub mod join;
 pub mod kubeconfig;
 pub mod reset;
+pub mod staticpods;
 
 use crate::NotImplemented;
 

@@ -97,6 +97,17 @@ impl CertRequest {
 /// assert_eq!(ip.to_string(), "fd00:10:96::1");
 /// ```
 pub fn api_server_virtual_ip(service_subnet: &str) -> anyhow::Result<IpAddr> {
+    nth_service_ip(service_subnet, 1)
+}
+
+/// The cluster DNS Service's address: the 10th address of the (first) service subnet,
+/// which the kubelet config and the CoreDNS Service share.
+pub fn dns_service_ip(service_subnet: &str) -> anyhow::Result<IpAddr> {
+    nth_service_ip(service_subnet, 10)
+}
+
+/// The `n`th address of the first CIDR of `networking.serviceSubnet`.
+pub fn nth_service_ip(service_subnet: &str, n: u32) -> anyhow::Result<IpAddr> {
     let first = service_subnet.split(',').next().unwrap_or_default().trim();
     let (addr, bits) = first.split_once('/').ok_or_else(|| {
         anyhow::anyhow!("networking.serviceSubnet {first:?} is not a CIDR such as 10.96.0.0/12")
@@ -114,7 +125,7 @@ pub fn api_server_virtual_ip(service_subnet: &str) -> anyhow::Result<IpAddr> {
             } else {
                 u32::MAX << (32 - bits)
             };
-            IpAddr::V4((u32::from(v4) & mask).wrapping_add(1).into())
+            IpAddr::V4((u32::from(v4) & mask).wrapping_add(n).into())
         }
         IpAddr::V6(v6) if bits <= 128 => {
             let mask = if bits == 0 {
@@ -122,7 +133,7 @@ pub fn api_server_virtual_ip(service_subnet: &str) -> anyhow::Result<IpAddr> {
             } else {
                 u128::MAX << (128 - bits)
             };
-            IpAddr::V6((u128::from(v6) & mask).wrapping_add(1).into())
+            IpAddr::V6((u128::from(v6) & mask).wrapping_add(u128::from(n)).into())
         }
         _ => anyhow::bail!("networking.serviceSubnet {first:?} has a prefix length out of range"),
     })

@@ -1,0 +1,78 @@
+//! Component command lines: kubeadm's default flags merged with the user's `extraArgs`.
+//! Upstream's rule: a flag the user gives replaces every default of that name (and may be
+//! repeated); the result is sorted by name, then value.
+
+use crate::config::v1beta4::Arg;
+
+/// A flag with its value.
+pub fn arg(name: &str, value: impl Into<String>) -> Arg {
+    Arg {
+        name: name.to_string(),
+        value: value.into(),
+    }
+}
+
+/// The value of the last occurrence of `name`, as upstream reads a flag that may repeat.
+pub fn get<'a>(args: &'a [Arg], name: &str) -> Option<&'a str> {
+    args.iter()
+        .rev()
+        .find(|a| a.name == name)
+        .map(|a| a.value.as_str())
+}
+
+/// Sets `name` to `value`, replacing every earlier occurrence.
+pub fn set(args: &mut Vec<Arg>, name: &str, value: impl Into<String>) {
+    let value = value.into();
+    match args.iter().position(|a| a.name == name) {
+        Some(first) => {
+            args[first].value = value;
+            let mut i = 0;
+            args.retain(|a| {
+                let keep = a.name != name || i == first;
+                i += 1;
+                keep
+            });
+        }
+        None => args.push(arg(name, value)),
+    }
+}
+
+/// The command-line flags (`--name=value`) of `defaults` overridden by `overrides`.
+pub fn to_command(defaults: &[Arg], overrides: &[Arg]) -> Vec<String> {
+    let mut all: Vec<&Arg> = overrides.iter().collect();
+    all.extend(
+        defaults
+            .iter()
+            .filter(|d| !overrides.iter().any(|o| o.name == d.name)),
+    );
+    all.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.value.cmp(&b.value)));
+    all.iter()
+        .map(|a| format!("--{}={}", a.name, a.value))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_defaults_and_may_repeat() {
+        let defaults = vec![arg("b", "1"), arg("a", "x"), arg("c", "3")];
+        let overrides = vec![arg("c", "z"), arg("c", "y"), arg("d", "")];
+        assert_eq!(
+            to_command(&defaults, &overrides),
+            vec!["--a=x", "--b=1", "--c=y", "--c=z", "--d="]
+        );
+    }
+
+    #[test]
+    fn set_and_get() {
+        let mut args = vec![arg("a", "1"), arg("b", "2"), arg("a", "3")];
+        assert_eq!(get(&args, "a"), Some("3"));
+        set(&mut args, "a", "9");
+        assert_eq!(args, vec![arg("a", "9"), arg("b", "2")]);
+        set(&mut args, "c", "4");
+        assert_eq!(get(&args, "c"), Some("4"));
+        assert_eq!(get(&args, "zz"), None);
+    }
+}

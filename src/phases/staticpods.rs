@@ -1,0 +1,141 @@
+//! The work of the `etcd`, `control-plane` and `kubelet-start` phases, shared by init and
+//! (for control-plane nodes) join.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::config::{Etcd, InitConfiguration};
+use crate::host::Host;
+use crate::kubelet;
+use crate::manifests::{self, controlplane, etcd};
+use crate::patches::PatchSet;
+
+/// The patches of `patches.directory` (or `--patches`), when one is configured.
+pub fn load_patches(host: &dyn Host, cfg: &InitConfiguration) -> anyhow::Result<Option<PatchSet>> {
+    let dir = cfg
+        .versioned
+        .init
+        .patches
+        .as_ref()
+        .map(|p| p.directory.as_str())
+        .filter(|d| !d.is_empty());
+    match dir {
+        Some(d) => {
+            let set = PatchSet::load(host, Path::new(d))?;
+            for ignored in &set.ignored {
+                tracing::warn!(
+                    "[patches] Ignored {}: its name is not target[suffix][+patchtype].{{yaml,json}} with a known target",
+                    ignored.display()
+                );
+            }
+            Ok(Some(set))
+        }
+        None => Ok(None),
+    }
+}
+
+/// `etcd local`: the local etcd's static Pod (nothing to do with external etcd).
+pub fn write_local_etcd(
+    host: &dyn Host,
+    cfg: &InitConfiguration,
+    manifests_dir: &Path,
+    initial_cluster: &[etcd::Member],
+) -> anyhow::Result<Option<PathBuf>> {
+    if let Etcd::External(_) = cfg.cluster.etcd {
+        println!("[etcd] External etcd mode: skipping the static Pod manifest for local etcd");
+        return Ok(None);
+    }
+    let patches = load_patches(host, cfg)?;
+    let pod = etcd::pod(cfg, initial_cluster);
+    let path = manifests::write_static_pod(host, manifests_dir, pod, patches.as_ref())
+        .context("[etcd] creating the static Pod manifest for local etcd")?;
+    println!(
+        "[etcd] Wrote the static Pod manifest for local etcd to {:?}",
+        path.display().to_string()
+    );
+    Ok(Some(path))
+}
+
+/// `control-plane <component>`: one control-plane component's static Pod.
+pub fn write_control_plane_component(
+    host: &dyn Host,
+    cfg: &InitConfiguration,
+    component: &str,
+    manifests_dir: &Path,
+    kubeconfig_dir: &Path,
+    proxy_env: &[(String, String)],
+) -> anyhow::Result<PathBuf> {
+    let patches = load_patches(host, cfg)?;
+    let ctx = controlplane::Context {
+        host,
+        proxy_env,
+        kubeconfig_dir,
+    };
+    let pod = controlplane::component(component, cfg, &ctx)
+        .with_context(|| format!("{component:?} is not a control-plane component"))?;
+    let path = manifests::write_static_pod(host, manifests_dir, pod, patches.as_ref())
+        .with_context(|| {
+            format!("[control-plane] creating the static Pod manifest for {component}")
+        })?;
+    println!(
+        "[control-plane] Wrote the static Pod manifest for {component:?} to {:?}",
+        path.display().to_string()
+    );
+    Ok(path)
+}
+
+/// `kubelet-start`: stop the kubelet, write its files, start it again. A host without
+/// systemd, or a kubelet service that does not start, is reported, not fatal: the files
+/// are what kubeadm owns; upstream warns the same way.
+pub fn kubelet_start(
+    host: &dyn Host,
+    cfg: &InitConfiguration,
+    kubelet_dir: &Path,
+    register_taints: Option<&str>,
+    say: &mut dyn FnMut(String),
+) -> anyhow::Result<()> {
+    match kubelet::stop(host) {
+        kubelet::ServiceOutcome::NoInitSystem => say(
+            "[kubelet-start] No supported init system detected, won't make sure the kubelet is not running while its settings are written".into(),
+        ),
+        kubelet::ServiceOutcome::Failed(why) => say(format!(
+            "[kubelet-start] WARNING: the kubelet service could not be stopped: {why}"
+        )),
+        kubelet::ServiceOutcome::Done => {}
+    }
+    let hostname = host
+        .hostname()
+        .map(|h| h.to_lowercase())
+        .unwrap_or_default();
+    let extra = &cfg.versioned.init.node_registration.kubelet_extra_args;
+    let flags = kubelet::flags(
+        &hostname,
+        &cfg.node_registration.name,
+        register_taints,
+        extra,
+    );
+    let patches = load_patches(host, cfg)?;
+    let files = kubelet::files(
+        host,
+        kubelet::cluster_configuration(cfg)?,
+        &cfg.node_registration.cri_socket,
+        &flags,
+        patches.as_ref(),
+    )?;
+    for path in kubelet::write_files(host, kubelet_dir, &files)? {
+        say(format!("[kubelet-start] Wrote {}", path.display()));
+    }
+    say("[kubelet-start] Starting the kubelet".into());
+    match kubelet::restart(host) {
+        kubelet::ServiceOutcome::Done => {}
+        kubelet::ServiceOutcome::NoInitSystem => say(
+            "[kubelet-start] WARNING: no systemd on this host: start the kubelet with the files above yourself".into(),
+        ),
+        kubelet::ServiceOutcome::Failed(why) => {
+            say(format!("[kubelet-start] WARNING: unable to start the kubelet service: {why}"));
+            say("[kubelet-start] Please ensure the kubelet is installed, reloaded and running (systemctl daemon-reload && systemctl restart kubelet)".into());
+        }
+    }
+    Ok(())
+}
