@@ -81,8 +81,14 @@ fn etcd_runs_from_the_generated_manifest() {
     )
     .unwrap();
     let config = config.to_str().unwrap();
-    kubeadm(root.path(), &["init", "phase", "certs", "all", "--config", config]);
-    kubeadm(root.path(), &["init", "phase", "etcd", "local", "--config", config]);
+    kubeadm(
+        root.path(),
+        &["init", "phase", "certs", "all", "--config", config],
+    );
+    kubeadm(
+        root.path(),
+        &["init", "phase", "etcd", "local", "--config", config],
+    );
 
     let manifest: serde_yaml_ng::Value = serde_yaml_ng::from_str(
         &std::fs::read_to_string(root.path().join("etc/kubernetes/manifests/etcd.yaml")).unwrap(),
@@ -113,17 +119,22 @@ fn etcd_runs_from_the_generated_manifest() {
     let mut adapted = Vec::new();
     let args: Vec<String> = command[1..]
         .iter()
-        .map(|a| match ADAPTED_FOR_ETCD_35.iter().find(|(new, _)| new == a) {
-            Some((new, old)) => {
-                adapted.push(*new);
-                old.to_string()
-            }
-            None => rooted(a),
-        })
+        .map(
+            |a| match ADAPTED_FOR_ETCD_35.iter().find(|(new, _)| new == a) {
+                Some((new, old)) => {
+                    adapted.push(*new);
+                    old.to_string()
+                }
+                None => rooted(a),
+            },
+        )
         .collect();
     assert_eq!(
         adapted,
-        ["--feature-gates=InitialCorruptCheck=true", "--watch-progress-notify-interval=5s"],
+        [
+            "--feature-gates=InitialCorruptCheck=true",
+            "--watch-progress-notify-interval=5s"
+        ],
         "exactly the etcd 3.6 flags are adapted"
     );
     eprintln!("adapted for etcd 3.5: {adapted:?}");
@@ -180,5 +191,8 @@ fn etcd_runs_from_the_generated_manifest() {
         .args(["endpoint", "health"])
         .output()
         .unwrap();
-    assert!(!o.status.success(), "etcd must require a client certificate");
+    assert!(
+        !o.status.success(),
+        "etcd must require a client certificate"
+    );
 }

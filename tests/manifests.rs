@@ -436,3 +436,207 @@ fn external_ca_disables_the_signing_controller() {
     assert!(cmd.contains(&"--cluster-signing-cert-file=".to_string()));
     assert!(cmd.contains(&"--cluster-signing-key-file=".to_string()));
 }
+
+/// A root whose `/patches` directory holds `files` (with `--rootfs`, the patches
+/// directory is a path on the node, inside the root).
+fn root_with_patches(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("patches");
+    std::fs::create_dir(&dir).unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.join(name), content).unwrap();
+    }
+    root
+}
+
+/// The default configuration with `patches.directory: /patches`, written to a file.
+fn patches_config(work: &Path) -> String {
+    let text = DEFAULT_CONFIG.replacen(
+        "nodeRegistration:",
+        "patches:\n  directory: /patches\nnodeRegistration:",
+        1,
+    );
+    write_config(work, &text)
+}
+
+#[test]
+fn patches_of_each_type_and_target_apply_in_file_name_order() {
+    let root = root_with_patches(&[
+        // Strategic (the default): containers by name, env by name, mounts by path.
+        (
+            "kube-apiserver.yaml",
+            "spec:\n  containers:\n  - name: kube-apiserver\n    env:\n    - name: GOGC\n      value: \"50\"\n    volumeMounts:\n    - mountPath: /etc/ssl/certs\n      name: ca-certs\n      readOnly: false\n",
+        ),
+        // Two merge patches for the controller-manager: \"0\" applies before \"1\".
+        (
+            "kube-controller-manager0+merge.json",
+            "{\"metadata\": {\"labels\": {\"order\": \"first\"}}}",
+        ),
+        (
+            "kube-controller-manager1+merge.yaml",
+            "metadata:\n  labels:\n    order: second\n    extra: \"yes\"\n",
+        ),
+        // A JSON patch.
+        (
+            "kube-scheduler+json.yaml",
+            "- op: replace\n  path: /spec/containers/0/resources/requests/cpu\n  value: 300m\n- op: add\n  path: /spec/containers/0/command/-\n  value: --v=2\n",
+        ),
+        // Strategic on etcd with two documents in one file.
+        (
+            "etcd+strategic.yaml",
+            "spec:\n  containers:\n  - name: etcd\n    resources:\n      requests:\n        memory: 200Mi\n---\nmetadata:\n  annotations:\n    patched: \"true\"\n",
+        ),
+        ("kubeletconfiguration+merge.yaml", "maxPods: 42\ncgroupDriver: cgroupfs\n"),
+        ("README.md", "not a patch"),
+    ]);
+    let work = tempfile::tempdir().unwrap();
+    let cfg = patches_config(work.path());
+    for phase in [
+        &["etcd", "local"][..],
+        &["control-plane", "all"][..],
+        &["kubelet-start"][..],
+    ] {
+        let mut args = vec!["init", "phase"];
+        args.extend_from_slice(phase);
+        args.extend_from_slice(&["--config", &cfg]);
+        let out = ok(root.path(), &args);
+        assert!(out.contains("[patches] Applied patch of type"), "{out}");
+    }
+    let api = manifest(root.path(), "kube-apiserver");
+    let c = &api["spec"]["containers"][0];
+    assert_eq!(c["env"][0]["name"].as_str(), Some("GOGC"));
+    let ca = c["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some("/etc/ssl/certs"))
+        .unwrap();
+    assert_eq!(ca["readOnly"].as_bool(), Some(false));
+    assert_eq!(
+        c["volumeMounts"].as_sequence().unwrap().len(),
+        2,
+        "a mount is merged by its path, not added"
+    );
+    assert_eq!(
+        c["command"][0].as_str(),
+        Some("kube-apiserver"),
+        "other fields stay"
+    );
+
+    let cm = manifest(root.path(), "kube-controller-manager");
+    assert_eq!(cm["metadata"]["labels"]["order"].as_str(), Some("second"));
+    assert_eq!(
+        cm["metadata"]["labels"]["component"].as_str(),
+        Some("kube-controller-manager")
+    );
+
+    let sched = manifest(root.path(), "kube-scheduler");
+    let sc = &sched["spec"]["containers"][0];
+    assert_eq!(sc["resources"]["requests"]["cpu"].as_str(), Some("300m"));
+    assert_eq!(command_of(&sched).last().map(String::as_str), Some("--v=2"));
+
+    let etcd = manifest(root.path(), "etcd");
+    assert_eq!(
+        etcd["spec"]["containers"][0]["resources"]["requests"]["memory"].as_str(),
+        Some("200Mi")
+    );
+    assert_eq!(
+        etcd["spec"]["containers"][0]["resources"]["requests"]["cpu"].as_str(),
+        Some("100m")
+    );
+    assert_eq!(
+        etcd["metadata"]["annotations"]["patched"].as_str(),
+        Some("true")
+    );
+
+    let kubelet: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&read(root.path(), "/var/lib/kubelet/config.yaml")).unwrap();
+    assert_eq!(kubelet["maxPods"].as_i64(), Some(42));
+    assert_eq!(kubelet["cgroupDriver"].as_str(), Some("cgroupfs"));
+}
+
+#[test]
+fn a_bad_patch_file_is_an_error_naming_it() {
+    let cases: [(&str, &str, &str); 4] = [
+        (
+            "kube-apiserver.yaml",
+            "spec: [unclosed\n",
+            "not valid YAML or JSON",
+        ),
+        (
+            "etcd+json.yaml",
+            "op: add\n",
+            "a JSON patch must be a list of operations",
+        ),
+        (
+            "kube-scheduler+json.json",
+            "[{\"op\": \"remove\", \"path\": \"/spec/nothing/here\"}]",
+            "the JSON patch does not apply to kube-scheduler",
+        ),
+        (
+            "kube-scheduler+sideways.yaml",
+            "a: 1\n",
+            "unknown patch type \"sideways\"",
+        ),
+    ];
+    for (name, content, message) in cases {
+        let root = root_with_patches(&[(name, content)]);
+        let phase: &[&str] = if name.starts_with("etcd") {
+            &["init", "phase", "etcd", "local"]
+        } else {
+            &["init", "phase", "control-plane", "all"]
+        };
+        let work = tempfile::tempdir().unwrap();
+        let cfg = patches_config(work.path());
+        let mut args = phase.to_vec();
+        args.extend_from_slice(&["--config", &cfg]);
+        let o = kubeadm(root.path(), &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{name} must be refused");
+        assert!(
+            err.contains(name),
+            "{name}: the error names the file: {err}"
+        );
+        assert!(err.contains(message), "{name}: {err}");
+        assert!(
+            !root
+                .path()
+                .join("etc/kubernetes/manifests/kube-scheduler.yaml")
+                .exists()
+                || !name.starts_with("kube-scheduler"),
+            "nothing half-written"
+        );
+    }
+}
+
+#[test]
+fn the_shipped_kubelet_drop_in_reads_what_kubeadm_writes() {
+    let dropin = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/10-kubeadm.conf"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = dropin
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    assert_eq!(lines[0], "[Service]");
+    assert!(lines.contains(&"EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env"));
+    assert!(lines
+        .contains(&"Environment=\"KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml\""));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("--kubeconfig=/etc/kubernetes/kubelet.conf")
+            && l.contains("--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf")));
+    // The flags file kubeadm writes defines exactly the variable the drop-in expands.
+    let root = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let cfg = write_config(work.path(), DEFAULT_CONFIG);
+    ok(
+        root.path(),
+        &["init", "phase", "kubelet-start", "--config", &cfg],
+    );
+    let env = read(root.path(), "/var/lib/kubelet/kubeadm-flags.env");
+    let var = env.split('=').next().unwrap();
+    assert!(lines.last().unwrap().contains(&format!("${var}")), "{var}");
+    assert_eq!(lines[lines.len() - 2], "ExecStart=");
+}
