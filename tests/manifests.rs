@@ -640,3 +640,41 @@ fn the_shipped_kubelet_drop_in_reads_what_kubeadm_writes() {
     assert!(lines.last().unwrap().contains(&format!("${var}")), "{var}");
     assert_eq!(lines[lines.len() - 2], "ExecStart=");
 }
+
+#[test]
+fn v1beta3_extra_args_maps_reach_the_manifests() {
+    let config = "\
+apiVersion: kubeadm.k8s.io/v1beta3
+kind: InitConfiguration
+localAPIEndpoint:
+  advertiseAddress: 192.0.2.10
+nodeRegistration:
+  name: cp-1
+  criSocket: unix:///var/run/containerd/containerd.sock
+---
+apiVersion: kubeadm.k8s.io/v1beta3
+kind: ClusterConfiguration
+kubernetesVersion: v1.37.1
+apiServer:
+  extraArgs:
+    audit-log-maxage: \"30\"
+    enable-admission-plugins: NodeRestriction,PodNodeSelector
+etcd:
+  local:
+    extraArgs:
+      quota-backend-bytes: \"8589934592\"
+";
+    let (root, _work) = generate(config);
+    let api = command_of(&manifest(root.path(), "kube-apiserver"));
+    assert!(api.contains(&"--audit-log-maxage=30".to_string()));
+    assert!(api.contains(&"--enable-admission-plugins=NodeRestriction,PodNodeSelector".to_string()));
+    assert_eq!(
+        api.iter()
+            .filter(|a| a.starts_with("--enable-admission-plugins="))
+            .count(),
+        1,
+        "a user's flag replaces kubeadm's default of the same name"
+    );
+    let etcd = command_of(&manifest(root.path(), "etcd"));
+    assert!(etcd.contains(&"--quota-backend-bytes=8589934592".to_string()));
+}
