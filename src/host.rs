@@ -203,6 +203,18 @@ pub trait Host: Send + Sync {
     fn is_privileged(&self) -> bool;
     /// The addresses of the machine's network interfaces, as (interface name, address).
     fn interface_addresses(&self) -> Vec<(String, IpAddr)>;
+    /// Where a host path is on the machine this process runs on (under `--rootfs`, for
+    /// example), for the few things that must be opened directly, such as a CRI socket.
+    fn local_path(&self, path: &Path) -> PathBuf {
+        path.to_path_buf()
+    }
+
+    /// The addresses a host name resolves to (system resolver).
+    fn lookup_host(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        use std::net::ToSocketAddrs;
+        Ok((name, 0u16).to_socket_addrs()?.map(|a| a.ip()).collect())
+    }
+
     /// The changes made so far, in order (empty for a host that does not record).
     fn actions(&self) -> Vec<HostAction> {
         Vec::new()
@@ -454,6 +466,10 @@ impl Host for RealHost {
     fn interface_addresses(&self) -> Vec<(String, IpAddr)> {
         interface_addresses()
     }
+
+    fn local_path(&self, path: &Path) -> PathBuf {
+        self.resolve(path)
+    }
 }
 
 /// Lists the machine's interface addresses with `getifaddrs`.
@@ -677,6 +693,14 @@ impl Host for DryRunHost {
 
     fn interface_addresses(&self) -> Vec<(String, IpAddr)> {
         self.base.interface_addresses()
+    }
+
+    fn local_path(&self, path: &Path) -> PathBuf {
+        self.base.local_path(path)
+    }
+
+    fn lookup_host(&self, name: &str) -> io::Result<Vec<IpAddr>> {
+        self.base.lookup_host(name)
     }
 
     fn actions(&self) -> Vec<HostAction> {

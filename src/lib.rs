@@ -15,6 +15,7 @@ pub mod output;
 pub mod patches;
 pub mod phases;
 pub mod pki;
+pub mod preflight;
 pub mod token;
 pub mod version;
 pub mod workflow;

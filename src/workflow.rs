@@ -11,6 +11,12 @@ pub trait WorkflowData {
     /// The phases to skip: `--skip-phases`, or the configuration's `skipPhases` when the
     /// flag is not given (the flag takes precedence, as upstream).
     fn skip_phases(&self) -> Vec<String>;
+
+    /// Lines for the end of the run, after the summary (a dry run's "a real run would
+    /// have stopped here", for example).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The work of a phase.

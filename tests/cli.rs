@@ -297,6 +297,23 @@ fn dry_run_touches_nothing_outside_its_temporary_directory() {
     let (o, _, _dirs) = init_dry_run(&[]);
     let out = stdout(&o);
     assert!(out.contains("[preflight] running"), "{out}");
+    // The root has no container runtime socket: preflight fails, the dry run says a real
+    // run would stop there, and goes on.
+    assert!(
+        out.contains("\t[ERROR CRI]: container runtime is not running"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[dryrun] A real run would have stopped at preflight: "),
+        "{out}"
+    );
+    assert!(out.contains("[certs/ca] ... done in "), "{out}");
+    assert_eq!(
+        out.matches("[dryrun] A real run would have stopped at preflight: ")
+            .count(),
+        2,
+        "the note is repeated at the end: {out}"
+    );
 }
 
 #[test]

@@ -198,4 +198,36 @@ fn the_cri_client_drives_a_real_containerd() {
         e.starts_with(&format!("PullImage on {} failed", c.socket)),
         "{e}"
     );
+
+    // Preflight's CRI check passes against the live socket and fails, naming the socket,
+    // against one nobody serves.
+    let host = kubeadm::host::RealHost::new("/");
+    let check = kubeadm::preflight::Check::Cri(c.socket.clone());
+    assert_eq!(check.run(&host), (vec![], vec![]));
+    let dead = format!("unix://{}/dead.sock", work.path().display());
+    let (_, errors) = kubeadm::preflight::Check::Cri(dead.clone()).run(&host);
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with(&format!(
+            "container runtime is not running: cannot connect to {dead}"
+        )),
+        "{errors:?}"
+    );
+
+    // Preflight's image step: a present image is not pulled again; a missing one from an
+    // unreachable registry is a failure naming the image.
+    let failures = kubeadm::phases::preflight::pull(
+        &host,
+        &c.socket,
+        &[
+            IMAGE.to_string(),
+            "registry.invalid/kube-apiserver:v1.37.1".to_string(),
+        ],
+        false,
+    );
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].starts_with("failed to pull image registry.invalid/kube-apiserver:v1.37.1: "),
+        "{failures:?}"
+    );
 }

@@ -279,8 +279,19 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D: WorkflowData>(
             d.scratch_dir().display()
         ));
     }
-    let summary = result?;
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            for note in data.notes() {
+                console.line(&note);
+            }
+            return Err(e);
+        }
+    };
     console.summary(wf.command(), &summary, start.elapsed());
+    for note in data.notes() {
+        console.line(&note);
+    }
     Ok(())
 }
 

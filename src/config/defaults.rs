@@ -240,8 +240,12 @@ pub fn apply_overrides(
             directory: p.display().to_string(),
         });
     }
-    if !o.ignore_preflight_errors.is_empty() {
-        init.node_registration.ignore_preflight_errors = o.ignore_preflight_errors.clone();
+    // The flag adds to the configuration's list, as upstream merges the two.
+    let list = &mut init.node_registration.ignore_preflight_errors;
+    for name in &o.ignore_preflight_errors {
+        if !list.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            list.push(name.clone());
+        }
     }
 }
 

@@ -20,6 +20,10 @@ impl crate::workflow::WorkflowData for InitData {
             self.args.skip_phases.clone()
         }
     }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
+    }
 }
 
 /// What the init phases share.
@@ -34,6 +38,8 @@ pub struct InitData {
     pub keys: KeyCache,
     /// The proxy variables of kubeadm's environment, handed to the control plane.
     pub proxy_env: Vec<(String, String)>,
+    /// Lines for the end of the run.
+    pub notes: Vec<String>,
 }
 
 impl InitData {
@@ -90,6 +96,7 @@ impl InitData {
             host,
             keys: KeyCache::default(),
             proxy_env: crate::manifests::proxy_env_of(std::env::vars()),
+            notes: Vec::new(),
         })
     }
 }
@@ -247,7 +254,11 @@ pub fn workflow() -> Workflow<InitData> {
                 .long("Run pre-flight checks for kubeadm init.")
                 .example("  # Run pre-flight checks for kubeadm init using a config file.\n  kubeadm init phase preflight --config kubeadm-config.yaml")
                 .inherit(&["config", "cri-socket", "dry-run", "ignore-preflight-errors", "image-repository"])
-                .run(pending),
+                .run(|d: &mut InitData| {
+                    let dir = d.manifests_dir();
+                    let dry_run = d.args.dry_run;
+                    super::preflight::init(d.host.as_ref(), &d.cfg, &dir, dry_run, &mut d.notes)
+                }),
             Phase::new("certs", "Certificate generation")
                 .inherit(CERT_FLAGS)
                 .run(|d: &mut InitData| {

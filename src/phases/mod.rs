@@ -5,6 +5,7 @@ pub mod certs;
 pub mod init;
 pub mod join;
 pub mod kubeconfig;
+pub mod preflight;
 pub mod reset;
 pub mod staticpods;
 

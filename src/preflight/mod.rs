@@ -1,0 +1,662 @@
+//! Preflight checks: what must hold on the machine before `init`, `join` or `reset` change
+//! it. Each check has upstream's name (what `--ignore-preflight-errors` takes) and returns
+//! warnings and errors; an ignored check's errors become warnings. Every check reads the
+//! machine through the [`Host`], so the same checks run against a test host.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::{Etcd, InitConfiguration};
+use crate::host::{Host, HostCommand};
+
+/// The fewest CPUs a control-plane node may have.
+pub const CONTROL_PLANE_NUM_CPU: usize = 2;
+/// The least memory (MB) a control-plane node may have.
+pub const CONTROL_PLANE_MEM_MB: u64 = 1700;
+/// The kubelet's port.
+pub const KUBELET_PORT: u16 = 10250;
+
+/// One preflight check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Running as root.
+    IsPrivilegedUser,
+    /// At least this many CPUs usable by kubeadm.
+    NumCpu(usize),
+    /// At least this much memory, in MB.
+    Mem(u64),
+    /// Nothing listens on the TCP port.
+    Port(u16),
+    /// The file does not exist yet.
+    FileAvailable(PathBuf),
+    /// The directory does not exist or is empty.
+    DirAvailable(PathBuf),
+    /// The file exists (with the label as the check's name).
+    FileExisting {
+        /// The file.
+        path: PathBuf,
+        /// The name the check goes by.
+        label: String,
+    },
+    /// The file starts with the content (a kernel switch such as `ip_forward`).
+    FileContent {
+        /// The file.
+        path: PathBuf,
+        /// The expected content.
+        content: String,
+    },
+    /// An executable is on the PATH; a missing mandatory one is an error.
+    InPath {
+        /// The executable.
+        executable: String,
+        /// Whether its absence is an error rather than a warning.
+        mandatory: bool,
+    },
+    /// The node name is valid and resolves.
+    Hostname(String),
+    /// The kubelet's systemd unit exists and is enabled.
+    ServiceKubelet,
+    /// firewalld, when active, may block these ports.
+    Firewalld(Vec<u16>),
+    /// Swap is off (or the kubelet must be set up for it).
+    Swap,
+    /// The kubelet's version fits the control plane's.
+    KubeletVersion(String),
+    /// The Kubernetes version is not newer than this kubeadm.
+    KubernetesVersion(String),
+    /// The container runtime answers on its CRI socket.
+    Cri(String),
+    /// Kernel and cgroups are usable by the kubelet.
+    SystemVerification,
+}
+
+impl Check {
+    /// The check's name, as `--ignore-preflight-errors` takes it.
+    pub fn name(&self) -> String {
+        let dashed = |p: &Path| p.display().to_string().replace('/', "-");
+        match self {
+            Check::IsPrivilegedUser => "IsPrivilegedUser".into(),
+            Check::NumCpu(_) => "NumCPU".into(),
+            Check::Mem(_) => "Mem".into(),
+            Check::Port(p) => format!("Port-{p}"),
+            Check::FileAvailable(p) => format!("FileAvailable-{}", dashed(p)),
+            Check::DirAvailable(p) => format!("DirAvailable-{}", dashed(p)),
+            Check::FileExisting { label, .. } => label.clone(),
+            Check::FileContent { path, .. } => format!("FileContent-{}", dashed(path)),
+            Check::InPath { executable, .. } => format!("FileExisting-{executable}"),
+            Check::Hostname(_) => "Hostname".into(),
+            Check::ServiceKubelet => "Service-Kubelet".into(),
+            Check::Firewalld(_) => "Firewalld".into(),
+            Check::Swap => "Swap".into(),
+            Check::KubeletVersion(_) => "KubeletVersion".into(),
+            Check::KubernetesVersion(_) => "KubernetesVersion".into(),
+            Check::Cri(_) => "CRI".into(),
+            Check::SystemVerification => "SystemVerification".into(),
+        }
+    }
+
+    /// Runs the check: (warnings, errors).
+    pub fn run(&self, host: &dyn Host) -> (Vec<String>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut errors = Vec::new();
+        match self {
+            Check::IsPrivilegedUser => {
+                if !host.is_privileged() {
+                    errors.push(
+                        "user is not running as root; run kubeadm with sudo or as root".into(),
+                    );
+                }
+            }
+            Check::NumCpu(min) => match usable_cpus(host) {
+                Some(n) if n < *min => errors.push(format!(
+                    "the number of available CPUs {n} is less than the required {min}"
+                )),
+                Some(_) => {}
+                None => warnings.push(
+                    "could not count the CPUs from /proc/self/status or /proc/cpuinfo".into(),
+                ),
+            },
+            Check::Mem(min) => match total_memory_mb(host) {
+                Some(mb) if mb < *min => errors.push(format!(
+                    "the system RAM ({mb} MB) is less than the minimum {min} MB"
+                )),
+                Some(_) => {}
+                None => warnings.push("could not read MemTotal from /proc/meminfo".into()),
+            },
+            Check::Port(port) => {
+                let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), *port);
+                if host.port_in_use(any) {
+                    let holders = listeners_on(host, *port);
+                    let held = if holders.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (listening: {})", holders.join(", "))
+                    };
+                    errors.push(format!(
+                        "Port {port} is in use{held}; stop what listens there, or free the port"
+                    ));
+                }
+            }
+            Check::FileAvailable(p) => {
+                if host.exists(p).unwrap_or(false) {
+                    errors.push(format!(
+                        "{} already exists; remove it (or run 'kubeadm reset') if it is left from an earlier run",
+                        p.display()
+                    ));
+                }
+            }
+            Check::DirAvailable(p) => {
+                if let Ok(entries) = host.read_dir(p) {
+                    if !entries.is_empty() {
+                        errors.push(format!(
+                            "{} is not empty; empty it (or run 'kubeadm reset') if it is left from an earlier run",
+                            p.display()
+                        ));
+                    }
+                }
+            }
+            Check::FileExisting { path, .. } => {
+                if !host.exists(path).unwrap_or(false) {
+                    errors.push(format!("{} doesn't exist", path.display()));
+                }
+            }
+            Check::FileContent { path, content } => match host.read(path) {
+                Err(_) => errors.push(format!("{} does not exist", path.display())),
+                Ok(bytes) => {
+                    if !bytes.starts_with(content.as_bytes()) {
+                        let found = String::from_utf8_lossy(&bytes).trim().to_string();
+                        errors.push(format!(
+                            "{} contents are not set to {content} (found {found:?}); set it with 'sysctl -w {}={content}' and persist it in /etc/sysctl.d/",
+                            path.display(),
+                            sysctl_key(path)
+                        ));
+                    }
+                }
+            },
+            Check::InPath {
+                executable,
+                mandatory,
+            } => {
+                if host.find_executable(executable).is_none() {
+                    let msg = format!("{executable} not found in system path");
+                    if *mandatory {
+                        errors.push(msg);
+                    } else {
+                        warnings.push(msg);
+                    }
+                }
+            }
+            Check::Hostname(name) => {
+                let name = name.to_lowercase();
+                if !crate::pki::is_dns_subdomain(&name) {
+                    warnings.push(format!(
+                        "invalid node name format {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+                    ));
+                }
+                match host.lookup_host(&name) {
+                    Ok(addrs) if !addrs.is_empty() => {}
+                    Ok(_) => warnings.push(format!("hostname \"{name}\" could not be reached")),
+                    Err(e) => {
+                        warnings.push(format!("hostname \"{name}\" could not be reached"));
+                        warnings.push(format!("hostname \"{name}\": lookup {name}: {e}"));
+                    }
+                }
+            }
+            Check::ServiceKubelet => {
+                if host.find_executable("systemctl").is_none() {
+                    warnings.push(
+                        "no supported init system detected, skipping checking for services".into(),
+                    );
+                } else {
+                    let status = host.systemctl("status", "kubelet");
+                    let missing = match &status {
+                        Ok(o) => o.stdout.contains("Loaded: not-found") || o.code == 4,
+                        Err(_) => true,
+                    };
+                    if missing {
+                        warnings.push("kubelet service does not exist".into());
+                    } else if !host
+                        .systemctl("is-enabled", "kubelet")
+                        .map(|o| o.success())
+                        .unwrap_or(false)
+                    {
+                        warnings.push("kubelet service is not enabled, please run 'systemctl enable kubelet.service'".into());
+                    }
+                }
+            }
+            Check::Firewalld(ports) => {
+                if host.find_executable("systemctl").is_some()
+                    && host
+                        .systemctl("is-active", "firewalld")
+                        .map(|o| o.success())
+                        .unwrap_or(false)
+                {
+                    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+                    warnings.push(format!(
+                        "firewalld is active, please ensure ports [{}] are open or your cluster may not function correctly",
+                        list.join(" ")
+                    ));
+                }
+            }
+            Check::Swap => {
+                if let Ok(text) = host.read_to_string(Path::new("/proc/swaps")) {
+                    if text.lines().skip(1).any(|l| !l.trim().is_empty()) {
+                        warnings.push("swap is supported for cgroup v2 only. The kubelet must be properly configured to use swap. Please refer to https://kubernetes.io/docs/concepts/architecture/nodes/#swap-memory, or disable swap on the node".into());
+                    }
+                }
+            }
+            Check::KubeletVersion(k8s) => match kubelet_version(host) {
+                Err(e) => errors.push(format!("couldn't get kubelet version: {e}")),
+                Ok(kubelet) => {
+                    let (Some(km), Some(cm)) = (
+                        crate::images::minor_of(&kubelet),
+                        crate::images::minor_of(k8s),
+                    ) else {
+                        errors.push(format!("couldn't parse kubelet version {kubelet:?}"));
+                        return (warnings, errors);
+                    };
+                    // The kubelet may be up to three minor versions older than the control plane.
+                    if km + 3 < cm {
+                        errors.push(format!(
+                            "Kubelet version {kubelet:?} is lower than kubeadm can support. Please upgrade kubelet"
+                        ));
+                    } else if km > cm {
+                        errors.push(format!(
+                            "the kubelet version is higher than the control plane version. This is not a supported version skew and may lead to a malfunctional cluster. Kubelet version: {kubelet:?} Control plane version: {k8s:?}"
+                        ));
+                    }
+                }
+            },
+            Check::KubernetesVersion(k8s) => {
+                let ours = crate::version::KUBERNETES_VERSION;
+                if let (Some(want), Some(have)) =
+                    (crate::images::minor_of(k8s), crate::images::minor_of(ours))
+                {
+                    if want > have {
+                        warnings.push(format!(
+                            "Kubernetes version is greater than kubeadm version. Please consider to upgrade kubeadm. Kubernetes version: {k8s}. Kubeadm version: 1.{have}.x"
+                        ));
+                    }
+                }
+            }
+            Check::Cri(endpoint) => {
+                if let Err(e) = cri_ready(host, endpoint) {
+                    errors.push(e);
+                }
+            }
+            Check::SystemVerification => system_verification(host, &mut warnings, &mut errors),
+        }
+        (warnings, errors)
+    }
+}
+
+fn sysctl_key(path: &Path) -> String {
+    path.strip_prefix("/proc/sys")
+        .map(|p| p.display().to_string().replace('/', "."))
+        .unwrap_or_else(|_| path.display().to_string())
+}
+
+/// CPUs this process may run on: `Cpus_allowed_list` of /proc/self/status, else the
+/// processors of /proc/cpuinfo.
+fn usable_cpus(host: &dyn Host) -> Option<usize> {
+    if let Ok(status) = host.read_to_string(Path::new("/proc/self/status")) {
+        if let Some(list) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        {
+            let mut n = 0;
+            for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+                match part.split_once('-') {
+                    Some((a, b)) => {
+                        let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                        n += b.checked_sub(a)? + 1;
+                    }
+                    None => n += 1,
+                }
+            }
+            return Some(n);
+        }
+    }
+    let info = host.read_to_string(Path::new("/proc/cpuinfo")).ok()?;
+    Some(info.lines().filter(|l| l.starts_with("processor")).count())
+}
+
+fn total_memory_mb(host: &dyn Host) -> Option<u64> {
+    let info = host.read_to_string(Path::new("/proc/meminfo")).ok()?;
+    let kb: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024)
+}
+
+/// The local addresses listening on a TCP port, from /proc/net/tcp and tcp6.
+pub fn listeners_on(host: &dyn Host, port: u16) -> Vec<String> {
+    let mut out = Vec::new();
+    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let Ok(text) = host.read_to_string(Path::new(file)) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() < 4 || cols[3] != "0A" {
+                continue;
+            }
+            let Some((addr, p)) = cols[1].split_once(':') else {
+                continue;
+            };
+            if u16::from_str_radix(p, 16).ok() != Some(port) {
+                continue;
+            }
+            if let Some(ip) = parse_proc_addr(addr, v6) {
+                out.push(crate::config::join_host_port(&ip.to_string(), port));
+            }
+        }
+    }
+    out
+}
+
+fn parse_proc_addr(hex: &str, v6: bool) -> Option<IpAddr> {
+    if !v6 {
+        let n = u32::from_str_radix(hex, 16).ok()?;
+        return Some(IpAddr::V4(Ipv4Addr::from(n.swap_bytes())));
+    }
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    for (i, chunk) in bytes.chunks_mut(4).enumerate() {
+        let word = u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).ok()?;
+        chunk.copy_from_slice(&word.swap_bytes().to_be_bytes());
+    }
+    Some(IpAddr::V6(bytes.into()))
+}
+
+fn kubelet_version(host: &dyn Host) -> Result<String, String> {
+    let out = host
+        .run(&HostCommand::read_only("kubelet", &["--version"]))
+        .map_err(|e| match e {
+            crate::host::HostError::Spawn { error, .. }
+                if error.kind() == std::io::ErrorKind::NotFound =>
+            {
+                "the kubelet is not installed (no kubelet in the system path); install the kubelet package of the cluster's version".to_string()
+            }
+            other => other.to_string(),
+        })?;
+    if !out.success() {
+        return Err(format!(
+            "kubelet --version exited with {}: {}",
+            out.code,
+            out.stderr.trim()
+        ));
+    }
+    out.stdout
+        .split_whitespace()
+        .find(|w| w.starts_with('v'))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "unexpected kubelet --version output {:?}",
+                out.stdout.trim()
+            )
+        })
+}
+
+fn cri_ready(host: &dyn Host, endpoint: &str) -> Result<(), String> {
+    let path = crate::cri::socket_path(endpoint).map_err(|e| e.to_string())?;
+    let local = format!("unix://{}", host.local_path(&path).display());
+    let mut client = crate::cri::CriClient::connect(&local, Duration::from_secs(5))
+        .map_err(|e| e.to_string().replace(&local, endpoint))?;
+    let conditions = client
+        .status()
+        .map_err(|e| e.to_string().replace(&local, endpoint))?;
+    if let Some(c) = conditions
+        .iter()
+        .find(|c| c.kind == "RuntimeReady" && !c.status)
+    {
+        return Err(format!(
+            "container runtime at {endpoint} is not ready: {} {}",
+            c.reason, c.message
+        ));
+    }
+    Ok(())
+}
+
+fn system_verification(host: &dyn Host, warnings: &mut Vec<String>, errors: &mut Vec<String>) {
+    match host.read_to_string(Path::new("/proc/sys/kernel/osrelease")) {
+        Ok(release) => {
+            let release = release.trim();
+            let mut parts = release.split(['.', '-']);
+            let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            if (major, minor) < (4, 19) {
+                errors.push(format!(
+                    "kernel release {release} is unsupported. Recommended LTS version from the 4.x series is 4.19. Any 5.x or 6.x versions are also supported"
+                ));
+            }
+        }
+        Err(e) => errors.push(format!("could not read the kernel release: {e}")),
+    }
+    let controllers = Path::new("/sys/fs/cgroup/cgroup.controllers");
+    if let Ok(text) = host.read_to_string(controllers) {
+        let have: BTreeSet<&str> = text.split_whitespace().collect();
+        let missing: Vec<&str> = ["cpu", "cpuset", "io", "memory", "pids"]
+            .into_iter()
+            .filter(|c| !have.contains(c))
+            .collect();
+        if !missing.is_empty() {
+            errors.push(format!(
+                "missing required cgroups: {} (from {}); enable them in the kernel or the cgroup v2 hierarchy",
+                missing.join(" "),
+                controllers.display()
+            ));
+        }
+    } else if let Ok(text) = host.read_to_string(Path::new("/proc/cgroups")) {
+        let have: BTreeSet<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                (cols.len() >= 4 && cols[3] == "1").then_some(cols[0])
+            })
+            .collect();
+        let missing: Vec<&str> = [
+            "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids",
+        ]
+        .into_iter()
+        .filter(|c| !have.contains(c))
+        .collect();
+        if !missing.is_empty() {
+            errors.push(format!("missing required cgroups: {}", missing.join(" ")));
+        }
+        warnings
+            .push("cgroups v1 support is in maintenance mode, please migrate to cgroups v2".into());
+    } else {
+        errors.push(
+            "no cgroup hierarchy found (/sys/fs/cgroup/cgroup.controllers or /proc/cgroups)".into(),
+        );
+    }
+}
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The check's name.
+    pub name: String,
+    /// Warnings (including errors of ignored checks).
+    pub warnings: Vec<String>,
+    /// Errors that stop the command.
+    pub errors: Vec<String>,
+}
+
+/// Which checks may fail without stopping: `--ignore-preflight-errors` and
+/// `nodeRegistration.ignorePreflightErrors`, case-insensitive, `all` for every check.
+#[derive(Debug, Clone, Default)]
+pub struct Ignored(BTreeSet<String>);
+
+impl Ignored {
+    /// From the names given; `all` may not be combined with others, as upstream says.
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a String>) -> anyhow::Result<Self> {
+        let set: BTreeSet<String> = names
+            .into_iter()
+            .flat_map(|n| n.split(','))
+            .map(|n| n.trim().to_lowercase())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if set.contains("all") && set.len() > 1 {
+            anyhow::bail!(
+                "ignorePreflightErrors: Invalid value: {:?}: don't specify individual checks if 'all' is used",
+                set.iter().cloned().collect::<Vec<_>>()
+            );
+        }
+        Ok(Ignored(set))
+    }
+
+    /// Whether the check's errors are only warnings.
+    pub fn covers(&self, name: &str) -> bool {
+        self.0.contains("all") || self.0.contains(&name.to_lowercase())
+    }
+}
+
+/// Runs the checks in order.
+pub fn run(host: &dyn Host, checks: &[Check], ignored: &Ignored) -> Vec<Finding> {
+    checks
+        .iter()
+        .map(|c| {
+            let name = c.name();
+            let (mut warnings, mut errors) = c.run(host);
+            if ignored.covers(&name) {
+                warnings.append(&mut errors);
+            }
+            Finding {
+                name,
+                warnings,
+                errors,
+            }
+        })
+        .collect()
+}
+
+/// The warning lines, as upstream prints them.
+pub fn warning_lines(findings: &[Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .flat_map(|f| {
+            f.warnings
+                .iter()
+                .map(move |w| format!("\t[WARNING {}]: {w}", f.name))
+        })
+        .collect()
+}
+
+/// The error report when any check failed.
+pub fn error_report(findings: &[Finding]) -> Option<String> {
+    let lines: Vec<String> = findings
+        .iter()
+        .flat_map(|f| {
+            f.errors
+                .iter()
+                .map(move |e| format!("\t[ERROR {}]: {e}", f.name))
+        })
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "[preflight] Some fatal errors occurred:\n{}\n[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`",
+        lines.join("\n")
+    ))
+}
+
+/// The checks of `kubeadm init` on this configuration, in upstream's order (the privileged
+/// user check runs first, on its own).
+pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> {
+    let port = cfg.local_api_endpoint.bind_port;
+    let mut checks = vec![
+        Check::NumCpu(CONTROL_PLANE_NUM_CPU),
+        Check::Mem(CONTROL_PLANE_MEM_MB),
+        Check::KubernetesVersion(cfg.cluster.kubernetes_version.clone()),
+        Check::Firewalld(vec![port, KUBELET_PORT]),
+        Check::Port(port),
+        Check::Port(crate::manifests::controlplane::SCHEDULER_PORT as u16),
+        Check::Port(crate::manifests::controlplane::CONTROLLER_MANAGER_PORT as u16),
+    ];
+    for c in [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "etcd",
+    ] {
+        checks.push(Check::FileAvailable(crate::manifests::manifest_path(
+            manifests_dir,
+            c,
+        )));
+    }
+    checks.extend(common_checks(cfg));
+    if cfg.local_api_endpoint.advertise_address.is_ipv6() {
+        checks.push(Check::FileContent {
+            path: "/proc/sys/net/ipv6/conf/default/forwarding".into(),
+            content: "1".into(),
+        });
+    }
+    match &cfg.cluster.etcd {
+        Etcd::Local(local) => {
+            checks.push(Check::Port(crate::manifests::etcd::CLIENT_PORT));
+            checks.push(Check::Port(crate::manifests::etcd::PEER_PORT));
+            checks.push(Check::DirAvailable(local.data_dir.clone()));
+        }
+        Etcd::External(ext) => {
+            for p in [&ext.ca_file, &ext.cert_file, &ext.key_file] {
+                if !p.as_os_str().is_empty() {
+                    checks.push(Check::FileExisting {
+                        path: p.clone(),
+                        label: "ExternalEtcdClientCertificates".into(),
+                    });
+                }
+            }
+        }
+    }
+    checks
+}
+
+/// The checks every node runs (init and join).
+pub fn common_checks(cfg: &InitConfiguration) -> Vec<Check> {
+    let mut checks = vec![
+        Check::Cri(cfg.node_registration.cri_socket.clone()),
+        Check::Swap,
+    ];
+    for (exe, mandatory) in [
+        ("iptables", true),
+        ("mount", true),
+        ("nsenter", true),
+        ("ethtool", false),
+        ("tc", false),
+        ("touch", false),
+    ] {
+        checks.push(Check::InPath {
+            executable: exe.into(),
+            mandatory,
+        });
+    }
+    checks.extend([
+        Check::SystemVerification,
+        Check::Hostname(cfg.node_registration.name.clone()),
+        Check::KubeletVersion(cfg.cluster.kubernetes_version.clone()),
+        Check::ServiceKubelet,
+        Check::Port(KUBELET_PORT),
+        Check::FileContent {
+            path: "/proc/sys/net/ipv4/ip_forward".into(),
+            content: "1".into(),
+        },
+    ]);
+    checks
+}
+
+#[cfg(test)]
+mod tests;
