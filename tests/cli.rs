@@ -397,3 +397,42 @@ fn join_phases_take_the_positional_endpoint() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown flag: --token"));
 }
+
+#[test]
+fn config_images_list_follows_the_configuration() {
+    let o = kubeadm(&[
+        "config",
+        "images",
+        "list",
+        "--kubernetes-version",
+        "v1.36.2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "registry.k8s.io/kube-apiserver:v1.36.2\nregistry.k8s.io/kube-controller-manager:v1.36.2\nregistry.k8s.io/kube-scheduler:v1.36.2\nregistry.k8s.io/kube-proxy:v1.36.2\nregistry.k8s.io/coredns/coredns:v1.14.2\nregistry.k8s.io/pause:3.10.2\nregistry.k8s.io/etcd:3.6.9-0\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\nimageRepository: mirror.example/k8s\nproxy:\n  disabled: true\ndns:\n  imageTag: v1.14.9\netcd:\n  external:\n    endpoints: [https://10.0.0.1:2379]\n",
+    )
+    .unwrap();
+    let o = kubeadm(&[
+        "config",
+        "images",
+        "list",
+        "--config",
+        cfg.to_str().unwrap(),
+        "-o",
+        "yaml",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "apiVersion: output.kubeadm.k8s.io/v1alpha3\nimages:\n- mirror.example/k8s/kube-apiserver:v1.37.1\n- mirror.example/k8s/kube-controller-manager:v1.37.1\n- mirror.example/k8s/kube-scheduler:v1.37.1\n- mirror.example/k8s/coredns:v1.14.9\n- mirror.example/k8s/pause:3.10.2\nkind: Images\n"
+    );
+    let o = kubeadm(&["config", "images", "list", "-o", "xml"]);
+    assert_eq!(o.status.code(), Some(2));
+}

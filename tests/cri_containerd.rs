@@ -224,10 +224,40 @@ fn the_cri_client_drives_a_real_containerd() {
             "registry.invalid/kube-apiserver:v1.37.1".to_string(),
         ],
         false,
+        "[preflight]",
     );
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(
         failures[0].starts_with("failed to pull image registry.invalid/kube-apiserver:v1.37.1: "),
         "{failures:?}"
     );
+
+    // `kubeadm config images pull` goes through the same client: every image of the
+    // configuration is tried and each failure is named.
+    let o = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .args(["config", "images", "pull", "--cri-socket", &c.socket])
+        .args([
+            "--image-repository",
+            "registry.invalid",
+            "--kubernetes-version",
+            "v1.37.1",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("7 images could not be pulled"), "{err}");
+    for image in ["kube-apiserver:v1.37.1", "pause:3.10.2", "etcd:3.6.9-0"] {
+        assert!(
+            out.contains(&format!(
+                "[config/images] Failed to pull registry.invalid/{image}"
+            )),
+            "{out}"
+        );
+        assert!(
+            err.contains(&format!("failed to pull image registry.invalid/{image}: ")),
+            "{err}"
+        );
+    }
 }

@@ -126,11 +126,52 @@ pub struct ImagesPullArgs {
 }
 
 /// Runs a `kubeadm config` subcommand.
-pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
+pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
     use crate::config::{load_file, print};
     match args.command {
-        ConfigCommand::Images(ImagesCommand::List(_)) => not_implemented("config images list"),
-        ConfigCommand::Images(ImagesCommand::Pull(_)) => not_implemented("config images pull"),
+        ConfigCommand::Images(ImagesCommand::List(a)) => {
+            let cfg = images_configuration(global, &a.images, None)?;
+            let images = crate::images::control_plane_images(&cfg);
+            match a.output.output.as_str() {
+                "text" => {
+                    for i in &images {
+                        println!("{i}");
+                    }
+                }
+                "json" => println!("{}", serde_json::to_string_pretty(&ImagesList::new(images))?),
+                "yaml" => print!(
+                    "{}",
+                    serde_yaml_ng::to_string(&serde_json::to_value(ImagesList::new(images))?)?
+                ),
+                other => {
+                    return Err(super::usage_error(format!(
+                        "unable to match a printer suitable for the output format {other:?}, allowed formats are: json,text,yaml"
+                    )))
+                }
+            }
+            Ok(())
+        }
+        ConfigCommand::Images(ImagesCommand::Pull(a)) => {
+            let cfg = images_configuration(global, &a.images, a.cri_socket.clone())?;
+            let host = super::real_host(global);
+            let images = crate::images::control_plane_images(&cfg);
+            let failures = crate::phases::preflight::pull(
+                host.as_ref(),
+                &cfg.node_registration.cri_socket,
+                &images,
+                false,
+                "[config/images]",
+            );
+            match failures.as_slice() {
+                [] => Ok(()),
+                [one] => anyhow::bail!("{one}"),
+                many => anyhow::bail!(
+                    "{} images could not be pulled:\n\t{}",
+                    many.len(),
+                    many.join("\n\t")
+                ),
+            }
+        }
         ConfigCommand::Print(p) => {
             let (text, component_configs) = match p {
                 PrintCommand::InitDefaults(a) => (print::init_defaults()?, a.component_configs),
@@ -167,4 +208,45 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `output.kubeadm.k8s.io/v1alpha3` `Images`, what `config images list -o json|yaml` prints.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ImagesList {
+    kind: &'static str,
+    api_version: &'static str,
+    images: Vec<String>,
+}
+
+impl ImagesList {
+    fn new(images: Vec<String>) -> Self {
+        ImagesList {
+            kind: "Images",
+            api_version: "output.kubeadm.k8s.io/v1alpha3",
+            images,
+        }
+    }
+}
+
+/// The configuration `config images` works from: `--config`, or the defaults with
+/// `--kubernetes-version` and `--image-repository`.
+fn images_configuration(
+    global: &super::GlobalArgs,
+    a: &ImageSelectionArgs,
+    cri_socket: Option<String>,
+) -> anyhow::Result<crate::config::InitConfiguration> {
+    let docs = super::load_config(&a.config)?;
+    let feature_gates = match &a.feature_gates {
+        Some(text) => crate::config::parse_feature_gates(text)?,
+        None => Default::default(),
+    };
+    let overrides = crate::config::InitOverrides {
+        image_repository: a.image_repository.clone(),
+        kubernetes_version: a.kubernetes_version.clone(),
+        cri_socket,
+        feature_gates,
+        ..Default::default()
+    };
+    crate::config::init_configuration(super::real_host(global).as_ref(), docs.as_ref(), &overrides)
 }

@@ -146,7 +146,7 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
     match cli.command {
         Commands::Certs(c) => certs::run(&cli.global, c),
         Commands::Completion(a) => completion::run(a),
-        Commands::Config(a) => config::run(a),
+        Commands::Config(a) => config::run(&cli.global, a),
         Commands::Init(_) => init::run(&cli.global, sub),
         Commands::Join(_) => join::run(&cli.global, sub),
         Commands::Kubeconfig(c) => kubeconfig::run(&cli.global, c),

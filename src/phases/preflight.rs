@@ -95,6 +95,7 @@ pub fn pull_images(
         &cfg.node_registration.cri_socket,
         &images,
         policy == "Always",
+        "[preflight]",
     );
     let findings = vec![preflight::Finding {
         name: "ImagePull".into(),
@@ -119,8 +120,14 @@ pub fn pull_images(
 }
 
 /// Pulls each image that is missing (or every one with `always`), printing a line per
-/// image; returns the failures.
-pub fn pull(host: &dyn Host, endpoint: &str, images: &[String], always: bool) -> Vec<String> {
+/// image under `prefix` (`[preflight]`, `[config/images]`); returns the failures.
+pub fn pull(
+    host: &dyn Host,
+    endpoint: &str,
+    images: &[String],
+    always: bool,
+    prefix: &str,
+) -> Vec<String> {
     let local = match crate::cri::socket_path(endpoint) {
         Ok(p) => format!("unix://{}", host.local_path(&p).display()),
         Err(e) => return vec![e.to_string()],
@@ -132,16 +139,19 @@ pub fn pull(host: &dyn Host, endpoint: &str, images: &[String], always: bool) ->
     let mut errors = Vec::new();
     for image in images {
         if !always && matches!(client.image_exists(image), Ok(true)) {
-            println!("[preflight] Image {image} is already present");
+            println!("{prefix} Image {image} is already present");
             continue;
         }
         let started = std::time::Instant::now();
         match client.pull_image(image) {
             Ok(_) => println!(
-                "[preflight] Pulled {image} in {}",
+                "{prefix} Pulled {image} in {}",
                 crate::output::human_duration(started.elapsed())
             ),
-            Err(e) => errors.push(format!("failed to pull image {image}: {e}")),
+            Err(e) => {
+                println!("{prefix} Failed to pull {image}");
+                errors.push(format!("failed to pull image {image}: {e}"));
+            }
         }
     }
     errors
