@@ -385,7 +385,22 @@ async fn serve(
         "patch" => {
             let name = target.name.as_deref().expect("patch has a name");
             let force = matches!(param(&q, "force"), Some("true"));
-            let patched = patch_object(state, r, &ns, name, &content_type, &body, &manager, force)?;
+            // Apply names its manager explicitly; the user agent does not count.
+            let apply_manager = if content_type == "application/apply-patch+yaml" {
+                param(&q, "fieldManager").unwrap_or("").to_string()
+            } else {
+                manager.clone()
+            };
+            let patched = patch_object(
+                state,
+                r,
+                &ns,
+                name,
+                &content_type,
+                &body,
+                &apply_manager,
+                force,
+            )?;
             Ok(json_response(200, &patched))
         }
         "delete" => {
@@ -505,9 +520,9 @@ fn patch_object(
                 "the name of the applied object does not match the name on the URL",
             ));
         }
-        if param_manager_missing(manager) {
+        if manager.is_empty() {
             return Err(ApiError::bad_request(
-                "fieldManager is required for apply requests",
+                "PATCH, application/apply-patch+yaml requests require fieldManager to be set",
             ));
         }
         return match current {
@@ -558,10 +573,6 @@ fn patch_object(
     }
     patch::record_update(Some(&current), &mut doc, manager, &r.api_version());
     state.store.update(r, ns, name, doc)
-}
-
-fn param_manager_missing(manager: &str) -> bool {
-    manager.is_empty() || manager == "unknown"
 }
 
 fn non_resource(

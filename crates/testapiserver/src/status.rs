@@ -92,27 +92,40 @@ impl ApiError {
         )
     }
 
-    /// 409 for server-side apply conflicts.
+    /// 409 for server-side apply conflicts, worded as the real server words them:
+    /// `conflict with "m" using v1: .data.a`, or per manager with a list of fields.
     pub fn apply_conflict(r: &Resource, name: &str, conflicts: &[(String, String)]) -> Self {
-        let lines: Vec<String> = conflicts
-            .iter()
-            .map(|(manager, field)| format!("- conflict with \"{manager}\": {field}"))
-            .collect();
+        let using = r.api_version();
+        let text = match conflicts {
+            [(m, f)] => format!("conflict with \"{m}\" using {using}: {f}"),
+            _ => {
+                let mut managers: Vec<&String> = conflicts.iter().map(|(m, _)| m).collect();
+                managers.sort();
+                managers.dedup();
+                let mut lines = Vec::new();
+                for m in managers {
+                    lines.push(format!("conflicts with \"{m}\" using {using}:"));
+                    for (_, f) in conflicts.iter().filter(|(cm, _)| cm == m) {
+                        lines.push(format!("- {f}"));
+                    }
+                }
+                lines.join("\n")
+            }
+        };
         let mut d = details(r, name);
         d["causes"] = Value::Array(
             conflicts
                 .iter()
-                .map(|(m, f)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\""), "field": f}))
+                .map(|(m, f)| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\" using {using}"), "field": f}))
                 .collect(),
         );
         Self::new(
             409,
             "Conflict",
             format!(
-                "Apply failed with {} conflict{}: {}",
+                "Apply failed with {} conflict{}: {text}",
                 conflicts.len(),
                 if conflicts.len() == 1 { "" } else { "s" },
-                lines.join("\n")
             ),
             Some(d),
         )
