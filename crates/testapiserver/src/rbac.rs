@@ -100,8 +100,42 @@ fn role_rules(store: &Store, role_ref: &Value, binding_ns: Option<&str>) -> Vec<
         .unwrap_or_default()
 }
 
-/// Whether RBAC allows the request.
+/// The Node authorizer (kube-apiserver runs `--authorization-mode=Node,RBAC` on kubeadm
+/// clusters), for what a kubelet does outside of Pods: certificate requests, its own Node
+/// object and status, its lease. The graph-based access to Pods' Secrets and ConfigMaps
+/// is not modelled: nothing kubeadm does depends on it.
+fn node_allows(user: &User, a: &Attributes) -> bool {
+    let Some(node) = user.name.strip_prefix("system:node:") else {
+        return false;
+    };
+    if !user.groups.iter().any(|g| g == "system:nodes") {
+        return false;
+    }
+    let own = a.name.as_deref().is_none_or(|n| n == node);
+    match (a.group.as_str(), a.resource.as_deref()) {
+        ("certificates.k8s.io", Some("certificatesigningrequests")) => {
+            a.subresource.is_none()
+                && matches!(a.verb.as_str(), "create" | "get" | "list" | "watch")
+        }
+        ("", Some("nodes")) => match a.verb.as_str() {
+            "get" | "list" | "watch" => true,
+            "create" | "update" | "patch" => own,
+            _ => false,
+        },
+        ("coordination.k8s.io", Some("leases")) => {
+            a.namespace.as_deref() == Some("kube-node-lease") && own
+        }
+        _ => false,
+    }
+}
+
+/// Whether the Node authorizer or RBAC allows the request.
 pub fn allows(store: &Store, user: &User, a: &Attributes) -> bool {
+    node_allows(user, a) || rbac_allows(store, user, a)
+}
+
+/// Whether RBAC alone allows the request (what the CSR approver's access review asks).
+pub fn rbac_allows(store: &Store, user: &User, a: &Attributes) -> bool {
     let crb = resources::find("rbac.authorization.k8s.io", "v1", "clusterrolebindings")
         .expect("rbac kinds");
     let (bindings, _) = store.list(crb, None);
