@@ -2,6 +2,7 @@
 //! clusters. The `kubeadm` binary is a thin command line over this library.
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod copycerts;
 pub mod cri;

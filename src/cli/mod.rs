@@ -151,7 +151,7 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
         Commands::Join(_) => join::run(&cli.global, sub),
         Commands::Kubeconfig(c) => kubeconfig::run(&cli.global, c),
         Commands::Reset(_) => reset::run(&cli.global, sub),
-        Commands::Token(a) => token::run(a),
+        Commands::Token(a) => token::run(&cli.global, a),
         Commands::Upgrade(c) => upgrade::run(c),
         Commands::Version(a) => version::run(a),
     }

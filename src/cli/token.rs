@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::not_implemented;
+use anyhow::Context;
+
+use crate::client::{Api, DryRunClient, KubeClient};
 use crate::duration::parse_duration;
-use crate::token::BootstrapToken;
+use crate::token::{BootstrapToken, TokenSpec};
 
 /// `kubeadm token` and the flags its subcommands share.
 #[derive(Debug, clap::Args)]
@@ -82,14 +84,258 @@ pub struct OutputArgs {
 }
 
 /// Runs a `kubeadm token` subcommand.
-pub fn run(args: TokenArgs) -> anyhow::Result<()> {
-    match args.command {
+pub fn run(global: &super::GlobalArgs, args: TokenArgs) -> anyhow::Result<()> {
+    let host = super::real_host(global);
+    let kubeconfig = args
+        .kubeconfig
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/etc/kubernetes/admin.conf"));
+    let dry = args.dry_run.then(DryRunClient::new);
+    let api = || -> anyhow::Result<Box<dyn Api>> {
+        Ok(Box::new(KubeClient::from_kubeconfig(
+            host.as_ref(),
+            &kubeconfig,
+        )?))
+    };
+    let result = match args.command {
         TokenCommand::Generate => {
             println!("{}", BootstrapToken::generate()?);
             Ok(())
         }
-        TokenCommand::Create(_) => not_implemented("token create"),
-        TokenCommand::Delete { .. } => not_implemented("token delete"),
-        TokenCommand::List(_) => not_implemented("token list"),
+        TokenCommand::Create(c) => {
+            let spec = create_spec(&c)?;
+            let client: Box<dyn Api> = match &dry {
+                Some(_) => Box::new(DryRunClient::new()),
+                None => api()?,
+            };
+            let api_ref: &dyn Api = match &dry {
+                Some(d) => d,
+                None => client.as_ref(),
+            };
+            create_token(api_ref, &spec)?;
+            if c.print_join_command {
+                println!(
+                    "{}",
+                    join_command(
+                        host.as_ref(),
+                        &kubeconfig,
+                        &spec.token,
+                        c.certificate_key.as_deref()
+                    )?
+                );
+            } else {
+                println!("{}", spec.token);
+            }
+            Ok(())
+        }
+        TokenCommand::Delete { tokens } => {
+            let client: Box<dyn Api> = match &dry {
+                Some(_) => Box::new(DryRunClient::new()),
+                None => api()?,
+            };
+            let api_ref: &dyn Api = match &dry {
+                Some(d) => d,
+                None => client.as_ref(),
+            };
+            for t in &tokens {
+                let id = token_id(t)?;
+                let path = crate::client::object_path(
+                    "Secret",
+                    Some("kube-system"),
+                    &format!("bootstrap-token-{id}"),
+                );
+                api_ref
+                    .call("DELETE", &path, None, "application/json")
+                    .map_err(|e| anyhow::anyhow!("failed to delete bootstrap token {id:?}: {e}"))?;
+                println!("bootstrap token {id:?} deleted");
+            }
+            Ok(())
+        }
+        TokenCommand::List(o) => {
+            let client: Box<dyn Api> = match &dry {
+                Some(_) => Box::new(DryRunClient::new()),
+                None => api()?,
+            };
+            let api_ref: &dyn Api = match &dry {
+                Some(d) => d,
+                None => client.as_ref(),
+            };
+            list_tokens(api_ref, &o.output)
+        }
+    };
+    if let Some(d) = &dry {
+        for call in d.calls() {
+            eprintln!("{call}");
+        }
     }
+    result
+}
+
+fn token_id(text: &str) -> anyhow::Result<String> {
+    let ok = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    let id = match text.split_once('.') {
+        Some((id, secret)) if ok(id, 6) && ok(secret, 16) => id,
+        None if ok(text, 6) => text,
+        _ => anyhow::bail!(
+            "given token didn't match pattern \"^(?P<token_id>[a-z0-9]{{6}})$\" or \"^(?P<token_id>[a-z0-9]{{6}})\\.(?P<token_secret>[a-z0-9]{{16}})$\""
+        ),
+    };
+    Ok(id.to_string())
+}
+
+fn create_spec(c: &TokenCreateArgs) -> anyhow::Result<TokenSpec> {
+    // A configuration file supplies the first bootstrapTokens entry's settings; flags win.
+    let from_config = match &c.config {
+        Some(p) => crate::config::load_file(p)?
+            .init
+            .and_then(|i| i.bootstrap_tokens.into_iter().next()),
+        None => None,
+    };
+    let token = match (&c.token, from_config.as_ref().map(|t| t.token.as_str())) {
+        (Some(t), _) => BootstrapToken::parse(t)?,
+        (None, Some(t)) if !t.is_empty() => BootstrapToken::parse(t)?,
+        _ => BootstrapToken::generate()?,
+    };
+    let ttl = c
+        .ttl
+        .or_else(|| {
+            from_config
+                .as_ref()
+                .and_then(|t| t.ttl.as_ref().map(|d| d.0))
+        })
+        .unwrap_or(Duration::from_secs(24 * 3600));
+    let pick = |flag: &Vec<String>, cfg: Option<&Vec<String>>, default: &[&str]| -> Vec<String> {
+        if !flag.is_empty() {
+            flag.clone()
+        } else if let Some(v) = cfg.filter(|v| !v.is_empty()) {
+            v.clone()
+        } else {
+            default.iter().map(|s| s.to_string()).collect()
+        }
+    };
+    let spec = TokenSpec {
+        token,
+        description: c
+            .description
+            .clone()
+            .or_else(|| from_config.as_ref().map(|t| t.description.clone()))
+            .unwrap_or_default(),
+        expires: (!ttl.is_zero()).then(|| {
+            time::OffsetDateTime::now_utc()
+                + time::Duration::try_from(ttl).unwrap_or(time::Duration::MAX)
+        }),
+        usages: pick(
+            &c.usages,
+            from_config.as_ref().map(|t| &t.usages),
+            &crate::token::DEFAULT_USAGES,
+        ),
+        groups: pick(
+            &c.groups,
+            from_config.as_ref().map(|t| &t.groups),
+            &[crate::token::DEFAULT_GROUP],
+        ),
+    };
+    spec.validate()?;
+    Ok(spec)
+}
+
+/// Creates a token's Secret; one with the same id is an error, as upstream.
+pub fn create_token(api: &dyn Api, spec: &TokenSpec) -> anyhow::Result<()> {
+    let coll = crate::client::collection("Secret", Some("kube-system"));
+    match crate::client::retry(5, || api.call("POST", &coll, Some(&spec.to_secret()), "application/json")) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_already_exists() => anyhow::bail!(
+            "failed to create bootstrap token with name \"bootstrap-token-{}\": a token with id {:?} already exists",
+            spec.token.id(),
+            spec.token.id()
+        ),
+        Err(e) => Err(anyhow::anyhow!(e)).context("failed to create bootstrap token"),
+    }
+}
+
+fn list_tokens(api: &dyn Api, output: &str) -> anyhow::Result<()> {
+    let path = format!(
+        "{}?fieldSelector=type%3Dbootstrap.kubernetes.io%2Ftoken",
+        crate::client::collection("Secret", Some("kube-system"))
+    );
+    let list = api
+        .call("GET", &path, None, "application/json")
+        .map_err(|e| anyhow::anyhow!("failed to list bootstrap tokens: {e}"))?;
+    let tokens: Vec<TokenSpec> = list["items"]
+        .as_array()
+        .map(|items| items.iter().filter_map(TokenSpec::from_secret).collect())
+        .unwrap_or_default();
+    match output {
+        "text" => {
+            let now = time::OffsetDateTime::now_utc();
+            let mut rows = vec!["TOKEN\tTTL\tEXPIRES\tUSAGES\tDESCRIPTION\tEXTRA GROUPS".to_string()];
+            rows.extend(tokens.iter().map(|t| t.list_row(now)));
+            print!("{}", crate::pki::renewal::tabwrite(&rows));
+        }
+        "json" | "yaml" => {
+            for t in &tokens {
+                let mut v = serde_json::json!({
+                    "kind": "BootstrapToken",
+                    "apiVersion": "output.kubeadm.k8s.io/v1alpha3",
+                    "token": t.token.to_string(),
+                    "usages": t.usages,
+                    "groups": t.groups,
+                });
+                if !t.description.is_empty() {
+                    v["description"] = t.description.clone().into();
+                }
+                if let Some(e) = t.expires {
+                    v["expires"] = e
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                        .into();
+                }
+                if output == "json" {
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                } else {
+                    print!("{}", serde_yaml_ng::to_string(&v)?);
+                }
+            }
+        }
+        other => {
+            return Err(super::usage_error(format!(
+                "unable to match a printer suitable for the output format {other:?}, allowed formats are: json,text,yaml"
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// `kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash sha256:<hash>`
+/// for the cluster of a kubeconfig (and `--control-plane --certificate-key` with a key).
+pub fn join_command(
+    host: &dyn crate::host::Host,
+    kubeconfig: &std::path::Path,
+    token: &BootstrapToken,
+    certificate_key: Option<&str>,
+) -> anyhow::Result<String> {
+    let text = host
+        .read_to_string(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let kc = crate::kubeconfig::KubeConfig::from_yaml(&text)
+        .with_context(|| format!("{}: not a kubeconfig", kubeconfig.display()))?;
+    let cluster = kc
+        .current_cluster()
+        .with_context(|| format!("{}: no current cluster", kubeconfig.display()))?;
+    let endpoint = cluster
+        .server
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
+    let pin = crate::pki::public_key_pin_pem(&cluster.certificate_authority_data)?;
+    let mut cmd =
+        format!("kubeadm join {endpoint} --token {token} --discovery-token-ca-cert-hash {pin}");
+    if let Some(k) = certificate_key {
+        cmd.push_str(&format!(" --control-plane --certificate-key {k}"));
+    }
+    Ok(cmd)
 }

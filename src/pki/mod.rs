@@ -7,6 +7,7 @@ pub mod csr;
 pub mod keys;
 pub mod renewal;
 mod x509;
+pub use x509::{public_key_pin, public_key_pin_pem};
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

@@ -184,3 +184,20 @@ impl CertInfo {
             .is_ok()
     }
 }
+
+/// The CA public-key pin `kubeadm join` checks: `sha256:` and the hex SHA-256 of the
+/// certificate's DER SubjectPublicKeyInfo.
+pub fn public_key_pin(cert_der: &[u8]) -> anyhow::Result<String> {
+    let (_, cert) = X509Certificate::from_der(cert_der)
+        .map_err(|e| anyhow::anyhow!("not a valid X.509 certificate: {e}"))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.public_key().raw);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("sha256:{hex}"))
+}
+
+/// The pin of the first certificate in a PEM bundle.
+pub fn public_key_pin_pem(pem_text: &[u8]) -> anyhow::Result<String> {
+    let block =
+        ::pem::parse(pem_text).map_err(|e| anyhow::anyhow!("not a PEM certificate: {e}"))?;
+    public_key_pin(block.contents())
+}

@@ -147,3 +147,217 @@ mod tests {
         assert_eq!(format!("{t:?}"), "BootstrapToken(abcdef.<secret>)");
     }
 }
+
+/// The groups a token authenticates as by default (kubeadm's join token).
+pub const DEFAULT_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+/// The usages a token gets by default.
+pub const DEFAULT_USAGES: [&str; 2] = ["signing", "authentication"];
+/// The Secret type of bootstrap tokens.
+pub const SECRET_TYPE: &str = "bootstrap.kubernetes.io/token";
+
+/// A bootstrap token with the settings its Secret carries.
+#[derive(Clone, Debug)]
+pub struct TokenSpec {
+    /// The token.
+    pub token: BootstrapToken,
+    /// `description`.
+    pub description: String,
+    /// When it expires; `None` never.
+    pub expires: Option<time::OffsetDateTime>,
+    /// `usages` (`signing`, `authentication`).
+    pub usages: Vec<String>,
+    /// `auth-extra-groups`.
+    pub groups: Vec<String>,
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .expect("zero nanoseconds")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a formattable time")
+}
+
+impl TokenSpec {
+    /// Checks usages and groups as upstream validates them.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for u in &self.usages {
+            if !DEFAULT_USAGES.contains(&u.as_str()) {
+                anyhow::bail!(
+                    "invalid bootstrap token usage string: {u}, valid usage options: authentication, signing"
+                );
+            }
+        }
+        for g in &self.groups {
+            let rest = g.strip_prefix("system:bootstrappers:").unwrap_or("");
+            let ok = !rest.is_empty()
+                && rest.len() <= 256
+                && rest.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'-'
+                })
+                && !rest.ends_with([':', '-']);
+            if !ok {
+                anyhow::bail!(
+                    "bootstrap group {g:?} is invalid (must match \\Asystem:bootstrappers:[a-z0-9:-]{{0,255}}[a-z0-9]\\z)"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The `kube-system/bootstrap-token-<id>` Secret, as upstream writes it.
+    pub fn to_secret(&self) -> serde_json::Value {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let mut data = serde_json::Map::new();
+        data.insert("token-id".into(), b64(self.token.id()).into());
+        data.insert("token-secret".into(), b64(self.token.secret()).into());
+        if !self.description.is_empty() {
+            data.insert("description".into(), b64(&self.description).into());
+        }
+        if let Some(e) = self.expires {
+            data.insert("expiration".into(), b64(&rfc3339(e)).into());
+        }
+        for u in &self.usages {
+            data.insert(format!("usage-bootstrap-{u}"), b64("true").into());
+        }
+        if !self.groups.is_empty() {
+            data.insert(
+                "auth-extra-groups".into(),
+                b64(&self.groups.join(",")).into(),
+            );
+        }
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": format!("bootstrap-token-{}", self.token.id()), "namespace": "kube-system"},
+            "type": SECRET_TYPE,
+            "data": data,
+        })
+    }
+
+    /// Reads a token Secret back; `None` when it is not a well-formed bootstrap token.
+    pub fn from_secret(secret: &serde_json::Value) -> Option<TokenSpec> {
+        use base64::Engine;
+        if secret["type"].as_str() != Some(SECRET_TYPE) {
+            return None;
+        }
+        let get = |k: &str| -> Option<String> {
+            let b = secret["data"][k].as_str()?;
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).ok()?).ok()
+        };
+        let token =
+            BootstrapToken::parse(&format!("{}.{}", get("token-id")?, get("token-secret")?))
+                .ok()?;
+        let expires = get("expiration").and_then(|e| {
+            time::OffsetDateTime::parse(&e, &time::format_description::well_known::Rfc3339).ok()
+        });
+        let mut usages: Vec<String> = secret["data"]
+            .as_object()?
+            .keys()
+            .filter_map(|k| k.strip_prefix("usage-bootstrap-"))
+            .filter(|u| get(&format!("usage-bootstrap-{u}")).as_deref() == Some("true"))
+            .map(str::to_string)
+            .collect();
+        usages.sort();
+        Some(TokenSpec {
+            token,
+            description: get("description").unwrap_or_default(),
+            expires,
+            usages,
+            groups: get("auth-extra-groups")
+                .map(|g| g.split(',').map(str::to_string).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The `kubeadm token list` row: token, TTL, expiry, usages, description, groups.
+    pub fn list_row(&self, now: time::OffsetDateTime) -> String {
+        let (ttl, expires) = match self.expires {
+            Some(e) => (short_human_duration(e - now), rfc3339(e)),
+            None => ("<forever>".to_string(), "<never>".to_string()),
+        };
+        let description = if self.description.is_empty() {
+            "<none>"
+        } else {
+            &self.description
+        };
+        let groups = if self.groups.is_empty() {
+            "<none>".to_string()
+        } else {
+            self.groups.join(",")
+        };
+        format!(
+            "{}\t{ttl}\t{expires}\t{}\t{description}\t{groups}",
+            self.token,
+            self.usages.join(",")
+        )
+    }
+}
+
+/// Go's `duration.ShortHumanDuration`.
+pub fn short_human_duration(d: time::Duration) -> String {
+    let s = d.whole_seconds();
+    if s < -1 {
+        "<invalid>".into()
+    } else if s < 0 {
+        "0s".into()
+    } else if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m", s / 60)
+    } else if s < 24 * 3600 {
+        format!("{}h", s / 3600)
+    } else if s < 365 * 24 * 3600 {
+        format!("{}d", s / (24 * 3600))
+    } else {
+        format!("{}y", s / (365 * 24 * 3600))
+    }
+}
+
+#[cfg(test)]
+mod spec_tests {
+    use super::*;
+
+    #[test]
+    fn secret_round_trip() {
+        let spec = TokenSpec {
+            token: BootstrapToken::parse("abcdef.0123456789abcdef").unwrap(),
+            description: "d".into(),
+            expires: Some(time::macros::datetime!(2030-01-02 03:04:05 UTC)),
+            usages: vec!["authentication".into(), "signing".into()],
+            groups: vec![DEFAULT_GROUP.into()],
+        };
+        let s = spec.to_secret();
+        assert_eq!(s["metadata"]["name"], "bootstrap-token-abcdef");
+        assert_eq!(s["data"]["expiration"], "MjAzMC0wMS0wMlQwMzowNDowNVo=");
+        let back = TokenSpec::from_secret(&s).unwrap();
+        assert_eq!(back.token, spec.token);
+        assert_eq!(back.usages, spec.usages);
+        assert_eq!(back.groups, spec.groups);
+        let now = time::macros::datetime!(2030-01-01 03:04:10 UTC);
+        assert_eq!(
+            back.list_row(now),
+            "abcdef.0123456789abcdef\t23h\t2030-01-02T03:04:05Z\tauthentication,signing\td\tsystem:bootstrappers:kubeadm:default-node-token"
+        );
+    }
+
+    #[test]
+    fn bad_usages_and_groups() {
+        let mut spec = TokenSpec {
+            token: BootstrapToken::parse("abcdef.0123456789abcdef").unwrap(),
+            description: String::new(),
+            expires: None,
+            usages: vec!["fly".into()],
+            groups: vec![],
+        };
+        assert!(spec
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("invalid bootstrap token usage string: fly"));
+        spec.usages = vec![];
+        spec.groups = vec!["system:masters".into()];
+        assert!(spec.validate().is_err());
+    }
+}

@@ -1,0 +1,410 @@
+//! The cluster API client: a kubeconfig-backed client (kube-rs) and the dry-run recorder,
+//! behind one interface, with the create-or-update helpers and the retries kubeadm needs.
+//! Objects are the typed `k8s-openapi` kinds, sent as JSON.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::Value;
+
+use crate::host::Host;
+
+/// A failed API call: the server's `Status` when it answered, or why it could not.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// HTTP status; 0 when the server was not reached.
+    pub code: u16,
+    /// `reason` (`NotFound`, `AlreadyExists`, `Conflict`, ...).
+    pub reason: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl ApiError {
+    /// 404.
+    pub fn is_not_found(&self) -> bool {
+        self.code == 404
+    }
+    /// 409 for an existing name.
+    pub fn is_already_exists(&self) -> bool {
+        self.code == 409 && self.reason == "AlreadyExists"
+    }
+    /// 409 for a stale version.
+    pub fn is_conflict(&self) -> bool {
+        self.code == 409 && self.reason != "AlreadyExists"
+    }
+    /// Worth retrying: the server was unreachable, overloaded or failing, or a version moved.
+    pub fn is_transient(&self) -> bool {
+        self.code == 0 || self.code == 429 || self.code >= 500 || self.is_conflict()
+    }
+    fn not_found(path: &str) -> Self {
+        ApiError {
+            code: 404,
+            reason: "NotFound".into(),
+            message: format!("{path} not found"),
+        }
+    }
+}
+
+/// One API call as kubeadm makes it.
+pub trait Api: Send + Sync {
+    /// Sends `method path` with an optional JSON body (`content_type` for PATCH).
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        content_type: &str,
+    ) -> Result<Value, ApiError>;
+}
+
+/// The REST path of a kind kubeadm writes.
+pub fn plural(kind: &str) -> Option<(&'static str, &'static str)> {
+    // (API prefix, plural)
+    Some(match kind {
+        "Secret" => ("/api/v1", "secrets"),
+        "ConfigMap" => ("/api/v1", "configmaps"),
+        "Node" => ("/api/v1", "nodes"),
+        "ServiceAccount" => ("/api/v1", "serviceaccounts"),
+        "Service" => ("/api/v1", "services"),
+        "Namespace" => ("/api/v1", "namespaces"),
+        "Deployment" => ("/apis/apps/v1", "deployments"),
+        "DaemonSet" => ("/apis/apps/v1", "daemonsets"),
+        "Role" => ("/apis/rbac.authorization.k8s.io/v1", "roles"),
+        "RoleBinding" => ("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
+        "ClusterRole" => ("/apis/rbac.authorization.k8s.io/v1", "clusterroles"),
+        "ClusterRoleBinding" => ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings"),
+        "CertificateSigningRequest" => {
+            ("/apis/certificates.k8s.io/v1", "certificatesigningrequests")
+        }
+        _ => return None,
+    })
+}
+
+/// The collection path of a kind in a namespace (`None` for cluster-scoped kinds).
+pub fn collection(kind: &str, namespace: Option<&str>) -> String {
+    let (prefix, plural) = plural(kind).unwrap_or(("/api/v1", "unknown"));
+    match namespace {
+        Some(ns) => format!("{prefix}/namespaces/{ns}/{plural}"),
+        None => format!("{prefix}/{plural}"),
+    }
+}
+
+/// The path of one object.
+pub fn object_path(kind: &str, namespace: Option<&str>, name: &str) -> String {
+    format!("{}/{name}", collection(kind, namespace))
+}
+
+fn identity(obj: &Value) -> anyhow::Result<(String, Option<String>, String)> {
+    let kind = obj["kind"]
+        .as_str()
+        .context("an object needs a kind")?
+        .to_string();
+    let ns = obj["metadata"]["namespace"].as_str().map(str::to_string);
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .context("an object needs a name")?
+        .to_string();
+    Ok((kind, ns, name))
+}
+
+/// Retries `f` with backoff while it fails transiently, up to `attempts` times.
+pub fn retry<T>(attempts: u32, mut f: impl FnMut() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    let mut delay = Duration::from_millis(100);
+    let mut n = 1;
+    loop {
+        match f() {
+            Err(e) if e.is_transient() && n < attempts => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(2));
+                n += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Creates an object, or replaces the existing one (retrying on version conflicts).
+pub fn create_or_update(api: &dyn Api, obj: &Value) -> anyhow::Result<Value> {
+    let (kind, ns, name) = identity(obj)?;
+    let coll = collection(&kind, ns.as_deref());
+    let path = format!("{coll}/{name}");
+    let result = retry(8, || {
+        match api.call("POST", &coll, Some(obj), "application/json") {
+            Err(e) if e.is_already_exists() => {
+                let current = api.call("GET", &path, None, "application/json")?;
+                let mut next = obj.clone();
+                next["metadata"]["resourceVersion"] =
+                    current["metadata"]["resourceVersion"].clone();
+                api.call("PUT", &path, Some(&next), "application/json")
+            }
+            other => other,
+        }
+    });
+    result.with_context(|| format!("unable to create or update {kind} {name:?}"))
+}
+
+/// Creates an object unless one of that name exists, which is left as it is.
+pub fn create_or_retain(api: &dyn Api, obj: &Value) -> anyhow::Result<()> {
+    let (kind, ns, name) = identity(obj)?;
+    let coll = collection(&kind, ns.as_deref());
+    match retry(8, || api.call("POST", &coll, Some(obj), "application/json")) {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_already_exists() => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("unable to create {kind} {name:?}")),
+    }
+}
+
+/// A client for the cluster a kubeconfig points at.
+pub struct KubeClient {
+    rt: tokio::runtime::Runtime,
+    client: kube::Client,
+    timeout: Duration,
+}
+
+impl KubeClient {
+    /// From a kubeconfig file on the host.
+    pub fn from_kubeconfig(host: &dyn Host, path: &Path) -> anyhow::Result<Self> {
+        let text = host
+            .read_to_string(path)
+            .with_context(|| format!("reading the kubeconfig {}", path.display()))?;
+        Self::from_kubeconfig_text(&text).with_context(|| format!("kubeconfig {}", path.display()))
+    }
+
+    /// From kubeconfig text.
+    pub fn from_kubeconfig_text(text: &str) -> anyhow::Result<Self> {
+        let kc = kube::config::Kubeconfig::from_yaml(text).context("not a valid kubeconfig")?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let client = rt.block_on(async {
+            let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+                .await
+                .context("building a client from the kubeconfig")?;
+            kube::Client::try_from(cfg).context("building a client from the kubeconfig")
+        })?;
+        Ok(KubeClient {
+            rt,
+            client,
+            timeout: Duration::from_secs(10),
+        })
+    }
+}
+
+impl Api for KubeClient {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        content_type: &str,
+    ) -> Result<Value, ApiError> {
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).expect("serializable"))
+            .unwrap_or_default();
+        let req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type)
+            .header("accept", "application/json")
+            .body(bytes)
+            .map_err(|e| ApiError {
+                code: 0,
+                reason: "BadRequest".into(),
+                message: e.to_string(),
+            })?;
+        let fut = self.client.request_text(req);
+        let result = self
+            .rt
+            .block_on(async { tokio::time::timeout(self.timeout, fut).await });
+        match result {
+            Err(_) => Err(ApiError {
+                code: 0,
+                reason: "Timeout".into(),
+                message: format!("{method} {path}: no answer within {:?}", self.timeout),
+            }),
+            Ok(Ok(text)) => Ok(serde_json::from_str(&text).unwrap_or(Value::String(text))),
+            Ok(Err(kube::Error::Api(status))) => Err(ApiError {
+                code: status.code,
+                reason: status.reason.clone(),
+                message: status.message.clone(),
+            }),
+            Ok(Err(e)) => Err(ApiError {
+                code: 0,
+                reason: "ServiceUnavailable".into(),
+                message: format!("{method} {path}: {e}"),
+            }),
+        }
+    }
+}
+
+/// The dry-run client: records every call, sends none. Reads of objects the dry run itself
+/// wrote answer from the recording, others are "not found", as upstream's dry-run client
+/// does for a cluster that does not exist yet.
+#[derive(Default)]
+pub struct DryRunClient {
+    objects: Mutex<BTreeMap<String, Value>>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl DryRunClient {
+    /// A recorder with nothing recorded.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The calls so far, in order, as the dry-run report lists them.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("calls").clone()
+    }
+}
+
+fn action(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "CREATE",
+        "PUT" => "UPDATE",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        _ => "UNKNOWN",
+    }
+}
+
+fn resource_of(path: &str) -> (String, String) {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (gv, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => (format!("core/{v}"), rest.to_vec()),
+        ["apis", g, v, rest @ ..] => (format!("{g}/{v}"), rest.to_vec()),
+        _ => (String::new(), segs.clone()),
+    };
+    let rest = match rest.as_slice() {
+        ["namespaces", _, tail @ ..] if !tail.is_empty() => tail.to_vec(),
+        other => other.to_vec(),
+    };
+    (rest.first().unwrap_or(&"").to_string(), gv)
+}
+
+impl Api for DryRunClient {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        _content_type: &str,
+    ) -> Result<Value, ApiError> {
+        let (resource, gv) = resource_of(path);
+        self.calls.lock().expect("calls").push(format!(
+            "[dryrun] Would perform action {} on resource {resource:?} in API group {gv:?} ({method} {path})",
+            action(method)
+        ));
+        let mut objects = self.objects.lock().expect("objects");
+        match method {
+            "GET" => objects
+                .get(path)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found(path)),
+            "POST" => {
+                let obj = body.cloned().unwrap_or(Value::Null);
+                let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+                let key = format!("{path}/{name}");
+                if objects.contains_key(&key) {
+                    return Err(ApiError {
+                        code: 409,
+                        reason: "AlreadyExists".into(),
+                        message: format!("{resource} {name:?} already exists"),
+                    });
+                }
+                objects.insert(key, obj.clone());
+                Ok(obj)
+            }
+            "PUT" | "PATCH" => {
+                let obj = body.cloned().unwrap_or(Value::Null);
+                if method == "PUT" {
+                    objects.insert(path.to_string(), obj.clone());
+                }
+                Ok(obj)
+            }
+            "DELETE" => {
+                objects.remove(path);
+                Ok(Value::Null)
+            }
+            _ => Ok(Value::Null),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dry_run_records_and_answers_from_the_recording() {
+        let d = DryRunClient::new();
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "kube-system"}});
+        create_or_update(&d, &cm).unwrap();
+        let got = d
+            .call(
+                "GET",
+                "/api/v1/namespaces/kube-system/configmaps/c",
+                None,
+                "application/json",
+            )
+            .unwrap();
+        assert_eq!(got["metadata"]["name"], "c");
+        assert!(d
+            .call(
+                "GET",
+                "/api/v1/namespaces/kube-system/configmaps/other",
+                None,
+                "application/json"
+            )
+            .unwrap_err()
+            .is_not_found());
+        create_or_update(&d, &cm).unwrap();
+        assert_eq!(
+            d.calls(),
+            [
+                "[dryrun] Would perform action CREATE on resource \"configmaps\" in API group \"core/v1\" (POST /api/v1/namespaces/kube-system/configmaps)",
+                "[dryrun] Would perform action GET on resource \"configmaps\" in API group \"core/v1\" (GET /api/v1/namespaces/kube-system/configmaps/c)",
+                "[dryrun] Would perform action GET on resource \"configmaps\" in API group \"core/v1\" (GET /api/v1/namespaces/kube-system/configmaps/other)",
+                "[dryrun] Would perform action CREATE on resource \"configmaps\" in API group \"core/v1\" (POST /api/v1/namespaces/kube-system/configmaps)",
+                "[dryrun] Would perform action GET on resource \"configmaps\" in API group \"core/v1\" (GET /api/v1/namespaces/kube-system/configmaps/c)",
+                "[dryrun] Would perform action UPDATE on resource \"configmaps\" in API group \"core/v1\" (PUT /api/v1/namespaces/kube-system/configmaps/c)",
+            ]
+        );
+    }
+
+    #[test]
+    fn retries_stop_on_permanent_errors() {
+        let mut n = 0;
+        let r: Result<(), ApiError> = retry(5, || {
+            n += 1;
+            Err(ApiError {
+                code: 403,
+                reason: "Forbidden".into(),
+                message: "no".into(),
+            })
+        });
+        assert!(r.is_err());
+        assert_eq!(n, 1);
+        let mut n = 0;
+        let r = retry(5, || {
+            n += 1;
+            if n < 3 {
+                Err(ApiError {
+                    code: 503,
+                    reason: "ServiceUnavailable".into(),
+                    message: "busy".into(),
+                })
+            } else {
+                Ok(n)
+            }
+        });
+        assert_eq!(r.unwrap(), 3);
+    }
+}

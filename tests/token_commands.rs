@@ -1,0 +1,265 @@
+//! `kubeadm token create|list|delete` against the test API server, started with the
+//! certificates `kubeadm init phase certs` made.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use testapiserver::{Config, TestApiServer};
+
+fn kubeadm(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .arg("--rootfs")
+        .arg(root)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn ok(root: &Path, args: &[&str]) -> String {
+    let o = kubeadm(root, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(root: &Path, args: &[&str]) -> String {
+    let o = kubeadm(root, args);
+    assert!(!o.status.success(), "{args:?} must fail");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A control plane's certificates and super-admin.conf in a root, and the test API server
+/// listening where the kubeconfig points.
+pub fn control_plane() -> (tempfile::TempDir, TestApiServer) {
+    let root = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let port_s = port.to_string();
+    let addr = [
+        "--apiserver-advertise-address",
+        "127.0.0.1",
+        "--apiserver-bind-port",
+        &port_s,
+    ];
+    let mut certs = vec!["init", "phase", "certs", "all"];
+    certs.extend_from_slice(&addr[..2]);
+    ok(root.path(), &certs);
+    let mut kc = vec!["init", "phase", "kubeconfig", "super-admin"];
+    kc.extend_from_slice(&addr);
+    ok(root.path(), &kc);
+    let pki = root.path().join("etc/kubernetes/pki");
+    let server = TestApiServer::start(Config {
+        listen: format!("127.0.0.1:{port}").parse().unwrap(),
+        tls_cert_file: pki.join("apiserver.crt"),
+        tls_private_key_file: pki.join("apiserver.key"),
+        client_ca_file: pki.join("ca.crt"),
+        signing_cert_file: Some(pki.join("ca.crt")),
+        signing_key_file: Some(pki.join("ca.key")),
+        data_dump: None,
+    })
+    .unwrap();
+    (root, server)
+}
+
+const KC: [&str; 2] = ["--kubeconfig", "/etc/kubernetes/super-admin.conf"];
+
+fn token_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["token"];
+    v.extend_from_slice(args);
+    v.extend_from_slice(&KC);
+    v
+}
+
+#[test]
+fn create_list_delete() {
+    let (root, server) = control_plane();
+    let r = root.path();
+
+    let token = ok(r, &token_args(&["create", "--description", "for tests"]));
+    let token = token.trim();
+    assert_eq!(token.len(), 23, "{token}");
+    let id = &token[..6];
+    let list = ok(r, &token_args(&["list"]));
+    let mut lines = list.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("TOKEN "), "{list}");
+    for col in ["TTL", "EXPIRES", "USAGES", "DESCRIPTION", "EXTRA GROUPS"] {
+        assert!(header.contains(col), "{header}");
+    }
+    let row = lines.next().unwrap();
+    assert!(row.starts_with(token), "{list}");
+    for field in [
+        "23h",
+        "authentication,signing",
+        "for tests",
+        "system:bootstrappers:kubeadm:default-node-token",
+    ] {
+        assert!(row.contains(field), "{field} missing: {row}");
+    }
+
+    // The token authenticates against the server, as system:bootstrap:<id>.
+    let secret = server
+        .state()
+        .store
+        .get(
+            testapiserver::resources::find("", "v1", "secrets").unwrap(),
+            "kube-system",
+            &format!("bootstrap-token-{id}"),
+        )
+        .unwrap();
+    assert_eq!(secret["type"], "bootstrap.kubernetes.io/token");
+    assert_eq!(
+        testapiserver::auth::from_bearer(&server.state().store, token)
+            .unwrap()
+            .name,
+        format!("system:bootstrap:{id}")
+    );
+
+    // An explicit token, twice: the second is refused.
+    ok(
+        r,
+        &token_args(&[
+            "create",
+            "abcdef.0123456789abcdef",
+            "--ttl",
+            "0",
+            "--usages",
+            "authentication",
+        ]),
+    );
+    let err = fails(r, &token_args(&["create", "abcdef.0123456789abcdef"]));
+    assert!(
+        err.contains("a token with id \"abcdef\" already exists"),
+        "{err}"
+    );
+    let json = ok(r, &token_args(&["list", "-o", "json"]));
+    assert!(
+        json.contains("\"token\": \"abcdef.0123456789abcdef\""),
+        "{json}"
+    );
+    assert!(ok(r, &token_args(&["list"])).contains("<forever>"));
+
+    // Malformed tokens and usages.
+    let err = fails(r, &token_args(&["create", "ABCDEF.0123456789abcdef"]));
+    assert!(err.contains("was not of the form"), "{err}");
+    assert!(
+        !err.contains("0123456789abcdef"),
+        "the secret is not echoed: {err}"
+    );
+    let err = fails(r, &token_args(&["create", "--usages", "flying"]));
+    assert!(
+        err.contains("invalid bootstrap token usage string: flying"),
+        "{err}"
+    );
+    let err = fails(r, &token_args(&["delete", "abc"]));
+    assert!(err.contains("given token didn't match pattern"), "{err}");
+
+    // Delete by id and by full token; a missing one is a clear error.
+    assert_eq!(
+        ok(r, &token_args(&["delete", "abcdef"])),
+        "bootstrap token \"abcdef\" deleted\n"
+    );
+    assert_eq!(
+        ok(r, &token_args(&["delete", token])),
+        format!("bootstrap token \"{id}\" deleted\n")
+    );
+    let err = fails(r, &token_args(&["delete", "abcdef"]));
+    assert!(
+        err.contains("failed to delete bootstrap token \"abcdef\": secrets \"bootstrap-token-abcdef\" not found"),
+        "{err}"
+    );
+    assert_eq!(
+        ok(r, &token_args(&["list"])).lines().count(),
+        1,
+        "only the header is left"
+    );
+}
+
+#[test]
+fn an_expired_token_stops_working_and_is_cleaned_up() {
+    let (root, server) = control_plane();
+    let r = root.path();
+    let token = ok(r, &token_args(&["create", "--ttl", "2s"]));
+    let token = token.trim().to_string();
+    assert!(testapiserver::auth::from_bearer(&server.state().store, &token).is_ok());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while ok(r, &token_args(&["list"])).contains(&token) {
+        assert!(
+            Instant::now() < deadline,
+            "the expired token was not cleaned up"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        testapiserver::auth::from_bearer(&server.state().store, &token)
+            .unwrap_err()
+            .code,
+        401
+    );
+}
+
+#[test]
+fn join_command_and_dry_run() {
+    let (root, server) = control_plane();
+    let r = root.path();
+    let out = ok(
+        r,
+        &token_args(&["create", "abcdef.0123456789abcdef", "--print-join-command"]),
+    );
+    // The pin, computed independently with openssl.
+    let ca = r.join("etc/kubernetes/pki/ca.crt");
+    let script = format!(
+        "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der | sha256sum",
+        ca.display()
+    );
+    let sum = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    let hex = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        out.trim(),
+        format!(
+            "kubeadm join {} --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:{hex}",
+            server.addr()
+        )
+    );
+    let out = ok(
+        r,
+        &token_args(&[
+            "create",
+            "--print-join-command",
+            "--certificate-key",
+            "0123",
+        ]),
+    );
+    assert!(
+        out.trim()
+            .ends_with(" --control-plane --certificate-key 0123"),
+        "{out}"
+    );
+
+    // A dry run lists the call and creates nothing.
+    let o = kubeadm(
+        r,
+        &token_args(&["create", "zzzzzz.0123456789abcdef", "--dry-run"]),
+    );
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "[dryrun] Would perform action CREATE on resource \"secrets\" in API group \"core/v1\""
+        ),
+        "{err}"
+    );
+    assert!(!ok(r, &token_args(&["list"])).contains("zzzzzz"));
+}
