@@ -224,11 +224,11 @@ fn unknown_skip_phase_is_an_error_naming_it() {
 fn usage_errors_exit_2_and_pending_commands_exit_1() {
     let o = kubeadm(&["init", "--no-such-flag"]);
     assert_eq!(o.status.code(), Some(2));
-    let o = kubeadm(&["token", "list"]);
+    let o = kubeadm(&["upgrade", "plan"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o).trim(),
-        "error: kubeadm token list: not implemented yet in kubeadm-rs"
+        "error: kubeadm upgrade plan: not implemented yet in kubeadm-rs"
     );
 }
 
@@ -327,7 +327,7 @@ fn dry_run_writes_certificates_and_kubeconfigs_only_to_its_scratch_directory() {
     let out = stdout(&o);
     // The run stops at the first phase whose work has not arrived yet.
     assert!(
-        stderr(&o).contains("error execution phase wait-control-plane: not implemented yet"),
+        stderr(&o).contains("error execution phase addon/coredns: not implemented yet"),
         "{}",
         stderr(&o)
     );

@@ -163,11 +163,6 @@ pub fn run(global: &super::GlobalArgs, args: TokenArgs) -> anyhow::Result<()> {
             list_tokens(api_ref, &o.output)
         }
     };
-    if let Some(d) = &dry {
-        for call in d.calls() {
-            eprintln!("{call}");
-        }
-    }
     result
 }
 

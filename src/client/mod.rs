@@ -2,6 +2,8 @@
 //! behind one interface, with the create-or-update helpers and the retries kubeadm needs.
 //! Objects are the typed `k8s-openapi` kinds, sent as JSON.
 
+pub mod health;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -297,10 +299,13 @@ impl Api for DryRunClient {
         _content_type: &str,
     ) -> Result<Value, ApiError> {
         let (resource, gv) = resource_of(path);
-        self.calls.lock().expect("calls").push(format!(
+        let line = format!(
             "[dryrun] Would perform action {} on resource {resource:?} in API group {gv:?} ({method} {path})",
             action(method)
-        ));
+        );
+        // Shown as it happens, in the order of the run, like upstream's dry-run client.
+        println!("{line}");
+        self.calls.lock().expect("calls").push(line);
         let mut objects = self.objects.lock().expect("objects");
         match method {
             "GET" => objects

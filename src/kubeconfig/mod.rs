@@ -76,6 +76,13 @@ pub struct NamedUser {
 /// `users[].user`: a client certificate and key, or a token.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AuthInfo {
+    /// A client certificate file (what kubelet-finalize points kubelet.conf at).
+    #[serde(
+        rename = "client-certificate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_certificate: Option<String>,
     /// PEM client certificate, base64 in the file.
     #[serde(
         rename = "client-certificate-data",
@@ -84,6 +91,13 @@ pub struct AuthInfo {
         skip_serializing_if = "Option::is_none"
     )]
     pub client_certificate_data: Option<Vec<u8>>,
+    /// A client key file.
+    #[serde(
+        rename = "client-key",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub client_key: Option<String>,
     /// PEM client key, base64 in the file.
     #[serde(
         rename = "client-key-data",
@@ -344,6 +358,7 @@ mod tests {
                 client_certificate_data: Some(b"CERT".to_vec()),
                 client_key_data: Some(b"KEY".to_vec()),
                 token: None,
+                ..Default::default()
             },
         );
         let y = kc.to_yaml().unwrap();

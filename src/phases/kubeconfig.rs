@@ -130,6 +130,7 @@ pub fn client_cert_kubeconfig(
             client_certificate_data: Some(cert_pem(cert_der).into_bytes()),
             client_key_data: Some(key.to_pem().into_bytes()),
             token: None,
+            ..Default::default()
         },
     )
 }

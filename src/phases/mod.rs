@@ -1,6 +1,7 @@
 //! The phase trees of `init`, `join` and `reset`, with upstream's names and order, and the
 //! data each workflow's phases share.
 
+pub mod api;
 pub mod certs;
 pub mod init;
 pub mod join;

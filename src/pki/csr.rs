@@ -83,6 +83,7 @@ pub fn generate_all(
                 client_certificate_data: None,
                 client_key_data: Some(key.to_pem().into_bytes()),
                 token: None,
+                ..Default::default()
             },
         );
         kc.write(host, &path)?;

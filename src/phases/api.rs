@@ -1,0 +1,501 @@
+//! The phases of `kubeadm init` that talk to the cluster: waiting for the control plane,
+//! the admin binding, upload-config, mark-control-plane, bootstrap-token (with
+//! cluster-info), kubelet-finalize and the join command. Every object is the one upstream
+//! creates, with its name, labels and rules.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::{json, Value};
+
+use crate::client::{self, health, Api};
+use crate::config::InitConfiguration;
+use crate::host::{Host, Sensitivity};
+
+/// The group kubeadm's join tokens authenticate as.
+pub const NODE_BOOTSTRAP_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+/// The group of every node.
+pub const NODES_GROUP: &str = "system:nodes";
+/// The group admin.conf's user is in.
+pub const CLUSTER_ADMINS_GROUP: &str = "kubeadm:cluster-admins";
+
+const RBAC: &str = "rbac.authorization.k8s.io";
+
+fn group(name: &str) -> Value {
+    json!({"apiGroup": RBAC, "kind": "Group", "name": name})
+}
+
+fn cluster_role_binding(name: &str, role: &str, subjects: Vec<Value>) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role},
+        "subjects": subjects,
+    })
+}
+
+fn role(ns: &str, name: &str, resource_names: &[&str]) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": name, "namespace": ns},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": resource_names, "verbs": ["get"]}],
+    })
+}
+
+fn role_binding(ns: &str, name: &str, subjects: Vec<Value>) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": ns},
+        "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": name},
+        "subjects": subjects,
+    })
+}
+
+fn timeouts(cfg: &InitConfiguration) -> crate::config::v1beta4::Timeouts {
+    cfg.versioned.init.timeouts.clone().unwrap_or_default()
+}
+
+fn secs(d: Option<&crate::duration::GoDuration>, default: u64) -> Duration {
+    d.map(|d| d.0).unwrap_or(Duration::from_secs(default))
+}
+
+/// `wait-control-plane`: the kubelet's health, then each component's, each within its
+/// timeout; a failure says what to check.
+pub fn wait_control_plane(cfg: &InitConfiguration, dry_run: bool) -> anyhow::Result<()> {
+    let t = timeouts(cfg);
+    let ep = &cfg.local_api_endpoint;
+    let kubelet_url = "http://127.0.0.1:10248/healthz";
+    let components = [
+        (
+            "kube-apiserver",
+            format!(
+                "https://{}/livez",
+                crate::config::join_host_port(&ep.advertise_address.to_string(), ep.bind_port)
+            ),
+        ),
+        (
+            "kube-controller-manager",
+            "https://127.0.0.1:10257/healthz".to_string(),
+        ),
+        (
+            "kube-scheduler",
+            "https://127.0.0.1:10259/livez".to_string(),
+        ),
+    ];
+    if dry_run {
+        println!("[dryrun] Would wait for the kubelet at {kubelet_url} and for the control plane components:");
+        for (name, url) in &components {
+            println!("[dryrun]   {name} at {url}");
+        }
+        return Ok(());
+    }
+    println!(
+        "[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory \"{}\"",
+        crate::manifests::MANIFESTS_DIR
+    );
+    let kubelet_timeout = secs(t.kubelet_health_check.as_ref(), 240);
+    println!(
+        "[kubelet-check] Waiting for a healthy kubelet at {kubelet_url}. This can take up to {}",
+        crate::duration::format_duration(kubelet_timeout)
+    );
+    match health::wait_healthy(kubelet_url, kubelet_timeout) {
+        Ok(took) => println!("[kubelet-check] The kubelet is healthy after {}", crate::output::human_duration(took)),
+        Err(last) => anyhow::bail!(
+            "the kubelet is not healthy after {} (last: {last})\n\nUnfortunately, an error has occurred, likely caused by:\n\t- The kubelet is not running\n\t- The kubelet is unhealthy due to a misconfiguration of the node in some way (required cgroups disabled)\n\nIf you are on a systemd-powered system, you can try to troubleshoot the error with the following commands:\n\t- 'systemctl status kubelet'\n\t- 'journalctl -xeu kubelet'",
+            crate::duration::format_duration(kubelet_timeout)
+        ),
+    }
+    let cp_timeout = secs(t.control_plane_component_health_check.as_ref(), 240);
+    println!(
+        "[control-plane-check] Waiting for healthy control plane components. This can take up to {}",
+        crate::duration::format_duration(cp_timeout)
+    );
+    for (name, url) in &components {
+        println!("[control-plane-check] Checking {name} at {url}");
+    }
+    // The components come up independently: wait for them in parallel.
+    let results: Vec<(String, Result<Duration, String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = components
+            .iter()
+            .map(|(name, url)| {
+                s.spawn(move || (name.to_string(), health::wait_healthy(url, cp_timeout)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a health check"))
+            .collect()
+    });
+    let mut failed = Vec::new();
+    for (name, r) in results {
+        match r {
+            Ok(took) => println!(
+                "[control-plane-check] {name} is healthy after {}",
+                crate::output::human_duration(took)
+            ),
+            Err(last) => failed.push(format!(
+                "{name} is not healthy after {}: {last}",
+                crate::duration::format_duration(cp_timeout)
+            )),
+        }
+    }
+    if !failed.is_empty() {
+        let sock = &cfg.node_registration.cri_socket;
+        anyhow::bail!(
+            "{}\n\nA control plane component may have crashed or exited when started by the container runtime.\nTo troubleshoot, list all containers using your preferred container runtimes CLI.\nHere is one example how you may list all running Kubernetes containers by using crictl:\n\t- 'crictl --runtime-endpoint {sock} ps -a | grep kube | grep -v pause'\n\tOnce you have found the failing container, you can inspect its logs with:\n\t- 'crictl --runtime-endpoint {sock} logs CONTAINERID'",
+            failed.join("\n")
+        );
+    }
+    Ok(())
+}
+
+/// The `kubeadm:cluster-admins` ClusterRoleBinding that gives admin.conf its rights, made
+/// with super-admin.conf when admin.conf is not authorized yet (as upstream), and the
+/// binding that lets the API server reach the kubelets' APIs.
+pub fn ensure_admin_bindings(admin: &dyn Api, super_admin: Option<&dyn Api>) -> anyhow::Result<()> {
+    let crb = cluster_role_binding(
+        "kubeadm:cluster-admins",
+        "cluster-admin",
+        vec![group(CLUSTER_ADMINS_GROUP)],
+    );
+    let coll = client::collection("ClusterRoleBinding", None);
+    match client::retry(8, || {
+        admin.call("POST", &coll, Some(&crb), "application/json")
+    }) {
+        Ok(_) => {}
+        Err(e) if e.is_already_exists() => {}
+        Err(e) if e.code == 403 => {
+            let sa = super_admin.context(
+                "admin.conf is not authorized yet and there is no super-admin.conf to create the kubeadm:cluster-admins binding with",
+            )?;
+            client::create_or_retain(sa, &crb)?;
+        }
+        Err(e) => return Err(e).context("creating the kubeadm:cluster-admins ClusterRoleBinding"),
+    }
+    client::create_or_update(
+        admin,
+        &cluster_role_binding(
+            "kubeadm:apiserver-kubelet-client",
+            "system:kubelet-api-admin",
+            vec![
+                json!({"apiGroup": RBAC, "kind": "User", "name": "kube-apiserver-kubelet-client"}),
+            ],
+        ),
+    )?;
+    Ok(())
+}
+
+/// `upload-config kubeadm`: the ClusterConfiguration in `kube-system/kubeadm-config`,
+/// readable by nodes and join tokens.
+pub fn upload_kubeadm_config(api: &dyn Api, cfg: &InitConfiguration) -> anyhow::Result<()> {
+    println!("[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace");
+    let text = serde_yaml_ng::to_string(&cfg.versioned.cluster)?;
+    client::create_or_update(
+        api,
+        &json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
+            "data": {"ClusterConfiguration": text},
+        }),
+    )?;
+    let name = "kubeadm:nodes-kubeadm-config";
+    client::create_or_update(api, &role("kube-system", name, &["kubeadm-config"]))?;
+    client::create_or_update(
+        api,
+        &role_binding(
+            "kube-system",
+            name,
+            vec![group(NODE_BOOTSTRAP_GROUP), group(NODES_GROUP)],
+        ),
+    )?;
+    Ok(())
+}
+
+/// `upload-config kubelet`: the cluster's KubeletConfiguration in `kube-system/kubelet-config`.
+pub fn upload_kubelet_config(api: &dyn Api, cfg: &InitConfiguration) -> anyhow::Result<()> {
+    println!("[kubelet] Creating a ConfigMap \"kubelet-config\" in namespace kube-system with the configuration for the kubelets in the cluster");
+    let kubelet = crate::kubelet::to_yaml(&crate::kubelet::cluster_configuration(cfg)?)?;
+    client::create_or_update(
+        api,
+        &json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kubelet-config", "namespace": "kube-system"},
+            "data": {"kubelet": kubelet},
+        }),
+    )?;
+    let name = "kubeadm:kubelet-config";
+    client::create_or_update(api, &role("kube-system", name, &["kubelet-config"]))?;
+    client::create_or_update(
+        api,
+        &role_binding(
+            "kube-system",
+            name,
+            vec![group(NODES_GROUP), group(NODE_BOOTSTRAP_GROUP)],
+        ),
+    )?;
+    Ok(())
+}
+
+/// The labels a control-plane node gets.
+pub const CONTROL_PLANE_LABELS: [&str; 2] = [
+    "node-role.kubernetes.io/control-plane",
+    "node.kubernetes.io/exclude-from-external-load-balancers",
+];
+
+/// `mark-control-plane`: the labels and the taints (`nodeRegistration.taints`, by default
+/// `node-role.kubernetes.io/control-plane:NoSchedule`), waiting for the Node to register.
+pub fn mark_control_plane(
+    api: &dyn Api,
+    cfg: &InitConfiguration,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let node = &cfg.node_registration.name;
+    let taints: Vec<Value> = match &cfg.versioned.init.node_registration.taints {
+        Some(t) => t
+            .iter()
+            .map(|t| serde_json::to_value(t).expect("json"))
+            .collect(),
+        None => {
+            vec![json!({"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"})]
+        }
+    };
+    println!(
+        "[mark-control-plane] Marking the node {node} as control-plane by adding the labels: [{}]",
+        CONTROL_PLANE_LABELS
+            .iter()
+            .map(|l| format!("{l}="))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let shown: Vec<String> = taints
+        .iter()
+        .map(|t| {
+            format!(
+                "{}:{}",
+                t["key"].as_str().unwrap_or(""),
+                t["effect"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    println!(
+        "[mark-control-plane] Marking the node {node} as control-plane by adding the taints [{}]",
+        shown.join(" ")
+    );
+    let path = client::object_path("Node", None, node);
+    if dry_run {
+        let patch = json!({"metadata": {"labels": CONTROL_PLANE_LABELS.iter().map(|l| (l.to_string(), json!(""))).collect::<serde_json::Map<_, _>>()}, "spec": {"taints": taints}});
+        api.call(
+            "PATCH",
+            &path,
+            Some(&patch),
+            "application/strategic-merge-patch+json",
+        )?;
+        return Ok(());
+    }
+    let timeout = secs(timeouts(cfg).kubernetes_api_call.as_ref(), 60);
+    let start = std::time::Instant::now();
+    loop {
+        let result = client::retry(8, || {
+            let mut n = api.call("GET", &path, None, "application/json")?;
+            let labels = n["metadata"]
+                .as_object_mut()
+                .expect("a Node has metadata")
+                .entry("labels")
+                .or_insert_with(|| json!({}));
+            for l in CONTROL_PLANE_LABELS {
+                labels[l] = json!("");
+            }
+            let spec = n
+                .as_object_mut()
+                .expect("an object")
+                .entry("spec")
+                .or_insert_with(|| json!({}));
+            let existing = spec
+                .as_object_mut()
+                .expect("an object")
+                .entry("taints")
+                .or_insert_with(|| json!([]));
+            if let Some(list) = existing.as_array_mut() {
+                for t in &taints {
+                    let same = |e: &Value| e["key"] == t["key"] && e["effect"] == t["effect"];
+                    if !list.iter().any(same) {
+                        list.push(t.clone());
+                    }
+                }
+            }
+            api.call("PUT", &path, Some(&n), "application/json")
+        });
+        match result {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_not_found() && start.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(500))
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("error marking the node {node:?} as control-plane (is the kubelet running and registering the Node?)")
+                })
+            }
+        }
+    }
+}
+
+/// `bootstrap-token`: the tokens, the RBAC rules node bootstrap needs, and `cluster-info`.
+pub fn bootstrap_token(
+    api: &dyn Api,
+    cfg: &InitConfiguration,
+    admin_kubeconfig: &str,
+    skip_token_print: bool,
+) -> anyhow::Result<()> {
+    for (i, t) in cfg.versioned.init.bootstrap_tokens.iter().enumerate() {
+        let token = crate::token::BootstrapToken::parse(&t.token)
+            .with_context(|| format!("InitConfiguration.bootstrapTokens[{i}].token"))?;
+        if i == 0 && !skip_token_print {
+            println!("[bootstrap-token] Using token: {token}");
+        }
+        let expires = match (&t.expires, &t.ttl) {
+            (Some(e), _) => Some(
+                time::OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339)
+                    .with_context(|| {
+                        format!("bootstrapTokens[{i}].expires {e:?} is not RFC 3339")
+                    })?,
+            ),
+            (None, Some(ttl)) if !ttl.0.is_zero() => Some(
+                time::OffsetDateTime::now_utc()
+                    + time::Duration::try_from(ttl.0).unwrap_or(time::Duration::MAX),
+            ),
+            _ => None,
+        };
+        let spec = crate::token::TokenSpec {
+            token,
+            description: t.description.clone(),
+            expires,
+            usages: t.usages.clone(),
+            groups: t.groups.clone(),
+        };
+        // init updates a token that already exists (a re-run), as upstream does.
+        client::create_or_update(api, &spec.to_secret())?;
+    }
+    println!("[bootstrap-token] Configuring bootstrap tokens, cluster-info ConfigMap, RBAC Roles");
+    client::create_or_update(
+        api,
+        &json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "kubeadm:get-nodes"},
+            "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}],
+        }),
+    )?;
+    client::create_or_update(
+        api,
+        &cluster_role_binding(
+            "kubeadm:get-nodes",
+            "kubeadm:get-nodes",
+            vec![group(NODE_BOOTSTRAP_GROUP)],
+        ),
+    )?;
+    println!("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to get nodes");
+    client::create_or_update(
+        api,
+        &cluster_role_binding(
+            "kubeadm:kubelet-bootstrap",
+            "system:node-bootstrapper",
+            vec![group(NODE_BOOTSTRAP_GROUP)],
+        ),
+    )?;
+    println!("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to post CSRs in order for nodes to get long term certificate credentials");
+    client::create_or_update(
+        api,
+        &cluster_role_binding(
+            "kubeadm:node-autoapprove-bootstrap",
+            "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+            vec![group(NODE_BOOTSTRAP_GROUP)],
+        ),
+    )?;
+    println!("[bootstrap-token] Configured RBAC rules to allow the csrapprover controller automatically approve CSRs from a Node Bootstrap Token");
+    client::create_or_update(
+        api,
+        &cluster_role_binding(
+            "kubeadm:node-autoapprove-certificate-rotation",
+            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+            vec![group(NODES_GROUP)],
+        ),
+    )?;
+    println!("[bootstrap-token] Configured RBAC rules to allow certificate rotation for all node client certificates in the cluster");
+    println!("[bootstrap-token] Creating the \"cluster-info\" ConfigMap in the \"kube-public\" namespace");
+    // An existing cluster-info (signed by the bootstrap signer) is kept, as upstream.
+    client::create_or_retain(
+        api,
+        &json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cluster-info", "namespace": "kube-public"},
+            "data": {"kubeconfig": admin_kubeconfig},
+        }),
+    )?;
+    let name = "kubeadm:bootstrap-signer-clusterinfo";
+    client::create_or_update(api, &role("kube-public", name, &["cluster-info"]))?;
+    client::create_or_update(
+        api,
+        &role_binding(
+            "kube-public",
+            name,
+            vec![json!({"apiGroup": RBAC, "kind": "User", "name": "system:anonymous"})],
+        ),
+    )?;
+    Ok(())
+}
+
+/// The kubeconfig `cluster-info` holds: the cluster's server and CA only, written as
+/// client-go writes a config with one unnamed cluster.
+pub fn cluster_info_kubeconfig(host: &dyn Host, admin_conf: &Path) -> anyhow::Result<String> {
+    let text = host
+        .read_to_string(admin_conf)
+        .with_context(|| format!("reading {}", admin_conf.display()))?;
+    let kc = crate::kubeconfig::KubeConfig::from_yaml(&text)?;
+    let cluster = kc
+        .current_cluster()
+        .with_context(|| format!("{}: no current cluster", admin_conf.display()))?;
+    use base64::Engine;
+    Ok(format!(
+        "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {}\n    server: {}\n  name: \"\"\ncontexts: null\ncurrent-context: \"\"\nkind: Config\npreferences: {{}}\nusers: null\n",
+        base64::engine::general_purpose::STANDARD.encode(&cluster.certificate_authority_data),
+        cluster.server
+    ))
+}
+
+/// `kubelet-finalize enable-client-cert-rotation`: kubelet.conf points at the rotated
+/// client certificate once the kubelet has one.
+pub fn kubelet_finalize(host: &dyn Host, kubeconfig_dir: &Path) -> anyhow::Result<()> {
+    let pem = Path::new(crate::kubelet::KUBELET_DIR).join("pki/kubelet-client-current.pem");
+    let conf = kubeconfig_dir.join("kubelet.conf");
+    if !host.exists(&conf)? {
+        println!(
+            "[kubelet-finalize] {} does not exist: nothing to update",
+            conf.display()
+        );
+        return Ok(());
+    }
+    if !host.exists(&pem)? {
+        println!(
+            "[kubelet-finalize] {} does not exist yet: {} keeps its embedded client certificate",
+            pem.display(),
+            conf.display()
+        );
+        return Ok(());
+    }
+    let mut kc = crate::kubeconfig::KubeConfig::from_yaml(&host.read_to_string(&conf)?)?;
+    for u in kc.users.iter_mut() {
+        u.user.client_certificate_data = None;
+        u.user.client_key_data = None;
+        u.user.client_certificate = Some(pem.display().to_string());
+        u.user.client_key = Some(pem.display().to_string());
+    }
+    println!(
+        "[kubelet-finalize] Updating {:?} to point to a rotatable kubelet client certificate and key",
+        conf.display().to_string()
+    );
+    host.write_file(&conf, kc.to_yaml()?.as_bytes(), 0o600, Sensitivity::Secret)?;
+    Ok(())
+}
