@@ -12,9 +12,121 @@ pub fn create_certificate_key() -> anyhow::Result<String> {
     Ok(key.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The Secret the certificates are uploaded to.
+pub const SECRET_NAME: &str = "kubeadm-certs";
+/// How long the uploaded certificates live (the owner token's TTL).
+pub const CERT_TOKEN_TTL_SECS: i64 = 2 * 3600;
+
+/// Decodes a certificate key (64 hex digits); the key itself never appears in the error.
+pub fn decode_key(hex: &str) -> anyhow::Result<[u8; CERTIFICATE_KEY_BYTES]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != CERTIFICATE_KEY_BYTES * 2 || !bytes.iter().all(u8::is_ascii_hexdigit) {
+        anyhow::bail!(
+            "the certificate key must be {} hexadecimal characters (32 bytes); create one with 'kubeadm certs certificate-key'",
+            CERTIFICATE_KEY_BYTES * 2
+        );
+    }
+    let mut key = [0u8; CERTIFICATE_KEY_BYTES];
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16).expect("checked hex");
+    }
+    Ok(key)
+}
+
+/// AES-256-GCM as upstream's `cryptoutil.EncryptBytes`: a random 12-byte nonce followed by
+/// the sealed data and its tag.
+pub fn encrypt(data: &[u8], key: &[u8; CERTIFICATE_KEY_BYTES]) -> anyhow::Result<Vec<u8>> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+    let k = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, key).map_err(|_| anyhow::anyhow!("an AES-256 key"))?,
+    );
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| anyhow::anyhow!("reading random bytes for a nonce: {e}"))?;
+    let mut sealed = data.to_vec();
+    k.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::empty(),
+        &mut sealed,
+    )
+    .map_err(|_| anyhow::anyhow!("encrypting a certificate"))?;
+    let mut out = nonce.to_vec();
+    out.extend(sealed);
+    Ok(out)
+}
+
+/// The inverse of [`encrypt`]; a wrong key is an error that says so.
+pub fn decrypt(data: &[u8], key: &[u8; CERTIFICATE_KEY_BYTES]) -> anyhow::Result<Vec<u8>> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+    if data.len() < NONCE_LEN {
+        anyhow::bail!("the encrypted data is too short");
+    }
+    let k = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, key).map_err(|_| anyhow::anyhow!("an AES-256 key"))?,
+    );
+    let (nonce, sealed) = data.split_at(NONCE_LEN);
+    let mut buf = sealed.to_vec();
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| anyhow::anyhow!("a nonce"))?;
+    let plain = k
+        .open_in_place(nonce, Aad::empty(), &mut buf)
+        .map_err(|_| anyhow::anyhow!("the certificates cannot be decrypted with this certificate key (wrong or expired key?)"))?;
+    Ok(plain.to_vec())
+}
+
+/// The files a joining control-plane node downloads: (secret key, path on this node).
+pub fn certs_to_transfer(
+    cfg: &crate::config::InitConfiguration,
+) -> Vec<(String, std::path::PathBuf)> {
+    let dir = &cfg.cluster.certificates_dir;
+    let mut out: Vec<(String, std::path::PathBuf)> = [
+        "ca.crt",
+        "ca.key",
+        "front-proxy-ca.crt",
+        "front-proxy-ca.key",
+        "sa.key",
+        "sa.pub",
+    ]
+    .iter()
+    .map(|n| (n.to_string(), dir.join(n)))
+    .collect();
+    match &cfg.cluster.etcd {
+        crate::config::Etcd::Local(_) => {
+            for n in ["etcd/ca.crt", "etcd/ca.key"] {
+                out.push((n.replace('/', "-"), dir.join(n)));
+            }
+        }
+        crate::config::Etcd::External(e) => {
+            for (name, p) in [
+                ("external-etcd-ca.crt", &e.ca_file),
+                ("external-etcd.crt", &e.cert_file),
+                ("external-etcd.key", &e.key_file),
+            ] {
+                if !p.as_os_str().is_empty() {
+                    out.push((name.to_string(), p.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encryption_round_trip_and_wrong_key() {
+        let key = decode_key(&create_certificate_key().unwrap()).unwrap();
+        let sealed = encrypt(b"secret pem", &key).unwrap();
+        assert_eq!(sealed.len(), 12 + 10 + 16);
+        assert_eq!(decrypt(&sealed, &key).unwrap(), b"secret pem");
+        let other = decode_key(&create_certificate_key().unwrap()).unwrap();
+        assert!(decrypt(&sealed, &other)
+            .unwrap_err()
+            .to_string()
+            .contains("cannot be decrypted"));
+        assert!(decode_key("abc").is_err());
+    }
 
     #[test]
     fn certificate_key_is_64_hex_digits_and_random() {

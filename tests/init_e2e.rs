@@ -128,7 +128,14 @@ fn init_runs_through_show_join_command() {
 
     let o = kubeadm(
         r,
-        &["init", "--config", cfg, "--skip-phases", "preflight,addon"],
+        &[
+            "init",
+            "--config",
+            cfg,
+            "--skip-phases",
+            "preflight,addon",
+            "--upload-certs",
+        ],
     );
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
@@ -163,6 +170,19 @@ fn init_runs_through_show_join_command() {
         out.contains(&format!(
             "kubeadm join 127.0.0.1:{port} --token abcdef.0123456789abcdef \\\n\t--discovery-token-ca-cert-hash sha256:{hex}"
         )),
+        "{out}"
+    );
+
+    // The certificate key is printed once, and the control-plane join command carries it.
+    let key = out
+        .lines()
+        .skip_while(|l| *l != "[upload-certs] Using certificate key:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the certificate key is printed:\n{out}"))
+        .to_string();
+    assert_eq!(key.len(), 64);
+    assert!(
+        out.contains(&format!("\t--control-plane --certificate-key {key}")),
         "{out}"
     );
 
@@ -253,6 +273,44 @@ fn init_runs_through_show_join_command() {
     assert_eq!(node["spec"]["taints"][0]["effect"], "NoSchedule");
     let secret = get("", "secrets", "kube-system", "bootstrap-token-abcdef");
     assert_eq!(secret["type"], "bootstrap.kubernetes.io/token");
+    // kubeadm-certs: each file encrypted with the key, owned by a two-hour token.
+    let certs = get("", "secrets", "kube-system", "kubeadm-certs");
+    let owner = &certs["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "Secret");
+    let owner_secret = get(
+        "",
+        "secrets",
+        "kube-system",
+        owner["name"].as_str().unwrap(),
+    );
+    assert_eq!(owner["uid"], owner_secret["metadata"]["uid"]);
+    assert!(owner_secret["data"]["expiration"].is_string());
+    let mut names: Vec<&String> = certs["data"].as_object().unwrap().keys().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ca.crt",
+            "ca.key",
+            "etcd-ca.crt",
+            "etcd-ca.key",
+            "front-proxy-ca.crt",
+            "front-proxy-ca.key",
+            "sa.key",
+            "sa.pub"
+        ]
+    );
+    {
+        use base64::Engine;
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(certs["data"]["ca.key"].as_str().unwrap())
+            .unwrap();
+        let plain =
+            kubeadm::copycerts::decrypt(&sealed, &kubeadm::copycerts::decode_key(&key).unwrap())
+                .unwrap();
+        assert_eq!(plain, std::fs::read(pki.join("ca.key")).unwrap());
+    }
+    get(rbac, "roles", "kube-system", "kubeadm:kubeadm-certs");
     let info = get("", "configmaps", "kube-public", "cluster-info");
     assert!(info["data"]["kubeconfig"]
         .as_str()

@@ -499,3 +499,85 @@ pub fn kubelet_finalize(host: &dyn Host, kubeconfig_dir: &Path) -> anyhow::Resul
     host.write_file(&conf, kc.to_yaml()?.as_bytes(), 0o600, Sensitivity::Secret)?;
     Ok(())
 }
+
+/// `upload-certs`: the shared certificates and keys, each AES-256-GCM encrypted with the
+/// certificate key, in `kube-system/kubeadm-certs`, owned by a bootstrap token that expires
+/// in two hours (so the Secret goes with it), readable by join tokens.
+pub fn upload_certs(
+    api: &dyn Api,
+    host: &dyn Host,
+    cfg: &InitConfiguration,
+    key_hex: &str,
+) -> anyhow::Result<()> {
+    use base64::Engine;
+    println!(
+        "[upload-certs] Storing the certificates in Secret \"{}\" in the \"kube-system\" Namespace",
+        crate::copycerts::SECRET_NAME
+    );
+    let key = crate::copycerts::decode_key(key_hex)?;
+    let owner = crate::token::TokenSpec {
+        token: crate::token::BootstrapToken::generate()?,
+        description: "Proxy for managing TTL for the kubeadm-certs secret".into(),
+        expires: Some(
+            time::OffsetDateTime::now_utc()
+                + time::Duration::seconds(crate::copycerts::CERT_TOKEN_TTL_SECS),
+        ),
+        usages: vec![],
+        groups: vec![],
+    };
+    let owner_secret = client::create_or_update(api, &owner.to_secret())?;
+    let owner_name = format!("bootstrap-token-{}", owner.token.id());
+    let uid = match owner_secret["metadata"]["uid"].as_str() {
+        Some(u) => Value::String(u.to_string()),
+        None => api
+            .call(
+                "GET",
+                &client::object_path("Secret", Some("kube-system"), &owner_name),
+                None,
+                "application/json",
+            )
+            .map(|s| s["metadata"]["uid"].clone())
+            .unwrap_or(Value::Null),
+    };
+    let mut data = serde_json::Map::new();
+    for (name, path) in crate::copycerts::certs_to_transfer(cfg) {
+        let sealed = match host.read(&path) {
+            Ok(bytes) => crate::copycerts::encrypt(&bytes, &key)?,
+            // A file this node does not have (an external CA's key) is uploaded empty.
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        data.insert(
+            name,
+            base64::engine::general_purpose::STANDARD
+                .encode(sealed)
+                .into(),
+        );
+    }
+    client::create_or_update(
+        api,
+        &json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {
+                "name": crate::copycerts::SECRET_NAME, "namespace": "kube-system",
+                "ownerReferences": [{"apiVersion": "v1", "kind": "Secret", "name": owner_name, "uid": uid, "controller": true, "blockOwnerDeletion": true}],
+            },
+            "type": "Opaque",
+            "data": data,
+        }),
+    )?;
+    let name = "kubeadm:kubeadm-certs";
+    client::create_or_update(
+        api,
+        &json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": name, "namespace": "kube-system"},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [crate::copycerts::SECRET_NAME], "verbs": ["get"]}],
+        }),
+    )?;
+    client::create_or_update(
+        api,
+        &role_binding("kube-system", name, vec![group(NODE_BOOTSTRAP_GROUP)]),
+    )?;
+    Ok(())
+}

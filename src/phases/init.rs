@@ -42,6 +42,8 @@ pub struct InitData {
     pub notes: Vec<String>,
     /// The cluster client, made when a phase first needs it.
     pub client: Option<Arc<dyn crate::client::Api>>,
+    /// The certificate key (`--certificate-key`, or made by upload-certs).
+    pub certificate_key: Option<String>,
 }
 
 impl InitData {
@@ -141,6 +143,8 @@ impl InitData {
                 }
             }
         }
+        let certificate_key =
+            Some(cfg.versioned.init.certificate_key.clone()).filter(|k| !k.is_empty());
         Ok(InitData {
             args,
             cfg,
@@ -149,6 +153,7 @@ impl InitData {
             proxy_env: crate::manifests::proxy_env_of(std::env::vars()),
             notes: Vec::new(),
             client: None,
+            certificate_key,
         })
     }
 }
@@ -331,7 +336,7 @@ fn show_join_command(d: &mut InitData) -> anyhow::Result<()> {
     println!("You should now deploy a pod network to the cluster.");
     println!("Run \"kubectl apply -f [podnetwork].yaml\" with one of the options listed at:");
     println!("  https://kubernetes.io/docs/concepts/cluster-administration/addons/\n");
-    if let (true, Some(key)) = (d.args.upload_certs, d.args.certificate_key.as_deref()) {
+    if let (true, Some(key)) = (d.args.upload_certs, d.certificate_key.as_deref()) {
         let key = if d.args.skip_certificate_key_print {
             "<value withheld>"
         } else {
@@ -442,7 +447,18 @@ pub fn workflow() -> Workflow<InitData> {
                 ]),
             Phase::new("upload-certs", "Upload certificates to kubeadm-certs")
                 .inherit(&["certificate-key", "config", "dry-run", "kubeconfig", "skip-certificate-key-print", "upload-certs"])
-                .run(pending)
+                .run(|d: &mut InitData| {
+                    if d.certificate_key.is_none() {
+                        d.certificate_key = Some(crate::copycerts::create_certificate_key()?);
+                    }
+                    let key = d.certificate_key.clone().unwrap_or_default();
+                    let api = d.api()?;
+                    super::api::upload_certs(api.as_ref(), d.host.as_ref(), &d.cfg, &key)?;
+                    if !d.args.skip_certificate_key_print {
+                        println!("[upload-certs] Using certificate key:\n{key}");
+                    }
+                    Ok(())
+                })
                 .run_if(|d: &InitData| d.args.upload_certs),
             Phase::new("mark-control-plane", "Mark a node as a control-plane")
                 .inherit(&["config", "dry-run", "kubeconfig", "node-name"])
