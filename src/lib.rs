@@ -1,6 +1,7 @@
 //! kubeadm-rs: a drop-in implementation of kubeadm, the tool that bootstraps Kubernetes
 //! clusters. The `kubeadm` binary is a thin command line over this library.
 
+pub mod addons;
 pub mod cli;
 pub mod client;
 pub mod config;

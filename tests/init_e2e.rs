@@ -133,7 +133,7 @@ fn init_runs_through_show_join_command() {
             "--config",
             cfg,
             "--skip-phases",
-            "preflight,addon",
+            "preflight",
             "--upload-certs",
         ],
     );
@@ -311,6 +311,34 @@ fn init_runs_through_show_join_command() {
         assert_eq!(plain, std::fs::read(pki.join("ca.key")).unwrap());
     }
     get(rbac, "roles", "kube-system", "kubeadm:kubeadm-certs");
+    // The addons.
+    let dns = get("", "services", "kube-system", "kube-dns");
+    assert_eq!(dns["spec"]["clusterIP"], "10.96.0.10");
+    let coredns = get("apps", "deployments", "kube-system", "coredns");
+    assert_eq!(
+        coredns["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.k8s.io/coredns/coredns:v1.14.2"
+    );
+    assert!(
+        get("", "configmaps", "kube-system", "coredns")["data"]["Corefile"]
+            .as_str()
+            .unwrap()
+            .contains("kubernetes cluster.local")
+    );
+    get(rbac, "clusterrolebindings", "", "system:coredns");
+    let proxy = get("apps", "daemonsets", "kube-system", "kube-proxy");
+    assert_eq!(
+        proxy["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.k8s.io/kube-proxy:v1.37.1"
+    );
+    let proxy_cm = get("", "configmaps", "kube-system", "kube-proxy");
+    assert!(proxy_cm["data"]["kubeconfig.conf"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("server: https://127.0.0.1:{port}")));
+    get(rbac, "clusterrolebindings", "", "kubeadm:node-proxier");
+    assert!(out.contains("[addons] Applied essential addon: CoreDNS"));
+    assert!(out.contains("[addons] Applied essential addon: kube-proxy"));
     let info = get("", "configmaps", "kube-public", "cluster-info");
     assert!(info["data"]["kubeconfig"]
         .as_str()

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use super::certs::{self, KeyCache};
 use super::kubeconfig as kubeconfig_phase;
-use super::pending;
 use super::staticpods;
 use crate::cli::init::InitArgs;
 use crate::config::{init_configuration, InitConfiguration, InitOverrides};
@@ -484,8 +483,24 @@ pub fn workflow() -> Workflow<InitData> {
             Phase::new("addon", "Install required addons for passing conformance tests")
                 .children(vec![
                     Phase::all("Install all the addons", ADDON_FLAGS),
-                    Phase::new("coredns", "Install the CoreDNS addon to a Kubernetes cluster").inherit(COREDNS_FLAGS).run(pending),
-                    Phase::new("kube-proxy", "Install the kube-proxy addon to a Kubernetes cluster").inherit(KUBE_PROXY_FLAGS).run(pending),
+                    Phase::new("coredns", "Install the CoreDNS addon to a Kubernetes cluster")
+                        .inherit(COREDNS_FLAGS)
+                        .run(|d: &mut InitData| {
+                            let api = d.api()?;
+                            crate::addons::apply(api.as_ref(), &crate::addons::coredns_objects(&d.cfg)?)?;
+                            println!("[addons] Applied essential addon: CoreDNS");
+                            Ok(())
+                        })
+                        .run_if(|d: &InitData| !d.cfg.versioned.cluster.dns.disabled),
+                    Phase::new("kube-proxy", "Install the kube-proxy addon to a Kubernetes cluster")
+                        .inherit(KUBE_PROXY_FLAGS)
+                        .run(|d: &mut InitData| {
+                            let api = d.api()?;
+                            crate::addons::apply(api.as_ref(), &crate::addons::kube_proxy_objects(&d.cfg)?)?;
+                            println!("[addons] Applied essential addon: kube-proxy");
+                            Ok(())
+                        })
+                        .run_if(|d: &InitData| !d.cfg.versioned.cluster.proxy.disabled),
                 ]),
             Phase::new("show-join-command", "Show the join command for control-plane and worker node")
                 .inherit(&["certificate-key", "config", "dry-run", "kubeconfig", "skip-certificate-key-print", "skip-token-print", "upload-certs"])
