@@ -254,12 +254,12 @@ fn join_command_and_dry_run() {
         &token_args(&["create", "zzzzzz.0123456789abcdef", "--dry-run"]),
     );
     assert!(o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
+    let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        err.contains(
+        out.contains(
             "[dryrun] Would perform action CREATE on resource \"secrets\" in API group \"core/v1\""
         ),
-        "{err}"
+        "{out}"
     );
     assert!(!ok(r, &token_args(&["list"])).contains("zzzzzz"));
 }
