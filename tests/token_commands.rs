@@ -263,3 +263,81 @@ fn join_command_and_dry_run() {
     );
     assert!(!ok(r, &token_args(&["list"])).contains("zzzzzz"));
 }
+
+/// The configuration of the control plane `control_plane()` made.
+fn config_for(root: &Path, server: &TestApiServer) -> String {
+    let path = root.join("kubeadm.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: cp-1\n  criSocket: unix:///var/run/containerd/containerd.sock\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\ntimeouts:\n  kubeletHealthCheck: 2s\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n",
+            server.addr().port()
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn api_phases_run_on_their_own() {
+    let (root, server) = control_plane();
+    let r = root.path();
+    let cfg = config_for(r, &server);
+    for phase in [
+        &["upload-config", "all"][..],
+        &["bootstrap-token"][..],
+        &["addon", "coredns"][..],
+        &["addon", "kube-proxy"][..],
+    ] {
+        let mut args = vec!["init", "phase"];
+        args.extend_from_slice(phase);
+        args.extend_from_slice(&[
+            "--config",
+            &cfg,
+            "--kubeconfig",
+            "/etc/kubernetes/super-admin.conf",
+        ]);
+        ok(r, &args);
+    }
+    let store = &server.state().store;
+    let find = |g: &str, p: &str, ns: &str, n: &str| {
+        store
+            .get(testapiserver::resources::find(g, "v1", p).unwrap(), ns, n)
+            .is_ok()
+    };
+    assert!(find("", "configmaps", "kube-system", "kubeadm-config"));
+    assert!(find("", "configmaps", "kube-system", "kubelet-config"));
+    assert!(find("", "configmaps", "kube-public", "cluster-info"));
+    assert!(find("", "secrets", "kube-system", "bootstrap-token-abcdef"));
+    assert!(find("apps", "deployments", "kube-system", "coredns"));
+    assert!(find("apps", "daemonsets", "kube-system", "kube-proxy"));
+    // Running a phase again updates what it made instead of failing.
+    ok(
+        r,
+        &[
+            "init",
+            "phase",
+            "bootstrap-token",
+            "--config",
+            &cfg,
+            "--kubeconfig",
+            "/etc/kubernetes/super-admin.conf",
+        ],
+    );
+}
+
+#[test]
+fn wait_control_plane_says_what_to_check_without_a_kubelet() {
+    let (root, server) = control_plane();
+    let r = root.path();
+    let cfg = config_for(r, &server);
+    let o = kubeadm(
+        r,
+        &["init", "phase", "wait-control-plane", "--config", &cfg],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the kubelet is not healthy after 2s"), "{err}");
+    assert!(err.contains("'systemctl status kubelet'"), "{err}");
+    assert!(err.contains("'journalctl -xeu kubelet'"), "{err}");
+}
