@@ -436,3 +436,35 @@ fn config_images_list_follows_the_configuration() {
     let o = kubeadm(&["config", "images", "list", "-o", "xml"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn print_defaults_with_component_configs() {
+    let o = kubeadm(&[
+        "config",
+        "print",
+        "init-defaults",
+        "--component-configs",
+        "KubeletConfiguration,KubeProxyConfiguration",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let docs: Vec<&str> = out.split("---\n").collect();
+    assert_eq!(docs.len(), 4, "{out}");
+    assert!(
+        docs[2].contains("kind: KubeletConfiguration")
+            && docs[2].contains("clusterDNS:\n- 10.96.0.10")
+    );
+    assert!(
+        docs[3].contains("kind: KubeProxyConfiguration")
+            && docs[3].contains("bindAddress: 0.0.0.0")
+    );
+    let o = kubeadm(&[
+        "config",
+        "print",
+        "init-defaults",
+        "--component-configs",
+        "Foo",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stdout(&o).is_empty());
+}

@@ -142,26 +142,35 @@ pub fn coredns_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>> {
 /// settings for what it leaves unset (bind address of the advertise address's family, the
 /// pod subnet, the in-cluster kubeconfig).
 pub fn kube_proxy_configuration(cfg: &InitConfiguration) -> anyhow::Result<Value> {
+    kube_proxy_document(
+        cfg.local_api_endpoint.advertise_address.is_ipv6(),
+        &cfg.cluster.networking.pod_subnet,
+        cfg.versioned.kube_proxy.as_ref(),
+    )
+}
+
+/// The KubeProxyConfiguration for an address family and pod subnet, over the user's
+/// document when there is one.
+pub fn kube_proxy_document(
+    ipv6: bool,
+    pod_subnet: &str,
+    user: Option<&serde_yaml_ng::Mapping>,
+) -> anyhow::Result<Value> {
     let mut doc =
         json!({"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration"});
-    if let Some(user) = &cfg.versioned.kube_proxy {
+    if let Some(user) = user {
         json_patch::merge(&mut doc, &serde_json::to_value(user)?);
     }
     let root = doc.as_object_mut().expect("an object");
     let unset = |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v.as_str() == Some(""));
     if unset(root.get("bindAddress")) {
-        let any = if cfg.local_api_endpoint.advertise_address.is_ipv6() {
-            "::"
-        } else {
-            "0.0.0.0"
-        };
-        root.insert("bindAddress".into(), json!(any));
-    }
-    if unset(root.get("clusterCIDR")) && !cfg.cluster.networking.pod_subnet.is_empty() {
         root.insert(
-            "clusterCIDR".into(),
-            json!(cfg.cluster.networking.pod_subnet),
+            "bindAddress".into(),
+            json!(if ipv6 { "::" } else { "0.0.0.0" }),
         );
+    }
+    if unset(root.get("clusterCIDR")) && !pod_subnet.is_empty() {
+        root.insert("clusterCIDR".into(), json!(pod_subnet));
     }
     let conn = root.entry("clientConnection").or_insert_with(|| json!({}));
     if unset(conn.get("kubeconfig")) {

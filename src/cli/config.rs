@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use super::not_implemented;
 use super::token::OutputArgs;
 
 /// `kubeadm config` and its shared flag.
@@ -181,10 +180,39 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
                     (print::upgrade_defaults()?, a.component_configs)
                 }
             };
-            if !component_configs.is_empty() {
-                return not_implemented("config print --component-configs");
+            let kinds: Vec<&str> = component_configs
+                .iter()
+                .flat_map(|c| c.split(','))
+                .map(str::trim)
+                .collect();
+            if let Some(bad) = kinds
+                .iter()
+                .find(|k| !matches!(**k, "KubeletConfiguration" | "KubeProxyConfiguration"))
+            {
+                return Err(super::usage_error(format!(
+                    "unknown component config kind {bad:?}: expected KubeletConfiguration or KubeProxyConfiguration"
+                )));
             }
             print!("{text}");
+            for kind in kinds {
+                // The defaults kubeadm applies for the default cluster (service subnet
+                // 10.96.0.0/12, cluster.local, /etc/kubernetes/pki, IPv4, no pod subnet).
+                let doc = match kind {
+                    "KubeletConfiguration" => crate::kubelet::document(
+                        "10.96.0.0/12",
+                        "cluster.local",
+                        std::path::Path::new("/etc/kubernetes/pki"),
+                        None,
+                    )?,
+                    "KubeProxyConfiguration" => crate::addons::kube_proxy_document(false, "", None)?,
+                    other => {
+                        return Err(super::usage_error(format!(
+                            "unknown component config kind {other:?}: expected KubeletConfiguration or KubeProxyConfiguration"
+                        )))
+                    }
+                };
+                print!("---\n{}", serde_yaml_ng::to_string(&doc)?);
+            }
             Ok(())
         }
         ConfigCommand::Migrate(m) => {

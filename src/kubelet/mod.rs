@@ -121,27 +121,34 @@ fn default_field(map: &mut Map<String, Value>, key: &str, value: Value) {
 /// kubeadm's defaults for what the user left unset. This is what the `kubelet-config`
 /// ConfigMap holds and every node starts from.
 pub fn cluster_configuration(cfg: &InitConfiguration) -> anyhow::Result<Value> {
+    document(
+        &cfg.cluster.networking.service_subnet,
+        &cfg.cluster.networking.dns_domain,
+        &cfg.cluster.certificates_dir,
+        cfg.versioned.kubelet.as_ref(),
+    )
+}
+
+/// The KubeletConfiguration for a cluster's service subnet, DNS domain and certificate
+/// directory, over the user's document when there is one.
+pub fn document(
+    service_subnet: &str,
+    dns_domain: &str,
+    cert_dir: &Path,
+    user: Option<&serde_yaml_ng::Mapping>,
+) -> anyhow::Result<Value> {
     let mut doc = base_document();
-    if let Some(user) = &cfg.versioned.kubelet {
+    if let Some(user) = user {
         let user = serde_json::to_value(user).context("reading the KubeletConfiguration")?;
         deep_merge(&mut doc, &user);
     }
-    let dns_ip = crate::pki::dns_service_ip(&cfg.cluster.networking.service_subnet)?;
-    let ca = cfg
-        .cluster
-        .certificates_dir
-        .join("ca.crt")
-        .display()
-        .to_string();
+    let dns_ip = crate::pki::dns_service_ip(service_subnet)?;
+    let ca = cert_dir.join("ca.crt").display().to_string();
     let root = doc
         .as_object_mut()
         .context("a KubeletConfiguration mapping")?;
     default_field(root, "clusterDNS", json!([dns_ip.to_string()]));
-    default_field(
-        root,
-        "clusterDomain",
-        json!(cfg.cluster.networking.dns_domain),
-    );
+    default_field(root, "clusterDomain", json!(dns_domain));
     default_field(
         root,
         "staticPodPath",
