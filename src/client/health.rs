@@ -115,15 +115,25 @@ pub fn get_status(url: &str, timeout: Duration) -> Result<u16, String> {
         .ok_or_else(|| format!("{url}: no HTTP answer"))
 }
 
-/// Polls `url` until it answers 200 or `timeout` passes; returns how long it took.
-pub fn wait_healthy(url: &str, timeout: Duration) -> Result<Duration, String> {
+/// Polls `url` until it answers 200 or `timeout` passes; returns how long it took. Every
+/// ten seconds of waiting, `progress` hears how long it has been and the last answer.
+pub fn wait_healthy(
+    url: &str,
+    timeout: Duration,
+    progress: &dyn Fn(Duration, &str),
+) -> Result<Duration, String> {
     let start = Instant::now();
     let mut last = String::from("no answer yet");
+    let mut next_report = Duration::from_secs(10);
     while start.elapsed() < timeout {
         match get_status(url, Duration::from_secs(2)) {
             Ok(200) => return Ok(start.elapsed()),
             Ok(code) => last = format!("HTTP status {code}"),
             Err(e) => last = e,
+        }
+        if start.elapsed() >= next_report {
+            progress(start.elapsed(), &last);
+            next_report += Duration::from_secs(10);
         }
         std::thread::sleep(Duration::from_millis(250));
     }

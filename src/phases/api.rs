@@ -102,7 +102,15 @@ pub fn wait_control_plane(cfg: &InitConfiguration, dry_run: bool) -> anyhow::Res
         "[kubelet-check] Waiting for a healthy kubelet at {kubelet_url}. This can take up to {}",
         crate::duration::format_duration(kubelet_timeout)
     );
-    match health::wait_healthy(kubelet_url, kubelet_timeout) {
+    let report = |what: &'static str, url: String| {
+        move |took: Duration, last: &str| {
+            println!(
+                "[{what}] Still waiting for {url} after {} (last answer: {last})",
+                crate::output::human_duration(took)
+            )
+        }
+    };
+    match health::wait_healthy(kubelet_url, kubelet_timeout, &report("kubelet-check", kubelet_url.to_string())) {
         Ok(took) => println!("[kubelet-check] The kubelet is healthy after {}", crate::output::human_duration(took)),
         Err(last) => anyhow::bail!(
             "the kubelet is not healthy after {} (last: {last})\n\nUnfortunately, an error has occurred, likely caused by:\n\t- The kubelet is not running\n\t- The kubelet is unhealthy due to a misconfiguration of the node in some way (required cgroups disabled)\n\nIf you are on a systemd-powered system, you can try to troubleshoot the error with the following commands:\n\t- 'systemctl status kubelet'\n\t- 'journalctl -xeu kubelet'",
@@ -122,7 +130,13 @@ pub fn wait_control_plane(cfg: &InitConfiguration, dry_run: bool) -> anyhow::Res
         let handles: Vec<_> = components
             .iter()
             .map(|(name, url)| {
-                s.spawn(move || (name.to_string(), health::wait_healthy(url, cp_timeout)))
+                let progress = report("control-plane-check", format!("{name} at {url}"));
+                s.spawn(move || {
+                    (
+                        name.to_string(),
+                        health::wait_healthy(url, cp_timeout, &progress),
+                    )
+                })
             })
             .collect();
         handles
