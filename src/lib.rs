@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod copycerts;
 pub mod cri;
+pub mod discovery;
 pub mod duration;
 pub mod host;
 pub mod images;

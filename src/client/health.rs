@@ -57,8 +57,19 @@ impl rustls::client::danger::ServerCertVerifier for AnyServer {
     }
 }
 
-/// GETs `url` (`http://` or `https://`) and returns the status code.
-pub fn get_status(url: &str, timeout: Duration) -> Result<u16, String> {
+/// How an HTTPS peer is trusted.
+#[derive(Debug, Clone, Copy)]
+pub enum Trust<'a> {
+    /// Not at all: health probes, and discovery's first, unauthenticated fetch whose
+    /// answer is verified by other means.
+    Any,
+    /// Only certificates chaining to these CA certificates (PEM).
+    Ca(&'a [u8]),
+}
+
+/// GETs `url` (`http://` or `https://`): the status code and the body. HTTP/1.0, so the
+/// body is never chunked.
+pub fn fetch(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<(u16, String), String> {
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else if let Some(r) = url.strip_prefix("http://") {
@@ -80,16 +91,34 @@ pub fn get_status(url: &str, timeout: Duration) -> Result<u16, String> {
         .map_err(|e| e.to_string())?;
     tcp.set_write_timeout(Some(timeout))
         .map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: kubeadm\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: kubeadm\r\nAccept: application/json\r\n\r\n"
+    );
     let mut response = Vec::new();
     if tls {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
-            .with_no_client_auth();
+            .map_err(|e| e.to_string())?;
+        let config = match trust {
+            Trust::Any => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
+                .with_no_client_auth(),
+            Trust::Ca(pem_bytes) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for block in
+                    ::pem::parse_many(pem_bytes).map_err(|e| format!("the CA is not PEM: {e}"))?
+                {
+                    roots
+                        .add(rustls::pki_types::CertificateDer::from(
+                            block.into_contents(),
+                        ))
+                        .map_err(|e| format!("the CA certificate is not usable: {e}"))?;
+                }
+                builder.with_root_certificates(roots).with_no_client_auth()
+            }
+        };
         let host = hostport
             .rsplit_once(':')
             .map(|(h, _)| h.trim_matches(['[', ']']))
@@ -102,17 +131,30 @@ pub fn get_status(url: &str, timeout: Duration) -> Result<u16, String> {
         stream
             .write_all(request.as_bytes())
             .map_err(|e| e.to_string())?;
-        let _ = stream.read_to_end(&mut response);
+        if let Err(e) = stream.read_to_end(&mut response) {
+            // A peer that closes without close_notify has still sent its answer.
+            if response.is_empty() {
+                return Err(e.to_string());
+            }
+        }
     } else {
         tcp.write_all(request.as_bytes())
             .map_err(|e| e.to_string())?;
         let _ = tcp.read_to_end(&mut response);
     }
-    let head = String::from_utf8_lossy(&response);
-    head.split_whitespace()
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("{url}: no HTTP answer"))
+        .ok_or_else(|| format!("{url}: no HTTP answer"))?;
+    Ok((code, body.to_string()))
+}
+
+/// GETs `url` without verifying its certificate and returns the status code.
+pub fn get_status(url: &str, timeout: Duration) -> Result<u16, String> {
+    fetch(url, Trust::Any, timeout).map(|(code, _)| code)
 }
 
 /// Polls `url` until it answers 200 or `timeout` passes; returns how long it took. Every

@@ -1,0 +1,290 @@
+//! How a joining node learns about the cluster and comes to trust it, as upstream does it.
+//!
+//! Token discovery: fetch `kube-public/cluster-info` without trusting TLS; require the
+//! `jws-kubeconfig-<token id>` signature and check it against the token (so only someone
+//! holding the token could have produced that content); require the CA in it to match one
+//! of the pinned public keys; fetch again over TLS verified by that CA and require the same
+//! content. File discovery: a kubeconfig file (or HTTPS URL) with the cluster's details.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+use crate::client::health::{fetch, Trust};
+use crate::host::Host;
+use crate::token::BootstrapToken;
+
+const CLUSTER_INFO_PATH: &str = "/api/v1/namespaces/kube-public/configmaps/cluster-info";
+
+/// What discovery yields: the cluster's API server and CA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterInfo {
+    /// `https://host:port`.
+    pub server: String,
+    /// The cluster CA (PEM).
+    pub ca_pem: Vec<u8>,
+}
+
+/// Why discovery refused to trust what it found.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DiscoveryError {
+    /// No pin and no explicit opt-out.
+    #[error("using token-based discovery without caCertHashes can be unsafe. Set unsafeSkipCAVerification as true in your kubeadm config file or pass --discovery-token-unsafe-skip-ca-verification flag to continue")]
+    NoPins,
+    /// A pin in the wrong format.
+    #[error("invalid discovery token CA certificate hash {0:?}: expected \"sha256:\" followed by 64 hexadecimal digits")]
+    BadPin(String),
+    /// cluster-info could not be fetched in time.
+    #[error("couldn't fetch cluster-info from {endpoint} within {timeout}: {last}")]
+    Unreachable {
+        /// The API server.
+        endpoint: String,
+        /// The discovery timeout.
+        timeout: String,
+        /// The last failure.
+        last: String,
+    },
+    /// No signature for this token: an unknown or expired token.
+    #[error("token id {0:?} is invalid for this cluster or it has expired. Use \"kubeadm token create\" on the control-plane node to create a new valid token")]
+    UnknownToken(String),
+    /// The signature does not match: the content was not signed with this token.
+    #[error("failed to verify JWS signature of received cluster info object, can't trust this API Server")]
+    BadSignature,
+    /// The CA matches no pin.
+    #[error("cluster CA found in cluster-info ConfigMap is invalid: none of the public keys {0:?} are pinned")]
+    PinMismatch(String),
+    /// The verified connection answered differently.
+    #[error("the cluster-info fetched over a verified connection differs from the one first fetched: can't trust this API Server")]
+    Changed,
+    /// The second, verified fetch failed (the server's certificate is not from the CA).
+    #[error("couldn't fetch cluster-info over a connection verified with the cluster CA: {0}")]
+    SecureFetch(String),
+    /// cluster-info is not what it should be.
+    #[error("the cluster-info ConfigMap is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Upstream's detached JWS: HS256 over the content with the token secret, `kid` the token
+/// id, payload left out: `<header>..<signature>`.
+pub fn detached_signature(content: &str, token_id: &str, token_secret: &str) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = b64.encode(format!("{{\"alg\":\"HS256\",\"kid\":\"{token_id}\"}}"));
+    let input = format!("{header}.{}", b64.encode(content));
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, token_secret.as_bytes());
+    let sig = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+    format!("{header}..{}", b64.encode(sig.as_ref()))
+}
+
+/// Whether a detached JWS is the one the token gives for the content.
+pub fn signature_is_valid(jws: &str, content: &str, token: &BootstrapToken) -> bool {
+    let expected = detached_signature(content, token.id(), token.secret());
+    // Constant-time comparison: the signature is derived from the token secret.
+    expected.len() == jws.len()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), jws.as_bytes())
+            .is_ok()
+}
+
+/// The server and CA of the (first) cluster in a kubeconfig text.
+pub fn cluster_of_kubeconfig(text: &str) -> Result<ClusterInfo, DiscoveryError> {
+    let kc = crate::kubeconfig::KubeConfig::from_yaml(text)
+        .map_err(|e| DiscoveryError::Malformed(format!("its kubeconfig does not parse: {e}")))?;
+    let cluster = kc
+        .current_cluster()
+        .or_else(|| kc.clusters.first().map(|c| &c.cluster))
+        .ok_or_else(|| DiscoveryError::Malformed("its kubeconfig has no cluster".into()))?;
+    if cluster.certificate_authority_data.is_empty() {
+        return Err(DiscoveryError::Malformed(
+            "its kubeconfig has no certificate-authority-data".into(),
+        ));
+    }
+    Ok(ClusterInfo {
+        server: cluster.server.clone(),
+        ca_pem: cluster.certificate_authority_data.clone(),
+    })
+}
+
+fn get_cluster_info(endpoint: &str, trust: Trust<'_>) -> Result<serde_json::Value, String> {
+    let url = format!("https://{endpoint}{CLUSTER_INFO_PATH}");
+    let (code, body) = fetch(&url, trust, Duration::from_secs(10))?;
+    if code != 200 {
+        let msg = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| body.trim().to_string());
+        return Err(format!("HTTP {code}: {msg}"));
+    }
+    serde_json::from_str(&body).map_err(|e| format!("not JSON: {e}"))
+}
+
+/// The pins of a CA bundle's certificates.
+fn bundle_pins(ca_pem: &[u8]) -> Result<Vec<String>, DiscoveryError> {
+    let blocks = ::pem::parse_many(ca_pem)
+        .map_err(|e| DiscoveryError::Malformed(format!("its CA is not PEM: {e}")))?;
+    blocks
+        .iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(|b| {
+            crate::pki::public_key_pin(b.contents()).map_err(|e| {
+                DiscoveryError::Malformed(format!("its CA certificate does not parse: {e}"))
+            })
+        })
+        .collect()
+}
+
+/// Token discovery against `endpoint` (`host:port`).
+pub fn token_discovery(
+    endpoint: &str,
+    token: &BootstrapToken,
+    pins: &[String],
+    unsafe_skip_ca_verification: bool,
+    timeout: Duration,
+    say: &mut dyn FnMut(String),
+) -> Result<ClusterInfo, DiscoveryError> {
+    if pins.is_empty() && !unsafe_skip_ca_verification {
+        return Err(DiscoveryError::NoPins);
+    }
+    for p in pins {
+        if !crate::config::join::valid_pin(p) {
+            return Err(DiscoveryError::BadPin(p.clone()));
+        }
+    }
+    let key = format!("jws-kubeconfig-{}", token.id());
+    let start = Instant::now();
+    say(format!(
+        "[discovery] Trying to connect to API Server \"{endpoint}\""
+    ));
+    let mut reported = false;
+    // The signer may not have signed a fresh token yet, and the server may be starting:
+    // both are retried until the discovery timeout.
+    let (content, jws) = loop {
+        let outcome = get_cluster_info(endpoint, Trust::Any).and_then(|cm| {
+            let content = cm["data"]["kubeconfig"]
+                .as_str()
+                .ok_or_else(|| "cluster-info has no kubeconfig".to_string())?
+                .to_string();
+            Ok((content, cm["data"][&key].as_str().map(str::to_string)))
+        });
+        match outcome {
+            Ok((content, Some(jws))) => break (content, jws),
+            Ok((_, None)) if start.elapsed() >= timeout => {
+                return Err(DiscoveryError::UnknownToken(token.id().to_string()))
+            }
+            Err(last) if start.elapsed() >= timeout => {
+                return Err(DiscoveryError::Unreachable {
+                    endpoint: endpoint.to_string(),
+                    timeout: crate::duration::format_duration(timeout),
+                    last,
+                })
+            }
+            Ok((_, None)) => {
+                if !reported {
+                    say(format!(
+                        "[discovery] cluster-info has no signature for token id {:?} yet, will try again",
+                        token.id()
+                    ));
+                    reported = true;
+                }
+            }
+            Err(e) => {
+                if !reported {
+                    say(format!(
+                        "[discovery] Failed to request cluster-info, will try again: {e}"
+                    ));
+                    reported = true;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    if !signature_is_valid(&jws, &content, token) {
+        return Err(DiscoveryError::BadSignature);
+    }
+    let info = cluster_of_kubeconfig(&content)?;
+    if !unsafe_skip_ca_verification {
+        let found = bundle_pins(&info.ca_pem)?;
+        if !found.iter().any(|f| pins.contains(f)) {
+            return Err(DiscoveryError::PinMismatch(found.join(", ")));
+        }
+    }
+    say(format!(
+        "[discovery] Cluster info signature and contents are valid and {}, will use API Server \"{endpoint}\"",
+        if unsafe_skip_ca_verification { "no TLS pinning was specified" } else { "TLS certificate validates against pinned roots" }
+    ));
+    let secure =
+        get_cluster_info(endpoint, Trust::Ca(&info.ca_pem)).map_err(DiscoveryError::SecureFetch)?;
+    if secure["data"]["kubeconfig"].as_str() != Some(content.as_str()) {
+        return Err(DiscoveryError::Changed);
+    }
+    Ok(info)
+}
+
+/// File discovery: a kubeconfig on the host (or at an `https://` URL) with the cluster's
+/// server and CA.
+pub fn file_discovery(host: &dyn Host, path: &str) -> anyhow::Result<ClusterInfo> {
+    let text = if path.starts_with("https://") {
+        let (code, body) = fetch(path, Trust::Any, Duration::from_secs(10))
+            .map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+        if code != 200 {
+            anyhow::bail!("{path}: HTTP {code}");
+        }
+        body
+    } else {
+        host.read_to_string(std::path::Path::new(path))
+            .map_err(|e| anyhow::anyhow!("discovery file {path}: {e}"))?
+    };
+    Ok(cluster_of_kubeconfig(&text).map_err(|e| anyhow::anyhow!("discovery file {path}: {e}"))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Test vectors of the upstream bootstrap signer (kubernetes/cluster-bootstrap).
+    const CONTENT: &str = "Hello from the other side. I must have called a thousand times.";
+
+    #[test]
+    fn upstream_signatures() {
+        assert_eq!(
+            detached_signature(CONTENT, "joshua", "my voice is my passcode"),
+            "eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..VShe2taLd-YTrmWuRkcL_8QTNDHYxQIEBsAYYiIj1_8"
+        );
+        assert_eq!(
+            detached_signature("", "joshua", "my voice is my passcode"),
+            "eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..7Ui1ALizW4jXphVUB7xUqC9vLYLL9RZeOFfVLoB7Tgk"
+        );
+        assert_eq!(
+            detached_signature(CONTENT, "joshua", ""),
+            "eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..UfkqvDGiIFxrMnFseDj9LYJOLNrvjW8aHhF71mvvAs8"
+        );
+    }
+
+    #[test]
+    fn signature_check() {
+        let t = BootstrapToken::parse("abcdef.0123456789abcdef").unwrap();
+        let good = detached_signature("x", "abcdef", "0123456789abcdef");
+        assert!(signature_is_valid(&good, "x", &t));
+        assert!(!signature_is_valid(&good, "y", &t));
+        assert!(!signature_is_valid(&format!("{good}foo"), "x", &t));
+    }
+
+    #[test]
+    fn pins_are_required_and_checked_for_format() {
+        let t = BootstrapToken::parse("abcdef.0123456789abcdef").unwrap();
+        let mut say = |_: String| {};
+        assert_eq!(
+            token_discovery("127.0.0.1:1", &t, &[], false, Duration::ZERO, &mut say),
+            Err(DiscoveryError::NoPins)
+        );
+        assert_eq!(
+            token_discovery(
+                "127.0.0.1:1",
+                &t,
+                &["sha256:zz".into()],
+                false,
+                Duration::ZERO,
+                &mut say
+            ),
+            Err(DiscoveryError::BadPin("sha256:zz".into()))
+        );
+    }
+}
