@@ -379,11 +379,13 @@ fn join_phases_take_the_positional_endpoint() {
         "--discovery-token-unsafe-skip-ca-verification",
         "--node-name",
         "worker-1",
+        "--dry-run",
     ]);
     // The endpoint is accepted: the run reaches the phase itself.
     assert!(
-        stderr(&o).contains("error execution phase preflight: not implemented yet"),
-        "{}",
+        stdout(&o).contains("[preflight] Running pre-flight checks"),
+        "{}{}",
+        stdout(&o),
         stderr(&o)
     );
     let o = kubeadm(&[

@@ -84,22 +84,39 @@ pub fn signature_is_valid(jws: &str, content: &str, token: &BootstrapToken) -> b
             .is_ok()
 }
 
-/// The server and CA of the (first) cluster in a kubeconfig text.
+/// The server and CA of the current (or first) cluster in a kubeconfig text. Read
+/// loosely: cluster-info's kubeconfig has `contexts: null` and `users: null`.
 pub fn cluster_of_kubeconfig(text: &str) -> Result<ClusterInfo, DiscoveryError> {
-    let kc = crate::kubeconfig::KubeConfig::from_yaml(text)
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
         .map_err(|e| DiscoveryError::Malformed(format!("its kubeconfig does not parse: {e}")))?;
-    let cluster = kc
-        .current_cluster()
-        .or_else(|| kc.clusters.first().map(|c| &c.cluster))
+    let clusters = doc["clusters"]
+        .as_sequence()
+        .filter(|c| !c.is_empty())
         .ok_or_else(|| DiscoveryError::Malformed("its kubeconfig has no cluster".into()))?;
-    if cluster.certificate_authority_data.is_empty() {
-        return Err(DiscoveryError::Malformed(
-            "its kubeconfig has no certificate-authority-data".into(),
-        ));
-    }
+    let current = doc["current-context"].as_str().unwrap_or("");
+    let wanted = doc["contexts"]
+        .as_sequence()
+        .and_then(|cs| cs.iter().find(|c| c["name"].as_str() == Some(current)))
+        .and_then(|c| c["context"]["cluster"].as_str());
+    let cluster = wanted
+        .and_then(|w| clusters.iter().find(|c| c["name"].as_str() == Some(w)))
+        .unwrap_or(&clusters[0]);
+    let server = cluster["cluster"]["server"].as_str().ok_or_else(|| {
+        DiscoveryError::Malformed("its kubeconfig's cluster has no server".into())
+    })?;
+    let ca = cluster["cluster"]["certificate-authority-data"]
+        .as_str()
+        .ok_or_else(|| {
+            DiscoveryError::Malformed("its kubeconfig has no certificate-authority-data".into())
+        })?;
+    let ca_pem = base64::engine::general_purpose::STANDARD
+        .decode(ca.trim())
+        .map_err(|e| {
+            DiscoveryError::Malformed(format!("its certificate-authority-data is not base64: {e}"))
+        })?;
     Ok(ClusterInfo {
-        server: cluster.server.clone(),
-        ca_pem: cluster.certificate_authority_data.clone(),
+        server: server.to_string(),
+        ca_pem,
     })
 }
 
@@ -232,7 +249,7 @@ pub fn file_discovery(host: &dyn Host, path: &str) -> anyhow::Result<ClusterInfo
         host.read_to_string(std::path::Path::new(path))
             .map_err(|e| anyhow::anyhow!("discovery file {path}: {e}"))?
     };
-    Ok(cluster_of_kubeconfig(&text).map_err(|e| anyhow::anyhow!("discovery file {path}: {e}"))?)
+    cluster_of_kubeconfig(&text).map_err(|e| anyhow::anyhow!("discovery file {path}: {e}"))
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use super::pending;
 use crate::cli::join::JoinArgs;
 use crate::config::join::{join_configuration, JoinConfiguration, JoinOverrides};
@@ -16,6 +18,10 @@ impl crate::workflow::WorkflowData for JoinData {
             self.args.skip_phases.clone()
         }
     }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
+    }
 }
 
 /// What the join phases share.
@@ -26,6 +32,10 @@ pub struct JoinData {
     pub cfg: JoinConfiguration,
     /// The machine (or the dry-run recorder).
     pub host: Arc<dyn Host>,
+    /// What discovery found, once it ran.
+    pub cluster: Option<crate::discovery::ClusterInfo>,
+    /// Lines for the end of the run.
+    pub notes: Vec<String>,
 }
 
 impl JoinData {
@@ -55,13 +65,266 @@ impl JoinData {
             patches: args.patches.clone(),
             ignore_preflight_errors: args.ignore_preflight_errors.clone(),
         };
-        let cfg = join_configuration(host.as_ref(), docs.as_ref(), &overrides)?;
-        Ok(JoinData { args, cfg, host })
+        let mut cfg = join_configuration(host.as_ref(), docs.as_ref(), &overrides)?;
+        // The CRI socket is detected when not given, as upstream's dynamic defaults do.
+        let socket = &mut cfg.versioned.node_registration.cri_socket;
+        if socket.is_empty() {
+            *socket = crate::cri::detect_cri_socket(host.as_ref())?;
+        } else if socket.starts_with('/') {
+            *socket = format!("unix://{socket}");
+        }
+        Ok(JoinData {
+            args,
+            cfg,
+            host,
+            cluster: None,
+            notes: Vec::new(),
+        })
     }
 
     fn control_plane(&self) -> bool {
         self.cfg.control_plane.is_some()
     }
+
+    /// The cluster's server and CA, discovering them on first use.
+    pub fn cluster(&mut self) -> anyhow::Result<crate::discovery::ClusterInfo> {
+        if let Some(c) = &self.cluster {
+            return Ok(c.clone());
+        }
+        let timeout = self
+            .cfg
+            .versioned
+            .timeouts
+            .as_ref()
+            .and_then(|t| t.discovery.as_ref())
+            .map(|d| d.0)
+            .unwrap_or(std::time::Duration::from_secs(300));
+        let info = match &self.cfg.discovery {
+            crate::config::join::Discovery::Token {
+                api_server_endpoint,
+                token,
+                ca_cert_hashes,
+                unsafe_skip_ca_verification,
+            } => crate::discovery::token_discovery(
+                api_server_endpoint,
+                token,
+                ca_cert_hashes,
+                *unsafe_skip_ca_verification,
+                timeout,
+                &mut |line| println!("{line}"),
+            )?,
+            crate::config::join::Discovery::File { path } => {
+                crate::discovery::file_discovery(self.host.as_ref(), path)?
+            }
+        };
+        self.cluster = Some(info.clone());
+        Ok(info)
+    }
+}
+
+impl JoinData {
+    fn kubernetes_dir() -> std::path::PathBuf {
+        std::path::PathBuf::from(crate::phases::kubeconfig::KUBERNETES_DIR)
+    }
+
+    fn bootstrap_kubeconfig_path() -> std::path::PathBuf {
+        Self::kubernetes_dir().join("bootstrap-kubelet.conf")
+    }
+}
+
+fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
+    let ignored =
+        crate::preflight::Ignored::new(&d.cfg.versioned.node_registration.ignore_preflight_errors)?;
+    println!("[preflight] Running pre-flight checks");
+    let checks = crate::preflight::join_checks(
+        &JoinData::kubernetes_dir(),
+        &d.cfg.ca_cert_path,
+        &d.cfg.versioned.node_registration.cri_socket,
+        &d.cfg.node_name,
+        d.control_plane(),
+    );
+    super::preflight::run_checks(
+        d.host.as_ref(),
+        &[crate::preflight::Check::IsPrivilegedUser],
+        &ignored,
+        d.args.dry_run,
+        &mut d.notes,
+    )?;
+    super::preflight::run_checks(
+        d.host.as_ref(),
+        &checks,
+        &ignored,
+        d.args.dry_run,
+        &mut d.notes,
+    )
+}
+
+/// `kubelet-start` of join: discovery, the CA and bootstrap-kubelet.conf, the kubelet's
+/// files from the cluster's `kubelet-config`, then the kubelet (re)started.
+fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
+    let cluster = d.cluster()?;
+    let host = d.host.clone();
+    let token = d.cfg.tls_bootstrap_token.clone().ok_or_else(|| {
+        anyhow::anyhow!("no TLS bootstrap token: give --token or --tls-bootstrap-token")
+    })?;
+    if !host.exists(&d.cfg.ca_cert_path)? {
+        host.write_file(
+            &d.cfg.ca_cert_path,
+            &cluster.ca_pem,
+            0o644,
+            crate::host::Sensitivity::Public,
+        )?;
+    }
+    let kc = crate::kubeconfig::KubeConfig::new(
+        "kubernetes",
+        &cluster.server,
+        &cluster.ca_pem,
+        "tls-bootstrap-token-user",
+        crate::kubeconfig::AuthInfo {
+            token: Some(token.to_string()),
+            ..Default::default()
+        },
+    );
+    let bootstrap_path = JoinData::bootstrap_kubeconfig_path();
+    kc.write(host.as_ref(), &bootstrap_path)?;
+    println!(
+        "[kubelet-start] Wrote the bootstrap kubeconfig to {:?}",
+        bootstrap_path.display().to_string()
+    );
+    let client = crate::client::KubeClient::from_kubeconfig_text(&kc.to_yaml()?)?;
+    use crate::client::Api;
+    // A Ready Node of this name would be taken over: refuse, as upstream does.
+    let node_path = crate::client::object_path("Node", None, &d.cfg.node_name);
+    match client.call("GET", &node_path, None, "application/json") {
+        Ok(node) => {
+            let ready = node["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            });
+            if ready {
+                anyhow::bail!(
+                    "a Node with name {:?} and status \"Ready\" already exists in the cluster. You must delete the existing Node or change the name of this new joining Node",
+                    d.cfg.node_name
+                );
+            }
+        }
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(anyhow::anyhow!(e)).context("checking for a Node of the same name"),
+    }
+    println!("[kubelet-start] Downloading configuration for the kubelet from the \"kubelet-config\" ConfigMap in the kube-system namespace");
+    let cm = client
+        .call("GET", &crate::client::object_path("ConfigMap", Some("kube-system"), "kubelet-config"), None, "application/json")
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("reading the kubelet-config ConfigMap (was the cluster made by kubeadm, and is the token valid?)")?;
+    let text = cm["data"]["kubelet"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the kubelet-config ConfigMap has no \"kubelet\" key"))?;
+    let cluster_config: serde_json::Value = serde_yaml_ng::from_str(text)
+        .context("the kubelet-config ConfigMap's KubeletConfiguration")?;
+    let taints = match &d.cfg.versioned.node_registration.taints {
+        Some(t) if !t.is_empty() => Some(
+            t.iter()
+                .map(|t| {
+                    if t.value.is_empty() {
+                        format!("{}:{}", t.key, t.effect)
+                    } else {
+                        format!("{}={}:{}", t.key, t.value, t.effect)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        _ => None,
+    };
+    match crate::kubelet::stop(host.as_ref()) {
+        crate::kubelet::ServiceOutcome::NoInitSystem => println!("[kubelet-start] No supported init system detected, won't make sure the kubelet is not running while its settings are written"),
+        crate::kubelet::ServiceOutcome::Failed(why) => println!("[kubelet-start] WARNING: the kubelet service could not be stopped: {why}"),
+        crate::kubelet::ServiceOutcome::Done => {}
+    }
+    let hostname = host
+        .hostname()
+        .map(|h| h.to_lowercase())
+        .unwrap_or_default();
+    let flags = crate::kubelet::flags(
+        &hostname,
+        &d.cfg.node_name,
+        taints.as_deref(),
+        &d.cfg.versioned.node_registration.kubelet_extra_args,
+    );
+    let patches = match d
+        .cfg
+        .versioned
+        .patches
+        .as_ref()
+        .map(|p| p.directory.as_str())
+        .filter(|p| !p.is_empty())
+    {
+        Some(dir) => Some(crate::patches::PatchSet::load(
+            host.as_ref(),
+            std::path::Path::new(dir),
+        )?),
+        None => None,
+    };
+    let files = crate::kubelet::files(
+        host.as_ref(),
+        cluster_config,
+        &d.cfg.versioned.node_registration.cri_socket,
+        &flags,
+        patches.as_ref(),
+    )?;
+    for path in crate::kubelet::write_files(
+        host.as_ref(),
+        std::path::Path::new(crate::kubelet::KUBELET_DIR),
+        &files,
+    )? {
+        println!("[kubelet-start] Wrote {}", path.display());
+    }
+    println!("[kubelet-start] Starting the kubelet");
+    match crate::kubelet::restart(host.as_ref()) {
+        crate::kubelet::ServiceOutcome::Done => {}
+        crate::kubelet::ServiceOutcome::NoInitSystem => println!("[kubelet-start] WARNING: no systemd on this host: start the kubelet with the files above yourself"),
+        crate::kubelet::ServiceOutcome::Failed(why) => println!("[kubelet-start] WARNING: unable to start the kubelet service: {why}"),
+    }
+    Ok(())
+}
+
+/// `kubelet-wait-bootstrap`: the kubelet is healthy and has written kubelet.conf with its
+/// own certificate; bootstrap-kubelet.conf is then removed, as upstream does.
+fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
+    let host = d.host.clone();
+    let conf = JoinData::kubernetes_dir().join("kubelet.conf");
+    if d.args.dry_run {
+        println!("[dryrun] Would wait for the kubelet at http://127.0.0.1:10248/healthz to perform the TLS bootstrap and write {}", conf.display());
+        return Ok(());
+    }
+    let timeout = d
+        .cfg
+        .versioned
+        .timeouts
+        .as_ref()
+        .and_then(|t| t.tls_bootstrap.as_ref())
+        .map(|t| t.0)
+        .unwrap_or(std::time::Duration::from_secs(300));
+    println!("[kubelet-check] Waiting for a healthy kubelet at http://127.0.0.1:10248/healthz. This can take up to {}", crate::duration::format_duration(timeout));
+    let start = std::time::Instant::now();
+    crate::client::health::wait_healthy("http://127.0.0.1:10248/healthz", timeout, &|took, last| {
+        println!("[kubelet-check] Still waiting for the kubelet after {} (last answer: {last})", crate::output::human_duration(took))
+    })
+    .map_err(|last| anyhow::anyhow!("the kubelet is not healthy after {} (last: {last})\n\nIf you are on a systemd-powered system, you can try to troubleshoot the error with the following commands:\n\t- 'systemctl status kubelet'\n\t- 'journalctl -xeu kubelet'", crate::duration::format_duration(timeout)))?;
+    println!("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap");
+    while !host.exists(&conf)? {
+        if start.elapsed() > timeout {
+            anyhow::bail!(
+                "the kubelet did not write {} within {}: the TLS bootstrap did not finish. Check that the token is valid ('kubeadm token list' on a control-plane node) and the kubelet's log ('journalctl -xeu kubelet')",
+                conf.display(),
+                crate::duration::format_duration(timeout)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    host.remove_file(&JoinData::bootstrap_kubeconfig_path())?;
+    println!("\nThis node has joined the cluster:\n* Certificate signing request was sent to apiserver and a response was received.\n* The Kubelet was informed of the new secure connection details.\n\nRun 'kubectl get nodes' on the control-plane to see this node join the cluster.\n");
+    Ok(())
 }
 
 const DISCOVERY_FLAGS: &[&str] = &[
@@ -130,7 +393,7 @@ pub fn workflow() -> Workflow<JoinData> {
                     "tls-bootstrap-token",
                     "token",
                 ])
-                .run(pending),
+                .run(join_preflight),
             Phase::new("control-plane-prepare", "Prepare the machine for serving a control plane")
                 .children(vec![
                     Phase::all("Prepare the machine for serving a control plane", CONTROL_PLANE_PREPARE_FLAGS),
@@ -158,14 +421,14 @@ pub fn workflow() -> Workflow<JoinData> {
                     "tls-bootstrap-token",
                     "token",
                 ])
-                .run(pending),
+                .run(join_kubelet_start),
             Phase::new("etcd-join", "Join etcd for control plane nodes")
                 .inherit(CONTROL_PLANE_JOIN_FLAGS)
                 .run(pending)
                 .run_if(JoinData::control_plane),
             Phase::new("kubelet-wait-bootstrap", "Wait for the kubelet to bootstrap itself")
                 .inherit(DISCOVERY_FLAGS)
-                .run(pending),
+                .run(join_wait_bootstrap),
             Phase::new("control-plane-join", "Join a machine as a control plane instance")
                 .children(vec![
                     Phase::all("Join a machine as a control plane instance", CONTROL_PLANE_JOIN_FLAGS),

@@ -598,7 +598,11 @@ pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> 
             c,
         )));
     }
-    checks.extend(common_checks(cfg));
+    checks.extend(common_checks(
+        &cfg.node_registration.cri_socket,
+        &cfg.node_registration.name,
+        &cfg.cluster.kubernetes_version,
+    ));
     if cfg.local_api_endpoint.advertise_address.is_ipv6() {
         checks.push(Check::FileContent {
             path: "/proc/sys/net/ipv6/conf/default/forwarding".into(),
@@ -625,12 +629,10 @@ pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> 
     checks
 }
 
-/// The checks every node runs (init and join).
-pub fn common_checks(cfg: &InitConfiguration) -> Vec<Check> {
-    let mut checks = vec![
-        Check::Cri(cfg.node_registration.cri_socket.clone()),
-        Check::Swap,
-    ];
+/// The checks every node runs (init and join): its CRI socket, node name and the
+/// Kubernetes version its kubelet must fit.
+pub fn common_checks(cri_socket: &str, node_name: &str, kubernetes_version: &str) -> Vec<Check> {
+    let mut checks = vec![Check::Cri(cri_socket.to_string()), Check::Swap];
     for (exe, mandatory) in [
         ("iptables", true),
         ("mount", true),
@@ -646,8 +648,8 @@ pub fn common_checks(cfg: &InitConfiguration) -> Vec<Check> {
     }
     checks.extend([
         Check::SystemVerification,
-        Check::Hostname(cfg.node_registration.name.clone()),
-        Check::KubeletVersion(cfg.cluster.kubernetes_version.clone()),
+        Check::Hostname(node_name.to_string()),
+        Check::KubeletVersion(kubernetes_version.to_string()),
         Check::ServiceKubelet,
         Check::Port(KUBELET_PORT),
         Check::FileContent {
@@ -655,6 +657,30 @@ pub fn common_checks(cfg: &InitConfiguration) -> Vec<Check> {
             content: "1".into(),
         },
     ]);
+    checks
+}
+
+/// The checks of `kubeadm join` for a worker node: no kubelet.conf, bootstrap-kubelet.conf
+/// or CA certificate of an earlier join, then the common checks.
+pub fn join_checks(
+    kubernetes_dir: &Path,
+    ca_cert_path: &Path,
+    cri_socket: &str,
+    node_name: &str,
+    control_plane: bool,
+) -> Vec<Check> {
+    let mut checks = vec![
+        Check::FileAvailable(kubernetes_dir.join("kubelet.conf")),
+        Check::FileAvailable(kubernetes_dir.join("bootstrap-kubelet.conf")),
+    ];
+    checks.extend(common_checks(
+        cri_socket,
+        node_name,
+        crate::version::KUBERNETES_VERSION,
+    ));
+    if !control_plane {
+        checks.push(Check::FileAvailable(ca_cert_path.to_path_buf()));
+    }
     checks
 }
 
