@@ -1,0 +1,140 @@
+//! A worker joins across hosts: two network namespaces joined by a veth pair, the control
+//! plane (`kubeadm init` and the test API server) in one, `kubeadm join` and the kubelet
+//! stand-in in the other. Only namespaces, links and addresses this test makes are used
+//! (a /30 in 10.250.0.0/16 chosen from the process id). Skips, saying why, where network
+//! namespaces cannot be created (not root, no `ip`).
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+use testapiserver::resources;
+
+struct Namespaces {
+    names: [String; 2],
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", n]).status();
+        }
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let o = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))
+    }
+}
+
+/// Two namespaces linked by a veth pair, with `a` and `b` as their addresses.
+fn make_namespaces(a: &str, b: &str) -> Result<Namespaces, String> {
+    let id = std::process::id();
+    let (na, nb) = (format!("kadm-cp-{id}"), format!("kadm-wk-{id}"));
+    ip(&["netns", "add", &na])?;
+    let ns = Namespaces {
+        names: [na.clone(), nb.clone()],
+    };
+    ip(&["netns", "add", &nb])?;
+    let (va, vb) = (format!("kcp{}", id % 100000), format!("kwk{}", id % 100000));
+    ip(&["link", "add", &va, "type", "veth", "peer", "name", &vb])?;
+    ip(&["link", "set", &va, "netns", &na])?;
+    ip(&["link", "set", &vb, "netns", &nb])?;
+    for (n, v, addr) in [(&na, &va, a), (&nb, &vb, b)] {
+        ip(&["-n", n, "addr", "add", &format!("{addr}/30"), "dev", v])?;
+        ip(&["-n", n, "link", "set", v, "up"])?;
+        ip(&["-n", n, "link", "set", "lo", "up"])?;
+    }
+    Ok(ns)
+}
+
+#[test]
+fn a_worker_joins_from_another_host() {
+    let id = std::process::id();
+    let third = (id % 250) as u8;
+    let (a, b) = (format!("10.250.{third}.1"), format!("10.250.{third}.2"));
+    let ns = match make_namespaces(&a, &b) {
+        Ok(ns) => ns,
+        Err(why) => {
+            eprintln!("SKIPPED: network namespaces cannot be created here ({why}); run the tests as root with iproute2 installed");
+            return;
+        }
+    };
+    let [cp_ns, worker_ns] = ns.names.clone();
+    let cp = control_plane_at(&a, 6443, Some(&cp_ns));
+
+    let join_root = tempfile::tempdir().unwrap();
+    let kubelet = kubelet_stand_in(join_root.path().to_path_buf(), "worker-1", Some(&worker_ns));
+    let o = kubeadm_in(
+        Some(&worker_ns),
+        join_root.path(),
+        &[
+            "join",
+            &cp.endpoint,
+            "--token",
+            "abcdef.0123456789abcdef",
+            "--discovery-token-ca-cert-hash",
+            &cp.pin,
+            "--node-name",
+            "worker-1",
+            "--skip-phases",
+            "preflight",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    kubelet.join().unwrap();
+    assert!(
+        out.contains(&format!("will use API Server \"{a}:6443\"")),
+        "{out}"
+    );
+    assert!(out.contains("This node has joined the cluster"), "{out}");
+    assert!(join_root
+        .path()
+        .join("etc/kubernetes/kubelet.conf")
+        .exists());
+    let node = cp
+        .server
+        .state()
+        .store
+        .get(resources::find("", "v1", "nodes").unwrap(), "", "worker-1")
+        .unwrap();
+    assert_eq!(node["metadata"]["name"], "worker-1");
+
+    // The addresses were each in one namespace: the join crossed the veth link.
+    let addrs = |n: &str| {
+        String::from_utf8_lossy(
+            &Command::new("ip")
+                .args(["-n", n, "-o", "addr", "show"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .into_owned()
+    };
+    let (in_cp, in_worker) = (addrs(&cp_ns), addrs(&worker_ns));
+    assert!(
+        in_cp.contains(&format!("{a}/30")) && !in_cp.contains(&format!("{b}/30")),
+        "{in_cp}"
+    );
+    assert!(
+        in_worker.contains(&format!("{b}/30")) && !in_worker.contains(&format!("{a}/30")),
+        "{in_worker}"
+    );
+}

@@ -1,0 +1,234 @@
+//! What the join tests share: a control plane made by `kubeadm init` on the test API
+//! server, and a kubelet stand-in doing the TLS bootstrap; both optionally inside a network
+//! namespace.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use kubeadm::client::Api;
+use serde_json::json;
+use testapiserver::{resources, Config, TestApiServer};
+
+/// Runs kubeadm on a root, inside a network namespace when given.
+pub fn kubeadm_in(netns: Option<&str>, root: &Path, args: &[&str]) -> Output {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_kubeadm")]);
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_kubeadm")),
+    };
+    cmd.arg("--rootfs")
+        .arg(root)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+/// Moves the calling thread into a network namespace made with `ip netns add`.
+pub fn enter_netns(name: &str) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(format!("/var/run/netns/{name}")).expect("the namespace exists");
+    // SAFETY: setns with a valid namespace file descriptor affects only the calling thread.
+    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+    assert_eq!(rc, 0, "setns {name}: {}", std::io::Error::last_os_error());
+}
+
+pub struct ControlPlane {
+    pub root: tempfile::TempDir,
+    pub server: TestApiServer,
+    pub endpoint: String,
+    pub pin: String,
+}
+
+/// `kubeadm init` (without preflight and the health wait) against the test API server
+/// listening at `addr:port` (in `netns` when given).
+pub fn control_plane_at(addr: &str, port: u16, netns: Option<&str>) -> ControlPlane {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let cfg = r.join("kubeadm.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: {addr}\n  bindPort: {port}\nnodeRegistration:\n  name: cp-1\n  criSocket: unix:///var/run/containerd/containerd.sock\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n"
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap().to_string();
+    let o = kubeadm_in(
+        netns,
+        r,
+        &["init", "phase", "certs", "all", "--config", &cfg],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pki = r.join("etc/kubernetes/pki");
+    let config = Config {
+        listen: format!("{addr}:{port}").parse().unwrap(),
+        tls_cert_file: pki.join("apiserver.crt"),
+        tls_private_key_file: pki.join("apiserver.key"),
+        client_ca_file: pki.join("ca.crt"),
+        signing_cert_file: Some(pki.join("ca.crt")),
+        signing_key_file: Some(pki.join("ca.key")),
+        data_dump: None,
+    };
+    // The server's socket is made in the namespace: start it from a thread inside it.
+    let ns = netns.map(str::to_string);
+    let server = std::thread::spawn(move || {
+        if let Some(ns) = &ns {
+            enter_netns(ns);
+        }
+        TestApiServer::start(config).unwrap()
+    })
+    .join()
+    .unwrap();
+    server
+        .state()
+        .store
+        .create(
+            resources::find("", "v1", "nodes").unwrap(),
+            "",
+            json!({"metadata": {"name": "cp-1"}}),
+        )
+        .unwrap();
+    let o = kubeadm_in(
+        netns,
+        r,
+        &[
+            "init",
+            "--config",
+            &cfg,
+            "--skip-phases",
+            "preflight,wait-control-plane",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pin =
+        kubeadm::pki::public_key_pin_pem(&std::fs::read(pki.join("ca.crt")).unwrap()).unwrap();
+    ControlPlane {
+        root,
+        server,
+        endpoint: format!("{addr}:{port}"),
+        pin,
+    }
+}
+
+/// A control plane on loopback.
+pub fn control_plane() -> ControlPlane {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    control_plane_at("127.0.0.1", port, None)
+}
+
+/// What the kubelet does at join: serve its health endpoint; once bootstrap-kubelet.conf
+/// appears, post a CSR for its node with the bootstrap token, wait for the certificate,
+/// write kubelet.conf and register its Node with its new identity.
+pub fn kubelet_stand_in(
+    root: PathBuf,
+    node: &'static str,
+    netns: Option<&str>,
+) -> std::thread::JoinHandle<()> {
+    let ns = netns.map(str::to_string);
+    let ns2 = ns.clone();
+    // The kubelet's health port, in the node's namespace.
+    let health = std::thread::spawn(move || {
+        if let Some(ns) = &ns2 {
+            enter_netns(ns);
+        }
+        TcpListener::bind("127.0.0.1:10248").expect("the kubelet's health port is free")
+    })
+    .join()
+    .unwrap();
+    std::thread::spawn(move || {
+        for s in health.incoming().flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    std::thread::spawn(move || {
+        if let Some(ns) = &ns {
+            enter_netns(ns);
+        }
+        let bootstrap = root.join("etc/kubernetes/bootstrap-kubelet.conf");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !bootstrap.exists() {
+            assert!(Instant::now() < deadline, "no bootstrap-kubelet.conf");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let text = std::fs::read_to_string(&bootstrap).unwrap();
+        let kc = kubeadm::kubeconfig::KubeConfig::from_yaml(&text).unwrap();
+        let cluster = kc.current_cluster().unwrap().clone();
+        let client = kubeadm::client::KubeClient::from_kubeconfig_text(&text).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::default();
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::OrganizationName, "system:nodes");
+        dn.push(rcgen::DnType::CommonName, format!("system:node:{node}"));
+        params.distinguished_name = dn;
+        let csr = params.serialize_request(&key).unwrap().pem().unwrap();
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let created = client
+            .call(
+                "POST",
+                "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+                Some(&json!({
+                    "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+                    "metadata": {"generateName": "csr-"},
+                    "spec": {"request": b64.encode(csr), "signerName": "kubernetes.io/kube-apiserver-client-kubelet", "usages": ["digital signature", "client auth"]}
+                })),
+                "application/json",
+            )
+            .unwrap();
+        let name = created["metadata"]["name"].as_str().unwrap().to_string();
+        let cert = loop {
+            let o = client
+                .call(
+                    "GET",
+                    &format!("/apis/certificates.k8s.io/v1/certificatesigningrequests/{name}"),
+                    None,
+                    "application/json",
+                )
+                .unwrap();
+            if let Some(c) = o["status"]["certificate"].as_str() {
+                break b64.decode(c).unwrap();
+            }
+            assert!(Instant::now() < deadline, "the CSR was not signed");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let kubelet = kubeadm::kubeconfig::KubeConfig::new(
+            "default-cluster",
+            &cluster.server,
+            &cluster.certificate_authority_data,
+            "default-auth",
+            kubeadm::kubeconfig::AuthInfo {
+                client_certificate_data: Some(cert),
+                client_key_data: Some(key.serialize_pem().into_bytes()),
+                ..Default::default()
+            },
+        );
+        let yaml = kubelet.to_yaml().unwrap();
+        let node_client = kubeadm::client::KubeClient::from_kubeconfig_text(&yaml).unwrap();
+        node_client
+            .call(
+                "POST",
+                "/api/v1/nodes",
+                Some(&json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})),
+                "application/json",
+            )
+            .unwrap();
+        std::fs::write(root.join("etc/kubernetes/kubelet.conf"), yaml).unwrap();
+    })
+}
