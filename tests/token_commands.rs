@@ -331,6 +331,10 @@ fn wait_control_plane_says_what_to_check_without_a_kubelet() {
     let (root, server) = control_plane();
     let r = root.path();
     let cfg = config_for(r, &server);
+    // Hold the kubelet's health port without answering, so no other process can stand in
+    // for a kubelet during this test.
+    let _silent = std::net::TcpListener::bind("127.0.0.1:10248")
+        .expect("port 10248 is free (no kubelet may run where the tests run)");
     let o = kubeadm(
         r,
         &["init", "phase", "wait-control-plane", "--config", &cfg],
