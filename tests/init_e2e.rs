@@ -105,6 +105,7 @@ fn init_runs_through_show_join_command() {
         signing_cert_file: Some(pki.join("ca.crt")),
         signing_key_file: Some(pki.join("ca.key")),
         data_dump: None,
+        run_controllers: true,
     })
     .unwrap();
     http_ok("127.0.0.1:10248");

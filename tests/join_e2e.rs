@@ -68,6 +68,10 @@ fn a_worker_joins_with_the_printed_command() {
 }
 
 fn join_fails(cp: &ControlPlane, extra: &[&str]) -> String {
+    join_fails_at(&cp.endpoint, extra)
+}
+
+fn join_fails_at(endpoint: &str, extra: &[&str]) -> String {
     let root = tempfile::tempdir().unwrap();
     let cfg = root.path().join("join.yaml");
     // A short discovery timeout through the configuration, as a user would set it.
@@ -96,7 +100,7 @@ fn join_fails(cp: &ControlPlane, extra: &[&str]) -> String {
         &cfg,
         format!(
             "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: {}\n    token: {token}\n{pins_yaml}  tlsBootstrapToken: {token}\nnodeRegistration:\n  name: worker-x\ntimeouts:\n  discovery: 3s\n",
-            cp.endpoint
+            endpoint
         ),
     )
     .unwrap();
@@ -172,5 +176,155 @@ fn discovery_refuses_what_it_cannot_trust() {
     assert!(
         err.contains("failed to verify JWS signature"),
         "a token with the wrong secret: {err}"
+    );
+}
+
+/// A second API server with a CA of its own, holding copies of the real cluster's token
+/// Secret and cluster-info: an impostor between the joining node and the cluster.
+fn impostor(
+    cp: &ControlPlane,
+    controllers: bool,
+    tamper: bool,
+) -> (tempfile::TempDir, testapiserver::TestApiServer) {
+    let root = tempfile::tempdir().unwrap();
+    let o = kubeadm(root.path(), &["init", "phase", "certs", "ca"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = kubeadm(
+        root.path(),
+        &[
+            "init",
+            "phase",
+            "certs",
+            "apiserver",
+            "--apiserver-advertise-address",
+            "127.0.0.1",
+        ],
+    );
+    assert!(o.status.success());
+    let pki = root.path().join("etc/kubernetes/pki");
+    let server = testapiserver::TestApiServer::start(testapiserver::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls_cert_file: pki.join("apiserver.crt"),
+        tls_private_key_file: pki.join("apiserver.key"),
+        client_ca_file: pki.join("ca.crt"),
+        signing_cert_file: None,
+        signing_key_file: None,
+        data_dump: None,
+        run_controllers: controllers,
+    })
+    .unwrap();
+    let real = &cp.server.state().store;
+    let fake = &server.state().store;
+    let secrets = resources::find("", "v1", "secrets").unwrap();
+    let cms = resources::find("", "v1", "configmaps").unwrap();
+    let mut token = real
+        .get(secrets, "kube-system", "bootstrap-token-abcdef")
+        .unwrap();
+    let mut info = real.get(cms, "kube-public", "cluster-info").unwrap();
+    for o in [&mut token, &mut info] {
+        let m = o["metadata"].as_object_mut().unwrap();
+        for f in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+        ] {
+            m.remove(f);
+        }
+    }
+    if tamper {
+        let k = info["data"]["kubeconfig"]
+            .as_str()
+            .unwrap()
+            .replace(&cp.endpoint, "127.0.0.1:1");
+        info["data"]["kubeconfig"] = serde_json::Value::String(k);
+    }
+    fake.create(secrets, "kube-system", token).unwrap();
+    fake.create(cms, "kube-public", info).unwrap();
+    // Anonymous may read it there too, as kubeadm's Role allows on the real cluster.
+    for plural in ["roles", "rolebindings"] {
+        let r = resources::find("rbac.authorization.k8s.io", "v1", plural).unwrap();
+        let mut o = real
+            .get(r, "kube-public", "kubeadm:bootstrap-signer-clusterinfo")
+            .unwrap();
+        let m = o["metadata"].as_object_mut().unwrap();
+        for f in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+        ] {
+            m.remove(f);
+        }
+        fake.create(r, "kube-public", o).unwrap();
+    }
+    (root, server)
+}
+
+#[test]
+fn discovery_refuses_impostors_and_expired_tokens() {
+    let cp = control_plane();
+    // A server with another CA that serves a correctly signed copy: the verified second
+    // fetch cannot reach it.
+    let (_r1, fake) = impostor(&cp, true, false);
+    let err = join_fails_at(
+        &fake.addr().to_string(),
+        &["--discovery-token-ca-cert-hash", &cp.pin],
+    );
+    assert!(
+        err.contains("couldn't fetch cluster-info over a connection verified with the cluster CA"),
+        "{err}"
+    );
+    // Content changed in transit, signature left as it was.
+    let (_r2, tampered) = impostor(&cp, false, true);
+    let err = join_fails_at(
+        &tampered.addr().to_string(),
+        &["--discovery-token-ca-cert-hash", &cp.pin],
+    );
+    assert!(
+        err.contains("failed to verify JWS signature"),
+        "tampered: {err}"
+    );
+    // A token that expired (and was cleaned up) is refused.
+    let o = kubeadm(
+        cp.root.path(),
+        &[
+            "token",
+            "create",
+            "exprd1.0123456789abcdef",
+            "--ttl",
+            "2s",
+            "--kubeconfig",
+            "/etc/kubernetes/super-admin.conf",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let secrets = resources::find("", "v1", "secrets").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while cp
+        .server
+        .state()
+        .store
+        .get(secrets, "kube-system", "bootstrap-token-exprd1")
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token did not expire"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let err = join_fails(
+        &cp,
+        &[
+            "--token",
+            "exprd1.0123456789abcdef",
+            "--discovery-token-ca-cert-hash",
+            &cp.pin,
+        ],
+    );
+    assert!(
+        err.contains("token id \"exprd1\" is invalid for this cluster or it has expired"),
+        "expired: {err}"
     );
 }

@@ -64,6 +64,7 @@ pub fn control_plane() -> (tempfile::TempDir, TestApiServer) {
         signing_cert_file: Some(pki.join("ca.crt")),
         signing_key_file: Some(pki.join("ca.key")),
         data_dump: None,
+        run_controllers: true,
     })
     .unwrap();
     (root, server)

@@ -93,6 +93,7 @@ pub fn control_plane_with(
         signing_cert_file: Some(pki.join("ca.crt")),
         signing_key_file: Some(pki.join("ca.key")),
         data_dump: None,
+        run_controllers: true,
     };
     // The server's socket is made in the namespace: start it from a thread inside it.
     let ns = netns.map(str::to_string);

@@ -42,6 +42,9 @@ pub struct Config {
     pub signing_key_file: Option<PathBuf>,
     /// `--data-dump`: a file the store is written to (JSON) after every change.
     pub data_dump: Option<PathBuf>,
+    /// Whether the controllers run (`--disable-controllers` turns them off, as a cluster
+    /// whose controller-manager is down).
+    pub run_controllers: bool,
 }
 
 /// What the request handlers share.
@@ -53,12 +56,15 @@ pub struct State {
     /// `host:port` for discovery.
     pub address: String,
     data_dump: Option<PathBuf>,
+    run_controllers: bool,
 }
 
 impl State {
     /// Runs the controllers and writes the dump after a change.
     pub fn after_change(&self) {
-        controllers::reconcile(&self.store, self.signing_ca.as_ref());
+        if self.run_controllers {
+            controllers::reconcile(&self.store, self.signing_ca.as_ref());
+        }
         if let Some(path) = &self.data_dump {
             let text = serde_json::to_string_pretty(&self.store.dump()).expect("json");
             let tmp = path.with_extension("tmp");
@@ -158,6 +164,7 @@ impl TestApiServer {
             signing_ca: ca,
             address: addr.to_string(),
             data_dump: cfg.data_dump.clone(),
+            run_controllers: cfg.run_controllers,
         });
         policy::seed(&state.store);
         state.after_change();
@@ -230,6 +237,9 @@ async fn serve(
         loop {
             tick.tick().await;
             let s = ticker_state.clone();
+            if !s.run_controllers {
+                continue;
+            }
             let _ = tokio::task::spawn_blocking(move || {
                 controllers::reconcile(&s.store, s.signing_ca.as_ref())
             })

@@ -31,6 +31,9 @@ struct Args {
     /// A file the stored objects are written to (JSON) after every change.
     #[arg(long)]
     data_dump: Option<PathBuf>,
+    /// Run without the controllers (bootstrap signer, token cleaner, CSR approver/signer).
+    #[arg(long)]
+    disable_controllers: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         signing_cert_file: a.signing_cert_file,
         signing_key_file: a.signing_key_file,
         data_dump: a.data_dump,
+        run_controllers: !a.disable_controllers,
     })?;
     println!("testapiserver listening on {}", server.url());
     server.wait();

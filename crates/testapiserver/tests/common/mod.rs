@@ -87,6 +87,7 @@ impl Cluster {
             signing_cert_file: Some(p("ca.crt")),
             signing_key_file: Some(p("ca.key")),
             data_dump: Some(p("dump.json")),
+            run_controllers: true,
         })
         .unwrap();
         Cluster { server, ca, dir }
