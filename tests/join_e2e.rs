@@ -19,21 +19,13 @@ fn a_worker_joins_with_the_printed_command() {
     let cp = control_plane();
     let join_root = tempfile::tempdir().unwrap();
     let kubelet = kubelet_stand_in(join_root.path().to_path_buf(), "worker-1", None);
-    let o = kubeadm(
-        join_root.path(),
-        &[
-            "join",
-            &cp.endpoint,
-            "--token",
-            "abcdef.0123456789abcdef",
-            "--discovery-token-ca-cert-hash",
-            &cp.pin,
-            "--node-name",
-            "worker-1",
-            "--skip-phases",
-            "preflight",
-        ],
-    );
+    // The command init printed, verbatim, with this node's own settings added.
+    let mut args = printed_join_command(&cp.init_output);
+    assert_eq!(args[0], "join");
+    assert!(args.contains(&cp.pin), "{args:?}");
+    args.extend(["--node-name", "worker-1", "--skip-phases", "preflight"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = kubeadm(join_root.path(), &args);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success(),

@@ -42,6 +42,8 @@ pub fn enter_netns(name: &str) {
 }
 
 pub struct ControlPlane {
+    /// What `kubeadm init` printed.
+    pub init_output: String,
     pub root: tempfile::TempDir,
     pub server: TestApiServer,
     pub endpoint: String,
@@ -126,9 +128,11 @@ pub fn control_plane_with(
         ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let init_output = String::from_utf8_lossy(&o.stdout).into_owned();
     let pin =
         kubeadm::pki::public_key_pin_pem(&std::fs::read(pki.join("ca.crt")).unwrap()).unwrap();
     ControlPlane {
+        init_output,
         root,
         server,
         endpoint: format!("{addr}:{port}"),
@@ -248,4 +252,17 @@ pub fn kubelet_stand_in(
             .unwrap();
         std::fs::write(root.join("etc/kubernetes/kubelet.conf"), yaml).unwrap();
     })
+}
+
+/// The worker join command `kubeadm init` printed, as its arguments (after `kubeadm`).
+pub fn printed_join_command(init_output: &str) -> Vec<String> {
+    let start = init_output
+        .rfind("kubeadm join ")
+        .expect("init prints a join command");
+    let text = init_output[start..].replace("\\\n", " ");
+    let line = text.lines().next().unwrap();
+    line.split_whitespace()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
 }
