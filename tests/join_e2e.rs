@@ -320,3 +320,64 @@ fn discovery_refuses_impostors_and_expired_tokens() {
         "expired: {err}"
     );
 }
+
+#[test]
+fn join_dry_run_discovers_and_writes_nothing() {
+    let cp = control_plane();
+    let root = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .env("TMPDIR", tmp.path())
+        .arg("--rootfs")
+        .arg(root.path())
+        .args([
+            "join",
+            &cp.endpoint,
+            "--token",
+            "abcdef.0123456789abcdef",
+            "--discovery-token-ca-cert-hash",
+            &cp.pin,
+            "--node-name",
+            "worker-9",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("Cluster info signature and contents are valid"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "[dryrun] Would write file /etc/kubernetes/bootstrap-kubelet.conf (mode 0600, "
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("content not shown, it holds a secret"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[dryrun] Would write file /var/lib/kubelet/config.yaml"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("0123456789abcdef"),
+        "the token secret is never shown"
+    );
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "the root stays untouched"
+    );
+    let store = &cp.server.state().store;
+    assert!(store
+        .get(resources::find("", "v1", "nodes").unwrap(), "", "worker-9")
+        .is_err());
+}
