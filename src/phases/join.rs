@@ -166,9 +166,6 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
 fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
     let cluster = d.cluster()?;
     let host = d.host.clone();
-    let token = d.cfg.tls_bootstrap_token.clone().ok_or_else(|| {
-        anyhow::anyhow!("no TLS bootstrap token: give --token or --tls-bootstrap-token")
-    })?;
     if !host.exists(&d.cfg.ca_cert_path)? {
         host.write_file(
             &d.cfg.ca_cert_path,
@@ -177,16 +174,7 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
             crate::host::Sensitivity::Public,
         )?;
     }
-    let kc = crate::kubeconfig::KubeConfig::new(
-        "kubernetes",
-        &cluster.server,
-        &cluster.ca_pem,
-        "tls-bootstrap-token-user",
-        crate::kubeconfig::AuthInfo {
-            token: Some(token.to_string()),
-            ..Default::default()
-        },
-    );
+    let kc = d.bootstrap_kubeconfig()?;
     let bootstrap_path = JoinData::bootstrap_kubeconfig_path();
     kc.write(host.as_ref(), &bootstrap_path)?;
     println!(
@@ -250,21 +238,6 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
         ),
         _ => None,
     };
-    match crate::kubelet::stop(host.as_ref()) {
-        crate::kubelet::ServiceOutcome::NoInitSystem => println!("[kubelet-start] No supported init system detected, won't make sure the kubelet is not running while its settings are written"),
-        crate::kubelet::ServiceOutcome::Failed(why) => println!("[kubelet-start] WARNING: the kubelet service could not be stopped: {why}"),
-        crate::kubelet::ServiceOutcome::Done => {}
-    }
-    let hostname = host
-        .hostname()
-        .map(|h| h.to_lowercase())
-        .unwrap_or_default();
-    let flags = crate::kubelet::flags(
-        &hostname,
-        &d.cfg.node_name,
-        taints.as_deref(),
-        &d.cfg.versioned.node_registration.kubelet_extra_args,
-    );
     let patches = match d
         .cfg
         .versioned
@@ -279,26 +252,19 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    let files = crate::kubelet::files(
-        host.as_ref(),
-        cluster_config,
-        &d.cfg.versioned.node_registration.cri_socket,
-        &flags,
-        patches.as_ref(),
-    )?;
-    for path in crate::kubelet::write_files(
+    super::staticpods::start_kubelet(
         host.as_ref(),
         std::path::Path::new(crate::kubelet::KUBELET_DIR),
-        &files,
-    )? {
-        println!("[kubelet-start] Wrote {}", path.display());
-    }
-    println!("[kubelet-start] Starting the kubelet");
-    match crate::kubelet::restart(host.as_ref()) {
-        crate::kubelet::ServiceOutcome::Done => {}
-        crate::kubelet::ServiceOutcome::NoInitSystem => println!("[kubelet-start] WARNING: no systemd on this host: start the kubelet with the files above yourself"),
-        crate::kubelet::ServiceOutcome::Failed(why) => println!("[kubelet-start] WARNING: unable to start the kubelet service: {why}"),
-    }
+        super::staticpods::KubeletSettings {
+            cluster_config,
+            node_name: &d.cfg.node_name,
+            cri_socket: &d.cfg.versioned.node_registration.cri_socket,
+            extra_args: &d.cfg.versioned.node_registration.kubelet_extra_args,
+            register_taints: taints.as_deref(),
+            patches: patches.as_ref(),
+        },
+        &mut |line| println!("{line}"),
+    )?;
     Ok(())
 }
 

@@ -13,15 +13,15 @@ use crate::client::{Api, KubeClient};
 use crate::config::{Etcd, InitConfiguration, InitOverrides};
 
 impl JoinData {
-    /// A client authenticated with the TLS bootstrap token, for the cluster discovery found.
-    pub fn bootstrap_client(&mut self) -> anyhow::Result<KubeClient> {
+    /// bootstrap-kubelet.conf: the cluster discovery found, the TLS bootstrap token.
+    pub fn bootstrap_kubeconfig(&mut self) -> anyhow::Result<crate::kubeconfig::KubeConfig> {
         let cluster = self.cluster()?;
         let token = self
             .cfg
             .tls_bootstrap_token
             .clone()
             .context("no TLS bootstrap token: give --token or --tls-bootstrap-token")?;
-        let kc = crate::kubeconfig::KubeConfig::new(
+        Ok(crate::kubeconfig::KubeConfig::new(
             "kubernetes",
             &cluster.server,
             &cluster.ca_pem,
@@ -30,8 +30,12 @@ impl JoinData {
                 token: Some(token.to_string()),
                 ..Default::default()
             },
-        );
-        KubeClient::from_kubeconfig_text(&kc.to_yaml()?)
+        ))
+    }
+
+    /// A client authenticated with the TLS bootstrap token.
+    pub fn bootstrap_client(&mut self) -> anyhow::Result<KubeClient> {
+        KubeClient::from_kubeconfig_text(&self.bootstrap_kubeconfig()?.to_yaml()?)
     }
 
     /// This node's control-plane configuration: the cluster's ClusterConfiguration (from

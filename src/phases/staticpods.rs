@@ -85,14 +85,29 @@ pub fn write_control_plane_component(
     Ok(path)
 }
 
-/// `kubelet-start`: stop the kubelet, write its files, start it again. A host without
-/// systemd, or a kubelet service that does not start, is reported, not fatal: the files
-/// are what kubeadm owns; upstream warns the same way.
-pub fn kubelet_start(
+/// What a node's kubelet is set up with.
+pub struct KubeletSettings<'a> {
+    /// The cluster's KubeletConfiguration (from the configuration, or `kubelet-config`).
+    pub cluster_config: serde_json::Value,
+    /// This node's name.
+    pub node_name: &'a str,
+    /// Its CRI endpoint.
+    pub cri_socket: &'a str,
+    /// `nodeRegistration.kubeletExtraArgs`.
+    pub extra_args: &'a [crate::config::v1beta4::Arg],
+    /// Taints to register with (join), `None` when something else sets them (init).
+    pub register_taints: Option<&'a str>,
+    /// The patches for `kubeletconfiguration`.
+    pub patches: Option<&'a PatchSet>,
+}
+
+/// `kubelet-start` of init and join: stop the kubelet, write its files, start it again. A
+/// host without systemd, or a kubelet service that does not start, is reported, not fatal:
+/// the files are what kubeadm owns; upstream warns the same way.
+pub fn start_kubelet(
     host: &dyn Host,
-    cfg: &InitConfiguration,
     kubelet_dir: &Path,
-    register_taints: Option<&str>,
+    s: KubeletSettings<'_>,
     say: &mut dyn FnMut(String),
 ) -> anyhow::Result<()> {
     match kubelet::stop(host) {
@@ -108,21 +123,8 @@ pub fn kubelet_start(
         .hostname()
         .map(|h| h.to_lowercase())
         .unwrap_or_default();
-    let extra = &cfg.versioned.init.node_registration.kubelet_extra_args;
-    let flags = kubelet::flags(
-        &hostname,
-        &cfg.node_registration.name,
-        register_taints,
-        extra,
-    );
-    let patches = load_patches(host, cfg)?;
-    let files = kubelet::files(
-        host,
-        kubelet::cluster_configuration(cfg)?,
-        &cfg.node_registration.cri_socket,
-        &flags,
-        patches.as_ref(),
-    )?;
+    let flags = kubelet::flags(&hostname, s.node_name, s.register_taints, s.extra_args);
+    let files = kubelet::files(host, s.cluster_config, s.cri_socket, &flags, s.patches)?;
     for path in kubelet::write_files(host, kubelet_dir, &files)? {
         say(format!("[kubelet-start] Wrote {}", path.display()));
     }
@@ -138,4 +140,28 @@ pub fn kubelet_start(
         }
     }
     Ok(())
+}
+
+/// init's `kubelet-start`, from the configuration.
+pub fn kubelet_start(
+    host: &dyn Host,
+    cfg: &InitConfiguration,
+    kubelet_dir: &Path,
+    register_taints: Option<&str>,
+    say: &mut dyn FnMut(String),
+) -> anyhow::Result<()> {
+    let patches = load_patches(host, cfg)?;
+    start_kubelet(
+        host,
+        kubelet_dir,
+        KubeletSettings {
+            cluster_config: kubelet::cluster_configuration(cfg)?,
+            node_name: &cfg.node_registration.name,
+            cri_socket: &cfg.node_registration.cri_socket,
+            extra_args: &cfg.versioned.init.node_registration.kubelet_extra_args,
+            register_taints,
+            patches: patches.as_ref(),
+        },
+        say,
+    )
 }
