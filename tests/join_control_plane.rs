@@ -274,3 +274,46 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
     );
     drop(etcd2);
 }
+
+#[test]
+fn control_plane_join_preflight_runs_init_checks() {
+    let port = free_port();
+    let cp = control_plane_with("127.0.0.1", port, None, true);
+    let root = tempfile::tempdir().unwrap();
+    let manifests = root.path().join("etc/kubernetes/manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(manifests.join("kube-apiserver.yaml"), "left over").unwrap();
+    let key = "0".repeat(64);
+    let o = kubeadm_in(
+        None,
+        root.path(),
+        &[
+            "join",
+            "phase",
+            "preflight",
+            &cp.endpoint,
+            "--token",
+            "abcdef.0123456789abcdef",
+            "--discovery-token-ca-cert-hash",
+            &cp.pin,
+            "--control-plane",
+            "--certificate-key",
+            &key,
+            "--apiserver-advertise-address",
+            "127.0.0.3",
+            "--node-name",
+            "cp-3",
+            "--dry-run",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("[ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]"),
+        "init's checks run for a joining control plane: {out}"
+    );
+}

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use support::*;
 use testapiserver::resources;
@@ -64,71 +64,7 @@ fn join_fails(cp: &ControlPlane, extra: &[&str]) -> String {
 }
 
 fn join_fails_at(endpoint: &str, extra: &[&str]) -> String {
-    let root = tempfile::tempdir().unwrap();
-    let cfg = root.path().join("join.yaml");
-    // A short discovery timeout through the configuration, as a user would set it.
-    let token = extra
-        .iter()
-        .position(|a| *a == "--token")
-        .map(|i| extra[i + 1])
-        .unwrap_or("abcdef.0123456789abcdef");
-    let pins: Vec<&str> = extra
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i > 0 && extra[i - 1] == "--discovery-token-ca-cert-hash")
-        .map(|(_, p)| *p)
-        .collect();
-    let pins_yaml = if pins.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "    caCertHashes:\n{}",
-            pins.iter()
-                .map(|p| format!("    - \"{p}\"\n"))
-                .collect::<String>()
-        )
-    };
-    std::fs::write(
-        &cfg,
-        format!(
-            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: {}\n    token: {token}\n{pins_yaml}  tlsBootstrapToken: {token}\nnodeRegistration:\n  name: worker-x\ntimeouts:\n  discovery: 3s\n",
-            endpoint
-        ),
-    )
-    .unwrap();
-    let o = kubeadm(
-        root.path(),
-        &[
-            "join",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--skip-phases",
-            "preflight",
-        ],
-    );
-    assert!(!o.status.success());
-    let written: Vec<_> = walk(root.path())
-        .into_iter()
-        .filter(|p| !p.ends_with("join.yaml"))
-        .collect();
-    assert!(
-        written.is_empty(),
-        "nothing is written when discovery fails: {written:?}"
-    );
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
+    join_fails_in(None, endpoint, extra)
 }
 
 #[test]

@@ -117,6 +117,29 @@ fn a_worker_joins_from_another_host() {
         .unwrap();
     assert_eq!(node["metadata"]["name"], "worker-1");
 
+    // The refusals hold across hosts too: a wrong pin, an unknown token.
+    let other_pin = format!("sha256:{}", "ab".repeat(32));
+    let err = join_fails_in(
+        Some(&worker_ns),
+        &cp.endpoint,
+        &["--discovery-token-ca-cert-hash", &other_pin],
+    );
+    assert!(err.contains("none of the public keys"), "wrong pin: {err}");
+    let err = join_fails_in(
+        Some(&worker_ns),
+        &cp.endpoint,
+        &[
+            "--token",
+            "zzzzzz.0123456789abcdef",
+            "--discovery-token-ca-cert-hash",
+            &cp.pin,
+        ],
+    );
+    assert!(
+        err.contains("token id \"zzzzzz\" is invalid for this cluster or it has expired"),
+        "{err}"
+    );
+
     // The addresses were each in one namespace: the join crossed the veth link.
     let addrs = |n: &str| {
         String::from_utf8_lossy(

@@ -138,13 +138,27 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
     let ignored =
         crate::preflight::Ignored::new(&d.cfg.versioned.node_registration.ignore_preflight_errors)?;
     println!("[preflight] Running pre-flight checks");
-    let checks = crate::preflight::join_checks(
+    let mut checks = crate::preflight::join_checks(
         &JoinData::kubernetes_dir(),
         &d.cfg.ca_cert_path,
         &d.cfg.versioned.node_registration.cri_socket,
         &d.cfg.node_name,
         d.control_plane(),
     );
+    if d.control_plane() {
+        // A new control-plane node also runs init's checks (ports, manifests, etcd data
+        // directory, resources) against the cluster's configuration, as upstream does.
+        let cp = d.control_plane_config()?;
+        let have: Vec<String> = checks.iter().map(|c| c.name()).collect();
+        checks.extend(
+            crate::preflight::init_checks(
+                &cp,
+                std::path::Path::new(crate::manifests::MANIFESTS_DIR),
+            )
+            .into_iter()
+            .filter(|c| !have.contains(&c.name())),
+        );
+    }
     super::preflight::run_checks(
         d.host.as_ref(),
         &[crate::preflight::Check::IsPrivilegedUser],
@@ -301,6 +315,24 @@ fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
             );
         }
         std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    // The kubelet registers its Node with its new identity: wait for it, as the Node is
+    // what the rest of the cluster sees of this machine.
+    let kubelet_client = crate::client::KubeClient::from_kubeconfig(host.as_ref(), &conf)?;
+    let node_path = crate::client::object_path("Node", None, &d.cfg.node_name);
+    loop {
+        use crate::client::Api;
+        match kubelet_client.call("GET", &node_path, None, "application/json") {
+            Ok(_) => break,
+            Err(e) if start.elapsed() > timeout => {
+                anyhow::bail!(
+                    "the kubelet did not register the Node {:?} within {}: {e}. Check the kubelet's log ('journalctl -xeu kubelet')",
+                    d.cfg.node_name,
+                    crate::duration::format_duration(timeout)
+                )
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
+        }
     }
     host.remove_file(&JoinData::bootstrap_kubeconfig_path())?;
     println!("\nThis node has joined the cluster:\n* Certificate signing request was sent to apiserver and a response was received.\n* The Kubelet was informed of the new secure connection details.\n\nRun 'kubectl get nodes' on the control-plane to see this node join the cluster.\n");

@@ -266,3 +266,74 @@ pub fn printed_join_command(init_output: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Runs a join that must fail (with a 3s discovery timeout), in `netns` when given, and
+/// checks it wrote nothing; returns its error output.
+pub fn join_fails_in(netns: Option<&str>, endpoint: &str, extra: &[&str]) -> String {
+    let root = tempfile::tempdir().unwrap();
+    let cfg = root.path().join("join.yaml");
+    // A short discovery timeout through the configuration, as a user would set it.
+    let token = extra
+        .iter()
+        .position(|a| *a == "--token")
+        .map(|i| extra[i + 1])
+        .unwrap_or("abcdef.0123456789abcdef");
+    let pins: Vec<&str> = extra
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i > 0 && extra[i - 1] == "--discovery-token-ca-cert-hash")
+        .map(|(_, p)| *p)
+        .collect();
+    let pins_yaml = if pins.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "    caCertHashes:\n{}",
+            pins.iter()
+                .map(|p| format!("    - \"{p}\"\n"))
+                .collect::<String>()
+        )
+    };
+    std::fs::write(
+        &cfg,
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: {}\n    token: {token}\n{pins_yaml}  tlsBootstrapToken: {token}\nnodeRegistration:\n  name: worker-x\ntimeouts:\n  discovery: 3s\n",
+            endpoint
+        ),
+    )
+    .unwrap();
+    let o = kubeadm_in(
+        netns,
+        root.path(),
+        &[
+            "join",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--skip-phases",
+            "preflight",
+        ],
+    );
+    assert!(!o.status.success());
+    let written: Vec<_> = walk(root.path())
+        .into_iter()
+        .filter(|p| !p.ends_with("join.yaml"))
+        .collect();
+    assert!(
+        written.is_empty(),
+        "nothing is written when discovery fails: {written:?}"
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
