@@ -107,94 +107,12 @@ fn discovery_refuses_what_it_cannot_trust() {
     );
 }
 
-/// A second API server with a CA of its own, holding copies of the real cluster's token
-/// Secret and cluster-info: an impostor between the joining node and the cluster.
-fn impostor(
-    cp: &ControlPlane,
-    controllers: bool,
-    tamper: bool,
-) -> (tempfile::TempDir, testapiserver::TestApiServer) {
-    let root = tempfile::tempdir().unwrap();
-    let o = kubeadm(root.path(), &["init", "phase", "certs", "ca"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = kubeadm(
-        root.path(),
-        &[
-            "init",
-            "phase",
-            "certs",
-            "apiserver",
-            "--apiserver-advertise-address",
-            "127.0.0.1",
-        ],
-    );
-    assert!(o.status.success());
-    let pki = root.path().join("etc/kubernetes/pki");
-    let server = testapiserver::TestApiServer::start(testapiserver::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tls_cert_file: pki.join("apiserver.crt"),
-        tls_private_key_file: pki.join("apiserver.key"),
-        client_ca_file: pki.join("ca.crt"),
-        signing_cert_file: None,
-        signing_key_file: None,
-        data_dump: None,
-        run_controllers: controllers,
-    })
-    .unwrap();
-    let real = &cp.server.state().store;
-    let fake = &server.state().store;
-    let secrets = resources::find("", "v1", "secrets").unwrap();
-    let cms = resources::find("", "v1", "configmaps").unwrap();
-    let mut token = real
-        .get(secrets, "kube-system", "bootstrap-token-abcdef")
-        .unwrap();
-    let mut info = real.get(cms, "kube-public", "cluster-info").unwrap();
-    for o in [&mut token, &mut info] {
-        let m = o["metadata"].as_object_mut().unwrap();
-        for f in [
-            "uid",
-            "resourceVersion",
-            "creationTimestamp",
-            "managedFields",
-        ] {
-            m.remove(f);
-        }
-    }
-    if tamper {
-        let k = info["data"]["kubeconfig"]
-            .as_str()
-            .unwrap()
-            .replace(&cp.endpoint, "127.0.0.1:1");
-        info["data"]["kubeconfig"] = serde_json::Value::String(k);
-    }
-    fake.create(secrets, "kube-system", token).unwrap();
-    fake.create(cms, "kube-public", info).unwrap();
-    // Anonymous may read it there too, as kubeadm's Role allows on the real cluster.
-    for plural in ["roles", "rolebindings"] {
-        let r = resources::find("rbac.authorization.k8s.io", "v1", plural).unwrap();
-        let mut o = real
-            .get(r, "kube-public", "kubeadm:bootstrap-signer-clusterinfo")
-            .unwrap();
-        let m = o["metadata"].as_object_mut().unwrap();
-        for f in [
-            "uid",
-            "resourceVersion",
-            "creationTimestamp",
-            "managedFields",
-        ] {
-            m.remove(f);
-        }
-        fake.create(r, "kube-public", o).unwrap();
-    }
-    (root, server)
-}
-
 #[test]
 fn discovery_refuses_impostors_and_expired_tokens() {
     let cp = control_plane();
     // A server with another CA that serves a correctly signed copy: the verified second
     // fetch cannot reach it.
-    let (_r1, fake) = impostor(&cp, true, false);
+    let (_r1, fake) = impostor(&cp, None, "127.0.0.1", true, false);
     let err = join_fails_at(
         &fake.addr().to_string(),
         &["--discovery-token-ca-cert-hash", &cp.pin],
@@ -204,7 +122,7 @@ fn discovery_refuses_impostors_and_expired_tokens() {
         "{err}"
     );
     // Content changed in transit, signature left as it was.
-    let (_r2, tampered) = impostor(&cp, false, true);
+    let (_r2, tampered) = impostor(&cp, None, "127.0.0.1", false, true);
     let err = join_fails_at(
         &tampered.addr().to_string(),
         &["--discovery-token-ca-cert-hash", &cp.pin],

@@ -140,6 +140,78 @@ fn a_worker_joins_from_another_host() {
         "{err}"
     );
 
+    let err = join_fails_in(Some(&worker_ns), &cp.endpoint, &[]);
+    assert!(
+        err.contains("without caCertHashes can be unsafe"),
+        "no pin: {err}"
+    );
+    // An impostor with another CA, and one serving tampered content, on the control
+    // plane's host.
+    let (_r1, fake) = impostor(&cp, Some(&cp_ns), &a, true, false);
+    let err = join_fails_in(
+        Some(&worker_ns),
+        &fake.addr().to_string(),
+        &["--discovery-token-ca-cert-hash", &cp.pin],
+    );
+    assert!(
+        err.contains("couldn't fetch cluster-info over a connection verified with the cluster CA"),
+        "impostor: {err}"
+    );
+    let (_r2, tampered) = impostor(&cp, Some(&cp_ns), &a, false, true);
+    let err = join_fails_in(
+        Some(&worker_ns),
+        &tampered.addr().to_string(),
+        &["--discovery-token-ca-cert-hash", &cp.pin],
+    );
+    assert!(
+        err.contains("failed to verify JWS signature"),
+        "tampered: {err}"
+    );
+    // An expired token.
+    let o = kubeadm_in(
+        Some(&cp_ns),
+        cp.root.path(),
+        &[
+            "token",
+            "create",
+            "exprd1.0123456789abcdef",
+            "--ttl",
+            "2s",
+            "--kubeconfig",
+            "/etc/kubernetes/super-admin.conf",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let secrets = resources::find("", "v1", "secrets").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while cp
+        .server
+        .state()
+        .store
+        .get(secrets, "kube-system", "bootstrap-token-exprd1")
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token did not expire"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let err = join_fails_in(
+        Some(&worker_ns),
+        &cp.endpoint,
+        &[
+            "--token",
+            "exprd1.0123456789abcdef",
+            "--discovery-token-ca-cert-hash",
+            &cp.pin,
+        ],
+    );
+    assert!(
+        err.contains("token id \"exprd1\" is invalid for this cluster or it has expired"),
+        "expired: {err}"
+    );
+
     // The addresses were each in one namespace: the join crossed the veth link.
     let addrs = |n: &str| {
         String::from_utf8_lossy(

@@ -337,3 +337,96 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A second API server with a CA of its own, holding copies of the real cluster's token
+/// Secret and cluster-info: an impostor between the joining node and the cluster.
+pub fn impostor(
+    cp: &ControlPlane,
+    netns: Option<&str>,
+    addr: &str,
+    controllers: bool,
+    tamper: bool,
+) -> (tempfile::TempDir, testapiserver::TestApiServer) {
+    let root = tempfile::tempdir().unwrap();
+    let o = kubeadm_in(None, root.path(), &["init", "phase", "certs", "ca"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = kubeadm_in(
+        None,
+        root.path(),
+        &[
+            "init",
+            "phase",
+            "certs",
+            "apiserver",
+            "--apiserver-advertise-address",
+            addr,
+        ],
+    );
+    assert!(o.status.success());
+    let pki = root.path().join("etc/kubernetes/pki");
+    let config = testapiserver::Config {
+        listen: format!("{addr}:0").parse().unwrap(),
+        tls_cert_file: pki.join("apiserver.crt"),
+        tls_private_key_file: pki.join("apiserver.key"),
+        client_ca_file: pki.join("ca.crt"),
+        signing_cert_file: None,
+        signing_key_file: None,
+        data_dump: None,
+        run_controllers: controllers,
+    };
+    let ns = netns.map(str::to_string);
+    let server = std::thread::spawn(move || {
+        if let Some(ns) = &ns {
+            enter_netns(ns);
+        }
+        testapiserver::TestApiServer::start(config).unwrap()
+    })
+    .join()
+    .unwrap();
+    let real = &cp.server.state().store;
+    let fake = &server.state().store;
+    let secrets = resources::find("", "v1", "secrets").unwrap();
+    let cms = resources::find("", "v1", "configmaps").unwrap();
+    let mut token = real
+        .get(secrets, "kube-system", "bootstrap-token-abcdef")
+        .unwrap();
+    let mut info = real.get(cms, "kube-public", "cluster-info").unwrap();
+    for o in [&mut token, &mut info] {
+        let m = o["metadata"].as_object_mut().unwrap();
+        for f in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+        ] {
+            m.remove(f);
+        }
+    }
+    if tamper {
+        let k = info["data"]["kubeconfig"]
+            .as_str()
+            .unwrap()
+            .replace(&cp.endpoint, "127.0.0.1:1");
+        info["data"]["kubeconfig"] = serde_json::Value::String(k);
+    }
+    fake.create(secrets, "kube-system", token).unwrap();
+    fake.create(cms, "kube-public", info).unwrap();
+    // Anonymous may read it there too, as kubeadm's Role allows on the real cluster.
+    for plural in ["roles", "rolebindings"] {
+        let r = resources::find("rbac.authorization.k8s.io", "v1", plural).unwrap();
+        let mut o = real
+            .get(r, "kube-public", "kubeadm:bootstrap-signer-clusterinfo")
+            .unwrap();
+        let m = o["metadata"].as_object_mut().unwrap();
+        for f in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+        ] {
+            m.remove(f);
+        }
+        fake.create(r, "kube-public", o).unwrap();
+    }
+    (root, server)
+}
