@@ -1,7 +1,8 @@
 //! kubeadm-rs's CRI client against a real containerd (Debian's `containerd` and `runc`),
 //! started by the test with its own root, state and socket: version and status, an image
 //! made by the test from busybox-static and imported with `ctr`, image listing and status,
-//! sandbox calls, and a pull that cannot reach its registry.
+//! a host-network pod sandbox run, stopped and removed, and a pull that cannot reach its
+//! registry.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -102,6 +103,9 @@ state = "{d}/state"
   address = ""
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{IMAGE}"
+  # This machine refuses negative oom_score_adj values (no CAP_SYS_RESOURCE); keep the
+  # sandbox's at containerd's own, as containerd's rootless setups do.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{d}/cni/bin"
     conf_dir = "{d}/cni/conf"
@@ -176,7 +180,7 @@ fn the_cri_client_drives_a_real_containerd() {
     assert!(cl.image_exists(IMAGE).unwrap());
     assert!(!cl.image_exists("docker.io/kubeadm-test/absent:1").unwrap());
 
-    // No pods run here: listing works, and stopping or removing an unknown sandbox is an
+    // Before any pod: listing works, and stopping or removing an unknown sandbox is an
     // error that names the call.
     assert!(cl.list_pod_sandboxes().unwrap().is_empty());
     assert!(cl.list_containers().unwrap().is_empty());
@@ -199,6 +203,33 @@ fn the_cri_client_drives_a_real_containerd() {
         "{e}"
     );
 
+    // A host-network pod sandbox, as a static Pod gets: run, listed ready, stopped,
+    // removed.
+    let id = cl
+        .run_pod_sandbox("kube-test", "kube-system", "uid-kube-test")
+        .unwrap();
+    let listed = cl.list_pod_sandboxes().unwrap();
+    let sb = listed
+        .iter()
+        .find(|s| s.id == id)
+        .expect("the sandbox is listed");
+    assert_eq!(
+        (sb.name.as_str(), sb.namespace.as_str(), sb.ready),
+        ("kube-test", "kube-system", true)
+    );
+    cl.stop_pod_sandbox(&id).unwrap();
+    let sb = cl
+        .list_pod_sandboxes()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == id)
+        .unwrap();
+    assert!(!sb.ready, "stopped");
+    cl.remove_pod_sandbox(&id).unwrap();
+    assert!(
+        cl.list_pod_sandboxes().unwrap().iter().all(|s| s.id != id),
+        "removed"
+    );
     // Preflight's CRI check passes against the live socket and fails, naming the socket,
     // against one nobody serves.
     let host = kubeadm::host::RealHost::new("/");

@@ -295,6 +295,46 @@ impl CriClient {
             .collect())
     }
 
+    /// `RunPodSandbox` of a host-network sandbox (as static Pods of the control plane run):
+    /// returns its id.
+    pub fn run_pod_sandbox(
+        &mut self,
+        name: &str,
+        namespace: &str,
+        uid: &str,
+    ) -> Result<String, CriError> {
+        let mut r = self.runtime.clone();
+        let config = cri::PodSandboxConfig {
+            metadata: Some(cri::PodSandboxMetadata {
+                name: name.to_string(),
+                uid: uid.to_string(),
+                namespace: namespace.to_string(),
+                attempt: 0,
+            }),
+            hostname: String::new(),
+            log_directory: String::new(),
+            linux: Some(cri::LinuxPodSandboxConfig {
+                security_context: Some(cri::LinuxSandboxSecurityContext {
+                    namespace_options: Some(cri::NamespaceOption {
+                        network: cri::NamespaceMode::Node as i32,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let resp = self.block("RunPodSandbox", async move {
+            r.run_pod_sandbox(cri::RunPodSandboxRequest {
+                config: Some(config),
+                runtime_handler: String::new(),
+            })
+            .await
+        })?;
+        Ok(resp.pod_sandbox_id)
+    }
+
     /// `StopPodSandbox`.
     pub fn stop_pod_sandbox(&mut self, id: &str) -> Result<(), CriError> {
         let mut r = self.runtime.clone();

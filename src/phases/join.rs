@@ -145,6 +145,15 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
         &d.cfg.node_name,
         d.control_plane(),
     );
+    if let crate::config::join::Discovery::Token {
+        api_server_endpoint,
+        ..
+    } = &d.cfg.discovery
+    {
+        checks.push(crate::preflight::Check::DiscoveryEndpoint(
+            api_server_endpoint.clone(),
+        ));
+    }
     if d.control_plane() {
         // A new control-plane node also runs init's checks (ports, manifests, etcd data
         // directory, resources) against the cluster's configuration, as upstream does.

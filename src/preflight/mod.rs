@@ -70,6 +70,8 @@ pub enum Check {
     Cri(String),
     /// Kernel and cgroups are usable by the kubelet.
     SystemVerification,
+    /// The API server join discovers the cluster from answers on TCP (`host:port`).
+    DiscoveryEndpoint(String),
 }
 
 impl Check {
@@ -94,6 +96,7 @@ impl Check {
             Check::KubernetesVersion(_) => "KubernetesVersion".into(),
             Check::Cri(_) => "CRI".into(),
             Check::SystemVerification => "SystemVerification".into(),
+            Check::DiscoveryEndpoint(_) => "DiscoveryEndpoint".into(),
         }
     }
 
@@ -287,6 +290,20 @@ impl Check {
                 }
             }
             Check::SystemVerification => system_verification(host, &mut warnings, &mut errors),
+            Check::DiscoveryEndpoint(endpoint) => {
+                let reached = std::net::ToSocketAddrs::to_socket_addrs(endpoint.as_str())
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut addrs| addrs.next().ok_or_else(|| "no address".to_string()))
+                    .and_then(|a| {
+                        std::net::TcpStream::connect_timeout(&a, Duration::from_secs(3))
+                            .map_err(|e| e.to_string())
+                    });
+                if let Err(e) = reached {
+                    errors.push(format!(
+                        "cannot reach the API server at {endpoint}: {e}; check the address and port, and any firewall between this machine and the control plane"
+                    ));
+                }
+            }
         }
         (warnings, errors)
     }

@@ -471,3 +471,25 @@ fn a_port_held_by_this_test_fails_with_the_holding_address() {
     drop(listener);
     assert_eq!(Check::Port(port).run(&host), clean());
 }
+
+#[test]
+fn discovery_endpoint_reachability() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap().to_string();
+    assert_eq!(
+        Check::DiscoveryEndpoint(open).run(&TestHost::new()),
+        clean()
+    );
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let e = Check::DiscoveryEndpoint(closed.clone())
+        .run(&TestHost::new())
+        .1;
+    assert!(
+        e[0].starts_with(&format!("cannot reach the API server at {closed}: ")),
+        "{e:?}"
+    );
+    assert_eq!(Check::DiscoveryEndpoint(closed).name(), "DiscoveryEndpoint");
+}
