@@ -23,6 +23,7 @@ pub mod preflight;
 pub mod token;
 pub mod version;
 pub mod workflow;
+pub mod yaml;
 
 /// Work that a later release of kubeadm-rs delivers. Commands and phases return it rather
 /// than pretend to have done something.

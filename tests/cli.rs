@@ -460,6 +460,22 @@ fn print_defaults_with_component_configs() {
         docs[3].contains("kind: KubeProxyConfiguration")
             && docs[3].contains("bindAddress: 0.0.0.0")
     );
+    // Every field of the versioned type, as upstream's serializer writes them.
+    for line in [
+        "clusterCIDR: \"\"\n",
+        "  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf\n",
+        "  tcpBeLiberal: false\n",
+        "nodePortAddresses: null\n",
+        "  sourceVip: \"\"\n",
+        "      infoBufferSize: \"0\"\n",
+    ] {
+        assert!(docs[3].contains(line), "{line:?} missing:\n{}", docs[3]);
+    }
+    assert!(
+        docs[2].contains("containerRuntimeEndpoint: \"\"\n"),
+        "{}",
+        docs[2]
+    );
     let o = kubeadm(&[
         "config",
         "print",

@@ -149,6 +149,43 @@ pub fn kube_proxy_configuration(cfg: &InitConfiguration) -> anyhow::Result<Value
     )
 }
 
+/// Every field the versioned KubeProxyConfiguration type always serializes, at its zero
+/// value, as upstream's file has them (kube-proxy reads zero as "use the default").
+fn kube_proxy_base_document() -> Value {
+    json!({
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "bindAddress": "",
+        "bindAddressHardFail": false,
+        "clientConnection": {"acceptContentTypes": "", "burst": 0, "contentType": "", "kubeconfig": "", "qps": 0},
+        "clusterCIDR": "",
+        "configSyncPeriod": "0s",
+        "conntrack": {
+            "maxPerCore": null, "min": null, "tcpBeLiberal": false, "tcpCloseWaitTimeout": null,
+            "tcpEstablishedTimeout": null, "udpStreamTimeout": "0s", "udpTimeout": "0s"
+        },
+        "detectLocal": {"bridgeInterface": "", "interfaceNamePrefix": ""},
+        "detectLocalMode": "",
+        "enableProfiling": false,
+        "healthzBindAddress": "",
+        "hostnameOverride": "",
+        "iptables": {"localhostNodePorts": null, "masqueradeAll": false, "masqueradeBit": null, "minSyncPeriod": "0s", "syncPeriod": "0s"},
+        "ipvs": {
+            "excludeCIDRs": null, "minSyncPeriod": "0s", "scheduler": "", "strictARP": false,
+            "syncPeriod": "0s", "tcpFinTimeout": "0s", "tcpTimeout": "0s", "udpTimeout": "0s"
+        },
+        "logging": {"flushFrequency": 0, "options": {"json": {"infoBufferSize": "0"}, "text": {"infoBufferSize": "0"}}, "verbosity": 0},
+        "metricsBindAddress": "",
+        "mode": "",
+        "nftables": {"masqueradeAll": false, "masqueradeBit": null, "minSyncPeriod": "0s", "syncPeriod": "0s"},
+        "nodePortAddresses": null,
+        "oomScoreAdj": null,
+        "portRange": "",
+        "showHiddenMetricsForVersion": "",
+        "winkernel": {"enableDSR": false, "forwardHealthCheckVip": false, "networkName": "", "rootHnsEndpointName": "", "sourceVip": ""}
+    })
+}
+
 /// The KubeProxyConfiguration for an address family and pod subnet, over the user's
 /// document when there is one.
 pub fn kube_proxy_document(
@@ -156,8 +193,7 @@ pub fn kube_proxy_document(
     pod_subnet: &str,
     user: Option<&serde_yaml_ng::Mapping>,
 ) -> anyhow::Result<Value> {
-    let mut doc =
-        json!({"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration"});
+    let mut doc = kube_proxy_base_document();
     if let Some(user) = user {
         json_patch::merge(&mut doc, &serde_json::to_value(user)?);
     }
@@ -185,7 +221,7 @@ pub fn kube_proxy_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>>
         "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: {}\n  name: default\ncontexts:\n- context:\n    cluster: default\n    namespace: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token\n",
         cfg.control_plane_url()
     );
-    let config = serde_yaml_ng::to_string(&kube_proxy_configuration(cfg)?)?;
+    let config = crate::yaml::to_string(&kube_proxy_configuration(cfg)?)?;
     let labels = json!({"k8s-app": "kube-proxy"});
     Ok(vec![
         json!({

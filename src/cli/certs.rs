@@ -149,7 +149,7 @@ pub fn run(global: &GlobalArgs, cmd: CertsCommand) -> anyhow::Result<()> {
             match a.output.output.as_str() {
                 "text" => print!("{}", renewal::expiration_text(&info)),
                 "json" => println!("{}", serde_json::to_string_pretty(&info)?),
-                "yaml" => print!("{}", serde_yaml_ng::to_string(&info)?),
+                "yaml" => print!("{}", crate::yaml::to_string(&info)?),
                 other => {
                     return Err(super::usage_error(format!(
                         "unable to match a printer suitable for the output format {other:?}, allowed formats are: json,text,yaml"

@@ -140,7 +140,7 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
                 "json" => println!("{}", serde_json::to_string_pretty(&ImagesList::new(images))?),
                 "yaml" => print!(
                     "{}",
-                    serde_yaml_ng::to_string(&serde_json::to_value(ImagesList::new(images))?)?
+                    crate::yaml::to_string(&serde_json::to_value(ImagesList::new(images))?)?
                 ),
                 other => {
                     return Err(super::usage_error(format!(
@@ -211,7 +211,7 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
                         )))
                     }
                 };
-                print!("---\n{}", serde_yaml_ng::to_string(&doc)?);
+                print!("---\n{}", crate::yaml::to_string(&doc)?);
             }
             Ok(())
         }

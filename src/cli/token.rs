@@ -292,7 +292,7 @@ fn list_tokens(api: &dyn Api, output: &str) -> anyhow::Result<()> {
                 if output == "json" {
                     println!("{}", serde_json::to_string_pretty(&v)?);
                 } else {
-                    print!("{}", serde_yaml_ng::to_string(&v)?);
+                    print!("{}", crate::yaml::to_string(&v)?);
                 }
             }
         }

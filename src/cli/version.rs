@@ -24,7 +24,7 @@ pub fn run(args: VersionArgs) -> anyhow::Result<()> {
         ),
         "yaml" => print!(
             "{}",
-            serde_yaml_ng::to_string(&VersionDoc {
+            crate::yaml::to_string(&VersionDoc {
                 client_version: info
             })?
         ),

@@ -23,7 +23,7 @@ fn current_version_for_defaults() -> String {
 }
 
 fn yaml<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
-    Ok(serde_yaml_ng::to_string(v)?)
+    crate::yaml::to_string(v)
 }
 
 /// `kubeadm config print init-defaults`.

@@ -214,7 +214,7 @@ fn mutate_for_node(host: &dyn Host, doc: &mut Value) {
 
 /// YAML of a JSON value, keys sorted.
 pub fn to_yaml(v: &Value) -> anyhow::Result<String> {
-    Ok(serde_yaml_ng::to_string(v)?)
+    crate::yaml::to_string(v)
 }
 
 /// The flags for this node's kubelet (`KUBELET_KUBEADM_ARGS`): `--hostname-override` when

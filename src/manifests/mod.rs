@@ -229,7 +229,7 @@ pub fn component_pod(
 /// A Pod as YAML, keys sorted as upstream's serializer leaves them.
 pub fn to_yaml(pod: &Pod) -> anyhow::Result<String> {
     let value = serde_json::to_value(pod).context("encoding the Pod")?;
-    Ok(serde_yaml_ng::to_string(&value)?)
+    crate::yaml::to_string(&value)
 }
 
 /// Reads a static Pod manifest.

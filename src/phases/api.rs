@@ -207,7 +207,7 @@ pub fn ensure_admin_bindings(admin: &dyn Api, super_admin: Option<&dyn Api>) -> 
 /// readable by nodes and join tokens.
 pub fn upload_kubeadm_config(api: &dyn Api, cfg: &InitConfiguration) -> anyhow::Result<()> {
     println!("[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace");
-    let text = serde_yaml_ng::to_string(&cfg.versioned.cluster)?;
+    let text = crate::yaml::to_string(&cfg.versioned.cluster)?;
     client::create_or_update(
         api,
         &json!({
