@@ -10,6 +10,7 @@ pub mod cri;
 pub mod discovery;
 pub mod duration;
 pub mod etcd;
+pub mod grpc;
 pub mod host;
 pub mod images;
 pub mod kubeconfig;

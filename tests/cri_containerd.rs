@@ -206,7 +206,7 @@ fn the_cri_client_drives_a_real_containerd() {
     // A host-network pod sandbox, as a static Pod gets: run, listed ready, stopped,
     // removed.
     let id = cl
-        .run_pod_sandbox("kube-test", "kube-system", "uid-kube-test")
+        .run_pod_sandbox("kube-test", "kube-system", "uid-kube-test", &[])
         .unwrap();
     let listed = cl.list_pod_sandboxes().unwrap();
     let sb = listed

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use k8s_cri::v1 as cri;
-use k8s_cri::v1::image_service_client::ImageServiceClient;
-use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use crate::grpc;
 use crate::host::Host;
+
+pub mod api;
+use api as cri;
+use api::{image_service, runtime_service};
 
 /// containerd's socket.
 pub const CONTAINERD_SOCKET: &str = "unix:///var/run/containerd/containerd.sock";
@@ -123,8 +125,7 @@ pub struct Sandbox {
 /// A blocking client of one runtime.
 pub struct CriClient {
     rt: tokio::runtime::Runtime,
-    runtime: RuntimeServiceClient<Channel>,
-    images: ImageServiceClient<Channel>,
+    channel: Channel,
     endpoint: String,
     timeout: Duration,
 }
@@ -163,8 +164,7 @@ impl CriClient {
         })?;
         Ok(CriClient {
             rt,
-            runtime: RuntimeServiceClient::new(channel.clone()),
-            images: ImageServiceClient::new(channel),
+            channel,
             endpoint: endpoint.to_string(),
             timeout,
         })
@@ -175,11 +175,17 @@ impl CriClient {
         &self.endpoint
     }
 
-    fn block<T>(
+    /// One call of `path`, bounded by the client's timeout.
+    fn call<Req, Resp>(
         &self,
         name: &'static str,
-        fut: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-    ) -> Result<T, CriError> {
+        path: &'static str,
+        req: Req,
+    ) -> Result<Resp, CriError>
+    where
+        Req: prost::Message + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
+    {
         let timeout = self.timeout;
         let err = |status: String| CriError::Call {
             call: name,
@@ -187,21 +193,22 @@ impl CriClient {
             status,
         };
         self.rt
-            .block_on(async { tokio::time::timeout(timeout, fut).await })
+            .block_on(async {
+                tokio::time::timeout(timeout, grpc::unary(&self.channel, path, req)).await
+            })
             .map_err(|_| err(format!("no answer within {timeout:?}")))?
-            .map(tonic::Response::into_inner)
             .map_err(|s| err(format!("{:?}: {}", s.code(), s.message())))
     }
 
     /// `Version`.
     pub fn version(&mut self) -> Result<RuntimeVersion, CriError> {
-        let mut r = self.runtime.clone();
-        let v = self.block("Version", async move {
-            r.version(cri::VersionRequest {
+        let v: cri::VersionResponse = self.call(
+            "Version",
+            runtime_service::VERSION,
+            cri::VersionRequest {
                 version: "v1".into(),
-            })
-            .await
-        })?;
+            },
+        )?;
         Ok(RuntimeVersion {
             runtime_name: v.runtime_name,
             runtime_version: v.runtime_version,
@@ -211,10 +218,11 @@ impl CriClient {
 
     /// `Status`: the runtime's conditions.
     pub fn status(&mut self) -> Result<Vec<Condition>, CriError> {
-        let mut r = self.runtime.clone();
-        let s = self.block("Status", async move {
-            r.status(cri::StatusRequest { verbose: false }).await
-        })?;
+        let s: cri::StatusResponse = self.call(
+            "Status",
+            runtime_service::STATUS,
+            cri::StatusRequest { verbose: false },
+        )?;
         Ok(s.status
             .map(|st| {
                 st.conditions
@@ -232,55 +240,50 @@ impl CriClient {
 
     /// `ListImages`: every tag the runtime has.
     pub fn list_images(&mut self) -> Result<Vec<String>, CriError> {
-        let mut i = self.images.clone();
-        let l = self.block("ListImages", async move {
-            i.list_images(cri::ListImagesRequest { filter: None }).await
-        })?;
+        let l: cri::ListImagesResponse = self.call(
+            "ListImages",
+            image_service::LIST_IMAGES,
+            cri::ListImagesRequest { filter: None },
+        )?;
         Ok(l.images.into_iter().flat_map(|i| i.repo_tags).collect())
     }
 
     /// `ImageStatus`: true when the runtime has the image.
     pub fn image_exists(&mut self, image: &str) -> Result<bool, CriError> {
-        let mut i = self.images.clone();
-        let image = image.to_string();
-        let s = self.block("ImageStatus", async move {
-            i.image_status(cri::ImageStatusRequest {
+        let s: cri::ImageStatusResponse = self.call(
+            "ImageStatus",
+            image_service::IMAGE_STATUS,
+            cri::ImageStatusRequest {
                 image: Some(cri::ImageSpec {
-                    image,
-                    ..Default::default()
+                    image: image.to_string(),
                 }),
                 verbose: false,
-            })
-            .await
-        })?;
+            },
+        )?;
         Ok(s.image.is_some())
     }
 
     /// `PullImage`: returns the image reference.
     pub fn pull_image(&mut self, image: &str) -> Result<String, CriError> {
-        let mut i = self.images.clone();
-        let image = image.to_string();
-        let r = self.block("PullImage", async move {
-            i.pull_image(cri::PullImageRequest {
+        let r: cri::PullImageResponse = self.call(
+            "PullImage",
+            image_service::PULL_IMAGE,
+            cri::PullImageRequest {
                 image: Some(cri::ImageSpec {
-                    image,
-                    ..Default::default()
+                    image: image.to_string(),
                 }),
-                auth: None,
-                sandbox_config: None,
-            })
-            .await
-        })?;
+            },
+        )?;
         Ok(r.image_ref)
     }
 
-    /// `ListPodSandbox`.
+    /// `ListPodSandbox`: every sandbox the runtime has.
     pub fn list_pod_sandboxes(&mut self) -> Result<Vec<Sandbox>, CriError> {
-        let mut r = self.runtime.clone();
-        let l = self.block("ListPodSandbox", async move {
-            r.list_pod_sandbox(cri::ListPodSandboxRequest { filter: None })
-                .await
-        })?;
+        let l: cri::ListPodSandboxResponse = self.call(
+            "ListPodSandbox",
+            runtime_service::LIST_POD_SANDBOX,
+            cri::ListPodSandboxRequest { filter: None },
+        )?;
         Ok(l.items
             .into_iter()
             .map(|s| {
@@ -295,15 +298,15 @@ impl CriClient {
             .collect())
     }
 
-    /// `RunPodSandbox` of a host-network sandbox (as static Pods of the control plane run):
-    /// returns its id.
+    /// `RunPodSandbox` of a host-network sandbox (as static Pods of the control plane run),
+    /// with the labels given: returns its id.
     pub fn run_pod_sandbox(
         &mut self,
         name: &str,
         namespace: &str,
         uid: &str,
+        labels: &[(&str, &str)],
     ) -> Result<String, CriError> {
-        let mut r = self.runtime.clone();
         let config = cri::PodSandboxConfig {
             metadata: Some(cri::PodSandboxMetadata {
                 name: name.to_string(),
@@ -311,59 +314,63 @@ impl CriClient {
                 namespace: namespace.to_string(),
                 attempt: 0,
             }),
-            hostname: String::new(),
-            log_directory: String::new(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             linux: Some(cri::LinuxPodSandboxConfig {
+                cgroup_parent: String::new(),
                 security_context: Some(cri::LinuxSandboxSecurityContext {
                     namespace_options: Some(cri::NamespaceOption {
                         network: cri::NamespaceMode::Node as i32,
                         ..Default::default()
                     }),
-                    ..Default::default()
                 }),
-                ..Default::default()
             }),
             ..Default::default()
         };
-        let resp = self.block("RunPodSandbox", async move {
-            r.run_pod_sandbox(cri::RunPodSandboxRequest {
+        let resp: cri::RunPodSandboxResponse = self.call(
+            "RunPodSandbox",
+            runtime_service::RUN_POD_SANDBOX,
+            cri::RunPodSandboxRequest {
                 config: Some(config),
                 runtime_handler: String::new(),
-            })
-            .await
-        })?;
+            },
+        )?;
         Ok(resp.pod_sandbox_id)
     }
 
     /// `StopPodSandbox`.
     pub fn stop_pod_sandbox(&mut self, id: &str) -> Result<(), CriError> {
-        let mut r = self.runtime.clone();
-        let pod_sandbox_id = id.to_string();
-        self.block("StopPodSandbox", async move {
-            r.stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id })
-                .await
-        })
+        self.call::<_, cri::Empty>(
+            "StopPodSandbox",
+            runtime_service::STOP_POD_SANDBOX,
+            cri::PodSandboxIdRequest {
+                pod_sandbox_id: id.to_string(),
+            },
+        )
         .map(|_| ())
     }
 
     /// `RemovePodSandbox`.
     pub fn remove_pod_sandbox(&mut self, id: &str) -> Result<(), CriError> {
-        let mut r = self.runtime.clone();
-        let pod_sandbox_id = id.to_string();
-        self.block("RemovePodSandbox", async move {
-            r.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id })
-                .await
-        })
+        self.call::<_, cri::Empty>(
+            "RemovePodSandbox",
+            runtime_service::REMOVE_POD_SANDBOX,
+            cri::PodSandboxIdRequest {
+                pod_sandbox_id: id.to_string(),
+            },
+        )
         .map(|_| ())
     }
 
     /// `ListContainers`: ids.
     pub fn list_containers(&mut self) -> Result<Vec<String>, CriError> {
-        let mut r = self.runtime.clone();
-        let l = self.block("ListContainers", async move {
-            r.list_containers(cri::ListContainersRequest { filter: None })
-                .await
-        })?;
+        let l: cri::ListContainersResponse = self.call(
+            "ListContainers",
+            runtime_service::LIST_CONTAINERS,
+            cri::ListContainersRequest { filter: None },
+        )?;
         Ok(l.containers.into_iter().map(|c| c.id).collect())
     }
 }

@@ -1,13 +1,18 @@
-//! The etcd v3 cluster API as kubeadm uses it to add a control-plane node's member: list
-//! the members, add the new one as a learner, promote it once it has caught up. TLS with
-//! the etcd CA and a client certificate (the healthcheck client's, as upstream).
+//! The etcd v3 API as kubeadm uses it: list the members, add a joining control plane's
+//! member as a learner and promote it once it has caught up, remove a member on reset,
+//! read a member's status, take a snapshot before an upgrade. gRPC over TLS with the etcd
+//! CA and a client certificate (the healthcheck client's, as upstream).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+use crate::grpc;
 use crate::host::Host;
+
+pub mod api;
 use crate::manifests::etcd::Member;
 
 /// An etcd member as the cluster API lists it.
@@ -25,15 +30,34 @@ pub struct EtcdMember {
     pub is_learner: bool,
 }
 
-/// A client of an etcd cluster.
+/// What a member says of itself (`Maintenance.Status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdStatus {
+    /// The id of the member that answered.
+    pub member_id: u64,
+    /// The leader's id.
+    pub leader: u64,
+    /// The server's version (`3.5.21`).
+    pub version: String,
+    /// The database size in bytes.
+    pub db_size: i64,
+    /// Whether the member that answered is a learner.
+    pub is_learner: bool,
+    /// Alarms and other errors the member reports.
+    pub errors: Vec<String>,
+}
+
+/// A client of an etcd cluster, over etcd's v3 gRPC API with TLS.
 pub struct EtcdClient {
     rt: tokio::runtime::Runtime,
-    client: etcd_client::Client,
-    endpoints: Vec<String>,
+    channel: Channel,
+    endpoint: String,
+    timeout: Duration,
 }
 
 impl EtcdClient {
-    /// Connects to `endpoints` with the CA and client certificate files on the host.
+    /// Connects to the first of `endpoints` that answers, with the CA and client
+    /// certificate files on the host.
     pub fn connect(
         host: &dyn Host,
         endpoints: &[String],
@@ -45,43 +69,105 @@ impl EtcdClient {
             host.read(p)
                 .with_context(|| format!("reading {}", p.display()))
         };
-        let tls = etcd_client::TlsOptions::new()
-            .ca_certificate(etcd_client::Certificate::from_pem(read(ca)?))
-            .identity(etcd_client::Identity::from_pem(read(cert)?, read(key)?));
-        let options = etcd_client::ConnectOptions::new()
-            .with_tls(tls)
-            .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(10));
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read(ca)?))
+            .identity(Identity::from_pem(read(cert)?, read(key)?));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let client = rt
-            .block_on(etcd_client::Client::connect(endpoints, Some(options)))
-            .with_context(|| format!("connecting to etcd at {}", endpoints.join(",")))?;
-        Ok(EtcdClient {
-            rt,
-            client,
-            endpoints: endpoints.to_vec(),
-        })
+        let connect_timeout = Duration::from_secs(5);
+        let mut failures = Vec::new();
+        for endpoint in endpoints {
+            let attempt = rt.block_on(async {
+                let ep = Endpoint::from_shared(endpoint.clone())
+                    .map_err(|e| e.to_string())?
+                    .tls_config(tls.clone())
+                    .map_err(|e| e.to_string())?
+                    .connect_timeout(connect_timeout);
+                tokio::time::timeout(connect_timeout, ep.connect())
+                    .await
+                    .map_err(|_| format!("no answer within {connect_timeout:?}"))?
+                    .map_err(|e| error_chain(&e))
+            });
+            match attempt {
+                Ok(channel) => {
+                    return Ok(EtcdClient {
+                        rt,
+                        channel,
+                        endpoint: endpoint.clone(),
+                        timeout: Duration::from_secs(10),
+                    })
+                }
+                Err(e) => failures.push(format!("{endpoint}: {e}")),
+            }
+        }
+        anyhow::bail!(
+            "connecting to etcd: no endpoint answered ({}); is etcd running, and are {} and {} signed by {}?",
+            if failures.is_empty() { "none given".to_string() } else { failures.join("; ") },
+            cert.display(),
+            key.display(),
+            ca.display()
+        )
     }
 
-    fn convert(m: &etcd_client::Member) -> EtcdMember {
+    /// The endpoint this client talks to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn call<Req, Resp>(&self, path: &'static str, req: Req) -> Result<Resp, tonic::Status>
+    where
+        Req: prost::Message + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
+    {
+        let timeout = self.timeout;
+        self.rt
+            .block_on(async {
+                tokio::time::timeout(timeout, grpc::unary(&self.channel, path, req)).await
+            })
+            .unwrap_or_else(|_| {
+                Err(tonic::Status::deadline_exceeded(format!(
+                    "no answer within {timeout:?}"
+                )))
+            })
+    }
+
+    fn convert(m: api::Member) -> EtcdMember {
         EtcdMember {
-            id: m.id(),
-            name: m.name().to_string(),
-            peer_urls: m.peer_urls().to_vec(),
-            client_urls: m.client_urls().to_vec(),
-            is_learner: m.is_learner(),
+            id: m.id,
+            name: m.name,
+            peer_urls: m.peer_urls,
+            client_urls: m.client_urls,
+            is_learner: m.is_learner,
         }
     }
 
     /// The members.
     pub fn member_list(&mut self) -> anyhow::Result<Vec<EtcdMember>> {
-        let r = self
-            .rt
-            .block_on(self.client.member_list())
-            .with_context(|| format!("listing the etcd members at {}", self.endpoints.join(",")))?;
-        Ok(r.members().iter().map(Self::convert).collect())
+        let r: api::MembersResponse = self
+            .call(
+                api::cluster::MEMBER_LIST,
+                api::MemberListRequest { linearizable: true },
+            )
+            .map_err(status_error)
+            .with_context(|| format!("listing the etcd members at {}", self.endpoint))?;
+        Ok(r.members.into_iter().map(Self::convert).collect())
+    }
+
+    /// What the member this client talks to says of itself.
+    pub fn status(&mut self) -> anyhow::Result<EtcdStatus> {
+        let r: api::StatusResponse = self
+            .call(api::maintenance::STATUS, api::Empty {})
+            .map_err(status_error)
+            .with_context(|| format!("reading the status of etcd at {}", self.endpoint))?;
+        Ok(EtcdStatus {
+            member_id: r.header.map(|h| h.member_id).unwrap_or_default(),
+            leader: r.leader,
+            version: r.version,
+            db_size: r.db_size,
+            is_learner: r.is_learner,
+            errors: r.errors,
+        })
     }
 
     /// Adds a learner with the peer URL (or finds the member that already has it, for a
@@ -94,16 +180,18 @@ impl EtcdClient {
         {
             return Ok(m.id);
         }
-        let options = etcd_client::MemberAddOptions::new().with_is_learner();
-        let r = self
-            .rt
-            .block_on(
-                self.client
-                    .member_add(vec![peer_url.to_string()], Some(options)),
+        let r: api::MemberAddResponse = self
+            .call(
+                api::cluster::MEMBER_ADD,
+                api::MemberAddRequest {
+                    peer_urls: vec![peer_url.to_string()],
+                    is_learner: true,
+                },
             )
+            .map_err(status_error)
             .with_context(|| format!("adding the etcd learner {peer_url}"))?;
-        r.member()
-            .map(|m| m.id())
+        r.member
+            .map(|m| m.id)
             .context("etcd did not return the added member")
     }
 
@@ -111,14 +199,17 @@ impl EtcdClient {
     pub fn promote(&mut self, id: u64, timeout: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         loop {
-            match self.rt.block_on(self.client.member_promote(id)) {
+            match self.call::<_, api::MembersResponse>(
+                api::cluster::MEMBER_PROMOTE,
+                api::MemberIdRequest { id },
+            ) {
                 Ok(_) => return Ok(()),
                 Err(e) if start.elapsed() < timeout => {
-                    tracing::debug!("promoting etcd member {id:x}: {e}; retrying");
+                    tracing::debug!("promoting etcd member {id:x}: {}; retrying", e.message());
                     std::thread::sleep(Duration::from_millis(500));
                 }
                 Err(e) => {
-                    return Err(e).with_context(|| {
+                    return Err(status_error(e)).with_context(|| {
                         format!("the etcd learner {id:x} was not promoted within {}: is the new etcd member running and reachable on its peer URL?", crate::duration::format_duration(timeout))
                     })
                 }
@@ -128,11 +219,61 @@ impl EtcdClient {
 
     /// Removes a member.
     pub fn remove(&mut self, id: u64) -> anyhow::Result<()> {
-        self.rt
-            .block_on(self.client.member_remove(id))
-            .with_context(|| format!("removing the etcd member {id:x}"))?;
+        self.call::<_, api::MembersResponse>(
+            api::cluster::MEMBER_REMOVE,
+            api::MemberIdRequest { id },
+        )
+        .map_err(status_error)
+        .with_context(|| format!("removing the etcd member {id:x}"))?;
         Ok(())
     }
+
+    /// Streams a snapshot of the member's database into `out`; returns its size. A
+    /// snapshot cut short is an error, so the caller can discard what it wrote.
+    pub fn snapshot(&mut self, out: &mut dyn std::io::Write) -> anyhow::Result<u64> {
+        let endpoint = self.endpoint.clone();
+        let channel = self.channel.clone();
+        self.rt
+            .block_on(async {
+                let mut stream = grpc::server_streaming::<_, api::SnapshotResponse>(
+                    &channel,
+                    api::maintenance::SNAPSHOT,
+                    api::Empty {},
+                )
+                .await?;
+                let mut total = 0u64;
+                while let Some(chunk) = stream.message().await? {
+                    total += chunk.blob.len() as u64;
+                    out.write_all(&chunk.blob).map_err(|e| {
+                        tonic::Status::internal(format!("writing the snapshot: {e}"))
+                    })?;
+                    if chunk.remaining_bytes == 0 {
+                        break;
+                    }
+                }
+                Ok::<_, tonic::Status>(total)
+            })
+            .map_err(status_error)
+            .with_context(|| format!("taking a snapshot of etcd at {endpoint}"))
+    }
+}
+
+fn status_error(s: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{:?}: {}", s.code(), s.message())
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
 }
 
 /// The `initial-cluster` members for a new member: the started members with their names
