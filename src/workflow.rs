@@ -17,6 +17,12 @@ pub trait WorkflowData {
     fn notes(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// The outcome of the whole run once every phase has returned: an error when a
+    /// workflow that goes on past failures (reset) had any.
+    fn finish(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// The work of a phase.

@@ -7,6 +7,7 @@ pub mod config;
 pub mod init;
 pub mod join;
 pub mod kubeconfig;
+pub mod manpages;
 pub mod reset;
 pub mod token;
 pub mod upgrade;
@@ -292,7 +293,7 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D: WorkflowData>(
     for note in data.notes() {
         console.line(&note);
     }
-    Ok(())
+    data.finish()
 }
 
 fn print_help_of(path: &[&str]) -> anyhow::Result<()> {
