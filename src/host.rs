@@ -168,6 +168,13 @@ pub enum HostAction {
         /// The command.
         command: HostCommand,
     },
+    /// A file system unmounted.
+    Unmount {
+        /// Host path of the mount point.
+        path: PathBuf,
+        /// `umount2` flags.
+        flags: i32,
+    },
 }
 
 /// The machine kubeadm works on. All paths are host paths, absolute.
@@ -203,6 +210,12 @@ pub trait Host: Send + Sync {
     fn is_privileged(&self) -> bool;
     /// The addresses of the machine's network interfaces, as (interface name, address).
     fn interface_addresses(&self) -> Vec<(String, IpAddr)>;
+    /// The mount points strictly under a directory (symbolic links in its path followed,
+    /// as upstream evaluates the kubelet directory), as host paths under `dir`, in the
+    /// order the kernel lists them (a parent before what is mounted on top of it).
+    fn mounts_under(&self, dir: &Path) -> Result<Vec<PathBuf>, HostError>;
+    /// Unmounts the file system mounted at a host path, with `umount2` flags.
+    fn unmount(&self, path: &Path, flags: i32) -> Result<(), HostError>;
     /// Where a host path is on the machine this process runs on (under `--rootfs`, for
     /// example), for the few things that must be opened directly, such as a CRI socket.
     fn local_path(&self, path: &Path) -> PathBuf {
@@ -467,9 +480,65 @@ impl Host for RealHost {
         interface_addresses()
     }
 
+    fn mounts_under(&self, dir: &Path) -> Result<Vec<PathBuf>, HostError> {
+        let local = fs::canonicalize(self.resolve(dir)).map_err(|e| HostError::io(dir, e))?;
+        let table = Path::new("/proc/self/mountinfo");
+        let text = fs::read_to_string(table).map_err(|e| HostError::io(table, e))?;
+        Ok(mount_points(&text)
+            .into_iter()
+            .filter_map(|m| {
+                let rel = m.strip_prefix(&local).ok()?;
+                (!rel.as_os_str().is_empty()).then(|| dir.join(rel))
+            })
+            .collect())
+    }
+
+    fn unmount(&self, path: &Path, flags: i32) -> Result<(), HostError> {
+        use std::os::unix::ffi::OsStrExt;
+        let target = self.resolve(path);
+        let c = std::ffi::CString::new(target.as_os_str().as_bytes())
+            .map_err(|e| HostError::io(path, io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+        // SAFETY: umount2 reads a NUL-terminated path that lives across the call.
+        if unsafe { libc::umount2(c.as_ptr(), flags) } != 0 {
+            return Err(HostError::io(path, io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
     fn local_path(&self, path: &Path) -> PathBuf {
         self.resolve(path)
     }
+}
+
+/// The mount points of a `/proc/self/mountinfo` table (its fifth field, with the kernel's
+/// octal escapes of space, tab, newline and backslash decoded), in table order.
+fn mount_points(mountinfo: &str) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|field| {
+            let b = field.as_bytes();
+            let mut out = Vec::with_capacity(b.len());
+            let mut i = 0;
+            while i < b.len() {
+                let octal = b
+                    .get(i + 1..i + 4)
+                    .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+                match (b[i], octal) {
+                    (b'\\', Some(d)) => {
+                        out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                        i += 4;
+                    }
+                    (c, _) => {
+                        out.push(c);
+                        i += 1;
+                    }
+                }
+            }
+            PathBuf::from(std::ffi::OsString::from_vec(out))
+        })
+        .collect()
 }
 
 /// Lists the machine's interface addresses with `getifaddrs`.
@@ -695,6 +764,18 @@ impl Host for DryRunHost {
         self.base.interface_addresses()
     }
 
+    fn mounts_under(&self, dir: &Path) -> Result<Vec<PathBuf>, HostError> {
+        self.base.mounts_under(dir)
+    }
+
+    fn unmount(&self, path: &Path, flags: i32) -> Result<(), HostError> {
+        self.record(HostAction::Unmount {
+            path: path.to_path_buf(),
+            flags,
+        });
+        Ok(())
+    }
+
     fn local_path(&self, path: &Path) -> PathBuf {
         self.base.local_path(path)
     }
@@ -711,6 +792,21 @@ impl Host for DryRunHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mountinfo_mount_points_are_decoded() {
+        let table = "22 1 0:21 / / rw - ext4 /dev/vda rw\n\
+                     90 22 0:50 / /var/lib/kubelet/pods/a\\040b/volumes rw - tmpfs tmpfs rw\n\
+                     91 90 0:51 / /var/lib/kubelet/x\\134y rw - tmpfs tmpfs rw\n";
+        assert_eq!(
+            mount_points(table),
+            vec![
+                PathBuf::from("/"),
+                PathBuf::from("/var/lib/kubelet/pods/a b/volumes"),
+                PathBuf::from("/var/lib/kubelet/x\\y"),
+            ]
+        );
+    }
 
     #[test]
     fn rooted_paths_stay_under_the_root() {

@@ -123,6 +123,15 @@ impl Console {
                     path.display()
                 )),
                 HostAction::Run { command } => self.line(&format!("[dryrun] Would run: {command}")),
+                HostAction::Unmount { path, flags } => self.line(&format!(
+                    "[dryrun] Would unmount {}{}",
+                    path.display(),
+                    if *flags == 0 {
+                        String::new()
+                    } else {
+                        format!(" (flags {flags:#x})")
+                    }
+                )),
             }
         }
     }

@@ -272,7 +272,92 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
         members.contains("cp-1") && members.contains("cp-2, https://127.0.0.2:2380"),
         "{members}"
     );
+
+    // `kubeadm reset` on the second node removes its own member, through the first one,
+    // and then its data. (etcdctl keeps a copy of the client certificate: the resets
+    // delete the nodes' own.)
+    let etcd_pki = work.path().join("etcdctl-pki");
+    std::fs::create_dir_all(&etcd_pki).unwrap();
+    for f in ["ca.crt", "healthcheck-client.crt", "healthcheck-client.key"] {
+        std::fs::copy(r.join("etc/kubernetes/pki/etcd").join(f), etcd_pki.join(f)).unwrap();
+    }
+    let member_list = || {
+        let list = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &format!("https://127.0.0.1:{c1}")])
+            .arg("--cacert")
+            .arg(etcd_pki.join("ca.crt"))
+            .arg("--cert")
+            .arg(etcd_pki.join("healthcheck-client.crt"))
+            .arg("--key")
+            .arg(etcd_pki.join("healthcheck-client.key"))
+            .args(["member", "list", "-w", "simple"])
+            .output()
+            .unwrap();
+        assert!(
+            list.status.success(),
+            "{}",
+            String::from_utf8_lossy(&list.stderr)
+        );
+        String::from_utf8_lossy(&list.stdout).into_owned()
+    };
+    assert!(join_root.path().join("var/lib/etcd/member").exists());
+    let o = kubeadm_in(None, join_root.path(), &["reset", "-f"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("from the etcd cluster") && out.contains("(https://127.0.0.2:2380)"),
+        "{out}"
+    );
     drop(etcd2);
+    let members = member_list();
+    assert_eq!(members.lines().count(), 1, "{members}");
+    assert!(
+        members.contains("cp-1") && !members.contains("cp-2"),
+        "{members}"
+    );
+    assert!(!join_root.path().join("var/lib/etcd/member").exists());
+
+    // On the last member, reset does not remove it (there is no cluster left to leave)
+    // and says so.
+    // (The first member was started on free ports: its manifest says so too, as a node's
+    // manifest says how its etcd runs.)
+    let manifest = r.join("etc/kubernetes/manifests/etcd.yaml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace(":2379", &format!(":{c1}"))
+        .replace(":2380", &format!(":{p1}"))
+        .replace(":2381", &format!(":{m1}"));
+    std::fs::write(&manifest, text).unwrap();
+    let o = kubeadm_in(None, r, &["reset", "-f", "--dry-run"]);
+    assert!(o.status.success());
+    let o = kubeadm_in(None, r, &["reset", "phase", "remove-etcd-member"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains(
+            "is the only member of its cluster: there is no cluster left to remove it from"
+        ),
+        "{out}"
+    );
+    let members = member_list();
+    assert_eq!(members.lines().count(), 1, "{members}");
+    assert!(members.contains("cp-1"), "{members}");
+    let o = kubeadm_in(None, r, &["reset", "-f"]);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]

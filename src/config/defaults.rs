@@ -488,6 +488,15 @@ pub fn test_config() -> InitConfiguration {
         fn interface_addresses(&self) -> Vec<(String, IpAddr)> {
             vec![]
         }
+        fn mounts_under(
+            &self,
+            _: &std::path::Path,
+        ) -> Result<Vec<std::path::PathBuf>, crate::host::HostError> {
+            Ok(vec![])
+        }
+        fn unmount(&self, p: &std::path::Path, _: i32) -> Result<(), crate::host::HostError> {
+            self.read(p).map(|_| ())
+        }
     }
     init_configuration(
         &NoHost,

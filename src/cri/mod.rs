@@ -170,6 +170,26 @@ impl CriClient {
         })
     }
 
+    /// Connects to `endpoint` as the host sees it (under `--rootfs`, the socket inside the
+    /// root); errors name the endpoint as given.
+    pub fn connect_on(
+        host: &dyn Host,
+        endpoint: &str,
+        timeout: Duration,
+    ) -> Result<Self, CriError> {
+        let local = format!(
+            "unix://{}",
+            host.local_path(&socket_path(endpoint)?).display()
+        );
+        Self::connect(&local, timeout).map_err(|e| match e {
+            CriError::Connect { reason, .. } => CriError::Connect {
+                endpoint: endpoint.to_string(),
+                reason,
+            },
+            other => other,
+        })
+    }
+
     /// The endpoint this client talks to.
     pub fn endpoint(&self) -> &str {
         &self.endpoint

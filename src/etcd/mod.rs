@@ -217,15 +217,34 @@ impl EtcdClient {
         }
     }
 
-    /// Removes a member.
+    /// Removes a member. etcd refuses while the cluster has not been healthy for a few
+    /// seconds ("unhealthy cluster", just after a member started): such refusals are
+    /// retried with backoff for up to half a minute, as upstream's etcd client does.
     pub fn remove(&mut self, id: u64) -> anyhow::Result<()> {
-        self.call::<_, api::MembersResponse>(
-            api::cluster::MEMBER_REMOVE,
-            api::MemberIdRequest { id },
-        )
-        .map_err(status_error)
-        .with_context(|| format!("removing the etcd member {id:x}"))?;
-        Ok(())
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.call::<_, api::MembersResponse>(
+                api::cluster::MEMBER_REMOVE,
+                api::MemberIdRequest { id },
+            ) {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+                    ) && Instant::now() + pause < deadline =>
+                {
+                    tracing::debug!("removing etcd member {id:x}: {}; retrying", e.message());
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(3));
+                }
+                Err(e) => {
+                    return Err(status_error(e))
+                        .with_context(|| format!("removing the etcd member {id:x}"))
+                }
+            }
+        }
     }
 
     /// Streams a snapshot of the member's database into `out`; returns its size. A
@@ -274,6 +293,38 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         cur = s.source();
     }
     out
+}
+
+/// The client URLs of the cluster's stacked etcd members, from the annotation of the
+/// etcd static Pods' mirror Pods, as upstream's `NewFromCluster`.
+pub fn cluster_endpoints(api: &dyn crate::client::Api) -> anyhow::Result<Vec<String>> {
+    let pods = api
+        .call(
+            "GET",
+            "/api/v1/namespaces/kube-system/pods?labelSelector=component%3Detcd%2Ctier%3Dcontrol-plane",
+            None,
+            "application/json",
+        )
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("listing the etcd Pods")?;
+    let endpoints: Vec<String> = pods["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|p| {
+                    p["metadata"]["annotations"]
+                        [crate::manifests::etcd::ADVERTISE_CLIENT_URLS_ANNOTATION]
+                        .as_str()
+                })
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if endpoints.is_empty() {
+        anyhow::bail!("no etcd Pod of the cluster has the {:?} annotation: is the existing control plane's kubelet running its static Pods?", crate::manifests::etcd::ADVERTISE_CLIENT_URLS_ANNOTATION);
+    }
+    Ok(endpoints)
 }
 
 /// The `initial-cluster` members for a new member: the started members with their names

@@ -195,40 +195,9 @@ fn admin_client(d: &JoinData) -> anyhow::Result<Arc<dyn Api>> {
     )?))
 }
 
-/// The client URLs of the existing etcd members, from the etcd static Pods' annotation.
-fn etcd_endpoints(api: &dyn Api) -> anyhow::Result<Vec<String>> {
-    let pods = api
-        .call(
-            "GET",
-            "/api/v1/namespaces/kube-system/pods?labelSelector=component%3Detcd%2Ctier%3Dcontrol-plane",
-            None,
-            "application/json",
-        )
-        .map_err(|e| anyhow::anyhow!(e))
-        .context("listing the etcd Pods")?;
-    let endpoints: Vec<String> = pods["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|p| {
-                    p["metadata"]["annotations"]
-                        [crate::manifests::etcd::ADVERTISE_CLIENT_URLS_ANNOTATION]
-                        .as_str()
-                })
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    if endpoints.is_empty() {
-        anyhow::bail!("no etcd Pod of the cluster has the {:?} annotation: is the existing control plane's kubelet running its static Pods?", crate::manifests::etcd::ADVERTISE_CLIENT_URLS_ANNOTATION);
-    }
-    Ok(endpoints)
-}
-
 fn etcd_client(d: &JoinData, cfg: &InitConfiguration) -> anyhow::Result<crate::etcd::EtcdClient> {
     let api = admin_client(d)?;
-    let endpoints = etcd_endpoints(api.as_ref())?;
+    let endpoints = crate::etcd::cluster_endpoints(api.as_ref())?;
     let pki = &cfg.cluster.certificates_dir;
     crate::etcd::EtcdClient::connect(
         d.host.as_ref(),

@@ -10,11 +10,3 @@ pub mod kubeconfig;
 pub mod preflight;
 pub mod reset;
 pub mod staticpods;
-
-use crate::NotImplemented;
-
-/// The work of a phase that a later release of kubeadm-rs delivers: it fails rather than
-/// pretend. The runner adds the phase's name to the error.
-pub(crate) fn pending<D>(_: &mut D) -> anyhow::Result<()> {
-    Err(NotImplemented::phase().into())
-}

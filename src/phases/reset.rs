@@ -1,16 +1,94 @@
-//! The `kubeadm reset` workflow.
+//! The `kubeadm reset` workflow: undo what `init` or `join` did on this node.
+//!
+//! As upstream, a failing step does not stop the reset: each failure is reported as it
+//! happens, the remaining steps still run, and the command fails at the end when any step
+//! did.
 
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::pending;
+use anyhow::Context;
+
 use crate::cli::reset::ResetArgs;
+use crate::config::v1beta4::ResetConfiguration;
 use crate::host::Host;
+use crate::manifests::MANIFESTS_DIR;
+use crate::phases::kubeconfig::KUBERNETES_DIR;
 use crate::workflow::{Phase, Workflow};
 
 impl crate::workflow::WorkflowData for ResetData {
     fn skip_phases(&self) -> Vec<String> {
-        self.args.skip_phases.clone()
+        if self.args.skip_phases.is_empty() {
+            self.config.skip_phases.clone()
+        } else {
+            self.args.skip_phases.clone()
+        }
     }
+
+    fn notes(&self) -> Vec<String> {
+        if !self.cleaned_node {
+            return Vec::new();
+        }
+        // What upstream leaves to the user, with the commands that do it.
+        [
+            "",
+            "The reset process does not perform cleanup of CNI plugin configuration,",
+            "network filtering rules and kubeconfig files. To do so by hand:",
+            "",
+            "    rm -rf /etc/cni/net.d                      # CNI configuration",
+            "    iptables -F && iptables -t nat -F && iptables -t mangle -F && iptables -X",
+            "    nft flush ruleset                          # if the node's proxy used nftables",
+            "    ipvsadm --clear                            # if the cluster used IPVS",
+            "    rm -f $HOME/.kube/config                   # your kubeconfig",
+            "",
+            "For more information, see https://k8s.io/docs/reference/setup-tools/kubeadm/kubeadm-reset/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    fn finish(&self) -> anyhow::Result<()> {
+        if self.failures.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "the reset finished with {} step(s) failed; everything else was done:\n  - {}",
+            self.failures.len(),
+            self.failures.join("\n  - ")
+        )
+    }
+}
+
+/// Where what the reset needs to know came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// The cluster's `kubeadm-config` ConfigMap.
+    Cluster,
+    /// This node's static Pod manifests.
+    LocalManifests,
+    /// Neither: upstream's defaults (a worker, or a node already reset).
+    Defaults,
+}
+
+/// This node's etcd, as the reset sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeEtcd {
+    /// A stacked member: its static Pod's data directory and the URLs it advertised.
+    Local {
+        /// The data directory (`etcd-data` volume of the manifest, or `etcd.local.dataDir`).
+        data_dir: PathBuf,
+        /// `--initial-advertise-peer-urls`, how the member is known to the cluster.
+        peer_url: Option<String>,
+        /// `--advertise-client-urls`.
+        client_url: Option<String>,
+    },
+    /// External etcd: not kubeadm's to touch.
+    External,
+    /// No etcd on this node (a worker, or nothing left of one).
+    None,
 }
 
 /// What the reset phases share.
@@ -19,13 +97,268 @@ pub struct ResetData {
     pub args: ResetArgs,
     /// The machine (or the dry-run recorder).
     pub host: Arc<dyn Host>,
+    /// The ResetConfiguration with the flags applied over it.
+    pub config: ResetConfiguration,
+    /// Where the certificates are.
+    pub certificates_dir: PathBuf,
+    /// This node's etcd.
+    pub etcd: NodeEtcd,
+    /// Where the above came from.
+    pub source: ConfigSource,
+    /// The cluster's etcd client URLs (from the etcd Pods), when the cluster answered.
+    pub cluster_etcd_endpoints: Vec<String>,
+    failures: Vec<String>,
+    cleaned_node: bool,
+    source_note: String,
 }
 
 impl ResetData {
-    /// Builds the data from the flags.
+    /// Builds the data from the flags, `--config` and what the node and the cluster say.
     pub fn new(args: ResetArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        Ok(ResetData { args, host })
+        let mut config = match crate::cli::load_config(&args.config)? {
+            Some(docs) => docs.reset.with_context(|| {
+                format!(
+                    "{}: no ResetConfiguration document (apiVersion: kubeadm.k8s.io/v1beta4, kind: ResetConfiguration)",
+                    args.config.as_deref().unwrap_or(Path::new("")).display()
+                )
+            })?,
+            None => ResetConfiguration::default(),
+        };
+        crate::config::print::default_reset(&mut config);
+        // Flags given on the command line win over the file, as upstream's
+        // ValueFromFlagsOrConfig.
+        if let Some(d) = &args.cert_dir {
+            config.certificates_dir = d.display().to_string();
+        }
+        config.cleanup_tmp_dir |= args.cleanup_tmp_dir;
+        if let Some(s) = &args.cri_socket {
+            config.cri_socket = s.clone();
+        }
+        config.dry_run |= args.dry_run;
+        config.force |= args.force;
+        if !args.ignore_preflight_errors.is_empty() {
+            config.ignore_preflight_errors = args.ignore_preflight_errors.clone();
+        }
+        for f in &config.unmount_flags {
+            if unmount_flag(f).is_none() {
+                anyhow::bail!(
+                    "unmountFlags: unknown flag {f:?}; the flags are MNT_FORCE, MNT_DETACH, MNT_EXPIRE and UMOUNT_NOFOLLOW"
+                );
+            }
+        }
+        let cert_dir_given = args.cert_dir.is_some()
+            || args.config.is_some()
+                && config.certificates_dir != crate::config::DEFAULT_CERTIFICATES_DIR;
+        let mut data = ResetData {
+            args,
+            host,
+            certificates_dir: PathBuf::from(&config.certificates_dir),
+            config,
+            etcd: NodeEtcd::None,
+            source: ConfigSource::Defaults,
+            cluster_etcd_endpoints: Vec::new(),
+            failures: Vec::new(),
+            cleaned_node: false,
+            source_note: String::new(),
+        };
+        data.discover(cert_dir_given);
+        Ok(data)
     }
+
+    /// Learns this node's certificate directory and etcd: from the cluster's
+    /// `kubeadm-config` when the cluster answers, else from the local manifests.
+    fn discover(&mut self, cert_dir_given: bool) {
+        let manifests = Path::new(MANIFESTS_DIR);
+        let local_etcd = read_local_etcd(self.host.as_ref(), manifests);
+        let local_apiserver =
+            read_manifest(self.host.as_ref(), &manifests.join("kube-apiserver.yaml"));
+        match self.cluster_view() {
+            Ok((cluster_cfg, endpoints)) => {
+                self.source = ConfigSource::Cluster;
+                self.cluster_etcd_endpoints = endpoints;
+                if !cert_dir_given && !cluster_cfg.certificates_dir.is_empty() {
+                    self.certificates_dir = PathBuf::from(&cluster_cfg.certificates_dir);
+                }
+                self.etcd = if cluster_cfg.etcd.external.is_some() {
+                    NodeEtcd::External
+                } else {
+                    match local_etcd {
+                        Some(e) => e,
+                        // The cluster's etcd is stacked but this node has no member
+                        // manifest (a worker, or cleaned already): only the data directory
+                        // can be left.
+                        None => match cluster_cfg.etcd.local.as_ref().map(|l| l.data_dir.clone()) {
+                            Some(d) if !d.is_empty() && self.is_control_plane_node() => {
+                                NodeEtcd::Local {
+                                    data_dir: PathBuf::from(d),
+                                    peer_url: None,
+                                    client_url: None,
+                                }
+                            }
+                            _ => NodeEtcd::None,
+                        },
+                    }
+                };
+                self.source_note = "[reset] Read the cluster's configuration from the \"kubeadm-config\" ConfigMap in the \"kube-system\" Namespace".into();
+            }
+            Err(e) => {
+                let reason = format!("{e:#}");
+                if local_etcd.is_some() || local_apiserver.is_some() {
+                    self.source = ConfigSource::LocalManifests;
+                    if let (false, Some(pod)) = (cert_dir_given, &local_apiserver) {
+                        if let Some(dir) = command_flag(pod, "--client-ca-file")
+                            .and_then(|f| Path::new(&f).parent().map(Path::to_path_buf))
+                        {
+                            self.certificates_dir = dir;
+                        }
+                    }
+                    self.etcd = match (&local_etcd, &local_apiserver) {
+                        (Some(e), _) => e.clone(),
+                        (None, Some(pod)) if command_flag(pod, "--etcd-servers").is_some() => {
+                            NodeEtcd::External
+                        }
+                        _ => NodeEtcd::None,
+                    };
+                    self.source_note = format!("[reset] Could not read the \"kubeadm-config\" ConfigMap ({reason}); using this node's static Pod manifests in {MANIFESTS_DIR}");
+                } else {
+                    self.source = ConfigSource::Defaults;
+                    self.source_note = format!("[reset] Could not read the \"kubeadm-config\" ConfigMap ({reason}) and this node has no control-plane manifests; using the defaults");
+                }
+            }
+        }
+    }
+
+    fn is_control_plane_node(&self) -> bool {
+        matches!(
+            self.host
+                .exists(&Path::new(MANIFESTS_DIR).join("kube-apiserver.yaml")),
+            Ok(true)
+        )
+    }
+
+    /// The cluster's ClusterConfiguration and etcd endpoints, through `--kubeconfig`.
+    fn cluster_view(
+        &self,
+    ) -> anyhow::Result<(crate::config::v1beta4::ClusterConfiguration, Vec<String>)> {
+        let path = self
+            .args
+            .kubeconfig
+            .clone()
+            .unwrap_or_else(|| Path::new(KUBERNETES_DIR).join("admin.conf"));
+        if !self.host.exists(&path)? {
+            anyhow::bail!("{} does not exist", path.display());
+        }
+        let client = crate::client::KubeClient::from_kubeconfig(self.host.as_ref(), &path)?;
+        let api: &dyn crate::client::Api = &client;
+        let cm = api
+            .call(
+                "GET",
+                &crate::client::object_path("ConfigMap", Some("kube-system"), "kubeadm-config"),
+                None,
+                "application/json",
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let text = cm["data"]["ClusterConfiguration"]
+            .as_str()
+            .context("the ConfigMap has no ClusterConfiguration")?;
+        let docs = crate::config::documents::parse(text, "kubeadm-config ConfigMap")?;
+        let cluster = docs
+            .cluster
+            .context("the ConfigMap's ClusterConfiguration is empty")?;
+        let endpoints = crate::etcd::cluster_endpoints(api).unwrap_or_default();
+        Ok((cluster, endpoints))
+    }
+
+    fn fail(&mut self, what: String) {
+        eprintln!("[reset] ERROR: {what}");
+        self.failures.push(what);
+    }
+}
+
+/// The `umount2` value of a ResetConfiguration `unmountFlags` entry.
+fn unmount_flag(name: &str) -> Option<i32> {
+    match name {
+        "MNT_FORCE" => Some(libc::MNT_FORCE),
+        "MNT_DETACH" => Some(libc::MNT_DETACH),
+        "MNT_EXPIRE" => Some(libc::MNT_EXPIRE),
+        "UMOUNT_NOFOLLOW" => Some(libc::UMOUNT_NOFOLLOW),
+        _ => None,
+    }
+}
+
+fn read_manifest(host: &dyn Host, path: &Path) -> Option<k8s_openapi::api::core::v1::Pod> {
+    let text = host.read_to_string(path).ok()?;
+    crate::manifests::from_yaml(path, &text).ok()
+}
+
+/// The value of `--flag=value` in the first container's command.
+fn command_flag(pod: &k8s_openapi::api::core::v1::Pod, flag: &str) -> Option<String> {
+    let prefix = format!("{flag}=");
+    pod.spec
+        .as_ref()?
+        .containers
+        .first()?
+        .command
+        .as_ref()?
+        .iter()
+        .find_map(|a| a.strip_prefix(&prefix).map(str::to_string))
+}
+
+/// This node's stacked etcd member, from its static Pod: the data directory is the
+/// `etcd-data` hostPath volume, as upstream's `getEtcdDataDir`.
+fn read_local_etcd(host: &dyn Host, manifests: &Path) -> Option<NodeEtcd> {
+    let pod = read_manifest(host, &manifests.join("etcd.yaml"))?;
+    let volume_dir = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .and_then(|vs| {
+            vs.iter()
+                .find(|v| v.name == "etcd-data")
+                .and_then(|v| v.host_path.as_ref())
+                .map(|h| PathBuf::from(&h.path))
+        });
+    let data_dir = volume_dir
+        .or_else(|| command_flag(&pod, "--data-dir").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_ETCD_DATA_DIR));
+    let first = |s: String| s.split(',').next().unwrap_or_default().to_string();
+    Some(NodeEtcd::Local {
+        data_dir,
+        peer_url: command_flag(&pod, "--initial-advertise-peer-urls").map(first),
+        client_url: command_flag(&pod, "--advertise-client-urls").map(first),
+    })
+}
+
+/// Removes everything in a directory but the directory itself (upstream's `CleanDir`);
+/// a missing directory is nothing to do.
+fn clean_dir(host: &dyn Host, dir: &Path) -> anyhow::Result<()> {
+    let names = match host.read_dir(dir) {
+        Ok(n) => n,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    for name in names {
+        let path = dir.join(name);
+        match host.metadata(&path)? {
+            Some(m) if m.is_dir && !is_symlink(host, &path) => host.remove_dir_all(&path)?,
+            Some(_) => host.remove_file(&path)?,
+            None => {
+                // A dangling symbolic link: metadata follows it and finds nothing.
+                host.remove_file(&path)?
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_symlink(host: &dyn Host, path: &Path) -> bool {
+    std::fs::symlink_metadata(host.local_path(path))
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false)
+}
+
+fn is_empty_dir(host: &dyn Host, dir: &Path) -> bool {
+    host.read_dir(dir).map(|n| n.is_empty()).unwrap_or(true)
 }
 
 /// Asks before reverting what init or join did, as upstream does without `--force`.
@@ -39,6 +372,415 @@ fn confirm(input: &mut dyn std::io::BufRead) -> anyhow::Result<bool> {
     Ok(line.trim().eq_ignore_ascii_case("y"))
 }
 
+/// `preflight`: the confirmation, the root check, and where the configuration came from.
+fn preflight(d: &mut ResetData) -> anyhow::Result<()> {
+    if !d.config.force {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!("aborted reset operation: it asks for confirmation and standard input is not a terminal; pass --force (-f), or set force: true in the ResetConfiguration, to reset without asking");
+        }
+        if !confirm(&mut std::io::stdin().lock())? {
+            anyhow::bail!(
+                "aborted reset operation (answer \"y\", or pass --force to reset without asking)"
+            );
+        }
+    }
+    println!("[preflight] Running pre-flight checks");
+    let ignored = crate::preflight::Ignored::new(&d.config.ignore_preflight_errors)?;
+    let mut notes = Vec::new();
+    super::preflight::run_checks(
+        d.host.as_ref(),
+        &[crate::preflight::Check::IsPrivilegedUser],
+        &ignored,
+        d.args.dry_run,
+        &mut notes,
+    )?;
+    println!("{}", d.source_note);
+    Ok(())
+}
+
+/// `remove-etcd-member`: this node's member leaves the etcd cluster, then its data goes.
+fn remove_etcd_member(d: &mut ResetData) -> anyhow::Result<()> {
+    let (data_dir, peer_url, client_url) = match d.etcd.clone() {
+        NodeEtcd::Local {
+            data_dir,
+            peer_url,
+            client_url,
+        } => (data_dir, peer_url, client_url),
+        NodeEtcd::External => {
+            println!("[reset] External etcd: the member is not kubeadm's to remove; reset or remove it with the tools of that etcd cluster");
+            return Ok(());
+        }
+        NodeEtcd::None => {
+            println!("[reset] No etcd config found. Assuming external etcd");
+            println!("[reset] Please, manually reset etcd to prevent further issues");
+            return Ok(());
+        }
+    };
+    let remove_data = match &peer_url {
+        None => true,
+        Some(peer_url) if d.args.dry_run => {
+            println!("[reset] Would remove the etcd member with peer URL {peer_url} from the etcd cluster");
+            true
+        }
+        Some(peer_url) => match leave_etcd_cluster(d, peer_url, client_url.as_deref()) {
+            Ok(Left::Removed(id)) => {
+                println!(
+                    "[reset] Removed the etcd member {id:x} ({peer_url}) from the etcd cluster"
+                );
+                true
+            }
+            Ok(Left::LastMember) => {
+                println!("[reset] This node's etcd member ({peer_url}) is the only member of its cluster: there is no cluster left to remove it from, so its data goes with this node");
+                true
+            }
+            Ok(Left::Unreachable(why)) => {
+                // As upstream: with no member to ask, the data goes with the node; the
+                // member, if others remain, must be removed through them.
+                eprintln!("[reset] WARNING: Failed to remove etcd member: no etcd member answered ({why}); if other control-plane nodes remain, remove this member there with 'etcdctl member remove'");
+                true
+            }
+            Ok(Left::NotAMember) => {
+                println!("[reset] The etcd cluster has no member with peer URL {peer_url}; nothing to remove");
+                true
+            }
+            Ok(Left::LastVoter { learners }) => {
+                d.fail(format!("the etcd member {peer_url} is the last voting member of its cluster ({learners} learner(s) still depend on it): removing it would leave the cluster without quorum; its data in {} is left in place. Remove the learners first (etcdctl member remove), then reset again", data_dir.display()));
+                false
+            }
+            Err(e) => {
+                d.fail(format!("removing the etcd member {peer_url}: {e:#}; its data in {} is left in place. Remove the member with 'etcdctl member remove', then run 'kubeadm reset' again", data_dir.display()));
+                false
+            }
+        },
+    };
+    if remove_data && !is_empty_dir(d.host.as_ref(), &data_dir) {
+        match clean_dir(d.host.as_ref(), &data_dir) {
+            Ok(()) => println!(
+                "[reset] {} contents of the etcd data directory: {}",
+                if d.args.dry_run {
+                    "Would delete"
+                } else {
+                    "Deleted"
+                },
+                data_dir.display()
+            ),
+            Err(e) => d.fail(format!(
+                "deleting the contents of the etcd data directory {}: {e:#}",
+                data_dir.display()
+            )),
+        }
+    }
+    Ok(())
+}
+
+/// What becomes of this node's member.
+#[derive(Debug, PartialEq, Eq)]
+enum Left {
+    Removed(u64),
+    Unreachable(String),
+    LastMember,
+    NotAMember,
+    LastVoter { learners: usize },
+}
+
+/// This node's member among `members`, when it is to be removed; otherwise why not.
+fn decide<'a>(
+    members: &'a [crate::etcd::EtcdMember],
+    peer_url: &str,
+) -> Result<&'a crate::etcd::EtcdMember, Left> {
+    let me = members
+        .iter()
+        .find(|m| m.peer_urls.iter().any(|u| u == peer_url))
+        .ok_or(Left::NotAMember)?;
+    if members.len() == 1 {
+        return Err(Left::LastMember);
+    }
+    let voters = members.iter().filter(|m| !m.is_learner).count();
+    if !me.is_learner && voters == 1 {
+        return Err(Left::LastVoter {
+            learners: members.len() - 1,
+        });
+    }
+    Ok(me)
+}
+
+/// Removes this node's member (known by its peer URL) through another member when one
+/// answers, so the removal's answer does not depend on the member being removed.
+fn leave_etcd_cluster(
+    d: &ResetData,
+    peer_url: &str,
+    client_url: Option<&str>,
+) -> anyhow::Result<Left> {
+    let pki = &d.certificates_dir;
+    let (ca, cert, key) = (
+        pki.join("etcd/ca.crt"),
+        pki.join("etcd/healthcheck-client.crt"),
+        pki.join("etcd/healthcheck-client.key"),
+    );
+    let mut endpoints: Vec<String> = d
+        .cluster_etcd_endpoints
+        .iter()
+        .filter(|e| Some(e.as_str()) != client_url)
+        .cloned()
+        .collect();
+    endpoints.extend(client_url.map(str::to_string));
+    let mut client =
+        match crate::etcd::EtcdClient::connect(d.host.as_ref(), &endpoints, &ca, &cert, &key) {
+            Ok(c) => c,
+            Err(e) => return Ok(Left::Unreachable(format!("{e:#}"))),
+        };
+    let members = client.member_list()?;
+    let me = match decide(&members, peer_url) {
+        Ok(me) => me.clone(),
+        Err(left) => return Ok(left),
+    };
+    // Talk to another member for the removal itself.
+    let others: Vec<String> = members
+        .iter()
+        .filter(|m| m.id != me.id)
+        .flat_map(|m| m.client_urls.iter().cloned())
+        .collect();
+    if !others.is_empty() {
+        if let Ok(c) = crate::etcd::EtcdClient::connect(d.host.as_ref(), &others, &ca, &cert, &key)
+        {
+            client = c;
+        }
+    }
+    client.remove(me.id)?;
+    Ok(Left::Removed(me.id))
+}
+
+/// `cleanup-node`: the kubelet stopped, its mounts undone, the pod sandboxes gone, and
+/// kubeadm's files removed.
+fn cleanup_node(d: &mut ResetData) -> anyhow::Result<()> {
+    d.cleaned_node = true;
+    let host = d.host.clone();
+    let dry = d.args.dry_run;
+
+    match crate::kubelet::stop(host.as_ref()) {
+        crate::kubelet::ServiceOutcome::Done => println!(
+            "[reset] {} the kubelet service",
+            if dry { "Would stop" } else { "Stopped" }
+        ),
+        crate::kubelet::ServiceOutcome::NoInitSystem => {
+            eprintln!("[reset] WARNING: The kubelet service could not be stopped by kubeadm. Unable to detect a supported init system!");
+            eprintln!("[reset] WARNING: Please ensure kubelet is stopped manually");
+        }
+        crate::kubelet::ServiceOutcome::Failed(why) => {
+            eprintln!(
+                "[reset] WARNING: The kubelet service could not be stopped by kubeadm: {why}"
+            );
+            eprintln!("[reset] WARNING: Please ensure kubelet is stopped manually");
+        }
+    }
+
+    let kubelet_dir = Path::new(crate::kubelet::KUBELET_DIR);
+    let mut dirs: Vec<PathBuf> = vec![PathBuf::from(MANIFESTS_DIR)];
+    match unmount_kubelet_dir(d, kubelet_dir) {
+        Ok(true) => dirs.push(kubelet_dir.to_path_buf()),
+        Ok(false) => {}
+        Err(e) => d.fail(format!(
+            "unmounting the mounts under {}: {e:#}; its contents are left in place so that nothing mounted there is deleted",
+            kubelet_dir.display()
+        )),
+    }
+
+    remove_pod_sandboxes(d);
+
+    if d.certificates_dir != Path::new(crate::config::DEFAULT_CERTIFICATES_DIR) {
+        eprintln!(
+            "[reset] WARNING: Cleaning a non-default certificates directory: {:?}",
+            d.certificates_dir.display().to_string()
+        );
+    }
+    dirs.push(d.certificates_dir.clone());
+    if d.config.cleanup_tmp_dir {
+        dirs.push(Path::new(KUBERNETES_DIR).join("tmp"));
+    }
+    let shown: Vec<String> = dirs.iter().map(|p| p.display().to_string()).collect();
+    let verb = if dry { "Would delete" } else { "Deleting" };
+    println!(
+        "[reset] {verb} contents of directories: [{}]",
+        shown.join(" ")
+    );
+    for dir in &dirs {
+        if let Err(e) = clean_dir(host.as_ref(), dir) {
+            d.fail(format!("deleting the contents of {}: {e:#}", dir.display()));
+        }
+    }
+    let files: Vec<PathBuf> = [
+        "admin.conf",
+        "super-admin.conf",
+        "kubelet.conf",
+        "bootstrap-kubelet.conf",
+        "controller-manager.conf",
+        "scheduler.conf",
+    ]
+    .iter()
+    .map(|f| Path::new(KUBERNETES_DIR).join(f))
+    .collect();
+    let shown: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    println!("[reset] {verb} files: [{}]", shown.join(" "));
+    for f in &files {
+        if let Err(e) = host.remove_file(f) {
+            d.fail(format!("removing {}: {e}", f.display()));
+        }
+    }
+    Ok(())
+}
+
+/// Unmounts what is mounted under the kubelet's directory, deepest first; true when
+/// nothing is left mounted there, so its contents can go.
+fn unmount_kubelet_dir(d: &mut ResetData, dir: &Path) -> anyhow::Result<bool> {
+    let host = d.host.clone();
+    let mut mounts = match host.mounts_under(dir) {
+        Ok(m) => m,
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    println!(
+        "[reset] Unmounting mounted directories in {:?}",
+        dir.display().to_string()
+    );
+    let flags = d
+        .config
+        .unmount_flags
+        .iter()
+        .filter_map(|f| unmount_flag(f))
+        .fold(0, |a, b| a | b);
+    // Deepest first: what is mounted on top goes before what it sits on.
+    mounts.reverse();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
+    let mut errors = Vec::new();
+    for m in &mounts {
+        tracing::debug!("[reset] Unmounting {}", m.display());
+        if let Err(e) = host.unmount(m, flags) {
+            match &e {
+                crate::host::HostError::Io { error, .. }
+                    if error.raw_os_error() == Some(libc::EINVAL) =>
+                {
+                    eprintln!(
+                        "[reset] WARNING: Ignoring EINVAL error while unmounting {:?}",
+                        m.display().to_string()
+                    );
+                }
+                _ => errors.push(e.to_string()),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        anyhow::bail!("{}", errors.join("; "));
+    }
+    // A dry run unmounts nothing; a real run checks that nothing is left before the
+    // directory's contents are deleted.
+    if !d.args.dry_run {
+        let left = host.mounts_under(dir)?;
+        if !left.is_empty() {
+            let shown: Vec<String> = left.iter().map(|p| p.display().to_string()).collect();
+            anyhow::bail!("still mounted: {}", shown.join(", "));
+        }
+    }
+    Ok(true)
+}
+
+/// Stops and removes every pod sandbox of the runtime, as upstream's
+/// `RemoveContainers` (five attempts each).
+fn remove_pod_sandboxes(d: &mut ResetData) {
+    let endpoint = match cri_endpoint(d) {
+        Ok(e) => e,
+        Err(e) => {
+            d.fail(format!("finding the container runtime: {e:#}"));
+            return;
+        }
+    };
+    let mut client = match crate::cri::CriClient::connect_on(
+        d.host.as_ref(),
+        &endpoint,
+        Duration::from_secs(10),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("[reset] WARNING: Failed to remove containers: {e}");
+            return;
+        }
+    };
+    let sandboxes = match client.list_pod_sandboxes() {
+        Ok(s) => s,
+        Err(e) => {
+            d.fail(format!("listing the pod sandboxes: {e}"));
+            return;
+        }
+    };
+    if d.args.dry_run {
+        for s in &sandboxes {
+            println!(
+                "[reset] Would stop and remove the pod sandbox {} ({}/{})",
+                s.id, s.namespace, s.name
+            );
+        }
+        return;
+    }
+    println!(
+        "[reset] Removing {} pod sandbox(es) through {endpoint}",
+        sandboxes.len()
+    );
+    for s in sandboxes {
+        let mut last = None;
+        for _ in 0..5 {
+            match client
+                .stop_pod_sandbox(&s.id)
+                .and_then(|_| client.remove_pod_sandbox(&s.id))
+            {
+                Ok(()) => {
+                    last = None;
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(e) = last {
+            d.fail(format!(
+                "removing the pod sandbox {} ({}/{}): {e}",
+                s.id, s.namespace, s.name
+            ));
+        }
+    }
+}
+
+/// The runtime to clean: the flag or the configuration, else what this node's kubelet
+/// was told (`instance-config.yaml`, `kubeadm-flags.env`), else the one socket present.
+fn cri_endpoint(d: &ResetData) -> anyhow::Result<String> {
+    if !d.config.cri_socket.is_empty() {
+        return Ok(d.config.cri_socket.clone());
+    }
+    let kubelet_dir = Path::new(crate::kubelet::KUBELET_DIR);
+    if let Ok(text) = d
+        .host
+        .read_to_string(&kubelet_dir.join(crate::kubelet::INSTANCE_CONFIG_FILE))
+    {
+        if let Ok(v) = serde_yaml_ng::from_str::<serde_json::Value>(&text) {
+            if let Some(e) = v["containerRuntimeEndpoint"]
+                .as_str()
+                .filter(|e| !e.is_empty())
+            {
+                return Ok(e.to_string());
+            }
+        }
+    }
+    if let Ok(text) = d
+        .host
+        .read_to_string(&kubelet_dir.join("kubeadm-flags.env"))
+    {
+        if let Some(e) = text
+            .split(|c: char| c.is_whitespace() || c == '"')
+            .find_map(|w| w.strip_prefix("--container-runtime-endpoint="))
+        {
+            return Ok(e.to_string());
+        }
+    }
+    Ok(crate::cri::detect_cri_socket(d.host.as_ref())?)
+}
+
 /// The reset phases, in upstream's order.
 pub fn workflow() -> Workflow<ResetData> {
     Workflow::new(
@@ -46,28 +788,29 @@ pub fn workflow() -> Workflow<ResetData> {
         vec![
             Phase::new("preflight", "Run reset pre-flight checks")
                 .long("Run pre-flight checks for kubeadm reset.")
-                .inherit(&["dry-run", "force", "ignore-preflight-errors"])
-                .run(|d: &mut ResetData| {
-                    if !d.args.force && !confirm(&mut std::io::stdin().lock())? {
-                        anyhow::bail!("aborted reset operation (answer \"y\", or pass --force to reset without asking)");
-                    }
-                    println!("[preflight] Running pre-flight checks");
-                    let ignored = crate::preflight::Ignored::new(&d.args.ignore_preflight_errors)?;
-                    let mut notes = Vec::new();
-                    super::preflight::run_checks(
-                        d.host.as_ref(),
-                        &[crate::preflight::Check::IsPrivilegedUser],
-                        &ignored,
-                        d.args.dry_run,
-                        &mut notes,
-                    )
-                }),
+                .inherit(&[
+                    "config",
+                    "dry-run",
+                    "force",
+                    "ignore-preflight-errors",
+                    "kubeconfig",
+                ])
+                .run(preflight),
             Phase::new("remove-etcd-member", "Remove a local etcd member.")
-                .inherit(&["dry-run", "kubeconfig"])
-                .run(pending),
+                .long("Remove a local etcd member for a control plane node.")
+                .inherit(&["config", "dry-run", "kubeconfig", "cert-dir"])
+                .run(remove_etcd_member),
             Phase::new("cleanup-node", "Run cleanup node.")
-                .inherit(&["cert-dir", "cleanup-tmp-dir", "cri-socket", "dry-run"])
-                .run(pending),
+                .aliases(&["cleanupnode"])
+                .inherit(&[
+                    "config",
+                    "cert-dir",
+                    "cleanup-tmp-dir",
+                    "cri-socket",
+                    "dry-run",
+                    "kubeconfig",
+                ])
+                .run(cleanup_node),
         ],
     )
 }
@@ -80,5 +823,52 @@ mod tests {
         assert!(super::confirm(&mut "Y\n".as_bytes()).unwrap());
         assert!(!super::confirm(&mut "yes please\n".as_bytes()).unwrap());
         assert!(!super::confirm(&mut "".as_bytes()).unwrap());
+    }
+
+    fn member(id: u64, peer: &str, learner: bool) -> crate::etcd::EtcdMember {
+        crate::etcd::EtcdMember {
+            id,
+            name: format!("m{id}"),
+            peer_urls: vec![peer.into()],
+            client_urls: vec![],
+            is_learner: learner,
+        }
+    }
+
+    #[test]
+    fn which_member_leaves() {
+        use super::{decide, Left};
+        let a = member(1, "https://10.0.0.1:2380", false);
+        let b = member(2, "https://10.0.0.2:2380", false);
+        let l = member(3, "https://10.0.0.3:2380", true);
+        let two = [a.clone(), b.clone()];
+        assert_eq!(decide(&two, "https://10.0.0.2:2380").unwrap().id, 2);
+        assert_eq!(
+            decide(&two, "https://10.0.0.9:2380").unwrap_err(),
+            Left::NotAMember
+        );
+        assert_eq!(
+            decide(std::slice::from_ref(&a), "https://10.0.0.1:2380").unwrap_err(),
+            Left::LastMember
+        );
+        // The last voter with a learner behind it stays; the learner may go.
+        let with_learner = [a.clone(), l.clone()];
+        assert_eq!(
+            decide(&with_learner, "https://10.0.0.1:2380").unwrap_err(),
+            Left::LastVoter { learners: 1 }
+        );
+        assert_eq!(
+            decide(&with_learner, "https://10.0.0.3:2380").unwrap().id,
+            3
+        );
+    }
+
+    #[test]
+    fn unmount_flags_are_upstream_names() {
+        assert_eq!(super::unmount_flag("MNT_FORCE"), Some(1));
+        assert_eq!(super::unmount_flag("MNT_DETACH"), Some(2));
+        assert_eq!(super::unmount_flag("MNT_EXPIRE"), Some(4));
+        assert_eq!(super::unmount_flag("UMOUNT_NOFOLLOW"), Some(8));
+        assert_eq!(super::unmount_flag("MNT_LAZY"), None);
     }
 }

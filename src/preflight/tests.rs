@@ -99,6 +99,15 @@ impl Host for TestHost {
     fn interface_addresses(&self) -> Vec<(String, IpAddr)> {
         vec![]
     }
+    fn mounts_under(&self, _: &Path) -> Result<Vec<std::path::PathBuf>, HostError> {
+        Ok(vec![])
+    }
+    fn unmount(&self, path: &Path, _: i32) -> Result<(), HostError> {
+        Err(HostError::Io {
+            path: path.into(),
+            error: io::ErrorKind::InvalidInput.into(),
+        })
+    }
     fn lookup_host(&self, name: &str) -> io::Result<Vec<IpAddr>> {
         if self.resolvable {
             Ok(vec!["10.0.0.5".parse().unwrap()])
