@@ -446,7 +446,15 @@ impl Host for RealHost {
     }
 
     fn run(&self, command: &HostCommand) -> Result<CommandOutput, HostError> {
-        let out = Command::new(&command.program)
+        let path_var = std::env::var_os("PATH").unwrap_or_default();
+        let program = look_path(&command.program, &path_var).ok_or_else(|| HostError::Spawn {
+            command: command.to_string(),
+            error: io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} not found in PATH", command.program),
+            ),
+        })?;
+        let out = Command::new(program)
             .args(&command.args)
             .output()
             .map_err(|error| HostError::Spawn {
@@ -508,6 +516,24 @@ impl Host for RealHost {
     fn local_path(&self, path: &Path) -> PathBuf {
         self.resolve(path)
     }
+}
+
+/// Where a program named without a slash is found on `path_var`, as Go's `exec.LookPath`:
+/// the first regular file with an execute bit, skipping entries that cannot be read, so
+/// that an unreadable directory early in `PATH` reads as "not found", not as the
+/// permission error the operating system's own search would report.
+fn look_path(program: &str, path_var: &std::ffi::OsStr) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    std::env::split_paths(path_var)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| d.join(program))
+        .find(|p| {
+            fs::metadata(p)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
 }
 
 /// The mount points of a `/proc/self/mountinfo` table (its fifth field, with the kernel's
@@ -792,6 +818,35 @@ impl Host for DryRunHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn programs_are_looked_up_as_go_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::create_dir_all(&a).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        // Not executable in the first entry: the operating system would stop at it with
+        // "Permission denied"; the search goes on to the real one.
+        fs::write(a.join("kubelet"), "").unwrap();
+        fs::set_permissions(a.join("kubelet"), fs::Permissions::from_mode(0o644)).unwrap();
+        let path = std::env::join_paths([&a, &b]).unwrap();
+        assert_eq!(look_path("kubelet", &path), None);
+        fs::write(b.join("kubelet"), "").unwrap();
+        fs::set_permissions(b.join("kubelet"), fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(look_path("kubelet", &path), Some(b.join("kubelet")));
+        assert_eq!(
+            look_path("/opt/x/kubelet", &path),
+            Some(PathBuf::from("/opt/x/kubelet"))
+        );
+        let e = RealHost::new("/")
+            .run(&HostCommand::read_only("kubeadm-rs-no-such-program", &[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("kubeadm-rs-no-such-program not found in PATH"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn mountinfo_mount_points_are_decoded() {

@@ -63,29 +63,66 @@ fn secs(d: Option<&crate::duration::GoDuration>, default: u64) -> Duration {
     d.map(|d| d.0).unwrap_or(Duration::from_secs(default))
 }
 
-/// `wait-control-plane`: the kubelet's health, then each component's, each within its
-/// timeout; a failure says what to check.
-pub fn wait_control_plane(cfg: &InitConfiguration, dry_run: bool) -> anyhow::Result<()> {
-    let t = timeouts(cfg);
+/// Where each control-plane component answers for its health, as upstream's
+/// `getControlPlaneComponentAddressAndURL`: the API server at its advertise address and
+/// port, the controller-manager and scheduler at their `bind-address` and `secure-port`,
+/// each overridable through the component's `extraArgs` (the last value of a repeated
+/// argument wins, as on a command line).
+pub fn component_health_urls(cfg: &InitConfiguration) -> Vec<(&'static str, String)> {
+    let arg = |args: &[crate::config::v1beta4::Arg], name: &str| {
+        args.iter()
+            .rev()
+            .find(|a| a.name == name)
+            .map(|a| a.value.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let url = |addr: String, port: String, path: &str| {
+        let port = port.parse::<u16>().unwrap_or_default();
+        format!(
+            "https://{}/{path}",
+            crate::config::join_host_port(&addr, port)
+        )
+    };
+    let c = &cfg.versioned.cluster;
     let ep = &cfg.local_api_endpoint;
-    let kubelet_url = "http://127.0.0.1:10248/healthz";
-    let components = [
+    vec![
         (
             "kube-apiserver",
-            format!(
-                "https://{}/livez",
-                crate::config::join_host_port(&ep.advertise_address.to_string(), ep.bind_port)
+            url(
+                arg(&c.api_server.extra_args, "advertise-address")
+                    .unwrap_or_else(|| ep.advertise_address.to_string()),
+                arg(&c.api_server.extra_args, "secure-port")
+                    .unwrap_or_else(|| ep.bind_port.to_string()),
+                "livez",
             ),
         ),
         (
             "kube-controller-manager",
-            "https://127.0.0.1:10257/healthz".to_string(),
+            url(
+                arg(&c.controller_manager.extra_args, "bind-address")
+                    .unwrap_or_else(|| "127.0.0.1".into()),
+                arg(&c.controller_manager.extra_args, "secure-port")
+                    .unwrap_or_else(|| "10257".into()),
+                "healthz",
+            ),
         ),
         (
             "kube-scheduler",
-            "https://127.0.0.1:10259/livez".to_string(),
+            url(
+                arg(&c.scheduler.extra_args, "bind-address").unwrap_or_else(|| "127.0.0.1".into()),
+                arg(&c.scheduler.extra_args, "secure-port").unwrap_or_else(|| "10259".into()),
+                "livez",
+            ),
         ),
-    ];
+    ]
+}
+
+/// `wait-control-plane`: the kubelet's health, then each component's, each within its
+/// timeout; a failure says what to check.
+pub fn wait_control_plane(cfg: &InitConfiguration, dry_run: bool) -> anyhow::Result<()> {
+    let t = timeouts(cfg);
+    let kubelet_url = "http://127.0.0.1:10248/healthz";
+    let components = component_health_urls(cfg);
     if dry_run {
         println!("[dryrun] Would wait for the kubelet at {kubelet_url} and for the control plane components:");
         for (name, url) in &components {
@@ -594,4 +631,50 @@ pub fn upload_certs(
         &role_binding("kube-system", name, vec![group(NODE_BOOTSTRAP_GROUP)]),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::v1beta4::Arg;
+
+    fn arg(name: &str, value: &str) -> Arg {
+        Arg {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn components_are_checked_where_they_listen() {
+        let mut cfg = crate::config::test_config();
+        assert_eq!(
+            super::component_health_urls(&cfg),
+            vec![
+                (
+                    "kube-apiserver",
+                    "https://192.0.2.10:6443/livez".to_string()
+                ),
+                (
+                    "kube-controller-manager",
+                    "https://127.0.0.1:10257/healthz".to_string()
+                ),
+                (
+                    "kube-scheduler",
+                    "https://127.0.0.1:10259/livez".to_string()
+                ),
+            ]
+        );
+        let c = &mut cfg.versioned.cluster;
+        c.api_server.extra_args = vec![arg("secure-port", "8443")];
+        c.controller_manager.extra_args = vec![
+            arg("secure-port", "10000"),
+            arg("bind-address", "::1"),
+            arg("secure-port", "10001"),
+        ];
+        c.scheduler.extra_args = vec![arg("bind-address", "192.0.2.10")];
+        let urls = super::component_health_urls(&cfg);
+        assert_eq!(urls[0].1, "https://192.0.2.10:8443/livez");
+        assert_eq!(urls[1].1, "https://[::1]:10001/healthz");
+        assert_eq!(urls[2].1, "https://192.0.2.10:10259/livez");
+    }
 }

@@ -402,7 +402,8 @@ fn kubelet_version(host: &dyn Host) -> Result<String, String> {
             crate::host::HostError::Spawn { error, .. }
                 if error.kind() == std::io::ErrorKind::NotFound =>
             {
-                "the kubelet is not installed (no kubelet in the system path); install the kubelet package of the cluster's version".to_string()
+                "kubelet not found in PATH; install the kubelet package of the cluster's version"
+                    .to_string()
             }
             other => other.to_string(),
         })?;

@@ -386,6 +386,7 @@ fn kubelet_version_skew() {
     );
     let e = result(check, &TestHost::new()).1;
     assert!(e[0].starts_with("couldn't get kubelet version: "), "{e:?}");
+    assert!(e[0].contains("kubelet not found in PATH"), "{e:?}");
 }
 
 #[test]
