@@ -53,3 +53,19 @@ where
         .await
         .map(tonic::Response::into_inner)
 }
+
+/// An error with its sources, each said once (tonic's transport errors repeat their
+/// cause in their own message).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}

@@ -11,7 +11,7 @@ use kubeadm::cri::CriClient;
 
 mod support;
 
-use support::containerd::{make_image, start_containerd, IMAGE};
+use support::containerd::{start_containerd, IMAGE};
 
 #[test]
 fn the_cri_client_drives_a_real_containerd() {
@@ -29,26 +29,7 @@ fn the_cri_client_drives_a_real_containerd() {
     assert!(runtime_ready.status, "{conditions:?}");
 
     // An image made here, imported with ctr into the namespace the CRI uses.
-    let work = tempfile::tempdir().unwrap();
-    let archive = make_image(work.path());
-    let address = c.socket.trim_start_matches("unix://");
-    let out = Command::new("ctr")
-        .args([
-            "--address",
-            address,
-            "--namespace",
-            "k8s.io",
-            "images",
-            "import",
-        ])
-        .arg(&archive)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ctr import: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    c.import_image();
     assert!(
         cl.list_images().unwrap().iter().any(|t| t == IMAGE),
         "{:?}",
@@ -112,6 +93,7 @@ fn the_cri_client_drives_a_real_containerd() {
     let host = kubeadm::host::RealHost::new("/");
     let check = kubeadm::preflight::Check::Cri(c.socket.clone());
     assert_eq!(check.run(&host), (vec![], vec![]));
+    let work = tempfile::tempdir().unwrap();
     let dead = format!("unix://{}/dead.sock", work.path().display());
     let (_, errors) = kubeadm::preflight::Check::Cri(dead.clone()).run(&host);
     assert_eq!(errors.len(), 1);

@@ -240,42 +240,8 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
         ""
     );
 
-    // etcdctl sees two started, voting members.
-    let etcd_pki = r.join("etc/kubernetes/pki/etcd");
-    let list = Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args(["--endpoints", &format!("https://127.0.0.1:{c1}")])
-        .arg("--cacert")
-        .arg(etcd_pki.join("ca.crt"))
-        .arg("--cert")
-        .arg(etcd_pki.join("healthcheck-client.crt"))
-        .arg("--key")
-        .arg(etcd_pki.join("healthcheck-client.key"))
-        .args(["member", "list", "-w", "simple"])
-        .output()
-        .unwrap();
-    let members = String::from_utf8_lossy(&list.stdout);
-    assert!(
-        list.status.success(),
-        "{}",
-        String::from_utf8_lossy(&list.stderr)
-    );
-    let lines: Vec<&str> = members.lines().collect();
-    assert_eq!(lines.len(), 2, "{members}");
-    assert!(
-        lines
-            .iter()
-            .all(|l| l.contains(", started, ") && l.ends_with(", false")),
-        "{members}"
-    );
-    assert!(
-        members.contains("cp-1") && members.contains("cp-2, https://127.0.0.2:2380"),
-        "{members}"
-    );
-
-    // `kubeadm reset` on the second node removes its own member, through the first one,
-    // and then its data. (etcdctl keeps a copy of the client certificate: the resets
-    // delete the nodes' own.)
+    // etcdctl sees two started, voting members. (It keeps a copy of the client
+    // certificate: the resets below delete the nodes' own.)
     let etcd_pki = work.path().join("etcdctl-pki");
     std::fs::create_dir_all(&etcd_pki).unwrap();
     for f in ["ca.crt", "healthcheck-client.crt", "healthcheck-client.key"] {
@@ -301,6 +267,22 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
         );
         String::from_utf8_lossy(&list.stdout).into_owned()
     };
+    let members = member_list();
+    let lines: Vec<&str> = members.lines().collect();
+    assert_eq!(lines.len(), 2, "{members}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(", started, ") && l.ends_with(", false")),
+        "{members}"
+    );
+    assert!(
+        members.contains("cp-1") && members.contains("cp-2, https://127.0.0.2:2380"),
+        "{members}"
+    );
+
+    // `kubeadm reset` on the second node removes its own member, through the first one,
+    // and then its data.
     assert!(join_root.path().join("var/lib/etcd/member").exists());
     let o = kubeadm_in(None, join_root.path(), &["reset", "-f"]);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();

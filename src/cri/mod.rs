@@ -160,7 +160,7 @@ impl CriClient {
             )
             .await
             .map_err(|_| connect_err(format!("no answer within {timeout:?}")))?
-            .map_err(|e| connect_err(source_chain(&e)))
+            .map_err(|e| connect_err(grpc::error_chain(&e)))
         })?;
         Ok(CriClient {
             rt,
@@ -171,7 +171,7 @@ impl CriClient {
     }
 
     /// Connects to `endpoint` as the host sees it (under `--rootfs`, the socket inside the
-    /// root); errors name the endpoint as given.
+    /// root); errors, then and later, name the endpoint as given.
     pub fn connect_on(
         host: &dyn Host,
         endpoint: &str,
@@ -181,13 +181,15 @@ impl CriClient {
             "unix://{}",
             host.local_path(&socket_path(endpoint)?).display()
         );
-        Self::connect(&local, timeout).map_err(|e| match e {
+        let mut client = Self::connect(&local, timeout).map_err(|e| match e {
             CriError::Connect { reason, .. } => CriError::Connect {
                 endpoint: endpoint.to_string(),
                 reason,
             },
             other => other,
-        })
+        })?;
+        client.endpoint = endpoint.to_string();
+        Ok(client)
     }
 
     /// The endpoint this client talks to.
@@ -393,20 +395,6 @@ impl CriClient {
         )?;
         Ok(l.containers.into_iter().map(|c| c.id).collect())
     }
-}
-
-fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ impl EtcdClient {
                 tokio::time::timeout(connect_timeout, ep.connect())
                     .await
                     .map_err(|_| format!("no answer within {connect_timeout:?}"))?
-                    .map_err(|e| error_chain(&e))
+                    .map_err(|e| grpc::error_chain(&e))
             });
             match attempt {
                 Ok(channel) => {
@@ -279,20 +279,6 @@ impl EtcdClient {
 
 fn status_error(s: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", s.code(), s.message())
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cur = s.source();
-    }
-    out
 }
 
 /// The client URLs of the cluster's stacked etcd members, from the annotation of the

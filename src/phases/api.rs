@@ -240,6 +240,27 @@ pub fn ensure_admin_bindings(admin: &dyn Api, super_admin: Option<&dyn Api>) -> 
     Ok(())
 }
 
+/// The cluster's ClusterConfiguration, as `upload-config` stored it in
+/// `kube-system/kubeadm-config`.
+pub fn read_kubeadm_config(api: &dyn Api) -> anyhow::Result<crate::config::documents::Documents> {
+    let cm = api
+        .call(
+            "GET",
+            &client::object_path("ConfigMap", Some("kube-system"), "kubeadm-config"),
+            None,
+            "application/json",
+        )
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("reading the kubeadm-config ConfigMap")?;
+    let text = cm["data"]["ClusterConfiguration"]
+        .as_str()
+        .context("the kubeadm-config ConfigMap has no ClusterConfiguration")?;
+    Ok(crate::config::documents::parse(
+        text,
+        "kubeadm-config ConfigMap",
+    )?)
+}
+
 /// `upload-config kubeadm`: the ClusterConfiguration in `kube-system/kubeadm-config`,
 /// readable by nodes and join tokens.
 pub fn upload_kubeadm_config(api: &dyn Api, cfg: &InitConfiguration) -> anyhow::Result<()> {

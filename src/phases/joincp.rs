@@ -45,19 +45,7 @@ impl JoinData {
             return Ok(c.clone());
         }
         let client = self.bootstrap_client()?;
-        let cm = client
-            .call(
-                "GET",
-                &crate::client::object_path("ConfigMap", Some("kube-system"), "kubeadm-config"),
-                None,
-                "application/json",
-            )
-            .map_err(|e| anyhow::anyhow!(e))
-            .context("reading the kubeadm-config ConfigMap")?;
-        let text = cm["data"]["ClusterConfiguration"]
-            .as_str()
-            .context("the kubeadm-config ConfigMap has no ClusterConfiguration")?;
-        let docs = crate::config::documents::parse(text, "kubeadm-config ConfigMap")?;
+        let docs = super::api::read_kubeadm_config(&client)?;
         let cp = self.cfg.control_plane.clone().unwrap_or_default();
         let ep = &cp.local_api_endpoint;
         let overrides = InitOverrides {

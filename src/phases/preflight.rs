@@ -128,14 +128,11 @@ pub fn pull(
     always: bool,
     prefix: &str,
 ) -> Vec<String> {
-    let local = match crate::cri::socket_path(endpoint) {
-        Ok(p) => format!("unix://{}", host.local_path(&p).display()),
-        Err(e) => return vec![e.to_string()],
-    };
-    let mut client = match crate::cri::CriClient::connect(&local, Duration::from_secs(10)) {
-        Ok(c) => c,
-        Err(e) => return vec![e.to_string().replace(&local, endpoint)],
-    };
+    let mut client =
+        match crate::cri::CriClient::connect_on(host, endpoint, Duration::from_secs(10)) {
+            Ok(c) => c,
+            Err(e) => return vec![e.to_string()],
+        };
     let mut errors = Vec::new();
     for image in images {
         if !always && matches!(client.image_exists(image), Ok(true)) {

@@ -250,19 +250,7 @@ impl ResetData {
         }
         let client = crate::client::KubeClient::from_kubeconfig(self.host.as_ref(), &path)?;
         let api: &dyn crate::client::Api = &client;
-        let cm = api
-            .call(
-                "GET",
-                &crate::client::object_path("ConfigMap", Some("kube-system"), "kubeadm-config"),
-                None,
-                "application/json",
-            )
-            .map_err(|e| anyhow::anyhow!(e))?;
-        let text = cm["data"]["ClusterConfiguration"]
-            .as_str()
-            .context("the ConfigMap has no ClusterConfiguration")?;
-        let docs = crate::config::documents::parse(text, "kubeadm-config ConfigMap")?;
-        let cluster = docs
+        let cluster = super::api::read_kubeadm_config(api)?
             .cluster
             .context("the ConfigMap's ClusterConfiguration is empty")?;
         let endpoints = crate::etcd::cluster_endpoints(api).unwrap_or_default();

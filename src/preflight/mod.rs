@@ -427,13 +427,9 @@ fn kubelet_version(host: &dyn Host) -> Result<String, String> {
 }
 
 fn cri_ready(host: &dyn Host, endpoint: &str) -> Result<(), String> {
-    let path = crate::cri::socket_path(endpoint).map_err(|e| e.to_string())?;
-    let local = format!("unix://{}", host.local_path(&path).display());
-    let mut client = crate::cri::CriClient::connect(&local, Duration::from_secs(5))
-        .map_err(|e| e.to_string().replace(&local, endpoint))?;
-    let conditions = client
-        .status()
-        .map_err(|e| e.to_string().replace(&local, endpoint))?;
+    let mut client = crate::cri::CriClient::connect_on(host, endpoint, Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    let conditions = client.status().map_err(|e| e.to_string())?;
     if let Some(c) = conditions
         .iter()
         .find(|c| c.kind == "RuntimeReady" && !c.status)
