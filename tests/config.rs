@@ -208,7 +208,10 @@ const BAD: &[(&str, &str)] = &[
     ("CLUSTER\nnetworking:\n  serviceSubnet: 10.96.0.0/33\n", "f.yaml:4: ClusterConfiguration.networking.serviceSubnet: Invalid value: \"10.96.0.0/33\": couldn't parse subnet"),
     ("CLUSTER\nnetworking:\n  serviceSubnet: 10.0.0.0/8\n", "ClusterConfiguration.networking.serviceSubnet: Invalid value: \"10.0.0.0/8\": the service subnet 10.0.0.0/8 is too large"),
     ("CLUSTER\nnetworking:\n  podSubnet: not-a-cidr\n", "ClusterConfiguration.networking.podSubnet: Invalid value: \"not-a-cidr\""),
-    ("CLUSTER\nnetworking:\n  podSubnet: 10.96.0.0/16\n", "ClusterConfiguration.networking.podSubnet: Invalid value: \"10.96.0.0/16\": the pod subnet overlaps the service subnet"),
+    ("CLUSTER\nnetworking:\n  podSubnet: 10.244.0.0/26\n", "ClusterConfiguration.networking.podSubnet: Invalid value: \"10.244.0.0/26\": the size of pod subnet with mask 26 is smaller than the size of node subnet with mask 24"),
+    ("CLUSTER\nnetworking:\n  podSubnet: 10.0.0.0/7\n", "ClusterConfiguration.networking.podSubnet: Invalid value: \"10.0.0.0/7\": pod subnet mask (7) and node-mask (24) difference is greater than 16"),
+    ("CLUSTER\nnetworking:\n  podSubnet: 10.244.0.0/16\ncontrollerManager:\n  extraArgs:\n  - name: node-cidr-mask-size-ipv4\n    value: \"8\"\n", "the size of pod subnet with mask 16 is smaller than the size of node subnet with mask 8"),
+    ("CLUSTER\nnetworking:\n  serviceSubnet: 10.96.0.0/30\n", "ClusterConfiguration.networking.serviceSubnet: Invalid value: \"10.96.0.0/30\": subnet with 4 address(es) is too small, the minimum is 10"),
     ("CLUSTER\nnetworking:\n  podSubnet: 10.244.0.0/16,10.245.0.0/16\n", "ClusterConfiguration.networking.podSubnet: Invalid value: \"10.244.0.0/16,10.245.0.0/16\": a dual-stack subnet needs one IPv4 and one IPv6 CIDR"),
     ("CLUSTER\nnetworking:\n  dnsDomain: Cluster_Local\n", "ClusterConfiguration.networking.dnsDomain: Invalid value: \"Cluster_Local\""),
     ("CLUSTER\nkubernetesVersion: v1.35.4\n", "ClusterConfiguration.kubernetesVersion: Invalid value: \"v1.35.4\": this version of kubeadm only supports deploying clusters with the control plane version >= 1.36.0"),
@@ -379,4 +382,25 @@ fn init_flags_reach_the_configuration() {
         e.contains("InitConfiguration.bootstrapTokens[0].token: Invalid value"),
         "{e}"
     );
+}
+
+/// The documentation's dual-stack example, whose IPv6 pod range contains the service
+/// range, passes `kubeadm config validate` as upstream's does, with one warning.
+#[test]
+fn the_documented_dual_stack_example_validates_with_a_warning() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/configs/good/18-dual-stack-docs-example.yaml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .args(["config", "validate", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        err.matches("[WARNING PodSubnetOverlap]").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("2001:db8:42:1::/112"), "{err}");
 }

@@ -34,10 +34,16 @@ pub struct FieldError {
     pub location: Option<(String, usize)>,
 }
 
+/// The problems found, and the warnings: checks upstream does not make are never errors
+/// here, only warnings, so that every configuration upstream accepts is accepted.
 #[derive(Default)]
-struct Errors(Vec<FieldError>);
+struct Errors(Vec<FieldError>, Vec<String>);
 
 impl Errors {
+    fn warn(&mut self, check: &str, path: &str, value: &str, why: &str) {
+        self.1
+            .push(format!("[WARNING {check}]: {path}: {value:?}: {why}"));
+    }
     fn invalid(&mut self, path: &str, value: &str, why: &str) {
         self.0.push(FieldError {
             path: path.into(),
@@ -121,9 +127,22 @@ fn validate_subnets(e: &mut Errors, path: &str, value: &str, service: bool) -> V
         return vec![];
     }
     let mut out = Vec::new();
+    // Upstream's MinimumAddressesInServiceSubnet and MinimumAddressesInPodSubnet.
+    let min_addresses: u128 = if service { 10 } else { 14 };
     for p in &parts {
         match Cidr::parse(p) {
             Some(c) => {
+                let host_bits = if c.addr.is_ipv4() { 32 } else { 128 } - c.prefix as u32;
+                if host_bits < 8 && (1u128 << host_bits) < min_addresses {
+                    e.invalid(
+                        path,
+                        p,
+                        &format!(
+                            "subnet with {} address(es) is too small, the minimum is {min_addresses}",
+                            1u128 << host_bits
+                        ),
+                    );
+                }
                 // Upstream limits the service range to 2^20 addresses for either family, so
                 // the API server can allocate from it.
                 if service {
@@ -150,6 +169,48 @@ fn validate_subnets(e: &mut Errors, path: &str, value: &str, service: bool) -> V
         );
     }
     out
+}
+
+/// Upstream's `ValidatePodSubnetNodeMask`: each pod subnet must hold at least one node's
+/// range (the controller-manager's `node-cidr-mask-size-ipv4`/`-ipv6`, defaults 24 and
+/// 64), and not more than 2^16 of them.
+fn validate_pod_subnet_node_mask(
+    e: &mut Errors,
+    path: &str,
+    pods: &[Cidr],
+    c: &v1beta4::ClusterConfiguration,
+) {
+    for p in pods {
+        let (arg, default) = if p.addr.is_ipv4() {
+            ("node-cidr-mask-size-ipv4", 24)
+        } else {
+            ("node-cidr-mask-size-ipv6", 64)
+        };
+        let value = c
+            .controller_manager
+            .extra_args
+            .iter()
+            .rev()
+            .find(|a| a.name == arg)
+            .map(|a| a.value.as_str());
+        let node_mask: u32 = match value {
+            None | Some("") => default,
+            Some(v) => match v.parse() {
+                Ok(m) => m,
+                Err(_) => {
+                    e.invalid(path, &format!("{}/{}", p.addr, p.prefix), &format!("could not parse the value of the kube-controller-manager flag {arg} ({v:?}) as an integer"));
+                    continue;
+                }
+            },
+        };
+        let mask = p.prefix as u32;
+        let shown = format!("{}/{}", p.addr, p.prefix);
+        if mask > node_mask {
+            e.invalid(path, &shown, &format!("the size of pod subnet with mask {mask} is smaller than the size of node subnet with mask {node_mask}"));
+        } else if node_mask - mask > 16 {
+            e.invalid(path, &shown, &format!("pod subnet mask ({mask}) and node-mask ({node_mask}) difference is greater than 16"));
+        }
+    }
 }
 
 fn validate_duration_positive(e: &mut Errors, path: &str, d: &Option<crate::duration::GoDuration>) {
@@ -235,6 +296,17 @@ fn validate_node_registration(e: &mut Errors, path: &str, n: &v1beta4::NodeRegis
         &format!("{path}.kubeletExtraArgs"),
         &n.kubelet_extra_args,
     );
+}
+
+/// Prints a validation warning on standard error, once per process however often the
+/// configuration is validated.
+fn warn_once(w: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if !seen.iter().any(|s| s == w) {
+        eprintln!("{w}");
+        seen.push(w.to_string());
+    }
 }
 
 /// Checks an `InitConfiguration` and its `ClusterConfiguration` after defaulting.
@@ -337,6 +409,9 @@ pub fn validate_init(
     }
 
     validate_cluster_into(&mut e, cluster);
+    for w in &e.1 {
+        warn_once(w);
+    }
     if e.0.is_empty() {
         Ok(())
     } else {
@@ -363,17 +438,21 @@ fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
             &n.pod_subnet,
             false,
         );
+        // Upstream does not check this (its documented dual-stack example has overlapping
+        // IPv6 ranges): a warning only.
         for s in &services {
             for p in &pods {
                 if s.overlaps(p) {
-                    e.invalid(
+                    e.warn(
+                        "PodSubnetOverlap",
                         &format!("{cc}.networking.podSubnet"),
                         &n.pod_subnet,
-                        &format!("the pod subnet overlaps the service subnet {}; pick ranges that do not overlap", n.service_subnet),
+                        &format!("the pod subnet overlaps the service subnet {}; Pods and Services may get the same addresses", n.service_subnet),
                     );
                 }
             }
         }
+        validate_pod_subnet_node_mask(e, &format!("{cc}.networking.podSubnet"), &pods, c);
     }
     if !c.control_plane_endpoint.is_empty() {
         let (h, _) = split_host_port(&c.control_plane_endpoint);
