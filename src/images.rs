@@ -7,19 +7,21 @@ use crate::config::{Etcd, InitConfiguration};
 /// The registry upstream publishes its images to, and the default `imageRepository`.
 pub const DEFAULT_IMAGE_REPOSITORY: &str = "registry.k8s.io";
 
-/// The etcd image tag upstream pins for each control-plane minor version it supports.
-/// A version outside the table uses [`DEFAULT_ETCD_VERSION`], as upstream does.
-const SUPPORTED_ETCD_VERSIONS: &[(u32, &str)] =
-    &[(35, "3.6.9-0"), (36, "3.6.9-0"), (37, "3.6.9-0")];
+/// The etcd image tag for a Kubernetes version the release table does not list: this
+/// release's, as upstream falls back to its own.
+pub fn default_etcd_version() -> &'static str {
+    crate::releases::current().etcd
+}
 
-/// The etcd image tag for a Kubernetes version the table does not list.
-pub const DEFAULT_ETCD_VERSION: &str = "3.6.9-0";
+/// The CoreDNS image tag this release deploys.
+pub fn coredns_version() -> &'static str {
+    crate::releases::current().coredns
+}
 
-/// The CoreDNS image tag.
-pub const COREDNS_VERSION: &str = "v1.14.2";
-
-/// The pause (pod sandbox) image tag.
-pub const PAUSE_VERSION: &str = "3.10.2";
+/// The pause (pod sandbox) image tag this release uses.
+pub fn pause_version() -> &'static str {
+    crate::releases::current().pause
+}
 
 /// `<repository>/<name>:<tag>`.
 fn image(repository: &str, name: &str, tag: &str) -> String {
@@ -67,9 +69,9 @@ pub fn etcd_image(cfg: &InitConfiguration) -> String {
 /// The etcd tag upstream pins for a Kubernetes version.
 pub fn etcd_version_for(kubernetes_version: &str) -> &'static str {
     minor_of(kubernetes_version)
-        .and_then(|m| SUPPORTED_ETCD_VERSIONS.iter().find(|(v, _)| *v == m))
-        .map(|(_, tag)| *tag)
-        .unwrap_or(DEFAULT_ETCD_VERSION)
+        .and_then(crate::releases::of_minor)
+        .map(|r| r.etcd)
+        .unwrap_or_else(default_etcd_version)
 }
 
 /// The CoreDNS image. Upstream publishes it under `coredns/` in its own registry, so the
@@ -84,7 +86,7 @@ pub fn coredns_image(cfg: &InitConfiguration) -> String {
         cfg.cluster.image_repository.clone()
     };
     let tag = if dns.image_tag.is_empty() {
-        COREDNS_VERSION
+        coredns_version()
     } else {
         &dns.image_tag
     };
@@ -93,7 +95,7 @@ pub fn coredns_image(cfg: &InitConfiguration) -> String {
 
 /// The pause image.
 pub fn pause_image(cfg: &InitConfiguration) -> String {
-    image(&cfg.cluster.image_repository, "pause", PAUSE_VERSION)
+    image(&cfg.cluster.image_repository, "pause", pause_version())
 }
 
 /// Every image a control-plane node of this configuration needs, in upstream's order
@@ -169,6 +171,6 @@ mod tests {
     #[test]
     fn etcd_tag_by_minor() {
         assert_eq!(etcd_version_for("v1.36.3"), "3.6.9-0");
-        assert_eq!(etcd_version_for("v1.99.0"), DEFAULT_ETCD_VERSION);
+        assert_eq!(etcd_version_for("v1.99.0"), default_etcd_version());
     }
 }

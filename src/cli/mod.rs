@@ -153,7 +153,7 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
         Commands::Kubeconfig(c) => kubeconfig::run(&cli.global, c),
         Commands::Reset(_) => reset::run(&cli.global, sub),
         Commands::Token(a) => token::run(&cli.global, a),
-        Commands::Upgrade(c) => upgrade::run(c),
+        Commands::Upgrade(c) => upgrade::run(&cli.global, c),
         Commands::Version(a) => version::run(a),
     }
 }

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
+
 use super::not_implemented;
 use super::token::OutputArgs;
 
@@ -143,11 +145,128 @@ pub struct DiffArgs {
 }
 
 /// Runs a `kubeadm upgrade` subcommand.
-pub fn run(cmd: UpgradeCommand) -> anyhow::Result<()> {
+pub fn run(global: &super::GlobalArgs, cmd: UpgradeCommand) -> anyhow::Result<()> {
     match cmd {
         UpgradeCommand::Apply(_) => not_implemented("upgrade apply"),
         UpgradeCommand::Diff(_) => not_implemented("upgrade diff"),
         UpgradeCommand::Node(_) => not_implemented("upgrade node"),
-        UpgradeCommand::Plan(_) => not_implemented("upgrade plan"),
+        UpgradeCommand::Plan(a) => plan(global, a),
     }
+}
+
+/// `kubeadm upgrade plan [version]`.
+fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
+    use crate::upgrade::plan as p;
+    use crate::upgrade::semver::KubeVersion;
+
+    let format = a.output.output.as_str();
+    if !matches!(format, "text" | "json" | "yaml") {
+        return Err(super::usage_error(format!(
+            "unable to match a printer suitable for the output format {format:?}, allowed formats are: json,text,yaml"
+        )));
+    }
+    let text = format == "text";
+    let say = |line: &str| {
+        if text {
+            println!("{line}");
+        }
+    };
+    let docs = super::load_config(&a.common.config)?;
+    let plan_cfg = docs
+        .as_ref()
+        .and_then(|d| d.upgrade.as_ref())
+        .map(|u| u.plan.clone())
+        .unwrap_or_default();
+    let version_arg = a
+        .version
+        .clone()
+        .or_else(|| Some(plan_cfg.kubernetes_version.clone()).filter(|v| !v.is_empty()));
+    let version = match &version_arg {
+        None => None,
+        Some(v) => {
+            let resolved = crate::config::resolve_kubernetes_version(v)?;
+            Some(KubeVersion::parse(&resolved).ok_or_else(|| {
+                anyhow::anyhow!("{v:?} is not a Kubernetes version; expected one such as v1.37.1")
+            })?)
+        }
+    };
+    let host = super::real_host(global);
+    let mut ignored = a.common.ignore_preflight_errors.clone();
+    ignored.extend(plan_cfg.ignore_preflight_errors.iter().cloned());
+    say("[preflight] Running pre-flight checks.");
+    let mut notes = Vec::new();
+    crate::phases::preflight::run_checks(
+        host.as_ref(),
+        &[crate::preflight::Check::IsPrivilegedUser],
+        &crate::preflight::Ignored::new(&ignored)?,
+        false,
+        &mut notes,
+    )?;
+    let kubeconfig = a
+        .common
+        .kubeconfig
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/etc/kubernetes/admin.conf"));
+    let client = crate::client::KubeClient::from_kubeconfig(host.as_ref(), &kubeconfig)?;
+    say("[upgrade/config] Reading configuration from the \"kubeadm-config\" ConfigMap in namespace \"kube-system\"...");
+    say("[upgrade/config] Use 'kubeadm init phase upload-config --config your-config-file' to re-upload it.");
+    crate::phases::api::read_kubeadm_config(&client)?;
+    let before = p::cluster_state(&client)?;
+    let (lines, upgrades) = p::available_upgrades(&before, version.as_ref())?;
+    for l in &lines {
+        say(l);
+    }
+    say("");
+    // What `upgrade apply` would refuse for each target, said here already.
+    let cluster = KubeVersion::parse(&before.kube_version).context("the cluster's version")?;
+    let kubeadm =
+        KubeVersion::parse(crate::version::KUBERNETES_VERSION).context("kubeadm's version")?;
+    let minimum = KubeVersion::parse(&format!(
+        "v1.{}.0",
+        crate::config::MINIMUM_CONTROL_PLANE_MINOR
+    ))
+    .context("the minimum version")?;
+    let kubelets: Vec<String> = before.kubelet.keys().cloned().collect();
+    for u in &upgrades {
+        let Some(target) = KubeVersion::parse(&u.after.kube_version) else {
+            continue;
+        };
+        let skew = crate::upgrade::policy::enforce(
+            &crate::upgrade::policy::SkewInput {
+                cluster: &cluster,
+                kubeadm: &kubeadm,
+                kubelets: Some(&kubelets),
+                minimum: &minimum,
+                allow_experimental: a.common.allow_experimental_upgrades
+                    || plan_cfg.allow_experimental_upgrades.unwrap_or(false),
+                allow_rc: a.common.allow_release_candidate_upgrades
+                    || plan_cfg.allow_rc_upgrades.unwrap_or(false),
+            },
+            &target,
+        );
+        for m in &skew.mandatory {
+            eprintln!("[upgrade/versions] WARNING: {m}");
+        }
+        for m in &skew.skippable {
+            eprintln!("[upgrade/versions] WARNING: {m} (upgrade apply needs --force for this)");
+        }
+    }
+    let plan = p::UpgradePlan {
+        api_version: "output.kubeadm.k8s.io/v1alpha3".into(),
+        kind: "UpgradePlan".into(),
+        available_upgrades: upgrades.iter().map(p::plan_of).collect(),
+        config_versions: p::config_versions(&client),
+    };
+    match format {
+        "json" => println!("{}", serde_json::to_string_pretty(&plan)?),
+        "yaml" => print!("{}", crate::yaml::to_string(&plan)?),
+        _ => {
+            if upgrades.is_empty() {
+                println!("Awesome, you're up-to-date! Enjoy!");
+            } else {
+                print!("{}", p::text(&plan));
+            }
+        }
+    }
+    Ok(())
 }

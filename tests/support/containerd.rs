@@ -43,7 +43,8 @@ impl Drop for Containerd {
     }
 }
 
-fn sha256_hex(data: &[u8]) -> String {
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(data: &[u8]) -> String {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
         .as_ref()
         .iter()

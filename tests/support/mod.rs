@@ -66,6 +66,17 @@ pub fn control_plane_with(
     netns: Option<&str>,
     stable_endpoint: bool,
 ) -> ControlPlane {
+    control_plane_of_version(addr, port, netns, stable_endpoint, "v1.37.1")
+}
+
+/// As [`control_plane_with`], for a cluster of the given Kubernetes version.
+pub fn control_plane_of_version(
+    addr: &str,
+    port: u16,
+    netns: Option<&str>,
+    stable_endpoint: bool,
+    version: &str,
+) -> ControlPlane {
     let cpe = if stable_endpoint {
         format!("controlPlaneEndpoint: {addr}:{port}\n")
     } else {
@@ -77,7 +88,7 @@ pub fn control_plane_with(
     std::fs::write(
         &cfg,
         format!(
-            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: {addr}\n  bindPort: {port}\nnodeRegistration:\n  name: cp-1\n  criSocket: unix:///var/run/containerd/containerd.sock\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n{cpe}"
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: {addr}\n  bindPort: {port}\nnodeRegistration:\n  name: cp-1\n  criSocket: unix:///var/run/containerd/containerd.sock\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: {version}\n{cpe}"
         ),
     )
     .unwrap();
@@ -150,6 +161,49 @@ pub fn control_plane() -> ControlPlane {
         .unwrap()
         .port();
     control_plane_at("127.0.0.1", port, None)
+}
+
+/// What a node's kubelet reports of its static Pods: a mirror Pod in kube-system for each
+/// manifest in `/etc/kubernetes/manifests` (named `<pod>-<node>`, with the manifest's
+/// labels and a `kubernetes.io/config.hash` of its content), and its own version in the
+/// Node's status.
+pub fn report_static_pods(cp: &ControlPlane, root: &Path, node: &str, kubelet_version: &str) {
+    let store = &cp.server.state().store;
+    let pods = resources::find("", "v1", "pods").unwrap();
+    let dir = root.join("etc/kubernetes/manifests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files {
+        let text = std::fs::read(&f).unwrap();
+        let mut pod: serde_json::Value = serde_yaml_ng::from_slice(&text).unwrap();
+        let name = format!("{}-{node}", pod["metadata"]["name"].as_str().unwrap());
+        let hash = &containerd::sha256_hex(&text)[..32];
+        pod["metadata"]["name"] = json!(name);
+        pod["metadata"]["namespace"] = json!("kube-system");
+        let annotations = pod["metadata"]["annotations"]
+            .as_object_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let mut annotations = serde_json::Value::Object(annotations);
+        annotations["kubernetes.io/config.hash"] = json!(hash);
+        annotations["kubernetes.io/config.mirror"] = json!(hash);
+        annotations["kubernetes.io/config.source"] = json!("file");
+        pod["metadata"]["annotations"] = annotations;
+        pod["spec"]["nodeName"] = json!(node);
+        let _ = store.delete(pods, "kube-system", &name);
+        store.create(pods, "kube-system", pod).unwrap();
+    }
+    let nodes = resources::find("", "v1", "nodes").unwrap();
+    let mut n = store.get(nodes, "", node).unwrap();
+    n["status"]["nodeInfo"]["kubeletVersion"] = json!(kubelet_version);
+    n["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    store.update(nodes, "", node, n).unwrap();
 }
 
 /// What the kubelet does at join: serve its health endpoint; once bootstrap-kubelet.conf
