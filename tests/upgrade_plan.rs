@@ -105,3 +105,66 @@ fn plan_on_a_v1_36_cluster_offers_the_patch_and_v1_37() {
     assert!(ok);
     assert!(out.contains("Awesome, you're up-to-date! Enjoy!"), "{out}");
 }
+
+#[test]
+fn diff_shows_what_the_upgrade_would_change_and_writes_nothing() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cp = control_plane_of_version("127.0.0.1", port, None, false, "v1.36.2");
+    let r = cp.root.path();
+    let manifests = r.join("etc/kubernetes/manifests");
+    let before: Vec<Vec<u8>> = [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ]
+    .iter()
+    .map(|c| std::fs::read(manifests.join(format!("{c}.yaml"))).unwrap())
+    .collect();
+
+    // At the cluster's own version, the manifests are what kubeadm would write: no diff.
+    let o = kubeadm_in(None, r, &["upgrade", "diff"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(out, "", "no change at the same version");
+
+    let o = kubeadm_in(None, r, &["upgrade", "diff", "v1.37.1", "-c", "1"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for c in [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ] {
+        assert!(
+            out.contains(&format!(
+                "--- /etc/kubernetes/manifests/{c}.yaml\n+++ new manifest\n"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("-    image: registry.k8s.io/{c}:v1.36.2\n+    image: registry.k8s.io/{c}:v1.37.1\n")),
+            "{out}"
+        );
+    }
+    let after: Vec<Vec<u8>> = [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ]
+    .iter()
+    .map(|c| std::fs::read(manifests.join(format!("{c}.yaml"))).unwrap())
+    .collect();
+    assert_eq!(before, after, "diff writes nothing");
+}

@@ -148,7 +148,7 @@ pub struct DiffArgs {
 pub fn run(global: &super::GlobalArgs, cmd: UpgradeCommand) -> anyhow::Result<()> {
     match cmd {
         UpgradeCommand::Apply(_) => not_implemented("upgrade apply"),
-        UpgradeCommand::Diff(_) => not_implemented("upgrade diff"),
+        UpgradeCommand::Diff(a) => diff(global, a),
         UpgradeCommand::Node(_) => not_implemented("upgrade node"),
         UpgradeCommand::Plan(a) => plan(global, a),
     }
@@ -267,6 +267,116 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
                 print!("{}", p::text(&plan));
             }
         }
+    }
+    Ok(())
+}
+
+/// `kubeadm upgrade diff [version]`: the static Pods of the control plane at the target
+/// version, compared with the manifests on disk, as unified diffs.
+fn diff(global: &super::GlobalArgs, a: DiffArgs) -> anyhow::Result<()> {
+    use crate::manifests::controlplane;
+    use crate::upgrade::semver::KubeVersion;
+
+    let host = super::real_host(global);
+    let upgrade_cfg = super::load_config(&a.config)?
+        .and_then(|d| d.upgrade)
+        .map(|u| u.diff)
+        .unwrap_or_default();
+    let kubeconfig = a
+        .kubeconfig
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/etc/kubernetes/admin.conf"));
+    let client = crate::client::KubeClient::from_kubeconfig(host.as_ref(), &kubeconfig)?;
+    let mut docs = crate::phases::api::read_kubeadm_config(&client)?;
+    // The version: the cluster's, then the configuration's, then the argument, as upstream.
+    let mut version = docs
+        .cluster
+        .as_ref()
+        .map(|c| c.kubernetes_version.clone())
+        .unwrap_or_default();
+    if !upgrade_cfg.kubernetes_version.is_empty() {
+        version = upgrade_cfg.kubernetes_version.clone();
+    }
+    if let Some(v) = &a.version {
+        version = v.clone();
+    }
+    if version.is_empty() {
+        return Err(super::usage_error(
+            "missing one or more required arguments. Required arguments: [version]",
+        ));
+    }
+    let version = crate::config::resolve_kubernetes_version(&version)?;
+    KubeVersion::parse(&version).ok_or_else(|| {
+        anyhow::anyhow!("{version:?} is not a Kubernetes version; expected one such as v1.37.1")
+    })?;
+    let manifests = std::path::Path::new(crate::manifests::MANIFESTS_DIR);
+    let paths = [
+        a.api_server_manifest
+            .clone()
+            .unwrap_or_else(|| manifests.join("kube-apiserver.yaml")),
+        a.controller_manager_manifest
+            .clone()
+            .unwrap_or_else(|| manifests.join("kube-controller-manager.yaml")),
+        a.scheduler_manifest
+            .clone()
+            .unwrap_or_else(|| manifests.join("kube-scheduler.yaml")),
+    ];
+    // This node's API endpoint, from its API server's manifest, as upstream reads it from
+    // the API server Pod.
+    let apiserver_text = host.read_to_string(&paths[0]).with_context(|| {
+        format!(
+            "the manifest file {:?} does not exist",
+            paths[0].display().to_string()
+        )
+    })?;
+    let apiserver = crate::manifests::from_yaml(&paths[0], &apiserver_text)?;
+    let endpoint = apiserver
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(controlplane::ADVERTISE_ADDRESS_ANNOTATION))
+        .cloned()
+        .with_context(|| {
+            format!(
+                "{}: no {:?} annotation: is this a control-plane node set up by kubeadm?",
+                paths[0].display(),
+                controlplane::ADVERTISE_ADDRESS_ANNOTATION
+            )
+        })?;
+    let (address, port) = crate::config::split_host_port(&endpoint);
+    if let Some(c) = docs.cluster.as_mut() {
+        c.kubernetes_version = version.clone();
+    }
+    let overrides = crate::config::InitOverrides {
+        advertise_address: Some(address),
+        bind_port: port,
+        ..Default::default()
+    };
+    let cfg = crate::config::init_configuration(host.as_ref(), Some(&docs), &overrides)?;
+    let proxy_env = crate::manifests::proxy_env_of(std::env::vars());
+    let ctx = controlplane::Context {
+        host: host.as_ref(),
+        proxy_env: &proxy_env,
+        kubeconfig_dir: std::path::Path::new(crate::phases::kubeconfig::KUBERNETES_DIR),
+    };
+    let context = if upgrade_cfg.context_lines > 0 && a.context_lines == 3 {
+        upgrade_cfg.context_lines as usize
+    } else {
+        a.context_lines as usize
+    };
+    for (component, path) in controlplane::COMPONENTS.iter().zip(&paths) {
+        let pod = controlplane::component(component, &cfg, &ctx)
+            .with_context(|| format!("{component} is not a control-plane component"))?;
+        let new = crate::manifests::to_yaml(&pod)?;
+        let old = host
+            .read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let text = similar::TextDiff::from_lines(&old, &new)
+            .unified_diff()
+            .context_radius(context)
+            .header(&path.display().to_string(), "new manifest")
+            .to_string();
+        print!("{text}");
     }
     Ok(())
 }
