@@ -159,6 +159,40 @@ impl Reporter for Console {
     }
 }
 
+/// Lays out tab-separated rows as Go's `tabwriter.NewWriter(w, 10, 4, 3, ' ', 0)`: each
+/// tab-terminated cell is padded to its column's widest cell plus 3, at least 10; the last
+/// cell of a row is not aligned.
+pub fn tabwrite(rows: &[String]) -> String {
+    let split: Vec<Vec<&str>> = rows.iter().map(|r| r.split('\t').collect()).collect();
+    let cols = split
+        .iter()
+        .map(|r| r.len().saturating_sub(1))
+        .max()
+        .unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            split
+                .iter()
+                .filter(|r| r.len() > c + 1)
+                .map(|r| r[c].chars().count() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(10)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in &split {
+        for (c, cell) in r.iter().enumerate() {
+            out.push_str(cell);
+            if c + 1 < r.len() {
+                out.push_str(&" ".repeat(widths[c].saturating_sub(cell.chars().count())));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

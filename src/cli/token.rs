@@ -269,7 +269,7 @@ fn list_tokens(api: &dyn Api, output: &str) -> anyhow::Result<()> {
             let now = time::OffsetDateTime::now_utc();
             let mut rows = vec!["TOKEN\tTTL\tEXPIRES\tUSAGES\tDESCRIPTION\tEXTRA GROUPS".to_string()];
             rows.extend(tokens.iter().map(|t| t.list_row(now)));
-            print!("{}", crate::pki::renewal::tabwrite(&rows));
+            print!("{}", crate::output::tabwrite(&rows));
         }
         "json" | "yaml" => {
             for t in &tokens {

@@ -384,32 +384,9 @@ pub fn config_versions(api: &dyn Api) -> Vec<ComponentConfigVersionState> {
     .collect()
 }
 
-/// Go's `text/tabwriter` as upstream configures it (minimum width 10, padding 3): every
-/// column but the last padded to its widest cell.
 fn table(rows: &[Vec<String>]) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|i| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .map(|c| c.chars().count() + 3)
-                .max()
-                .unwrap_or(0)
-                .max(10)
-        })
-        .collect();
-    let mut out = String::new();
-    for r in rows {
-        for (i, cell) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}", w = widths[i]));
-            }
-        }
-        out.push('\n');
-    }
-    out
+    let lines: Vec<String> = rows.iter().map(|r| r.join("\t")).collect();
+    crate::output::tabwrite(&lines)
 }
 
 const SEPARATOR: &str = "_____________________________________________________________________\n\n";
