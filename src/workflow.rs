@@ -201,18 +201,36 @@ pub fn is_skipped(skip: &[String], path: &str) -> bool {
 /// A command's phase tree.
 pub struct Workflow<D> {
     command: &'static str,
+    parents: &'static [&'static str],
     phases: Vec<Phase<D>>,
 }
 
 impl<D> Workflow<D> {
     /// The workflow of `command` (`init`, `join`, `reset`).
     pub fn new(command: &'static str, phases: Vec<Phase<D>>) -> Self {
-        Workflow { command, phases }
+        Workflow {
+            command,
+            parents: &[],
+            phases,
+        }
+    }
+
+    /// The workflow of a subcommand (`apply` under `upgrade`).
+    pub fn under(mut self, parents: &'static [&'static str]) -> Self {
+        self.parents = parents;
+        self
     }
 
     /// The command this workflow belongs to.
     pub fn command(&self) -> &'static str {
         self.command
+    }
+
+    /// The command's path from the top (`["upgrade", "apply"]`).
+    pub fn command_path(&self) -> Vec<&'static str> {
+        let mut p = self.parents.to_vec();
+        p.push(self.command);
+        p
     }
 
     fn flatten(&self) -> Vec<Flat<'_, D>> {

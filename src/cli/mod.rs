@@ -122,6 +122,11 @@ pub fn command() -> clap::Command {
         .mut_subcommand("reset", |c| {
             bind_workflow(c, &crate::phases::reset::workflow())
         })
+        .mut_subcommand("upgrade", |u| {
+            u.mut_subcommand("apply", |c| {
+                bind_workflow(c, &crate::phases::upgrade::workflow())
+            })
+        })
 }
 
 /// Adds the phase listing to a command's help and its `phase` subcommand, as upstream's
@@ -153,6 +158,12 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
         Commands::Kubeconfig(c) => kubeconfig::run(&cli.global, c),
         Commands::Reset(_) => reset::run(&cli.global, sub),
         Commands::Token(a) => token::run(&cli.global, a),
+        Commands::Upgrade(upgrade::UpgradeCommand::Apply(_)) => {
+            let apply = sub
+                .subcommand_matches("apply")
+                .expect("clap parsed upgrade apply");
+            upgrade::run_apply(&cli.global, apply)
+        }
         Commands::Upgrade(c) => upgrade::run(&cli.global, c),
         Commands::Version(a) => version::run(a),
     }
@@ -208,7 +219,8 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D: WorkflowData>(
         if wf.has_children(path) {
             print_help_of(
                 &[
-                    &[wf.command(), "phase"][..],
+                    &wf.command_path()[..],
+                    &["phase"],
                     &path.split('/').collect::<Vec<_>>(),
                 ]
                 .concat(),
@@ -216,8 +228,11 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D: WorkflowData>(
             return Ok(());
         }
         let cmd = command();
-        let positionals = cmd
-            .find_subcommand(wf.command())
+        let mut node = Some(&cmd);
+        for name in wf.command_path() {
+            node = node.and_then(|c| c.find_subcommand(name));
+        }
+        let positionals = node
             .into_iter()
             .flat_map(|c| c.get_positionals())
             .map(|a| a.get_id().as_str().to_string())

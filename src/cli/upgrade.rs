@@ -21,7 +21,7 @@ pub enum UpgradeCommand {
 }
 
 /// Flags shared by the upgrade commands.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct UpgradeCommonArgs {
     /// Path to a kubeadm configuration file.
     #[arg(long, value_name = "string")]
@@ -46,8 +46,8 @@ pub struct UpgradeCommonArgs {
     pub print_config: bool,
 }
 
-/// Flags of `kubeadm upgrade apply`.
-#[derive(Debug, clap::Args)]
+/// Flags of `kubeadm upgrade apply` (and of `kubeadm upgrade apply phase ...`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct ApplyArgs {
     /// The version to upgrade to.
     #[arg(value_name = "version")]
@@ -144,10 +144,28 @@ pub struct DiffArgs {
     pub scheduler_manifest: Option<PathBuf>,
 }
 
+impl super::WorkflowArgs for ApplyArgs {
+    fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+}
+
+/// Runs `kubeadm upgrade apply` or `kubeadm upgrade apply phase ...`.
+pub fn run_apply(global: &super::GlobalArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    use crate::phases::upgrade::{workflow, UpgradeData};
+    super::run_workflow(
+        &workflow(),
+        global,
+        matches,
+        &[],
+        |args: ApplyArgs, host| UpgradeData::new(args, host),
+    )
+}
+
 /// Runs a `kubeadm upgrade` subcommand.
 pub fn run(global: &super::GlobalArgs, cmd: UpgradeCommand) -> anyhow::Result<()> {
     match cmd {
-        UpgradeCommand::Apply(_) => not_implemented("upgrade apply"),
+        UpgradeCommand::Apply(_) => unreachable!("upgrade apply runs through run_apply"),
         UpgradeCommand::Diff(a) => diff(global, a),
         UpgradeCommand::Node(_) => not_implemented("upgrade node"),
         UpgradeCommand::Plan(a) => plan(global, a),

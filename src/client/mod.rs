@@ -71,6 +71,7 @@ pub fn plural(kind: &str) -> Option<(&'static str, &'static str)> {
         "Secret" => ("/api/v1", "secrets"),
         "ConfigMap" => ("/api/v1", "configmaps"),
         "Node" => ("/api/v1", "nodes"),
+        "Pod" => ("/api/v1", "pods"),
         "ServiceAccount" => ("/api/v1", "serviceaccounts"),
         "Service" => ("/api/v1", "services"),
         "Namespace" => ("/api/v1", "namespaces"),

@@ -261,14 +261,14 @@ impl EtcdClient {
                 )
                 .await?;
                 let mut total = 0u64;
+                // The database in chunks, then its SHA-256 in a last message of its own:
+                // read to the end of the stream, so the file is what `etcdutl snapshot
+                // restore` checks.
                 while let Some(chunk) = stream.message().await? {
                     total += chunk.blob.len() as u64;
                     out.write_all(&chunk.blob).map_err(|e| {
                         tonic::Status::internal(format!("writing the snapshot: {e}"))
                     })?;
-                    if chunk.remaining_bytes == 0 {
-                        break;
-                    }
                 }
                 Ok::<_, tonic::Status>(total)
             })

@@ -242,6 +242,41 @@ pub fn flags_env(flags: &[String]) -> String {
     format!("{FLAGS_ENV_VARIABLE}={}\n", go_quote(&flags.join(" ")))
 }
 
+/// `kubeadm-flags.env` without the named flags (`--name` or `--name=value`); any other
+/// line, and the order of the remaining flags, are kept.
+pub fn remove_flags(text: &str, names: &[&str]) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let rest = line
+            .strip_prefix(FLAGS_ENV_VARIABLE)
+            .and_then(|r| r.strip_prefix('='));
+        match rest {
+            Some(value) => {
+                let unquoted = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value)
+                    .replace("\\\"", "\"")
+                    .replace("\\\\", "\\");
+                let kept: Vec<String> = unquoted
+                    .split_whitespace()
+                    .filter(|f| {
+                        let name = f.split('=').next().unwrap_or(f);
+                        !names.contains(&name)
+                    })
+                    .map(str::to_string)
+                    .collect();
+                out.push_str(&flags_env(&kept));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 fn go_quote(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
@@ -343,6 +378,23 @@ pub fn restart(host: &dyn Host) -> ServiceOutcome {
 mod tests {
     use super::*;
     use crate::config::test_config;
+
+    #[test]
+    fn flags_are_removed_by_name() {
+        let text = flags_env(&[
+            "--container-runtime-endpoint=unix:///run/c.sock".into(),
+            "--pod-infra-container-image=registry.k8s.io/pause:3.9".into(),
+            "--node-ip=10.0.0.1".into(),
+        ]);
+        assert_eq!(
+            remove_flags(&text, &["--pod-infra-container-image"]),
+            flags_env(&[
+                "--container-runtime-endpoint=unix:///run/c.sock".into(),
+                "--node-ip=10.0.0.1".into()
+            ])
+        );
+        assert_eq!(remove_flags(&text, &["--absent"]), text);
+    }
 
     #[test]
     fn defaults_for_a_default_cluster() {

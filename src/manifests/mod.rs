@@ -251,6 +251,22 @@ pub fn write_static_pod(
         .name
         .clone()
         .context("a static Pod needs a name")?;
+    let text = render_static_pod(pod, patches)?;
+    host.create_dir_all(dir, 0o700)?;
+    let path = manifest_path(dir, &name);
+    host.write_file(&path, text.as_bytes(), 0o600, Sensitivity::Public)
+        .with_context(|| format!("writing the static Pod manifest of {name}"))?;
+    Ok(path)
+}
+
+/// A static Pod's manifest as it is written: the user's patches for its target applied,
+/// then YAML. Init, join and upgrade write the same bytes for the same configuration.
+pub fn render_static_pod(pod: Pod, patches: Option<&PatchSet>) -> anyhow::Result<String> {
+    let name = pod
+        .metadata
+        .name
+        .clone()
+        .context("a static Pod needs a name")?;
     let pod = match patches {
         Some(set) => {
             let target = Target::from_name(&name).context("a static Pod of a known component")?;
@@ -260,11 +276,7 @@ pub fn write_static_pod(
         }
         None => pod,
     };
-    host.create_dir_all(dir, 0o700)?;
-    let path = manifest_path(dir, &name);
-    host.write_file(&path, to_yaml(&pod)?.as_bytes(), 0o600, Sensitivity::Public)
-        .with_context(|| format!("writing the static Pod manifest of {name}"))?;
-    Ok(path)
+    to_yaml(&pod)
 }
 
 #[cfg(test)]

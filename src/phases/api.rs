@@ -452,6 +452,15 @@ pub fn bootstrap_token(
         client::create_or_update(api, &spec.to_secret())?;
     }
     println!("[bootstrap-token] Configuring bootstrap tokens, cluster-info ConfigMap, RBAC Roles");
+    bootstrap_rbac_and_cluster_info(api, admin_kubeconfig)
+}
+
+/// The RBAC rules node bootstrap needs and `cluster-info` with its anonymous access: what
+/// `bootstrap-token` sets up besides the tokens (and all that `upgrade apply` re-applies).
+pub fn bootstrap_rbac_and_cluster_info(
+    api: &dyn Api,
+    admin_kubeconfig: &str,
+) -> anyhow::Result<()> {
     client::create_or_update(
         api,
         &json!({

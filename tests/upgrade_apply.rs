@@ -1,0 +1,251 @@
+//! `kubeadm upgrade apply` of a v1.36 control plane made by `kubeadm init` (test API
+//! server, a real etcd started from its manifest, health stand-ins, and a kubelet stand-in
+//! that reports each manifest as its mirror Pod): a dry run changes nothing; a component
+//! whose new Pod never comes up is rolled back byte for byte and named; after the fix a
+//! second apply resumes and finishes; backups and a restorable etcd snapshot are kept.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::*;
+use testapiserver::resources;
+
+/// The node's files kubeadm manages (not etcd's data, which the running etcd changes),
+/// with their digests.
+fn node_files(root: &Path) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = ["etc/kubernetes", "var/lib/kubelet"]
+        .iter()
+        .flat_map(|d| walk(&root.join(d)))
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let digest = containerd::sha256_hex(&std::fs::read(&p).unwrap());
+            (p, digest)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out: Vec<(PathBuf, Vec<u8>)> = walk(dir)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn apply(root: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["upgrade", "apply"];
+    all.extend_from_slice(args);
+    let o = kubeadm_in(None, root, &all);
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
+    let port = free_port();
+    let cp = control_plane_of_version("127.0.0.1", port, None, false, "v1.36.2");
+    let r = cp.root.path().to_path_buf();
+    let work = tempfile::tempdir().unwrap();
+    let manifests = r.join("etc/kubernetes/manifests");
+    let pki = r.join("etc/kubernetes/pki");
+
+    // etcd as the manifest says, and the other components' health endpoints.
+    let _etcd = run_etcd(&r, &[], &work.path().join("etcd.log"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect("127.0.0.1:2379").is_err() {
+        assert!(Instant::now() < deadline, "etcd did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _cm = https_ok(
+        10257,
+        &pki.join("apiserver.crt"),
+        &pki.join("apiserver.key"),
+    );
+    let _sched = https_ok(
+        10259,
+        &pki.join("apiserver.crt"),
+        &pki.join("apiserver.key"),
+    );
+    report_static_pods(&cp, &r, "cp-1", "v1.36.2");
+    // The kubelet cannot start the new scheduler until the test says so.
+    let broken = Arc::new(AtomicBool::new(true));
+    let b = broken.clone();
+    let _kubelet = static_pod_kubelet(&cp, &r, "cp-1", move |component, manifest| {
+        b.load(Ordering::SeqCst) && component == "kube-scheduler" && manifest.contains("v1.37.1")
+    });
+    let config = work.path().join("upgrade.yaml");
+    std::fs::write(
+        &config,
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: UpgradeConfiguration\ntimeouts:\n  upgradeManifests: 4s\n",
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let original: Vec<(PathBuf, Vec<u8>)> = files(&manifests);
+    let apiserver_crt = std::fs::read(pki.join("apiserver.crt")).unwrap();
+
+    // A dry run says what it would do and changes nothing on the node.
+    let before = node_files(&r);
+    let (ok, out, err) = apply(&r, &["v1.37.1", "--dry-run", "--config", cfg]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("[dryrun] Would move the new manifest of kube-apiserver"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[dryrun] Would write file /etc/kubernetes/manifests/kube-scheduler.yaml"),
+        "{out}"
+    );
+    assert_eq!(node_files(&r), before, "the dry run changed files");
+
+    // Without an answer on a terminal, apply asks for --yes.
+    let (ok, _, err) = apply(&r, &["v1.37.1", "--config", cfg]);
+    assert!(!ok);
+    assert!(err.contains("--yes"), "{err}");
+
+    // Two minors at once is refused with upstream's words.
+    let (ok, _, err) = apply(&r, &["v1.38.0", "-y", "--config", cfg]);
+    assert!(!ok);
+    assert!(err.contains("Specified version to upgrade to \"v1.38.0\" is too high; kubeadm can upgrade only 1 minor version at a time"), "{err}");
+
+    // The real run: the API server and controller-manager move; the scheduler's new Pod
+    // never comes up, so its previous manifest goes back and the command names it.
+    let (ok, out, err) = apply(&r, &["v1.37.1", "-y", "--config", cfg]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("the upgrade of kube-scheduler failed"),
+        "{err}"
+    );
+    assert!(err.contains("still has the hash"), "{err}");
+    assert!(
+        err.contains("/etc/kubernetes/tmp/kubeadm-backup-manifests-"),
+        "{err}"
+    );
+    assert!(
+        out.contains("Component \"kube-apiserver\" upgraded successfully!"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Component \"kube-controller-manager\" upgraded successfully!"),
+        "{out}"
+    );
+    let read = |c: &str| std::fs::read_to_string(manifests.join(format!("{c}.yaml"))).unwrap();
+    assert!(read("kube-apiserver").contains("kube-apiserver:v1.37.1"));
+    assert!(read("kube-controller-manager").contains("kube-controller-manager:v1.37.1"));
+    let scheduler = original
+        .iter()
+        .find(|(p, _)| p.ends_with("kube-scheduler.yaml"))
+        .unwrap();
+    assert_eq!(
+        std::fs::read(manifests.join("kube-scheduler.yaml")).unwrap(),
+        scheduler.1,
+        "the scheduler's manifest is restored byte for byte"
+    );
+
+    // The backups: every manifest as it was, and an etcd snapshot that restores.
+    let tmp = r.join("etc/kubernetes/tmp");
+    let dirs: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let backup = dirs
+        .iter()
+        .find(|d| d.starts_with("kubeadm-backup-manifests-"))
+        .unwrap_or_else(|| panic!("{dirs:?}"));
+    for (path, bytes) in &original {
+        assert_eq!(
+            &std::fs::read(tmp.join(backup).join(path.file_name().unwrap())).unwrap(),
+            bytes
+        );
+    }
+    let etcd_backup = dirs
+        .iter()
+        .find(|d| d.starts_with("kubeadm-backup-etcd-"))
+        .unwrap_or_else(|| panic!("{dirs:?}"));
+    let snapshot = tmp.join(etcd_backup).join("etcd/snapshot.db");
+    let restored = work.path().join("restored");
+    let o = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["snapshot", "restore"])
+        .arg(&snapshot)
+        .arg("--data-dir")
+        .arg(&restored)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(restored.join("member/snap/db").exists());
+
+    // The API server's certificate was renewed: new bytes, same names.
+    let renewed = std::fs::read(pki.join("apiserver.crt")).unwrap();
+    assert_ne!(renewed, apiserver_crt);
+    let names = |pem: &[u8]| {
+        let i = kubeadm::pki::CertInfo::parse_pem(&String::from_utf8_lossy(pem)).unwrap();
+        (i.common_name, i.dns_names, i.ips)
+    };
+    assert_eq!(names(&renewed), names(&apiserver_crt));
+
+    // Fixed, a second apply skips what is done and finishes.
+    broken.store(false, Ordering::SeqCst);
+    let (ok, out, err) = apply(&r, &["v1.37.1", "-y", "--config", cfg]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("Current and new manifests of kube-apiserver are equal, skipping upgrade"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Component \"kube-scheduler\" upgraded successfully!"),
+        "{out}"
+    );
+    assert!(out.contains("[upgrade] SUCCESS!"), "{out}");
+    assert!(read("kube-scheduler").contains("kube-scheduler:v1.37.1"));
+    let cm = cp
+        .server
+        .state()
+        .store
+        .get(
+            resources::find("", "v1", "configmaps").unwrap(),
+            "kube-system",
+            "kubeadm-config",
+        )
+        .unwrap();
+    assert!(
+        cm["data"]["ClusterConfiguration"]
+            .as_str()
+            .unwrap()
+            .contains("kubernetesVersion: v1.37.1"),
+        "{cm}"
+    );
+    let proxy = cp
+        .server
+        .state()
+        .store
+        .get(
+            resources::find("apps", "v1", "daemonsets").unwrap(),
+            "kube-system",
+            "kube-proxy",
+        )
+        .unwrap();
+    assert_eq!(
+        proxy["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.k8s.io/kube-proxy:v1.37.1"
+    );
+
+    // And the plan agrees there is nothing left to do.
+    report_static_pods(&cp, &r, "cp-1", "v1.37.1");
+    let o = kubeadm_in(None, &r, &["upgrade", "plan"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Awesome, you're up-to-date!"));
+}
