@@ -27,26 +27,3 @@ pub mod upgrade;
 pub mod version;
 pub mod workflow;
 pub mod yaml;
-
-/// Work that a later release of kubeadm-rs delivers. Commands and phases return it rather
-/// than pretend to have done something.
-#[derive(Debug, thiserror::Error)]
-#[error("{}not implemented yet in kubeadm-rs", what.as_ref().map(|w| format!("{w}: ")).unwrap_or_default())]
-pub struct NotImplemented {
-    /// The command, or `None` for a phase (the runner names the phase).
-    pub what: Option<String>,
-}
-
-impl NotImplemented {
-    /// The error for one command.
-    pub fn command(what: impl Into<String>) -> Self {
-        NotImplemented {
-            what: Some(what.into()),
-        }
-    }
-
-    /// The error for a phase.
-    pub fn phase() -> Self {
-        NotImplemented { what: None }
-    }
-}

@@ -295,6 +295,24 @@ fn reset_config_file_and_flags() {
     );
     assert!(!root.path().join("srv/pki/ca.crt").exists());
 
+    // dryRun in the file makes the whole run a dry run: nothing is removed.
+    std::fs::write(root.path().join("srv/pki/ca.crt"), "x").unwrap();
+    std::fs::write(
+        &cfg,
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ResetConfiguration\nforce: true\ndryRun: true\ncertificatesDir: /srv/pki\n",
+    )
+    .unwrap();
+    let o = kubeadm_in(
+        None,
+        root.path(),
+        &["reset", "--config", cfg.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("[dryrun] Would remove file /srv/pki/ca.crt")
+    );
+    assert!(root.path().join("srv/pki/ca.crt").exists());
+
     // A flag upstream does not know in unmountFlags is refused with the names it takes.
     std::fs::write(
         &cfg,

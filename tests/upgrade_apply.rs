@@ -95,6 +95,19 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
     )
     .unwrap();
     let cfg = config.to_str().unwrap();
+    // A setting the user gave the kubelet at init, which the upgrade must keep.
+    let store = &cp.server.state().store;
+    let cms = resources::find("", "v1", "configmaps").unwrap();
+    let mut kc = store.get(cms, "kube-system", "kubelet-config").unwrap();
+    let text = format!("{}maxPods: 42\n", kc["data"]["kubelet"].as_str().unwrap());
+    kc["data"]["kubelet"] = serde_json::json!(text);
+    kc["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    store
+        .update(cms, "kube-system", "kubelet-config", kc)
+        .unwrap();
     let original: Vec<(PathBuf, Vec<u8>)> = files(&manifests);
     let apiserver_crt = std::fs::read(pki.join("apiserver.crt")).unwrap();
 
@@ -244,8 +257,88 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         "registry.k8s.io/kube-proxy:v1.37.1"
     );
 
+    // The user's kubelet setting is in the node's file and still in the cluster.
+    let kubelet = std::fs::read_to_string(r.join("var/lib/kubelet/config.yaml")).unwrap();
+    assert!(kubelet.contains("maxPods: 42"), "{kubelet}");
+    let kc = store.get(cms, "kube-system", "kubelet-config").unwrap();
+    assert!(kc["data"]["kubelet"]
+        .as_str()
+        .unwrap()
+        .contains("maxPods: 42"));
+
     // And the plan agrees there is nothing left to do.
     report_static_pods(&cp, &r, "cp-1", "v1.37.1");
     let o = kubeadm_in(None, &r, &["upgrade", "plan"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("Awesome, you're up-to-date!"));
+
+    // `upgrade node` on this node now: nothing left to change in its Pods; as the last
+    // control plane at the new version, it re-applies the addons.
+    let o = kubeadm_in(None, &r, &["upgrade", "node", "--config", cfg]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("Current and new manifests of kube-scheduler are equal, skipping upgrade"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[addons] Applied essential addon: CoreDNS"),
+        "{out}"
+    );
+    assert!(
+        out.contains("The configuration for this node was successfully upgraded!"),
+        "{out}"
+    );
+
+    // A worker joined to the cluster: `upgrade node` there, with the kubelet's identity,
+    // takes the kubelet configuration from the cluster and leaves the rest alone.
+    let worker = tempfile::tempdir().unwrap();
+    let kubelet = kubelet_stand_in(worker.path().to_path_buf(), "worker-1", None);
+    let mut args = printed_join_command(&cp.init_output);
+    args.extend(["--node-name", "worker-1", "--skip-phases", "preflight"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = kubeadm_in(None, worker.path(), &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    kubelet.join().unwrap();
+    // The worker's file drifted from the cluster's configuration.
+    let worker_config = worker.path().join("var/lib/kubelet/config.yaml");
+    let drifted = std::fs::read_to_string(&worker_config)
+        .unwrap()
+        .replace("maxPods: 42", "maxPods: 7");
+    std::fs::write(&worker_config, &drifted).unwrap();
+    let o = kubeadm_in(None, worker.path(), &["upgrade", "node"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("[preflight] Skipping prepull. Not a control plane node."),
+        "{out}"
+    );
+    assert!(
+        out.contains("[upgrade] Skipping phase. Not a control plane node."),
+        "{out}"
+    );
+    let config = std::fs::read_to_string(&worker_config).unwrap();
+    assert!(config.contains("maxPods: 42"), "{config}");
+    let tmp = worker.path().join("etc/kubernetes/tmp");
+    let backup = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("kubeadm-kubelet-config-")
+        })
+        .expect("the previous kubelet config is kept");
+    assert_eq!(
+        std::fs::read_to_string(backup.join("config.yaml")).unwrap(),
+        drifted
+    );
 }

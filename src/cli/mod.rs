@@ -126,6 +126,9 @@ pub fn command() -> clap::Command {
             u.mut_subcommand("apply", |c| {
                 bind_workflow(c, &crate::phases::upgrade::workflow())
             })
+            .mut_subcommand("node", |c| {
+                bind_workflow(c, &crate::phases::upgrade::node_workflow())
+            })
         })
 }
 
@@ -163,6 +166,12 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
                 .subcommand_matches("apply")
                 .expect("clap parsed upgrade apply");
             upgrade::run_apply(&cli.global, apply)
+        }
+        Commands::Upgrade(upgrade::UpgradeCommand::Node(_)) => {
+            let node = sub
+                .subcommand_matches("node")
+                .expect("clap parsed upgrade node");
+            upgrade::run_node(&cli.global, node)
         }
         Commands::Upgrade(c) => upgrade::run(&cli.global, c),
         Commands::Version(a) => version::run(a),
@@ -337,9 +346,13 @@ pub(crate) fn load_config(
     config.as_deref().map(crate::config::load_file).transpose()
 }
 
-/// The error of a command whose work a later release delivers.
-pub(crate) fn not_implemented(command: &str) -> anyhow::Result<()> {
-    Err(crate::NotImplemented::command(format!("kubeadm {command}")).into())
+/// `--config` parsed quietly, for a look at one setting before the run (its warnings
+/// are printed when the run loads it); `None` when absent or unreadable, which the run
+/// then reports.
+pub(crate) fn peek_config(config: &Option<PathBuf>) -> Option<crate::config::documents::Documents> {
+    let path = config.as_ref()?;
+    let text = std::fs::read_to_string(path).ok()?;
+    crate::config::documents::parse(&text, &path.display().to_string()).ok()
 }
 
 #[cfg(test)]

@@ -40,8 +40,13 @@ pub struct ResetArgs {
 }
 
 impl WorkflowArgs for ResetArgs {
+    /// `--dry-run`, or `dryRun: true` in the ResetConfiguration: either makes the whole
+    /// run a dry run, host included.
     fn dry_run(&self) -> bool {
         self.dry_run
+            || super::peek_config(&self.config)
+                .and_then(|d| d.reset)
+                .is_some_and(|r| r.dry_run)
     }
 }
 

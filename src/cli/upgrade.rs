@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::not_implemented;
 use super::token::OutputArgs;
+use crate::phases::upgrade::UpgradeOptions;
 
 /// `kubeadm upgrade` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -89,8 +89,8 @@ pub struct PlanArgs {
     pub output: OutputArgs,
 }
 
-/// Flags of `kubeadm upgrade node`.
-#[derive(Debug, clap::Args)]
+/// Flags of `kubeadm upgrade node` (and of `kubeadm upgrade node phase ...`).
+#[derive(Debug, Clone, clap::Args)]
 pub struct NodeArgs {
     /// Perform the renewal of certificates used by component changed during upgrades. [default: true]
     #[arg(long, value_name = "bool", action = clap::ArgAction::Set, default_value_t = true)]
@@ -145,8 +145,67 @@ pub struct DiffArgs {
 }
 
 impl super::WorkflowArgs for ApplyArgs {
+    /// `--dry-run`, or `apply.dryRun: true` in the UpgradeConfiguration: either makes the
+    /// whole run a dry run, host included.
     fn dry_run(&self) -> bool {
         self.dry_run
+            || super::peek_config(&self.common.config)
+                .and_then(|d| d.upgrade)
+                .and_then(|u| u.apply.dry_run)
+                .unwrap_or(false)
+    }
+}
+
+impl super::WorkflowArgs for NodeArgs {
+    /// `--dry-run`, or `node.dryRun: true` in the UpgradeConfiguration.
+    fn dry_run(&self) -> bool {
+        self.dry_run
+            || super::peek_config(&self.config)
+                .and_then(|d| d.upgrade)
+                .and_then(|u| u.node.dry_run)
+                .unwrap_or(false)
+    }
+}
+
+impl From<ApplyArgs> for UpgradeOptions {
+    fn from(a: ApplyArgs) -> Self {
+        UpgradeOptions {
+            command: crate::phases::upgrade::UpgradeCommand::Apply,
+            version: a.version,
+            config: a.common.config,
+            kubeconfig: a.common.kubeconfig,
+            dry_run: a.dry_run,
+            force: a.force,
+            yes: a.yes,
+            etcd_upgrade: a.common.etcd_upgrade,
+            certificate_renewal: a.certificate_renewal,
+            patches: a.patches,
+            skip_phases: a.skip_phases,
+            ignore_preflight_errors: a.common.ignore_preflight_errors,
+            allow_experimental: a.common.allow_experimental_upgrades,
+            allow_rc: a.common.allow_release_candidate_upgrades,
+        }
+    }
+}
+
+impl From<NodeArgs> for UpgradeOptions {
+    fn from(a: NodeArgs) -> Self {
+        UpgradeOptions {
+            command: crate::phases::upgrade::UpgradeCommand::Node,
+            version: None,
+            config: a.config,
+            kubeconfig: a.kubeconfig,
+            dry_run: a.dry_run,
+            force: false,
+            yes: true,
+            etcd_upgrade: a.etcd_upgrade,
+            certificate_renewal: a.certificate_renewal,
+            patches: a.patches,
+            skip_phases: a.skip_phases,
+            ignore_preflight_errors: a.ignore_preflight_errors,
+            allow_experimental: false,
+            allow_rc: false,
+        }
     }
 }
 
@@ -158,7 +217,19 @@ pub fn run_apply(global: &super::GlobalArgs, matches: &clap::ArgMatches) -> anyh
         global,
         matches,
         &[],
-        |args: ApplyArgs, host| UpgradeData::new(args, host),
+        |args: ApplyArgs, host| UpgradeData::new(args.into(), host),
+    )
+}
+
+/// Runs `kubeadm upgrade node` or `kubeadm upgrade node phase ...`.
+pub fn run_node(global: &super::GlobalArgs, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    use crate::phases::upgrade::{node_workflow, UpgradeData};
+    super::run_workflow(
+        &node_workflow(),
+        global,
+        matches,
+        &[],
+        |args: NodeArgs, host| UpgradeData::new(args.into(), host),
     )
 }
 
@@ -167,7 +238,7 @@ pub fn run(global: &super::GlobalArgs, cmd: UpgradeCommand) -> anyhow::Result<()
     match cmd {
         UpgradeCommand::Apply(_) => unreachable!("upgrade apply runs through run_apply"),
         UpgradeCommand::Diff(a) => diff(global, a),
-        UpgradeCommand::Node(_) => not_implemented("upgrade node"),
+        UpgradeCommand::Node(_) => unreachable!("upgrade node runs through run_node"),
         UpgradeCommand::Plan(a) => plan(global, a),
     }
 }

@@ -379,7 +379,7 @@ fn preflight(d: &mut ResetData) -> anyhow::Result<()> {
         d.host.as_ref(),
         &[crate::preflight::Check::IsPrivilegedUser],
         &ignored,
-        d.args.dry_run,
+        d.config.dry_run,
         &mut notes,
     )?;
     println!("{}", d.source_note);
@@ -406,7 +406,7 @@ fn remove_etcd_member(d: &mut ResetData) -> anyhow::Result<()> {
     };
     let remove_data = match &peer_url {
         None => true,
-        Some(peer_url) if d.args.dry_run => {
+        Some(peer_url) if d.config.dry_run => {
             println!("[reset] Would remove the etcd member with peer URL {peer_url} from the etcd cluster");
             true
         }
@@ -445,7 +445,7 @@ fn remove_etcd_member(d: &mut ResetData) -> anyhow::Result<()> {
         match clean_dir(d.host.as_ref(), &data_dir) {
             Ok(()) => println!(
                 "[reset] {} contents of the etcd data directory: {}",
-                if d.args.dry_run {
+                if d.config.dry_run {
                     "Would delete"
                 } else {
                     "Deleted"
@@ -543,7 +543,7 @@ fn leave_etcd_cluster(
 fn cleanup_node(d: &mut ResetData) -> anyhow::Result<()> {
     d.cleaned_node = true;
     let host = d.host.clone();
-    let dry = d.args.dry_run;
+    let dry = d.config.dry_run;
 
     match crate::kubelet::stop(host.as_ref()) {
         crate::kubelet::ServiceOutcome::Done => println!(
@@ -661,7 +661,7 @@ fn unmount_kubelet_dir(d: &mut ResetData, dir: &Path) -> anyhow::Result<bool> {
     }
     // A dry run unmounts nothing; a real run checks that nothing is left before the
     // directory's contents are deleted.
-    if !d.args.dry_run {
+    if !d.config.dry_run {
         let left = host.mounts_under(dir)?;
         if !left.is_empty() {
             let shown: Vec<String> = left.iter().map(|p| p.display().to_string()).collect();
@@ -699,7 +699,7 @@ fn remove_pod_sandboxes(d: &mut ResetData) {
             return;
         }
     };
-    if d.args.dry_run {
+    if d.config.dry_run {
         for s in &sandboxes {
             println!(
                 "[reset] Would stop and remove the pod sandbox {} ({}/{})",

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::cli::upgrade::ApplyArgs;
 use crate::client::{Api, KubeClient};
 use crate::config::InitConfiguration;
 use crate::host::{Host, Sensitivity};
@@ -23,21 +22,108 @@ pub const TMP_DIR: &str = "/etc/kubernetes/tmp";
 
 impl crate::workflow::WorkflowData for UpgradeData {
     fn skip_phases(&self) -> Vec<String> {
-        if self.args.skip_phases.is_empty() {
-            self.apply_cfg.skip_phases.clone()
-        } else {
-            self.args.skip_phases.clone()
+        self.opts.skip_phases.clone()
+    }
+}
+
+/// Which command runs the phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpgradeCommand {
+    /// `kubeadm upgrade apply`: the first control-plane node, and the cluster's objects.
+    Apply,
+    /// `kubeadm upgrade node`: any other node, to the version the cluster is at.
+    Node,
+}
+
+/// What an upgrade command was asked, from its flags (the CLI fills it).
+#[derive(Debug, Clone)]
+pub struct UpgradeOptions {
+    /// Apply or node.
+    pub command: UpgradeCommand,
+    /// The target version (apply).
+    pub version: Option<String>,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--force`.
+    pub force: bool,
+    /// `--yes`.
+    pub yes: bool,
+    /// `--etcd-upgrade`.
+    pub etcd_upgrade: bool,
+    /// `--certificate-renewal`.
+    pub certificate_renewal: bool,
+    /// `--patches`.
+    pub patches: Option<PathBuf>,
+    /// `--skip-phases`.
+    pub skip_phases: Vec<String>,
+    /// `--ignore-preflight-errors`.
+    pub ignore_preflight_errors: Vec<String>,
+    /// `--allow-experimental-upgrades`.
+    pub allow_experimental: bool,
+    /// `--allow-release-candidate-upgrades`.
+    pub allow_rc: bool,
+}
+
+impl UpgradeOptions {
+    /// The flags with the UpgradeConfiguration's section for this command applied where
+    /// the flags say nothing (flags win, as upstream).
+    fn with_config(mut self, u: &crate::config::v1beta4::UpgradeConfiguration) -> Self {
+        let join = |flags: &mut Vec<String>, cfg: &[String]| flags.extend(cfg.iter().cloned());
+        match self.command {
+            UpgradeCommand::Apply => {
+                let a = &u.apply;
+                if self.version.is_none() && !a.kubernetes_version.is_empty() {
+                    self.version = Some(a.kubernetes_version.clone());
+                }
+                self.dry_run |= a.dry_run.unwrap_or(false);
+                self.force |= a.force_upgrade.unwrap_or(false);
+                self.etcd_upgrade &= a.etcd_upgrade.unwrap_or(true);
+                self.certificate_renewal &= a.certificate_renewal.unwrap_or(true);
+                self.allow_experimental |= a.allow_experimental_upgrades.unwrap_or(false);
+                self.allow_rc |= a.allow_rc_upgrades.unwrap_or(false);
+                if self.patches.is_none() {
+                    self.patches = a.patches.as_ref().map(|p| PathBuf::from(&p.directory));
+                }
+                if self.skip_phases.is_empty() {
+                    self.skip_phases = a.skip_phases.clone();
+                }
+                join(
+                    &mut self.ignore_preflight_errors,
+                    &a.ignore_preflight_errors,
+                );
+            }
+            UpgradeCommand::Node => {
+                let n = &u.node;
+                self.dry_run |= n.dry_run.unwrap_or(false);
+                self.etcd_upgrade &= n.etcd_upgrade.unwrap_or(true);
+                self.certificate_renewal &= n.certificate_renewal.unwrap_or(true);
+                if self.patches.is_none() {
+                    self.patches = n.patches.as_ref().map(|p| PathBuf::from(&p.directory));
+                }
+                if self.skip_phases.is_empty() {
+                    self.skip_phases = n.skip_phases.clone();
+                }
+                join(
+                    &mut self.ignore_preflight_errors,
+                    &n.ignore_preflight_errors,
+                );
+            }
         }
+        self.patches = self.patches.filter(|p| !p.as_os_str().is_empty());
+        self
     }
 }
 
 /// What the upgrade phases share.
 pub struct UpgradeData {
-    /// The flags.
-    pub args: ApplyArgs,
+    /// What was asked.
+    pub opts: UpgradeOptions,
     /// The machine (or the dry-run recorder).
     pub host: Arc<dyn Host>,
-    apply_cfg: crate::config::v1beta4::UpgradeApplyConfiguration,
     timeouts: crate::config::v1beta4::Timeouts,
     cfg: Option<InitConfiguration>,
     client: Option<Arc<KubeClient>>,
@@ -47,11 +133,12 @@ pub struct UpgradeData {
 }
 
 impl UpgradeData {
-    /// Builds the data from the flags and `--config` (an UpgradeConfiguration).
-    pub fn new(args: ApplyArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        let upgrade = crate::cli::load_config(&args.common.config)?
+    /// Builds the data from the options and `--config` (an UpgradeConfiguration).
+    pub fn new(opts: UpgradeOptions, host: Arc<dyn Host>) -> anyhow::Result<Self> {
+        let upgrade = crate::cli::load_config(&opts.config)?
             .and_then(|d| d.upgrade)
             .unwrap_or_default();
+        let opts = opts.with_config(&upgrade);
         let stamp = time::OffsetDateTime::now_utc();
         let backup_stamp = format!(
             "{:04}-{:02}-{:02}-{:02}-{:02}-{:02}",
@@ -63,9 +150,8 @@ impl UpgradeData {
             stamp.second()
         );
         Ok(UpgradeData {
-            args,
+            opts,
             host,
-            apply_cfg: upgrade.apply,
             timeouts: upgrade.timeouts.unwrap_or_default(),
             cfg: None,
             client: None,
@@ -76,7 +162,7 @@ impl UpgradeData {
     }
 
     fn dry_run(&self) -> bool {
-        self.args.dry_run || self.apply_cfg.dry_run.unwrap_or(false)
+        self.opts.dry_run
     }
 
     /// The cluster, for reading (a dry run reads the real cluster too).
@@ -84,15 +170,30 @@ impl UpgradeData {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
+        // `upgrade node` on a worker talks with the kubelet's identity, as upstream.
+        let default = if self.opts.command == UpgradeCommand::Node && !self.is_control_plane_node()
+        {
+            "kubelet.conf"
+        } else {
+            "admin.conf"
+        };
         let path = self
-            .args
-            .common
+            .opts
             .kubeconfig
             .clone()
-            .unwrap_or_else(|| Path::new(KUBERNETES_DIR).join("admin.conf"));
+            .unwrap_or_else(|| Path::new(KUBERNETES_DIR).join(default));
         let c = Arc::new(KubeClient::from_kubeconfig(self.host.as_ref(), &path)?);
         self.client = Some(c.clone());
         Ok(c)
+    }
+
+    /// True when this node runs an API server (its manifest is here).
+    fn is_control_plane_node(&self) -> bool {
+        matches!(
+            self.host
+                .exists(&Path::new(MANIFESTS_DIR).join("kube-apiserver.yaml")),
+            Ok(true)
+        )
     }
 
     /// The cluster, for writing: the recorder in a dry run.
@@ -103,18 +204,24 @@ impl UpgradeData {
         Ok(self.client()?)
     }
 
-    /// The target version: the argument, else the UpgradeConfiguration's.
-    fn target(&self) -> anyhow::Result<KubeVersion> {
-        let v = self
-            .args
-            .version
-            .clone()
-            .or_else(|| Some(self.apply_cfg.kubernetes_version.clone()).filter(|v| !v.is_empty()))
-            .ok_or_else(|| {
+    /// The target version: for apply, the argument (or the UpgradeConfiguration's); for
+    /// node, the version the cluster's configuration is at (apply has uploaded it).
+    fn target(&mut self) -> anyhow::Result<KubeVersion> {
+        let v = match self.opts.command {
+            UpgradeCommand::Apply => self.opts.version.clone().ok_or_else(|| {
                 anyhow::anyhow!(
                     "missing one or more required arguments. Required arguments: [version]"
                 )
-            })?;
+            })?,
+            UpgradeCommand::Node => {
+                let client = self.client()?;
+                super::api::read_kubeadm_config(client.as_ref())?
+                    .cluster
+                    .map(|c| c.kubernetes_version)
+                    .filter(|v| !v.is_empty())
+                    .context("the kubeadm-config ConfigMap names no kubernetesVersion")?
+            }
+        };
         let resolved = crate::config::resolve_kubernetes_version(&v)?;
         KubeVersion::parse(&resolved).ok_or_else(|| {
             anyhow::anyhow!("{v:?} is not a Kubernetes version; expected one such as v1.37.1")
@@ -133,46 +240,42 @@ impl UpgradeData {
         if let Some(c) = docs.cluster.as_mut() {
             c.kubernetes_version = target.to_string();
         }
-        let apiserver = Path::new(MANIFESTS_DIR).join("kube-apiserver.yaml");
-        let text = self.host.read_to_string(&apiserver).with_context(|| {
-            format!(
-                "{}: this node's API server manifest; upgrade apply runs on a control-plane node",
-                apiserver.display()
-            )
-        })?;
-        let pod = crate::manifests::from_yaml(&apiserver, &text)?;
-        let endpoint = pod
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(crate::manifests::controlplane::ADVERTISE_ADDRESS_ANNOTATION))
-            .cloned()
-            .with_context(|| {
-                format!(
-                    "{}: no {:?} annotation",
-                    apiserver.display(),
-                    crate::manifests::controlplane::ADVERTISE_ADDRESS_ANNOTATION
-                )
-            })?;
-        let (address, port) = crate::config::split_host_port(&endpoint);
+        // The component configurations as the cluster holds them, so that what the user
+        // set at init survives the upgrade (kubeadm-config holds only the
+        // ClusterConfiguration).
+        docs.kubelet = component_config(client.as_ref(), "kubelet-config", "kubelet")?;
+        docs.kube_proxy = component_config(client.as_ref(), "kube-proxy", "config.conf")?;
         self.node_name = node_name(self.host.as_ref())?;
-        let overrides = crate::config::InitOverrides {
-            advertise_address: Some(address),
-            bind_port: port,
+        let mut overrides = crate::config::InitOverrides {
             node_name: Some(self.node_name.clone()),
             ..Default::default()
         };
+        if self.is_control_plane_node() {
+            let apiserver = Path::new(MANIFESTS_DIR).join("kube-apiserver.yaml");
+            let text = self.host.read_to_string(&apiserver)?;
+            let pod = crate::manifests::from_yaml(&apiserver, &text)?;
+            let annotation = crate::manifests::controlplane::ADVERTISE_ADDRESS_ANNOTATION;
+            let endpoint = pod
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(annotation))
+                .cloned()
+                .with_context(|| {
+                    format!("{}: no {annotation:?} annotation", apiserver.display())
+                })?;
+            let (address, port) = crate::config::split_host_port(&endpoint);
+            overrides.advertise_address = Some(address);
+            overrides.bind_port = port;
+        } else if self.opts.command == UpgradeCommand::Apply {
+            anyhow::bail!("{}/kube-apiserver.yaml: no API server manifest; 'kubeadm upgrade apply' runs on a control-plane node (use 'kubeadm upgrade node' on the others)", MANIFESTS_DIR);
+        }
         let mut cfg =
             crate::config::init_configuration(self.host.as_ref(), Some(&docs), &overrides)?;
-        let patches = self
-            .args
-            .patches
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .or_else(|| self.apply_cfg.patches.as_ref().map(|p| p.directory.clone()))
-            .filter(|p| !p.is_empty());
-        if let Some(dir) = patches {
-            cfg.versioned.init.patches = Some(crate::config::v1beta4::Patches { directory: dir });
+        if let Some(dir) = &self.opts.patches {
+            cfg.versioned.init.patches = Some(crate::config::v1beta4::Patches {
+                directory: dir.display().to_string(),
+            });
         }
         self.cfg = Some(cfg.clone());
         Ok(cfg)
@@ -187,15 +290,48 @@ impl UpgradeData {
     }
 }
 
+/// A component configuration document from its ConfigMap in kube-system; `None` when the
+/// cluster has no such ConfigMap (the addon is disabled, say).
+fn component_config(
+    api: &dyn Api,
+    name: &str,
+    key: &str,
+) -> anyhow::Result<Option<serde_yaml_ng::Mapping>> {
+    let cm = match api.call(
+        "GET",
+        &crate::client::object_path("ConfigMap", Some("kube-system"), name),
+        None,
+        "application/json",
+    ) {
+        Ok(cm) => cm,
+        // Missing, or not readable by this identity (a worker's kubelet and kube-proxy's).
+        Err(e) if e.is_not_found() || e.code == 403 => return Ok(None),
+        Err(e) => {
+            return Err(anyhow::anyhow!(e)).with_context(|| format!("reading the {name} ConfigMap"))
+        }
+    };
+    let Some(text) = cm["data"][key].as_str() else {
+        return Ok(None);
+    };
+    serde_yaml_ng::from_str(text)
+        .map(Some)
+        .with_context(|| format!("the {name} ConfigMap's {key:?} is not a YAML document"))
+}
+
 /// This node's name, as its kubelet authenticates: the CN `system:node:<name>` of the
 /// client certificate in `kubelet.conf`.
 fn node_name(host: &dyn Host) -> anyhow::Result<String> {
     let path = Path::new(KUBERNETES_DIR).join("kubelet.conf");
     let kc = crate::kubeconfig::KubeConfig::from_yaml(&host.read_to_string(&path)?)?;
-    let cert = kc
+    let user = kc
         .current_user()
-        .and_then(|u| u.client_certificate_data.clone())
-        .with_context(|| format!("{}: no embedded client certificate", path.display()))?;
+        .with_context(|| format!("{}: no current user", path.display()))?;
+    // Embedded after init, a file the kubelet rotates after a TLS bootstrap.
+    let cert = match (&user.client_certificate_data, &user.client_certificate) {
+        (Some(data), _) => data.clone(),
+        (None, Some(file)) => host.read(Path::new(file))?,
+        (None, None) => anyhow::bail!("{}: no client certificate", path.display()),
+    };
     let info = crate::pki::CertInfo::parse_pem(&String::from_utf8_lossy(&cert))?;
     info.common_name
         .strip_prefix("system:node:")
@@ -212,8 +348,7 @@ fn node_name(host: &dyn Host) -> anyhow::Result<String> {
 /// `preflight`: root, the versions, the skew policy, and the user's go-ahead.
 fn preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
     println!("[preflight] Running pre-flight checks.");
-    let mut ignored = d.args.common.ignore_preflight_errors.clone();
-    ignored.extend(d.apply_cfg.ignore_preflight_errors.iter().cloned());
+    let ignored = d.opts.ignore_preflight_errors.clone();
     let mut notes = Vec::new();
     super::preflight::run_checks(
         d.host.as_ref(),
@@ -237,17 +372,15 @@ fn preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
     println!("[upgrade/versions] Cluster version: {cluster}");
     println!("[upgrade/versions] kubeadm version: {kubeadm}");
     let kubelets: Vec<String> = state.kubelet.keys().cloned().collect();
-    let force = d.args.force || d.apply_cfg.force_upgrade.unwrap_or(false);
+    let force = d.opts.force;
     let skew = crate::upgrade::policy::enforce(
         &crate::upgrade::policy::SkewInput {
             cluster: &cluster,
             kubeadm: &kubeadm,
             kubelets: Some(&kubelets),
             minimum: &minimum,
-            allow_experimental: d.args.common.allow_experimental_upgrades
-                || d.apply_cfg.allow_experimental_upgrades.unwrap_or(false),
-            allow_rc: d.args.common.allow_release_candidate_upgrades
-                || d.apply_cfg.allow_rc_upgrades.unwrap_or(false),
+            allow_experimental: d.opts.allow_experimental,
+            allow_rc: d.opts.allow_rc,
         },
         &target,
     );
@@ -270,7 +403,7 @@ fn preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
     }
     // The configuration at the target version, validated as init validates it.
     d.config()?;
-    let yes = d.args.yes || force || d.dry_run();
+    let yes = d.opts.yes || force || d.dry_run();
     if !yes {
         if !std::io::stdin().is_terminal() {
             anyhow::bail!("won't proceed: the upgrade asks for confirmation and standard input is not a terminal; pass --yes (-y) to upgrade without asking");
@@ -349,6 +482,76 @@ fn renewables_of(component: &str) -> &'static [&'static str] {
     }
 }
 
+/// `upgrade node`'s `preflight`: root, and the version this node goes to.
+fn node_preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
+    println!("[preflight] Running pre-flight checks");
+    let mut notes = Vec::new();
+    super::preflight::run_checks(
+        d.host.as_ref(),
+        &[crate::preflight::Check::IsPrivilegedUser],
+        &crate::preflight::Ignored::new(&d.opts.ignore_preflight_errors)?,
+        d.dry_run(),
+        &mut notes,
+    )?;
+    if !d.is_control_plane_node() {
+        println!("[preflight] Skipping prepull. Not a control plane node.");
+    }
+    let target = d.target()?;
+    println!(
+        "[upgrade] Upgrading this node to {target}, the version in the cluster's configuration"
+    );
+    Ok(())
+}
+
+/// `upgrade node`'s `control-plane`: as apply's, on a control-plane node only.
+fn node_control_plane(d: &mut UpgradeData) -> anyhow::Result<()> {
+    if !d.is_control_plane_node() {
+        println!("[upgrade] Skipping phase. Not a control plane node.");
+        return Ok(());
+    }
+    control_plane(d)
+}
+
+/// Whether `upgrade node` re-applies an addon: on a control-plane node, once every API
+/// server runs the target version (the last node upgraded does it), as upstream.
+fn node_addons_ready(d: &mut UpgradeData, addon: &str) -> anyhow::Result<bool> {
+    if !d.is_control_plane_node() {
+        println!("[upgrade/addon] Skipping the addon/{addon} phase. Not a control plane node.");
+        return Ok(false);
+    }
+    let target = d.target()?.to_string();
+    let client = d.client()?;
+    let state = crate::upgrade::plan::cluster_state(client.as_ref())?;
+    let behind: Vec<String> = state
+        .apiserver
+        .iter()
+        .filter(|(v, _)| **v != target)
+        .flat_map(|(_, nodes)| nodes.clone())
+        .collect();
+    if !behind.is_empty() {
+        println!(
+            "[upgrade/addon] Skipping the addon/{addon} phase. Not all control plane instances have been upgraded ({} not yet)",
+            behind.join(", ")
+        );
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+fn node_addon_coredns(d: &mut UpgradeData) -> anyhow::Result<()> {
+    if node_addons_ready(d, "coredns")? {
+        addon_coredns(d)?;
+    }
+    Ok(())
+}
+
+fn node_addon_kube_proxy(d: &mut UpgradeData) -> anyhow::Result<()> {
+    if node_addons_ready(d, "kube-proxy")? {
+        addon_kube_proxy(d)?;
+    }
+    Ok(())
+}
+
 /// `control-plane`: the backups first (every manifest, and an etcd snapshot), then each
 /// component in turn.
 fn control_plane(d: &mut UpgradeData) -> anyhow::Result<()> {
@@ -371,7 +574,7 @@ fn control_plane(d: &mut UpgradeData) -> anyhow::Result<()> {
     );
 
     let local_etcd = matches!(cfg.cluster.etcd, crate::config::Etcd::Local(_));
-    let etcd_upgrade = d.args.common.etcd_upgrade && d.apply_cfg.etcd_upgrade.unwrap_or(true);
+    let etcd_upgrade = d.opts.etcd_upgrade;
     let mut components: Vec<&str> = Vec::new();
     if local_etcd && etcd_upgrade {
         let dir = Path::new(TMP_DIR)
@@ -392,7 +595,7 @@ fn control_plane(d: &mut UpgradeData) -> anyhow::Result<()> {
 
     let patches = super::staticpods::load_patches(host.as_ref(), &cfg)?;
     let proxy_env = crate::manifests::proxy_env_of(std::env::vars());
-    let renew = d.args.certificate_renewal && d.apply_cfg.certificate_renewal.unwrap_or(true);
+    let renew = d.opts.certificate_renewal;
     let reader = d.client()?;
     let timeout = d.manifests_timeout();
     for component in components {
@@ -654,7 +857,10 @@ fn post_upgrade(d: &mut UpgradeData) -> anyhow::Result<()> {
             path.display()
         );
     }
-    println!("[upgrade] SUCCESS! A control plane node of your cluster was upgraded to {target:?}.\n\n[upgrade] Now please proceed with upgrading the rest of the nodes by following the right order.");
+    match d.opts.command {
+        UpgradeCommand::Apply => println!("[upgrade] SUCCESS! A control plane node of your cluster was upgraded to {:?}.\n\n[upgrade] Now please proceed with upgrading the rest of the nodes by following the right order.", target.to_string()),
+        UpgradeCommand::Node => println!("[upgrade] The configuration for this node was successfully upgraded!\n[upgrade] Now you should go ahead and upgrade the kubelet package using your package manager."),
+    }
     Ok(())
 }
 
@@ -722,6 +928,51 @@ pub fn workflow() -> Workflow<UpgradeData> {
                 Phase::new("kube-proxy", "Upgrade the kube-proxy addon")
                     .inherit(CFG)
                     .run(addon_kube_proxy),
+            ]),
+            Phase::new("post-upgrade", "Run post upgrade tasks")
+                .inherit(CFG)
+                .run(post_upgrade),
+        ],
+    )
+    .under(&["upgrade"])
+}
+
+/// The `upgrade node` phases, in upstream's order.
+pub fn node_workflow() -> Workflow<UpgradeData> {
+    const CFG: &[&str] = &["config", "dry-run", "kubeconfig"];
+    Workflow::new(
+        "node",
+        vec![
+            Phase::new("preflight", "Run upgrade node pre-flight checks")
+                .inherit(&["config", "dry-run", "ignore-preflight-errors", "kubeconfig"])
+                .run(node_preflight),
+            Phase::new(
+                "control-plane",
+                "Upgrade the control plane instance deployed on this node, if any",
+            )
+            .inherit(&[
+                "certificate-renewal",
+                "config",
+                "dry-run",
+                "etcd-upgrade",
+                "kubeconfig",
+                "patches",
+            ])
+            .run(node_control_plane),
+            Phase::new(
+                "kubelet-config",
+                "Upgrade the kubelet configuration for this node",
+            )
+            .inherit(&["config", "dry-run", "kubeconfig", "patches"])
+            .run(kubelet_config),
+            Phase::new("addon", "Upgrade the default kubeadm addons").children(vec![
+                Phase::all("Upgrade all the addons", CFG),
+                Phase::new("coredns", "Upgrade the CoreDNS addon")
+                    .inherit(CFG)
+                    .run(node_addon_coredns),
+                Phase::new("kube-proxy", "Upgrade the kube-proxy addon")
+                    .inherit(CFG)
+                    .run(node_addon_kube_proxy),
             ]),
             Phase::new("post-upgrade", "Run post upgrade tasks")
                 .inherit(CFG)
