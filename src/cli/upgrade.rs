@@ -307,32 +307,18 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
     }
     say("");
     // What `upgrade apply` would refuse for each target, said here already.
-    let cluster = KubeVersion::parse(&before.kube_version).context("the cluster's version")?;
-    let kubeadm =
-        KubeVersion::parse(crate::version::KUBERNETES_VERSION).context("kubeadm's version")?;
-    let minimum = KubeVersion::parse(&format!(
-        "v1.{}.0",
-        crate::config::MINIMUM_CONTROL_PLANE_MINOR
-    ))
-    .context("the minimum version")?;
-    let kubelets: Vec<String> = before.kubelet.keys().cloned().collect();
     for u in &upgrades {
         let Some(target) = KubeVersion::parse(&u.after.kube_version) else {
             continue;
         };
-        let skew = crate::upgrade::policy::enforce(
-            &crate::upgrade::policy::SkewInput {
-                cluster: &cluster,
-                kubeadm: &kubeadm,
-                kubelets: Some(&kubelets),
-                minimum: &minimum,
-                allow_experimental: a.common.allow_experimental_upgrades
-                    || plan_cfg.allow_experimental_upgrades.unwrap_or(false),
-                allow_rc: a.common.allow_release_candidate_upgrades
-                    || plan_cfg.allow_rc_upgrades.unwrap_or(false),
-            },
+        let skew = crate::upgrade::policy::check(
+            &before,
             &target,
-        );
+            a.common.allow_experimental_upgrades
+                || plan_cfg.allow_experimental_upgrades.unwrap_or(false),
+            a.common.allow_release_candidate_upgrades
+                || plan_cfg.allow_rc_upgrades.unwrap_or(false),
+        )?;
         for m in &skew.mandatory {
             eprintln!("[upgrade/versions] WARNING: {m}");
         }

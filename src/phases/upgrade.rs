@@ -361,29 +361,14 @@ fn preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
     let target = d.target()?;
     let client = d.client()?;
     let state = crate::upgrade::plan::cluster_state(client.as_ref())?;
-    let cluster = KubeVersion::parse(&state.kube_version).context("the cluster's version")?;
-    let kubeadm =
-        KubeVersion::parse(crate::version::KUBERNETES_VERSION).context("kubeadm's version")?;
-    let minimum = KubeVersion::parse(&format!(
-        "v1.{}.0",
-        crate::config::MINIMUM_CONTROL_PLANE_MINOR
-    ))
-    .context("the minimum version")?;
-    println!("[upgrade/versions] Cluster version: {cluster}");
-    println!("[upgrade/versions] kubeadm version: {kubeadm}");
-    let kubelets: Vec<String> = state.kubelet.keys().cloned().collect();
-    let force = d.opts.force;
-    let skew = crate::upgrade::policy::enforce(
-        &crate::upgrade::policy::SkewInput {
-            cluster: &cluster,
-            kubeadm: &kubeadm,
-            kubelets: Some(&kubelets),
-            minimum: &minimum,
-            allow_experimental: d.opts.allow_experimental,
-            allow_rc: d.opts.allow_rc,
-        },
-        &target,
+    println!("[upgrade/versions] Cluster version: {}", state.kube_version);
+    println!(
+        "[upgrade/versions] kubeadm version: {}",
+        crate::version::KUBERNETES_VERSION
     );
+    let force = d.opts.force;
+    let skew =
+        crate::upgrade::policy::check(&state, &target, d.opts.allow_experimental, d.opts.allow_rc)?;
     if !skew.mandatory.is_empty() {
         anyhow::bail!(
             "the upgrade to {target} is not supported:\n  - {}",
@@ -864,6 +849,40 @@ fn post_upgrade(d: &mut UpgradeData) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `kubelet-config`, as apply and node list it.
+fn kubelet_config_phase() -> Phase<UpgradeData> {
+    Phase::new(
+        "kubelet-config",
+        "Upgrade the kubelet configuration for this node",
+    )
+    .inherit(&["config", "dry-run", "kubeconfig", "patches"])
+    .run(kubelet_config)
+}
+
+/// `addon` with its `all`, `coredns` and `kube-proxy`, running the given work.
+fn addon_phase(
+    coredns: fn(&mut UpgradeData) -> anyhow::Result<()>,
+    kube_proxy: fn(&mut UpgradeData) -> anyhow::Result<()>,
+) -> Phase<UpgradeData> {
+    const CFG: &[&str] = &["config", "dry-run", "kubeconfig"];
+    Phase::new("addon", "Upgrade the default kubeadm addons").children(vec![
+        Phase::all("Upgrade all the addons", CFG),
+        Phase::new("coredns", "Upgrade the CoreDNS addon")
+            .inherit(CFG)
+            .run(coredns),
+        Phase::new("kube-proxy", "Upgrade the kube-proxy addon")
+            .inherit(CFG)
+            .run(kube_proxy),
+    ])
+}
+
+/// `post-upgrade`, as apply and node list it.
+fn post_upgrade_phase() -> Phase<UpgradeData> {
+    Phase::new("post-upgrade", "Run post upgrade tasks")
+        .inherit(&["config", "dry-run", "kubeconfig"])
+        .run(post_upgrade)
+}
+
 /// The `upgrade apply` phases, in upstream's order.
 pub fn workflow() -> Workflow<UpgradeData> {
     const CFG: &[&str] = &["config", "dry-run", "kubeconfig"];
@@ -908,30 +927,15 @@ pub fn workflow() -> Workflow<UpgradeData> {
                     .inherit(CFG)
                     .run(upload_kubelet),
             ]),
-            Phase::new(
-                "kubelet-config",
-                "Upgrade the kubelet configuration for this node",
-            )
-            .inherit(&["config", "dry-run", "kubeconfig", "patches"])
-            .run(kubelet_config),
+            kubelet_config_phase(),
             Phase::new(
                 "bootstrap-token",
                 "Configures bootstrap token and cluster-info RBAC rules",
             )
             .inherit(CFG)
             .run(bootstrap_token),
-            Phase::new("addon", "Upgrade the default kubeadm addons").children(vec![
-                Phase::all("Upgrade all the addons", CFG),
-                Phase::new("coredns", "Upgrade the CoreDNS addon")
-                    .inherit(CFG)
-                    .run(addon_coredns),
-                Phase::new("kube-proxy", "Upgrade the kube-proxy addon")
-                    .inherit(CFG)
-                    .run(addon_kube_proxy),
-            ]),
-            Phase::new("post-upgrade", "Run post upgrade tasks")
-                .inherit(CFG)
-                .run(post_upgrade),
+            addon_phase(addon_coredns, addon_kube_proxy),
+            post_upgrade_phase(),
         ],
     )
     .under(&["upgrade"])
@@ -939,7 +943,6 @@ pub fn workflow() -> Workflow<UpgradeData> {
 
 /// The `upgrade node` phases, in upstream's order.
 pub fn node_workflow() -> Workflow<UpgradeData> {
-    const CFG: &[&str] = &["config", "dry-run", "kubeconfig"];
     Workflow::new(
         "node",
         vec![
@@ -959,24 +962,9 @@ pub fn node_workflow() -> Workflow<UpgradeData> {
                 "patches",
             ])
             .run(node_control_plane),
-            Phase::new(
-                "kubelet-config",
-                "Upgrade the kubelet configuration for this node",
-            )
-            .inherit(&["config", "dry-run", "kubeconfig", "patches"])
-            .run(kubelet_config),
-            Phase::new("addon", "Upgrade the default kubeadm addons").children(vec![
-                Phase::all("Upgrade all the addons", CFG),
-                Phase::new("coredns", "Upgrade the CoreDNS addon")
-                    .inherit(CFG)
-                    .run(node_addon_coredns),
-                Phase::new("kube-proxy", "Upgrade the kube-proxy addon")
-                    .inherit(CFG)
-                    .run(node_addon_kube_proxy),
-            ]),
-            Phase::new("post-upgrade", "Run post upgrade tasks")
-                .inherit(CFG)
-                .run(post_upgrade),
+            kubelet_config_phase(),
+            addon_phase(node_addon_coredns, node_addon_kube_proxy),
+            post_upgrade_phase(),
         ],
     )
     .under(&["upgrade"])

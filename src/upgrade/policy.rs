@@ -43,6 +43,38 @@ pub struct SkewInput<'a> {
     pub allow_rc: bool,
 }
 
+/// The policy for `new` against what runs in the cluster, this kubeadm's version and the
+/// oldest control plane it supports.
+pub fn check(
+    state: &super::plan::ClusterState,
+    new: &KubeVersion,
+    allow_experimental: bool,
+    allow_rc: bool,
+) -> anyhow::Result<SkewErrors> {
+    use anyhow::Context;
+    let cluster = KubeVersion::parse(&state.kube_version)
+        .with_context(|| format!("couldn't parse the cluster version {}", state.kube_version))?;
+    let kubeadm =
+        KubeVersion::parse(crate::version::KUBERNETES_VERSION).context("kubeadm's own version")?;
+    let minimum = KubeVersion::parse(&format!(
+        "v1.{}.0",
+        crate::config::MINIMUM_CONTROL_PLANE_MINOR
+    ))
+    .context("the minimum control-plane version")?;
+    let kubelets: Vec<String> = state.kubelet.keys().cloned().collect();
+    Ok(enforce(
+        &SkewInput {
+            cluster: &cluster,
+            kubeadm: &kubeadm,
+            kubelets: Some(&kubelets),
+            minimum: &minimum,
+            allow_experimental,
+            allow_rc,
+        },
+        new,
+    ))
+}
+
 /// Upstream's `EnforceVersionPolicies` for the target `new`.
 pub fn enforce(i: &SkewInput, new: &KubeVersion) -> SkewErrors {
     let mut e = SkewErrors::default();
