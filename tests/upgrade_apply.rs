@@ -109,6 +109,8 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         .update(cms, "kube-system", "kubelet-config", kc)
         .unwrap();
     let original: Vec<(PathBuf, Vec<u8>)> = files(&manifests);
+    // Certificates carry whole seconds: let one pass, so a renewal's NotAfter is later.
+    std::thread::sleep(Duration::from_millis(1100));
     let apiserver_crt = std::fs::read(pki.join("apiserver.crt")).unwrap();
 
     // A dry run says what it would do and changes nothing on the node.
@@ -210,6 +212,15 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         (i.common_name, i.dns_names, i.ips)
     };
     assert_eq!(names(&renewed), names(&apiserver_crt));
+    let not_after = |pem: &[u8]| {
+        kubeadm::pki::CertInfo::parse_pem(&String::from_utf8_lossy(pem))
+            .unwrap()
+            .not_after
+    };
+    assert!(
+        not_after(&renewed) > not_after(&apiserver_crt),
+        "a new NotAfter"
+    );
 
     // Fixed, a second apply skips what is done and finishes.
     broken.store(false, Ordering::SeqCst);
