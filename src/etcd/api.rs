@@ -1,5 +1,5 @@
 //! The messages of the etcd v3 API (`etcdserverpb`) that kubeadm uses: the cluster's
-//! member calls, status, and snapshot; with the field numbers of etcd's API. Fields
+//! member calls and the snapshot; with the field numbers of etcd's API. Fields
 //! kubeadm does not read are left out, and protobuf decoding skips them.
 
 /// `etcdserverpb.Cluster` method paths.
@@ -16,8 +16,6 @@ pub mod cluster {
 
 /// `etcdserverpb.Maintenance` method paths.
 pub mod maintenance {
-    /// `Status`.
-    pub const STATUS: &str = "/etcdserverpb.Maintenance/Status";
     /// `Snapshot` (server streaming).
     pub const SNAPSHOT: &str = "/etcdserverpb.Maintenance/Snapshot";
 }
@@ -112,38 +110,9 @@ pub struct MemberIdRequest {
     pub id: u64,
 }
 
-/// `StatusRequest` and `SnapshotRequest`, which have no field.
+/// `SnapshotRequest`, which has no field.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Empty {}
-
-/// `StatusResponse`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct StatusResponse {
-    /// The header (`member_id` is the member that answered).
-    #[prost(message, optional, tag = "1")]
-    pub header: Option<ResponseHeader>,
-    /// The server's version (`3.5.21`).
-    #[prost(string, tag = "2")]
-    pub version: String,
-    /// `dbSize`.
-    #[prost(int64, tag = "3")]
-    pub db_size: i64,
-    /// The leader's member id.
-    #[prost(uint64, tag = "4")]
-    pub leader: u64,
-    /// `raftIndex`.
-    #[prost(uint64, tag = "5")]
-    pub raft_index: u64,
-    /// `raftTerm`.
-    #[prost(uint64, tag = "6")]
-    pub raft_term: u64,
-    /// `errors`: alarms and the like.
-    #[prost(string, repeated, tag = "8")]
-    pub errors: Vec<String>,
-    /// `isLearner`.
-    #[prost(bool, tag = "10")]
-    pub is_learner: bool,
-}
 
 /// `SnapshotResponse`: one chunk of the snapshot.
 #[derive(Clone, PartialEq, prost::Message)]

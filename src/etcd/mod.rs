@@ -1,7 +1,7 @@
 //! The etcd v3 API as kubeadm uses it: list the members, add a joining control plane's
 //! member as a learner and promote it once it has caught up, remove a member on reset,
-//! read a member's status, take a snapshot before an upgrade. gRPC over TLS with the etcd
-//! CA and a client certificate (the healthcheck client's, as upstream).
+//! take a snapshot before an upgrade. gRPC over TLS with the etcd CA and a client
+//! certificate (the healthcheck client's, as upstream).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -28,23 +28,6 @@ pub struct EtcdMember {
     pub client_urls: Vec<String>,
     /// Whether it is a learner (a non-voting member).
     pub is_learner: bool,
-}
-
-/// What a member says of itself (`Maintenance.Status`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EtcdStatus {
-    /// The id of the member that answered.
-    pub member_id: u64,
-    /// The leader's id.
-    pub leader: u64,
-    /// The server's version (`3.5.21`).
-    pub version: String,
-    /// The database size in bytes.
-    pub db_size: i64,
-    /// Whether the member that answered is a learner.
-    pub is_learner: bool,
-    /// Alarms and other errors the member reports.
-    pub errors: Vec<String>,
 }
 
 /// A client of an etcd cluster, over etcd's v3 gRPC API with TLS.
@@ -152,22 +135,6 @@ impl EtcdClient {
             .map_err(status_error)
             .with_context(|| format!("listing the etcd members at {}", self.endpoint))?;
         Ok(r.members.into_iter().map(Self::convert).collect())
-    }
-
-    /// What the member this client talks to says of itself.
-    pub fn status(&mut self) -> anyhow::Result<EtcdStatus> {
-        let r: api::StatusResponse = self
-            .call(api::maintenance::STATUS, api::Empty {})
-            .map_err(status_error)
-            .with_context(|| format!("reading the status of etcd at {}", self.endpoint))?;
-        Ok(EtcdStatus {
-            member_id: r.header.map(|h| h.member_id).unwrap_or_default(),
-            leader: r.leader,
-            version: r.version,
-            db_size: r.db_size,
-            is_learner: r.is_learner,
-            errors: r.errors,
-        })
     }
 
     /// Adds a learner with the peer URL (or finds the member that already has it, for a
