@@ -218,13 +218,7 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
     // `kubeadm reset` on the second node removes its own member, through the first one,
     // and then its data.
     assert!(join_root.path().join("var/lib/etcd/member").exists());
-    let o = kubeadm_in(None, join_root.path(), &["reset", "-f"]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = kubeadm_ok(join_root.path(), &["reset", "-f"]);
     assert!(
         out.contains("from the etcd cluster") && out.contains("(https://127.0.0.2:2380)"),
         "{out}"
@@ -249,15 +243,8 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
         .replace(":2380", &format!(":{p1}"))
         .replace(":2381", &format!(":{m1}"));
     std::fs::write(&manifest, text).unwrap();
-    let o = kubeadm_in(None, r, &["reset", "-f", "--dry-run"]);
-    assert!(o.status.success());
-    let o = kubeadm_in(None, r, &["reset", "phase", "remove-etcd-member"]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    kubeadm_ok(r, &["reset", "-f", "--dry-run"]);
+    let out = kubeadm_ok(r, &["reset", "phase", "remove-etcd-member"]);
     assert!(
         out.contains(
             "is the only member of its cluster: there is no cluster left to remove it from"
@@ -267,13 +254,7 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
     let members = member_list();
     assert_eq!(members.lines().count(), 1, "{members}");
     assert!(members.contains("cp-1"), "{members}");
-    let o = kubeadm_in(None, r, &["reset", "-f"]);
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    kubeadm_ok(r, &["reset", "-f"]);
 }
 
 #[test]

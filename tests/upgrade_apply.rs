@@ -284,13 +284,7 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
 
     // `upgrade node` on this node now: nothing left to change in its Pods; as the last
     // control plane at the new version, it re-applies the addons.
-    let o = kubeadm_in(None, &r, &["upgrade", "node", "--config", cfg]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = kubeadm_ok(&r, &["upgrade", "node", "--config", cfg]);
     assert!(
         out.contains("Current and new manifests of kube-scheduler are equal, skipping upgrade"),
         "{out}"
@@ -320,13 +314,7 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         .unwrap()
         .replace("maxPods: 42", "maxPods: 7");
     std::fs::write(&worker_config, &drifted).unwrap();
-    let o = kubeadm_in(None, worker.path(), &["upgrade", "node"]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = kubeadm_ok(worker.path(), &["upgrade", "node"]);
     assert!(
         out.contains("[preflight] Skipping prepull. Not a control plane node."),
         "{out}"

@@ -130,6 +130,7 @@ pub struct UpgradeData {
     dry_client: Arc<crate::client::DryRunClient>,
     node_name: String,
     backup_stamp: String,
+    target: Option<KubeVersion>,
 }
 
 impl UpgradeData {
@@ -158,6 +159,7 @@ impl UpgradeData {
             dry_client: Arc::new(crate::client::DryRunClient::new()),
             node_name: String::new(),
             backup_stamp,
+            target: None,
         })
     }
 
@@ -207,6 +209,9 @@ impl UpgradeData {
     /// The target version: for apply, the argument (or the UpgradeConfiguration's); for
     /// node, the version the cluster's configuration is at (apply has uploaded it).
     fn target(&mut self) -> anyhow::Result<KubeVersion> {
+        if let Some(t) = &self.target {
+            return Ok(t.clone());
+        }
         let v = match self.opts.command {
             UpgradeCommand::Apply => self.opts.version.clone().ok_or_else(|| {
                 anyhow::anyhow!(
@@ -223,9 +228,11 @@ impl UpgradeData {
             }
         };
         let resolved = crate::config::resolve_kubernetes_version(&v)?;
-        KubeVersion::parse(&resolved).ok_or_else(|| {
+        let target = KubeVersion::parse(&resolved).ok_or_else(|| {
             anyhow::anyhow!("{v:?} is not a Kubernetes version; expected one such as v1.37.1")
-        })
+        })?;
+        self.target = Some(target.clone());
+        Ok(target)
     }
 
     /// The cluster's configuration at the target version, with this node's API endpoint
@@ -800,28 +807,43 @@ fn bootstrap_token(d: &mut UpgradeData) -> anyhow::Result<()> {
     super::api::bootstrap_rbac_and_cluster_info(api.as_ref(), &info)
 }
 
-fn addon_coredns(d: &mut UpgradeData) -> anyhow::Result<()> {
+/// Re-applies one addon at the target version, unless the configuration disables it.
+fn apply_addon(
+    d: &mut UpgradeData,
+    phase: &str,
+    name: &str,
+    disabled: fn(&InitConfiguration) -> bool,
+    objects: fn(&InitConfiguration) -> anyhow::Result<Vec<serde_json::Value>>,
+) -> anyhow::Result<()> {
     let cfg = d.config()?;
-    if cfg.versioned.cluster.dns.disabled {
-        println!("[addons] Skipping the addon/coredns phase. The addon is disabled.");
+    if disabled(&cfg) {
+        println!("[addons] Skipping the addon/{phase} phase. The addon is disabled.");
         return Ok(());
     }
     let api = d.writer()?;
-    crate::addons::apply(api.as_ref(), &crate::addons::coredns_objects(&cfg)?)?;
-    println!("[addons] Applied essential addon: CoreDNS");
+    crate::addons::apply(api.as_ref(), &objects(&cfg)?)?;
+    println!("[addons] Applied essential addon: {name}");
     Ok(())
 }
 
+fn addon_coredns(d: &mut UpgradeData) -> anyhow::Result<()> {
+    apply_addon(
+        d,
+        "coredns",
+        "CoreDNS",
+        |c| c.versioned.cluster.dns.disabled,
+        crate::addons::coredns_objects,
+    )
+}
+
 fn addon_kube_proxy(d: &mut UpgradeData) -> anyhow::Result<()> {
-    let cfg = d.config()?;
-    if cfg.versioned.cluster.proxy.disabled {
-        println!("[addons] Skipping the addon/kube-proxy phase. The addon is disabled.");
-        return Ok(());
-    }
-    let api = d.writer()?;
-    crate::addons::apply(api.as_ref(), &crate::addons::kube_proxy_objects(&cfg)?)?;
-    println!("[addons] Applied essential addon: kube-proxy");
-    Ok(())
+    apply_addon(
+        d,
+        "kube-proxy",
+        "kube-proxy",
+        |c| c.versioned.cluster.proxy.disabled,
+        crate::addons::kube_proxy_objects,
+    )
 }
 
 /// `post-upgrade`: flags the kubelet of the new version no longer takes are dropped from

@@ -34,6 +34,19 @@ pub fn kubeadm_in(netns: Option<&str>, root: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs kubeadm on a root and requires success; returns what it printed on standard
+/// output (a failure shows both streams).
+pub fn kubeadm_ok(root: &Path, args: &[&str]) -> String {
+    let o = kubeadm_in(None, root, args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "kubeadm {args:?}:\n{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
 /// Moves the calling thread into a network namespace made with `ip netns add`.
 pub fn enter_netns(name: &str) {
     use std::os::fd::AsRawFd;
