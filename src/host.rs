@@ -44,6 +44,13 @@ impl HostError {
         }
     }
 
+    /// What went wrong, without the path (for messages that name the path themselves).
+    pub fn cause_text(&self) -> String {
+        match self {
+            HostError::Io { error, .. } | HostError::Spawn { error, .. } => error.to_string(),
+        }
+    }
+
     /// True when the error is a missing file or directory.
     pub fn is_not_found(&self) -> bool {
         matches!(self, HostError::Io { error, .. } if error.kind() == io::ErrorKind::NotFound)
@@ -390,8 +397,13 @@ impl RealHost {
         }
     }
 
-    /// Where a host path lives on this machine.
+    /// Where a host path lives on this machine. A relative path (one the user gave, such
+    /// as `--config k.yaml`) starts at the working directory, or under `--rootfs` at the
+    /// root's `/`, as upstream, which changes root and then directory to `/` first.
     pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_relative() && self.root == Path::new("/") {
+            return path.to_path_buf();
+        }
         if !self.kernel_rooted && (path.starts_with("/proc") || path.starts_with("/sys")) {
             return path.to_path_buf();
         }

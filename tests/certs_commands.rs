@@ -353,7 +353,8 @@ fn a_config_file_drives_the_init_phases() {
         "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.0.2.20\nnodeRegistration:\n  name: cp-a\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nencryptionAlgorithm: ECDSA-P384\ncontrolPlaneEndpoint: api.example.test\nnetworking:\n  dnsDomain: corp.example\n",
     )
     .unwrap();
-    let c = cfg.to_str().unwrap();
+    // A path inside the --rootfs root, as upstream reads it after changing root.
+    let c = "/kubeadm.yaml";
     ok(
         root.path(),
         &["init", "phase", "certs", "all", "--config", c],
@@ -422,7 +423,8 @@ fn certs_commands_read_the_certificate_directory_from_a_config_file() {
     let root = tempfile::tempdir().unwrap();
     let cfg = root.path().join("c.yaml");
     std::fs::write(&cfg, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncertificatesDir: /srv/pki\n").unwrap();
-    let c = cfg.to_str().unwrap();
+    // Relative under --rootfs: from the root's `/`.
+    let c = "c.yaml";
     ok(
         root.path(),
         &["init", "phase", "certs", "all", "--config", c],

@@ -482,3 +482,63 @@ fn print_defaults_with_component_configs() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stdout(&o).is_empty());
 }
+
+/// Under `--rootfs` every path the user gives is a path inside that root, as upstream,
+/// which changes root (and directory, to the root's `/`) before anything else; without
+/// it a relative path starts at the working directory.
+#[test]
+fn user_paths_are_inside_the_rootfs() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("cfg")).unwrap();
+    let good = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\ncertificatesDir: /srv/pki\n";
+    let bad = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nbogus: 1\n";
+    // The same absolute path names a good file inside the root and a bad one outside it.
+    std::fs::write(root.path().join("cfg/k.yaml"), good).unwrap();
+    let outside_cfg = outside.path().join("cfg");
+    std::fs::create_dir(&outside_cfg).unwrap();
+    std::fs::write(outside_cfg.join("k.yaml"), bad).unwrap();
+    let inside = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .arg("--rootfs")
+        .arg(root.path())
+        .args(["config", "validate", "--config"])
+        .arg(format!("{}/cfg/k.yaml", root.path().display()))
+        .output()
+        .unwrap();
+    // The host's own path to the file does not exist inside the root.
+    assert!(!inside.status.success());
+    assert!(String::from_utf8_lossy(&inside.stderr).contains("unable to read config from"));
+    for path in ["/cfg/k.yaml", "cfg/k.yaml", "./cfg/../cfg/k.yaml"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+            .current_dir(outside.path())
+            .arg("--rootfs")
+            .arg(root.path())
+            .args(["config", "validate", "--config", path])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{path}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // Without --rootfs a relative path is the working directory's.
+    let o = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .current_dir(outside.path())
+        .args(["config", "validate", "--config", "cfg/k.yaml"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bogus"));
+    // The certificates directory of the file inside the root is used inside the root.
+    let o = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .current_dir(outside.path())
+        .arg("--rootfs")
+        .arg(root.path())
+        .args(["init", "phase", "certs", "ca", "--config", "/cfg/k.yaml"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(root.path().join("srv/pki/ca.crt").exists());
+    assert!(!outside.path().join("srv").exists());
+}

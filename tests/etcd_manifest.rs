@@ -74,13 +74,13 @@ fn etcd_runs_from_the_generated_manifest() {
     let work = tempfile::tempdir().unwrap();
     // A loopback address of its own, so 127.0.0.1 and the advertise address differ as
     // they do on a real node.
-    let config = work.path().join("kubeadm.yaml");
+    let config = root.path().join("kubeadm.yaml");
     std::fs::write(
         &config,
         "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.2\nnodeRegistration:\n  name: etcd-test\n  criSocket: unix:///var/run/containerd/containerd.sock\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n",
     )
     .unwrap();
-    let config = config.to_str().unwrap();
+    let config = "/kubeadm.yaml";
     kubeadm(
         root.path(),
         &["init", "phase", "certs", "all", "--config", config],

@@ -61,7 +61,7 @@ fn init_runs_through_show_join_command() {
         .local_addr()
         .unwrap()
         .port();
-    let config = work.path().join("kubeadm.yaml");
+    let config = r.join("kubeadm.yaml");
     std::fs::write(
         &config,
         format!(
@@ -69,7 +69,7 @@ fn init_runs_through_show_join_command() {
         ),
     )
     .unwrap();
-    let cfg = config.to_str().unwrap();
+    let cfg = "/kubeadm.yaml";
     // The certificates first: the API server stand-in serves with them.
     let o = kubeadm(r, &["init", "phase", "certs", "all", "--config", cfg]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

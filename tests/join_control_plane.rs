@@ -17,7 +17,6 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
     let port = free_port();
     let cp = control_plane_with("127.0.0.1", port, None, true);
     let r = cp.root.path();
-    let cfg = r.join("kubeadm.yaml");
     let o = kubeadm_in(
         None,
         r,
@@ -27,7 +26,7 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
             "upload-certs",
             "--upload-certs",
             "--config",
-            cfg.to_str().unwrap(),
+            "/kubeadm.yaml",
             "--kubeconfig",
             "/etc/kubernetes/super-admin.conf",
         ],

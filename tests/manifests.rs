@@ -60,10 +60,11 @@ fn volume_names(pod: &serde_yaml_ng::Value) -> Vec<String> {
         .collect()
 }
 
-fn write_config(dir: &Path, text: &str) -> String {
-    let path = dir.join("kubeadm.yaml");
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
+/// Writes the configuration into the node's root; returns its path as kubeadm sees it
+/// under `--rootfs`.
+fn write_config(root: &Path, text: &str) -> String {
+    std::fs::write(root.join("kubeadm.yaml"), text).unwrap();
+    "/kubeadm.yaml".to_string()
 }
 
 const DEFAULT_CONFIG: &str = "\
@@ -84,7 +85,7 @@ kubernetesVersion: v1.37.1
 fn generate(config: &str) -> (tempfile::TempDir, tempfile::TempDir) {
     let root = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let cfg = write_config(work.path(), config);
+    let cfg = write_config(root.path(), config);
     for phase in [
         &["etcd", "local"][..],
         &["control-plane", "all"][..],
@@ -414,8 +415,7 @@ fn ha_with_external_etcd() {
 #[test]
 fn external_ca_disables_the_signing_controller() {
     let root = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let cfg = write_config(work.path(), DEFAULT_CONFIG);
+    let cfg = write_config(root.path(), DEFAULT_CONFIG);
     ok(
         root.path(),
         &["init", "phase", "certs", "ca", "--config", &cfg],
@@ -450,13 +450,13 @@ fn root_with_patches(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 /// The default configuration with `patches.directory: /patches`, written to a file.
-fn patches_config(work: &Path) -> String {
+fn patches_config(root: &Path) -> String {
     let text = DEFAULT_CONFIG.replacen(
         "nodeRegistration:",
         "patches:\n  directory: /patches\nnodeRegistration:",
         1,
     );
-    write_config(work, &text)
+    write_config(root, &text)
 }
 
 #[test]
@@ -489,8 +489,7 @@ fn patches_of_each_type_and_target_apply_in_file_name_order() {
         ("kubeletconfiguration+merge.yaml", "maxPods: 42\ncgroupDriver: cgroupfs\n"),
         ("README.md", "not a patch"),
     ]);
-    let work = tempfile::tempdir().unwrap();
-    let cfg = patches_config(work.path());
+    let cfg = patches_config(root.path());
     for phase in [
         &["etcd", "local"][..],
         &["control-plane", "all"][..],
@@ -586,8 +585,7 @@ fn a_bad_patch_file_is_an_error_naming_it() {
         } else {
             &["init", "phase", "control-plane", "all"]
         };
-        let work = tempfile::tempdir().unwrap();
-        let cfg = patches_config(work.path());
+        let cfg = patches_config(root.path());
         let mut args = phase.to_vec();
         args.extend_from_slice(&["--config", &cfg]);
         let o = kubeadm(root.path(), &args);
@@ -629,8 +627,7 @@ fn the_shipped_kubelet_drop_in_reads_what_kubeadm_writes() {
             && l.contains("--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf")));
     // The flags file kubeadm writes defines exactly the variable the drop-in expands.
     let root = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    let cfg = write_config(work.path(), DEFAULT_CONFIG);
+    let cfg = write_config(root.path(), DEFAULT_CONFIG);
     ok(
         root.path(),
         &["init", "phase", "kubelet-start", "--config", &cfg],

@@ -279,7 +279,7 @@ fn reset_config_file_and_flags() {
         .args([
             "reset",
             "--config",
-            cfg.to_str().unwrap(),
+            "/reset.yaml",
             "--cri-socket",
             "unix:///nonexistent.sock",
         ])
@@ -302,11 +302,7 @@ fn reset_config_file_and_flags() {
         "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ResetConfiguration\nforce: true\ndryRun: true\ncertificatesDir: /srv/pki\n",
     )
     .unwrap();
-    let o = kubeadm_in(
-        None,
-        root.path(),
-        &["reset", "--config", cfg.to_str().unwrap()],
-    );
+    let o = kubeadm_in(None, root.path(), &["reset", "--config", "/reset.yaml"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("[dryrun] Would remove file /srv/pki/ca.crt")
@@ -322,7 +318,7 @@ fn reset_config_file_and_flags() {
     let o = kubeadm_in(
         None,
         root.path(),
-        &["reset", "-f", "--config", cfg.to_str().unwrap()],
+        &["reset", "-f", "--config", "/reset.yaml"],
     );
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);

@@ -276,7 +276,7 @@ fn config_for(root: &Path, server: &TestApiServer) -> String {
         ),
     )
     .unwrap();
-    path.display().to_string()
+    "/kubeadm.yaml".to_string()
 }
 
 #[test]

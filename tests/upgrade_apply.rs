@@ -88,13 +88,13 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
     let _kubelet = static_pod_kubelet(&cp, &r, "cp-1", move |component, manifest| {
         b.load(Ordering::SeqCst) && component == "kube-scheduler" && manifest.contains("v1.37.1")
     });
-    let config = work.path().join("upgrade.yaml");
+    let config = r.join("upgrade.yaml");
     std::fs::write(
         &config,
         "apiVersion: kubeadm.k8s.io/v1beta4\nkind: UpgradeConfiguration\ntimeouts:\n  upgradeManifests: 4s\n",
     )
     .unwrap();
-    let cfg = config.to_str().unwrap();
+    let cfg = "/upgrade.yaml";
     // A setting the user gave the kubelet at init, which the upgrade must keep.
     let store = &cp.server.state().store;
     let cms = resources::find("", "v1", "configmaps").unwrap();

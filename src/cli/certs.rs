@@ -42,8 +42,8 @@ pub struct CertDirArgs {
 
 impl CertDirArgs {
     /// `--cert-dir`, else the configuration file's `certificatesDir`, else the default.
-    fn dirs(&self) -> anyhow::Result<Dirs> {
-        let from_file = load_config(&self.config)?
+    fn dirs(&self, host: &dyn Host) -> anyhow::Result<Dirs> {
+        let from_file = load_config(host, &self.config)?
             .and_then(|d| d.cluster)
             .map(|c| c.certificates_dir)
             .filter(|d| !d.is_empty());
@@ -145,7 +145,7 @@ pub fn run(global: &GlobalArgs, cmd: CertsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         CertsCommand::CheckExpiration(a) => {
-            let info = renewal::check_expiration(host.as_ref(), &a.dirs.dirs()?)?;
+            let info = renewal::check_expiration(host.as_ref(), &a.dirs.dirs(host.as_ref())?)?;
             match a.output.output.as_str() {
                 "text" => print!("{}", renewal::expiration_text(&info)),
                 "json" => println!("{}", serde_json::to_string_pretty(&info)?),
@@ -160,10 +160,10 @@ pub fn run(global: &GlobalArgs, cmd: CertsCommand) -> anyhow::Result<()> {
         }
         CertsCommand::Renew(r) => {
             let (target, a) = r.target();
-            renew(host.as_ref(), &a.dirs()?, target)
+            renew(host.as_ref(), &a.dirs(host.as_ref())?, target)
         }
         CertsCommand::GenerateCsr(a) => {
-            let docs = load_config(&a.config)?;
+            let docs = load_config(host.as_ref(), &a.config)?;
             let cfg = init_configuration(
                 host.as_ref(),
                 docs.as_ref(),

@@ -219,10 +219,17 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
             let old = m.old_config.ok_or_else(|| {
                 super::usage_error("the --old-config flag is mandatory: the file to convert")
             })?;
-            let text = print::migrate(&load_file(&old)?)?;
+            let host = super::real_host(global);
+            let text = print::migrate(&load_file(host.as_ref(), &old)?)?;
             match m.new_config {
-                Some(path) => crate::host::write_atomic(&path, text.as_bytes(), 0o600)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                Some(path) => host
+                    .write_file(
+                        &path,
+                        text.as_bytes(),
+                        0o600,
+                        crate::host::Sensitivity::Secret,
+                    )
+                    .map_err(anyhow::Error::from)?,
                 None => print!("{text}"),
             }
             Ok(())
@@ -231,7 +238,7 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
             let path = v.config.ok_or_else(|| {
                 super::usage_error("the --config flag is mandatory: the file to validate")
             })?;
-            print::validate(&load_file(&path)?)?;
+            print::validate(&load_file(super::real_host(global).as_ref(), &path)?)?;
             println!("ok");
             Ok(())
         }
@@ -264,7 +271,8 @@ fn images_configuration(
     a: &ImageSelectionArgs,
     cri_socket: Option<String>,
 ) -> anyhow::Result<crate::config::InitConfiguration> {
-    let docs = super::load_config(&a.config)?;
+    let host = super::real_host(global);
+    let docs = super::load_config(host.as_ref(), &a.config)?;
     let feature_gates = match &a.feature_gates {
         Some(text) => crate::config::parse_feature_gates(text)?,
         None => Default::default(),
@@ -276,5 +284,5 @@ fn images_configuration(
         feature_gates,
         ..Default::default()
     };
-    crate::config::init_configuration(super::real_host(global).as_ref(), docs.as_ref(), &overrides)
+    crate::config::init_configuration(host.as_ref(), docs.as_ref(), &overrides)
 }

@@ -145,7 +145,7 @@ impl InitArgs {
 }
 
 impl WorkflowArgs for InitArgs {
-    fn dry_run(&self) -> bool {
+    fn dry_run(&self, _host: &dyn crate::host::Host) -> bool {
         self.dry_run
     }
 }

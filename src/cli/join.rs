@@ -107,7 +107,7 @@ impl JoinArgs {
 }
 
 impl WorkflowArgs for JoinArgs {
-    fn dry_run(&self) -> bool {
+    fn dry_run(&self, _host: &dyn crate::host::Host) -> bool {
         self.dry_run
     }
 }

@@ -205,8 +205,8 @@ pub(crate) fn usage_error(message: impl std::fmt::Display) -> anyhow::Error {
 
 /// Flags of a workflow command that the runner needs before the phases start.
 pub(crate) trait WorkflowArgs: FromArgMatches {
-    /// `--dry-run`.
-    fn dry_run(&self) -> bool;
+    /// `--dry-run` (or the configuration's `dryRun`, read through the host).
+    fn dry_run(&self, host: &dyn Host) -> bool;
 }
 
 /// Everything a workflow command (`init`, `join`, `reset`) does around its phases: picks
@@ -265,9 +265,9 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D: WorkflowData>(
         }
     }
     let args = A::from_arg_matches(leaf)?;
-    let dry_run = args.dry_run();
-
     let base = real_host(global);
+    let dry_run = args.dry_run(base.as_ref());
+
     let mut console = Console::stdout();
     let dry_host = if dry_run {
         let scratch = tempfile::Builder::new()
@@ -341,17 +341,24 @@ pub(crate) fn real_host(global: &GlobalArgs) -> Arc<dyn Host> {
 
 /// Reads `--config` when given.
 pub(crate) fn load_config(
+    host: &dyn Host,
     config: &Option<PathBuf>,
 ) -> anyhow::Result<Option<crate::config::documents::Documents>> {
-    config.as_deref().map(crate::config::load_file).transpose()
+    config
+        .as_deref()
+        .map(|p| crate::config::load_file(host, p))
+        .transpose()
 }
 
 /// `--config` parsed quietly, for a look at one setting before the run (its warnings
 /// are printed when the run loads it); `None` when absent or unreadable, which the run
 /// then reports.
-pub(crate) fn peek_config(config: &Option<PathBuf>) -> Option<crate::config::documents::Documents> {
+pub(crate) fn peek_config(
+    host: &dyn Host,
+    config: &Option<PathBuf>,
+) -> Option<crate::config::documents::Documents> {
     let path = config.as_ref()?;
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = host.read_to_string(path).ok()?;
     crate::config::documents::parse(&text, &path.display().to_string()).ok()
 }
 

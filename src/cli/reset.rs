@@ -42,9 +42,9 @@ pub struct ResetArgs {
 impl WorkflowArgs for ResetArgs {
     /// `--dry-run`, or `dryRun: true` in the ResetConfiguration: either makes the whole
     /// run a dry run, host included.
-    fn dry_run(&self) -> bool {
+    fn dry_run(&self, host: &dyn crate::host::Host) -> bool {
         self.dry_run
-            || super::peek_config(&self.config)
+            || super::peek_config(host, &self.config)
                 .and_then(|d| d.reset)
                 .is_some_and(|r| r.dry_run)
     }

@@ -103,7 +103,7 @@ pub fn run(global: &super::GlobalArgs, args: TokenArgs) -> anyhow::Result<()> {
             Ok(())
         }
         TokenCommand::Create(c) => {
-            let spec = create_spec(&c)?;
+            let spec = create_spec(host.as_ref(), &c)?;
             let client: Box<dyn Api> = match &dry {
                 Some(_) => Box::new(DryRunClient::new()),
                 None => api()?,
@@ -182,10 +182,10 @@ fn token_id(text: &str) -> anyhow::Result<String> {
     Ok(id.to_string())
 }
 
-fn create_spec(c: &TokenCreateArgs) -> anyhow::Result<TokenSpec> {
+fn create_spec(host: &dyn crate::host::Host, c: &TokenCreateArgs) -> anyhow::Result<TokenSpec> {
     // A configuration file supplies the first bootstrapTokens entry's settings; flags win.
     let from_config = match &c.config {
-        Some(p) => crate::config::load_file(p)?
+        Some(p) => crate::config::load_file(host, p)?
             .init
             .and_then(|i| i.bootstrap_tokens.into_iter().next()),
         None => None,

@@ -147,9 +147,9 @@ pub struct DiffArgs {
 impl super::WorkflowArgs for ApplyArgs {
     /// `--dry-run`, or `apply.dryRun: true` in the UpgradeConfiguration: either makes the
     /// whole run a dry run, host included.
-    fn dry_run(&self) -> bool {
+    fn dry_run(&self, host: &dyn crate::host::Host) -> bool {
         self.dry_run
-            || super::peek_config(&self.common.config)
+            || super::peek_config(host, &self.common.config)
                 .and_then(|d| d.upgrade)
                 .and_then(|u| u.apply.dry_run)
                 .unwrap_or(false)
@@ -158,9 +158,9 @@ impl super::WorkflowArgs for ApplyArgs {
 
 impl super::WorkflowArgs for NodeArgs {
     /// `--dry-run`, or `node.dryRun: true` in the UpgradeConfiguration.
-    fn dry_run(&self) -> bool {
+    fn dry_run(&self, host: &dyn crate::host::Host) -> bool {
         self.dry_run
-            || super::peek_config(&self.config)
+            || super::peek_config(host, &self.config)
                 .and_then(|d| d.upgrade)
                 .and_then(|u| u.node.dry_run)
                 .unwrap_or(false)
@@ -260,7 +260,7 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
             println!("{line}");
         }
     };
-    let docs = super::load_config(&a.common.config)?;
+    let docs = super::load_config(super::real_host(global).as_ref(), &a.common.config)?;
     let plan_cfg = docs
         .as_ref()
         .and_then(|d| d.upgrade.as_ref())
@@ -353,7 +353,7 @@ fn diff(global: &super::GlobalArgs, a: DiffArgs) -> anyhow::Result<()> {
     use crate::upgrade::semver::KubeVersion;
 
     let host = super::real_host(global);
-    let upgrade_cfg = super::load_config(&a.config)?
+    let upgrade_cfg = super::load_config(host.as_ref(), &a.config)?
         .and_then(|d| d.upgrade)
         .map(|u| u.diff)
         .unwrap_or_default();

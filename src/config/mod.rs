@@ -18,18 +18,32 @@ use std::time::Duration;
 pub use defaults::*;
 
 /// Reads and parses a configuration file given with `--config`, printing its warnings.
-pub fn load_file(path: &std::path::Path) -> anyhow::Result<documents::Documents> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        anyhow::anyhow!(
-            "unable to read config from {:?}: {e}",
-            path.display().to_string()
-        )
-    })?;
+/// The path is the user's: under `--rootfs` it is a path inside that root.
+pub fn load_file(
+    host: &dyn crate::host::Host,
+    path: &std::path::Path,
+) -> anyhow::Result<documents::Documents> {
+    let text = read_user_file(host, path)?;
     let docs = documents::parse(&text, &path.display().to_string())?;
     for w in &docs.warnings {
         eprintln!("{w}");
     }
     Ok(docs)
+}
+
+/// The text of a file the user named on the command line, read through the host (inside
+/// `--rootfs` when given).
+pub fn read_user_file(
+    host: &dyn crate::host::Host,
+    path: &std::path::Path,
+) -> anyhow::Result<String> {
+    host.read_to_string(path).map_err(|e| {
+        anyhow::anyhow!(
+            "unable to read config from {:?}: {}",
+            path.display().to_string(),
+            e.cause_text()
+        )
+    })
 }
 
 /// Upstream's rule for mixing `--config` with other flags: only these (and every

@@ -107,7 +107,7 @@ impl InitData {
         let docs = match &args.config {
             Some(path) => {
                 crate::config::check_mixed_flags(&args.given_flags())?;
-                Some(crate::config::load_file(path)?)
+                Some(crate::config::load_file(host.as_ref(), path)?)
             }
             None => None,
         };

@@ -45,7 +45,7 @@ impl JoinData {
         let docs = match &args.config {
             Some(path) => {
                 crate::config::check_mixed_flags(&args.given_flags())?;
-                Some(crate::config::load_file(path)?)
+                Some(crate::config::load_file(host.as_ref(), path)?)
             }
             None => None,
         };

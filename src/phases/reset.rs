@@ -115,7 +115,7 @@ pub struct ResetData {
 impl ResetData {
     /// Builds the data from the flags, `--config` and what the node and the cluster say.
     pub fn new(args: ResetArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        let mut config = match crate::cli::load_config(&args.config)? {
+        let mut config = match crate::cli::load_config(host.as_ref(), &args.config)? {
             Some(docs) => docs.reset.with_context(|| {
                 format!(
                     "{}: no ResetConfiguration document (apiVersion: kubeadm.k8s.io/v1beta4, kind: ResetConfiguration)",

@@ -136,7 +136,7 @@ pub struct UpgradeData {
 impl UpgradeData {
     /// Builds the data from the options and `--config` (an UpgradeConfiguration).
     pub fn new(opts: UpgradeOptions, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        let upgrade = crate::cli::load_config(&opts.config)?
+        let upgrade = crate::cli::load_config(host.as_ref(), &opts.config)?
             .and_then(|d| d.upgrade)
             .unwrap_or_default();
         let opts = opts.with_config(&upgrade);

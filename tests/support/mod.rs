@@ -105,7 +105,8 @@ pub fn control_plane_of_version(
         ),
     )
     .unwrap();
-    let cfg = cfg.to_str().unwrap().to_string();
+    // The path as kubeadm sees it under --rootfs.
+    let cfg = "/kubeadm.yaml".to_string();
     let o = kubeadm_in(
         netns,
         r,
@@ -458,7 +459,7 @@ pub fn join_fails_in(netns: Option<&str>, endpoint: &str, extra: &[&str]) -> Str
         &[
             "join",
             "--config",
-            cfg.to_str().unwrap(),
+            "/join.yaml",
             "--skip-phases",
             "preflight",
         ],
