@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::print::default_join;
+use super::v1beta4;
 use super::validation::{FieldError, ValidationErrors};
-use super::{split_host_port, v1beta4};
 use crate::pki::is_dns_subdomain;
 use crate::token::BootstrapToken;
 
@@ -166,6 +166,30 @@ pub fn valid_pin(pin: &str) -> bool {
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// Go's `net.SplitHostPort`: the host (brackets removed) and the port, or why not.
+fn go_split_host_port(s: &str) -> Result<(&str, &str), &'static str> {
+    let Some(colon) = s.rfind(':') else {
+        return Err("missing port in address");
+    };
+    let (host, port) = (&s[..colon], &s[colon + 1..]);
+    if let Some(inner) = host.strip_prefix('[') {
+        let Some(inner) = inner.strip_suffix(']') else {
+            return Err("missing ']' in address");
+        };
+        if inner.contains(['[', ']']) {
+            return Err("unexpected '[' in address");
+        }
+        return Ok((inner, port));
+    }
+    if host.contains(':') {
+        return Err("too many colons in address");
+    }
+    if host.contains(['[', ']']) {
+        return Err("unexpected '[' or ']' in address");
+    }
+    Ok((host, port))
+}
+
 /// Upstream's join validation, every problem at once with its field path.
 pub fn validate_join(j: &v1beta4::JoinConfiguration) -> Result<(), ValidationErrors> {
     let mut errs = Vec::new();
@@ -191,9 +215,15 @@ pub fn validate_join(j: &v1beta4::JoinConfiguration) -> Result<(), ValidationErr
             if bt.api_server_endpoint.is_empty() {
                 push(&format!("{p}.apiServerEndpoint"), "Required value: the address of an API server (host:port), given as the first argument of 'kubeadm join'".into());
             } else {
-                let (host, port) = split_host_port(&bt.api_server_endpoint);
-                if port.is_none() || (host.parse::<IpAddr>().is_err() && !is_dns_subdomain(&host)) {
-                    push(&format!("{p}.apiServerEndpoint"), format!("Invalid value: {:?}: expected host:port, for example 192.168.0.10:6443", bt.api_server_endpoint));
+                // Upstream only splits host and port here (Go's net.SplitHostPort); a
+                // host that is neither an address nor a DNS name is a warning.
+                match go_split_host_port(&bt.api_server_endpoint) {
+                    Err(why) => push(&format!("{p}.apiServerEndpoint"), format!("Invalid value: {:?}: {why}; expected host:port, for example 192.168.0.10:6443", bt.api_server_endpoint)),
+                    Ok((host, _)) => {
+                        if host.parse::<IpAddr>().is_err() && !is_dns_subdomain(host) {
+                            eprintln!("[WARNING APIServerEndpoint]: {p}.apiServerEndpoint: {:?}: the host is neither an IP address nor a DNS name; discovery will likely not reach it", bt.api_server_endpoint);
+                        }
+                    }
                 }
             }
             for (i, h) in bt.ca_cert_hashes.iter().enumerate() {
@@ -249,15 +279,21 @@ pub fn validate_join(j: &v1beta4::JoinConfiguration) -> Result<(), ValidationErr
             push(&format!("{jc}.controlPlane.certificateKey"), "Invalid value: \"<hidden>\": the certificate key must be 64 hexadecimal characters (32 bytes)".into());
         }
     }
-    if !j.node_registration.name.is_empty() && !is_dns_subdomain(&j.node_registration.name) {
+    if !j.ca_cert_path.is_empty()
+        && (!j.ca_cert_path.starts_with('/') || !j.ca_cert_path.ends_with(".crt"))
+    {
         push(
-            &format!("{jc}.nodeRegistration.name"),
+            &format!("{jc}.caCertPath"),
             format!(
-                "Invalid value: {:?}: must be a lowercase RFC 1123 subdomain",
-                j.node_registration.name
+                "Invalid value: {:?}: the ca certificate path must be an absolute path (ending in .crt)",
+                j.ca_cert_path
             ),
         );
     }
+    errs.extend(super::validation::node_registration_problems(
+        &format!("{jc}.nodeRegistration"),
+        &j.node_registration,
+    ));
     if errs.is_empty() {
         Ok(())
     } else {

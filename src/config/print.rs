@@ -203,6 +203,12 @@ pub fn validate(docs: &Documents) -> anyhow::Result<()> {
         default_join(&mut j);
         super::join::validate_join(&j).map_err(|e| docs.locate(e))?;
     }
+    if let Some(r) = &docs.reset {
+        super::validation::validate_reset(r).map_err(|e| docs.locate(e))?;
+    }
+    if let Some(u) = &docs.upgrade {
+        super::validation::validate_upgrade(u).map_err(|e| docs.locate(e))?;
+    }
     Ok(())
 }
 

@@ -152,6 +152,19 @@ fn validate_subnets(e: &mut Errors, path: &str, value: &str, service: bool) -> V
                         e.invalid(path, value, &format!("the service subnet {p} is too large: at most 2^{max_bits} addresses (a /12 for IPv4, a /108 for IPv6)"));
                     }
                 }
+                // Upstream warns of IPv6 site-local addresses (fec0::/10, deprecated).
+                let site_local = Cidr {
+                    addr: "fec0::".parse().expect("an address"),
+                    prefix: 10,
+                };
+                if c.overlaps(&site_local) {
+                    e.warn(
+                        "SiteLocalSubnet",
+                        path,
+                        p,
+                        "the subnet contains IPv6 site-local addresses that belong to fec0::/10 which has been deprecated by rfc3879",
+                    );
+                }
                 out.push(c)
             }
             None => e.invalid(
@@ -213,13 +226,16 @@ fn validate_pod_subnet_node_mask(
     }
 }
 
-fn validate_duration_positive(e: &mut Errors, path: &str, d: &Option<crate::duration::GoDuration>) {
+/// A zero duration: upstream accepts it (and then times out at once, or issues
+/// certificates that expire at once), so it is a warning here.
+fn warn_zero_duration(e: &mut Errors, path: &str, d: &Option<crate::duration::GoDuration>) {
     if let Some(d) = d {
         if d.0.is_zero() {
-            e.invalid(
+            e.warn(
+                "ZeroDuration",
                 path,
                 &crate::duration::format_duration(d.0),
-                "must be greater than zero",
+                "a zero duration ends at once; give a positive one such as 4m0s",
             );
         }
     }
@@ -243,10 +259,11 @@ fn validate_args(e: &mut Errors, path: &str, args: &[v1beta4::Arg]) {
         if a.name.is_empty() {
             e.required(&format!("{path}[{i}].name"), "an argument needs a name");
         } else if a.name.starts_with('-') {
-            e.invalid(
+            e.warn(
+                "ExtraArgs",
                 &format!("{path}[{i}].name"),
                 &a.name,
-                "argument names are written without leading dashes",
+                "argument names are written without leading dashes; the component will see the flag with extra dashes",
             );
         }
     }
@@ -281,14 +298,20 @@ fn validate_node_registration(e: &mut Errors, path: &str, n: &v1beta4::NodeRegis
             t.effect.as_str(),
             "NoSchedule" | "PreferNoSchedule" | "NoExecute"
         ) {
-            e.invalid(
+            e.warn(
+                "Taints",
                 &format!("{path}.taints[{i}].effect"),
                 &t.effect,
-                "supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\"",
+                "supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\"; the API server will refuse the Node's taint",
             );
         }
         if t.key.is_empty() {
-            e.required(&format!("{path}.taints[{i}].key"), "a taint needs a key");
+            e.warn(
+                "Taints",
+                &format!("{path}.taints[{i}].key"),
+                "",
+                "a taint needs a key; the API server will refuse the Node's taint",
+            );
         }
     }
     validate_args(
@@ -296,6 +319,96 @@ fn validate_node_registration(e: &mut Errors, path: &str, n: &v1beta4::NodeRegis
         &format!("{path}.kubeletExtraArgs"),
         &n.kubelet_extra_args,
     );
+}
+
+/// Upstream's ValidateNodeRegistrationOptions for a JoinConfiguration: the problems, with
+/// the warnings printed.
+pub(super) fn node_registration_problems(
+    path: &str,
+    n: &v1beta4::NodeRegistrationOptions,
+) -> Vec<FieldError> {
+    let mut e = Errors::default();
+    validate_node_registration(&mut e, path, n);
+    for w in &e.1 {
+        warn_once(w);
+    }
+    e.0
+}
+
+/// Upstream's ValidateResetConfiguration.
+pub fn validate_reset(r: &v1beta4::ResetConfiguration) -> Result<(), ValidationErrors> {
+    let mut e = Errors::default();
+    let rc = "ResetConfiguration";
+    // A bare path gets "unix://" prepended (with upstream's deprecation warning).
+    if !(r.cri_socket.is_empty()
+        || r.cri_socket.starts_with("unix://")
+        || r.cri_socket.starts_with('/'))
+    {
+        e.invalid(
+            &format!("{rc}.criSocket"),
+            &r.cri_socket,
+            "only URL scheme \"unix\" is supported, for example unix:///var/run/containerd/containerd.sock",
+        );
+    }
+    if !r.certificates_dir.is_empty() && !r.certificates_dir.starts_with('/') {
+        e.invalid(
+            &format!("{rc}.certificatesDir"),
+            &r.certificates_dir,
+            "path is not absolute",
+        );
+    }
+    for (i, f) in r.unmount_flags.iter().enumerate() {
+        if !matches!(
+            f.as_str(),
+            "MNT_FORCE" | "MNT_DETACH" | "MNT_EXPIRE" | "UMOUNT_NOFOLLOW"
+        ) {
+            e.invalid(
+                &format!("{rc}.unmountFlags[{i}]"),
+                f,
+                "unknown unmount flag; the flags are MNT_FORCE, MNT_DETACH, MNT_EXPIRE and UMOUNT_NOFOLLOW",
+            );
+        }
+    }
+    finish(e)
+}
+
+/// Upstream's ValidateUpgradeConfiguration.
+pub fn validate_upgrade(u: &v1beta4::UpgradeConfiguration) -> Result<(), ValidationErrors> {
+    let mut e = Errors::default();
+    let uc = "UpgradeConfiguration";
+    for (part, patches, policy) in [
+        ("apply", &u.apply.patches, &u.apply.image_pull_policy),
+        ("node", &u.node.patches, &u.node.image_pull_policy),
+    ] {
+        if let Some(p) = patches {
+            if !p.directory.starts_with('/') {
+                e.invalid(
+                    &format!("{uc}.{part}.patches.directory"),
+                    &p.directory,
+                    "path is not absolute",
+                );
+            }
+        }
+        if !matches!(policy.as_str(), "" | "Always" | "IfNotPresent" | "Never") {
+            e.invalid(
+                &format!("{uc}.{part}.imagePullPolicy"),
+                policy,
+                "supported values: \"Always\", \"IfNotPresent\", \"Never\"",
+            );
+        }
+    }
+    finish(e)
+}
+
+fn finish(e: Errors) -> Result<(), ValidationErrors> {
+    for w in &e.1 {
+        warn_once(w);
+    }
+    if e.0.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(e.0))
+    }
 }
 
 /// Prints a validation warning on standard error, once per process however often the
@@ -348,6 +461,14 @@ pub fn validate_init(
                 e.invalid(&format!("{ic}.bootstrapTokens[{i}].groups[{j}]"), g, "bootstrap group must match \"\\\\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\\\\z\"");
             }
         }
+        let authenticates = t.usages.is_empty() || t.usages.iter().any(|u| u == "authentication");
+        if !t.groups.is_empty() && !authenticates {
+            e.invalid(
+                &format!("{ic}.bootstrapTokens[{i}].groups"),
+                &t.groups.join(","),
+                "token groups cannot be specified unless --usages includes \"authentication\"",
+            );
+        }
         if t.ttl.is_some() && t.expires.is_some() {
             e.forbidden(
                 &format!("{ic}.bootstrapTokens[{i}]"),
@@ -383,25 +504,25 @@ pub fn validate_init(
     }
     if let Some(t) = &init.timeouts {
         let p = format!("{ic}.timeouts");
-        validate_duration_positive(
+        warn_zero_duration(
             &mut e,
             &format!("{p}.controlPlaneComponentHealthCheck"),
             &t.control_plane_component_health_check,
         );
-        validate_duration_positive(
+        warn_zero_duration(
             &mut e,
             &format!("{p}.kubeletHealthCheck"),
             &t.kubelet_health_check,
         );
-        validate_duration_positive(
+        warn_zero_duration(
             &mut e,
             &format!("{p}.kubernetesAPICall"),
             &t.kubernetes_api_call,
         );
-        validate_duration_positive(&mut e, &format!("{p}.etcdAPICall"), &t.etcd_api_call);
-        validate_duration_positive(&mut e, &format!("{p}.tlsBootstrap"), &t.tls_bootstrap);
-        validate_duration_positive(&mut e, &format!("{p}.discovery"), &t.discovery);
-        validate_duration_positive(
+        warn_zero_duration(&mut e, &format!("{p}.etcdAPICall"), &t.etcd_api_call);
+        warn_zero_duration(&mut e, &format!("{p}.tlsBootstrap"), &t.tls_bootstrap);
+        warn_zero_duration(&mut e, &format!("{p}.discovery"), &t.discovery);
+        warn_zero_duration(
             &mut e,
             &format!("{p}.upgradeManifests"),
             &t.upgrade_manifests,
@@ -409,14 +530,7 @@ pub fn validate_init(
     }
 
     validate_cluster_into(&mut e, cluster);
-    for w in &e.1 {
-        warn_once(w);
-    }
-    if e.0.is_empty() {
-        Ok(())
-    } else {
-        Err(ValidationErrors(e.0))
-    }
+    finish(e)
 }
 
 fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
@@ -452,7 +566,16 @@ fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
                 }
             }
         }
-        validate_pod_subnet_node_mask(e, &format!("{cc}.networking.podSubnet"), &pods, c);
+        let allocates = c
+            .controller_manager
+            .extra_args
+            .iter()
+            .rev()
+            .find(|a| a.name == "allocate-node-cidrs")
+            .is_none_or(|a| a.value != "false");
+        if allocates {
+            validate_pod_subnet_node_mask(e, &format!("{cc}.networking.podSubnet"), &pods, c);
+        }
     }
     if !c.control_plane_endpoint.is_empty() {
         let (h, _) = split_host_port(&c.control_plane_endpoint);
@@ -493,28 +616,59 @@ fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
             "either .Etcd.Local or .Etcd.External is required, not both",
         ),
         (None, Some(x)) => {
+            let p = format!("{cc}.etcd.external");
             if x.endpoints.is_empty() {
-                e.required(
-                    &format!("{cc}.etcd.external.endpoints"),
-                    "an external etcd needs at least one endpoint",
+                e.warn(
+                    "ExternalEtcd",
+                    &format!("{p}.endpoints"),
+                    "",
+                    "no endpoint: the API server will have no etcd to talk to",
                 );
             }
+            // Upstream: plain http only when no TLS file is given; a URL needs a scheme.
+            let require_https = [&x.ca_file, &x.cert_file, &x.key_file]
+                .iter()
+                .any(|f| !f.is_empty());
             for (i, ep) in x.endpoints.iter().enumerate() {
-                if !(ep.starts_with("https://") || ep.starts_with("http://")) {
-                    e.invalid(
-                        &format!("{cc}.etcd.external.endpoints[{i}]"),
+                let scheme = ep
+                    .split_once(':')
+                    .map(|(s, _)| s)
+                    .filter(|s| is_url_scheme(s));
+                match scheme {
+                    None => e.invalid(
+                        &format!("{p}.endpoints[{i}]"),
                         ep,
-                        "URL scheme must be http or https",
-                    );
+                        "the URL without scheme is not allowed",
+                    ),
+                    Some(s) if require_https && s != "https" => e.invalid(
+                        &format!("{p}.endpoints[{i}]"),
+                        ep,
+                        "the URL must be using the HTTPS scheme",
+                    ),
+                    Some(_) => {}
                 }
             }
-            let tls = [&x.ca_file, &x.cert_file, &x.key_file];
-            if tls.iter().any(|f| !f.is_empty()) && tls.iter().any(|f| f.is_empty()) {
+            if x.cert_file.is_empty() != x.key_file.is_empty() {
                 e.invalid(
-                    &format!("{cc}.etcd.external"),
-                    "caFile, certFile, keyFile",
-                    "set all three TLS files, or none",
+                    &p,
+                    "",
+                    "either both or none of .Etcd.External.CertFile and .Etcd.External.KeyFile must be set",
                 );
+            } else if !x.cert_file.is_empty() && x.ca_file.is_empty() {
+                e.invalid(
+                    &p,
+                    "",
+                    "setting .Etcd.External.CertFile and .Etcd.External.KeyFile requires .Etcd.External.CAFile",
+                );
+            }
+            for (field, file) in [
+                ("caFile", &x.ca_file),
+                ("certFile", &x.cert_file),
+                ("keyFile", &x.key_file),
+            ] {
+                if !file.is_empty() && !file.starts_with('/') {
+                    e.invalid(&format!("{p}.{field}"), file, "path is not absolute");
+                }
             }
         }
         (Some(l), None) => {
@@ -532,6 +686,13 @@ fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
                 validate_san(e, &format!("{cc}.etcd.local.peerCertSANs[{i}]"), s);
             }
             validate_args(e, &format!("{cc}.etcd.local.extraArgs"), &l.extra_args);
+            if !l.image_repository.is_empty() {
+                validate_image_repository(
+                    e,
+                    &format!("{cc}.etcd.local.imageRepository"),
+                    &l.image_repository,
+                );
+            }
         }
         (None, None) => {}
     }
@@ -545,26 +706,52 @@ fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
     if EncryptionAlgorithm::parse(&c.encryption_algorithm).is_none() {
         e.invalid(&format!("{cc}.encryptionAlgorithm"), &c.encryption_algorithm, "supported values: \"ECDSA-P256\", \"ECDSA-P384\", \"RSA-2048\", \"RSA-3072\", \"RSA-4096\"");
     }
-    validate_duration_positive(
+    warn_zero_duration(
         e,
         &format!("{cc}.certificateValidityPeriod"),
         &c.certificate_validity_period,
     );
-    validate_duration_positive(
+    warn_zero_duration(
         e,
         &format!("{cc}.caCertificateValidityPeriod"),
         &c.ca_certificate_validity_period,
     );
+    // Upstream's ValidateCertValidity: longer than the defaults is a warning.
+    for (field, value, limit) in [
+        (
+            "certificateValidityPeriod",
+            c.certificate_validity_period,
+            super::DEFAULT_CERTIFICATE_VALIDITY,
+        ),
+        (
+            "caCertificateValidityPeriod",
+            c.ca_certificate_validity_period,
+            super::DEFAULT_CA_CERTIFICATE_VALIDITY,
+        ),
+    ] {
+        if let Some(v) = value.filter(|v| v.0 > limit) {
+            e.warn(
+                "CertificateValidity",
+                &format!("{cc}.{field}"),
+                &crate::duration::format_duration(v.0),
+                &format!(
+                    "the value is more than the recommended default for certificate expiration: {}",
+                    crate::duration::format_duration(limit)
+                ),
+            );
+        }
+    }
     if let (Some(leaf), Some(ca)) = (
         c.certificate_validity_period,
         c.ca_certificate_validity_period,
     ) {
         if leaf.0 > ca.0 {
-            e.invalid(
+            e.warn(
+                "CertificateValidity",
                 &format!("{cc}.certificateValidityPeriod"),
                 &crate::duration::format_duration(leaf.0),
                 &format!(
-                    "must not exceed caCertificateValidityPeriod ({})",
+                    "longer than caCertificateValidityPeriod ({}): the certificates outlive their CA",
                     crate::duration::format_duration(ca.0)
                 ),
             );
@@ -584,32 +771,135 @@ fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
                         .join(", ")
                 ),
             ),
-            Some((_, true)) if !value => e.invalid(
+            Some((_, true)) if !value => e.warn(
+                "FeatureGates",
                 &format!("{cc}.featureGates.{name}"),
                 "false",
-                "the feature is GA and locked to true",
+                "the feature is GA and always on; the setting has no effect",
             ),
             _ => {}
         }
     }
     if !c.cluster_name.is_empty() && !is_dns_subdomain(&c.cluster_name) {
-        e.invalid(
+        e.warn(
+            "ClusterName",
             &format!("{cc}.clusterName"),
             &c.cluster_name,
-            "must be a lowercase RFC 1123 subdomain",
+            "not a lowercase RFC 1123 subdomain; kubeconfig files and tools that use the name as an identifier may not accept it",
         );
     }
+    // Upstream refuses an older control plane than it supports; a newer one is its
+    // preflight warning KubernetesVersion, not a validation error.
     if let Some((major, minor)) = version_minor(&c.kubernetes_version) {
-        let own = version_minor(crate::version::KUBERNETES_VERSION)
-            .map(|v| v.1)
-            .unwrap_or(0);
-        if major != 1 || minor < MINIMUM_CONTROL_PLANE_MINOR || minor > own {
+        if major < 1 || (major == 1 && minor < MINIMUM_CONTROL_PLANE_MINOR) {
             e.invalid(
                 &format!("{cc}.kubernetesVersion"),
                 &c.kubernetes_version,
-                &format!("this version of kubeadm only supports deploying clusters with the control plane version >= 1.{MINIMUM_CONTROL_PLANE_MINOR}.0 and <= 1.{own}.x"),
+                &format!("this version of kubeadm only supports deploying clusters with the control plane version >= 1.{MINIMUM_CONTROL_PLANE_MINOR}.0"),
             );
         }
+    }
+    validate_image_repository(e, &format!("{cc}.imageRepository"), &c.image_repository);
+    if !c.dns.image_repository.is_empty() {
+        validate_image_repository(
+            e,
+            &format!("{cc}.dns.imageRepository"),
+            &c.dns.image_repository,
+        );
+    }
+}
+
+/// A URL scheme as Go's `url.Parse` reads one: a letter, then letters, digits, `+`, `-`
+/// or `.`.
+fn is_url_scheme(s: &str) -> bool {
+    let mut b = s.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+}
+
+/// One path component of an image reference: lowercase letters and digits, joined by
+/// `.`, `_`, `__` or runs of `-`.
+fn is_path_component(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_lowercase() && !b[0].is_ascii_digit() {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        match c {
+            b'.' => i += 1,
+            b'_' => i += if b.get(i + 1) == Some(&b'_') { 2 } else { 1 },
+            b'-' => {
+                while b.get(i) == Some(&b'-') {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        // A separator must be followed by an alphanumeric character.
+        if i == start
+            || !b
+                .get(i)
+                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// A registry host as an image reference allows it: DNS-like labels (any case) or a
+/// bracketed IPv6 address, with an optional port.
+fn is_registry_domain(s: &str) -> bool {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((ip, tail)) => {
+                if ip.parse::<std::net::Ipv6Addr>().is_err() {
+                    return false;
+                }
+                match tail {
+                    "" => return true,
+                    t => ("", t.strip_prefix(':').map(Some).unwrap_or(Some(""))),
+                }
+            }
+            None => return false,
+        }
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()));
+    let label = |l: &str| {
+        let b = l.as_bytes();
+        !b.is_empty()
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    };
+    port_ok && (host.is_empty() && s.starts_with('[') || host.split('.').all(label))
+}
+
+/// Upstream's ValidateImageRepository: `<repository>/name:tag` must be a valid image
+/// reference.
+fn validate_image_repository(e: &mut Errors, path: &str, repo: &str) {
+    let mut parts = repo.split('/');
+    let first = parts.next().unwrap_or_default();
+    let ok =
+        (is_registry_domain(first) || is_path_component(first)) && parts.all(is_path_component);
+    if !ok {
+        e.invalid(
+            path,
+            repo,
+            "invalid image repository format; expected a registry and path such as registry.k8s.io or mirror.example:5000/k8s",
+        );
     }
 }
 
@@ -629,5 +919,39 @@ mod tests {
         assert!(!a.overlaps(&Cidr::parse("10.244.0.0/16").unwrap()));
         assert!(!a.overlaps(&Cidr::parse("fd00::/64").unwrap()));
         assert!(Cidr::parse("10.0.0.0/33").is_none());
+    }
+
+    #[test]
+    fn image_repositories_as_image_references() {
+        let ok = |r: &str| {
+            let mut e = Errors::default();
+            validate_image_repository(&mut e, "f", r);
+            e.0.is_empty()
+        };
+        for good in [
+            "registry.k8s.io",
+            "localhost:5000",
+            "Mirror.Example:5000/k8s",
+            "[::1]:5000/a/b",
+            "gcr.io/google_containers",
+            "a/b__c/d-e.f/g---h",
+            "k8s",
+        ] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a/B",
+            "a/b/",
+            "a//b",
+            "a/_b",
+            "a/b_",
+            "a/b___c",
+            "host:port/a",
+            "a b",
+            "[zz]:1/a",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
     }
 }

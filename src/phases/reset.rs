@@ -139,13 +139,7 @@ impl ResetData {
         if !args.ignore_preflight_errors.is_empty() {
             config.ignore_preflight_errors = args.ignore_preflight_errors.clone();
         }
-        for f in &config.unmount_flags {
-            if unmount_flag(f).is_none() {
-                anyhow::bail!(
-                    "unmountFlags: unknown flag {f:?}; the flags are MNT_FORCE, MNT_DETACH, MNT_EXPIRE and UMOUNT_NOFOLLOW"
-                );
-            }
-        }
+        crate::config::validation::validate_reset(&config)?;
         let cert_dir_given = args.cert_dir.is_some()
             || args.config.is_some()
                 && config.certificates_dir != crate::config::DEFAULT_CERTIFICATES_DIR;

@@ -139,6 +139,7 @@ impl UpgradeData {
         let upgrade = crate::cli::load_config(host.as_ref(), &opts.config)?
             .and_then(|d| d.upgrade)
             .unwrap_or_default();
+        crate::config::validation::validate_upgrade(&upgrade)?;
         let opts = opts.with_config(&upgrade);
         let stamp = time::OffsetDateTime::now_utc();
         let backup_stamp = format!(
