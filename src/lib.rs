@@ -16,6 +16,7 @@ pub mod images;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod manifests;
+pub mod objects;
 pub mod output;
 pub mod patches;
 pub mod phases;

@@ -109,7 +109,7 @@ fn refusals_name_the_field() {
         (JoinOverrides { ca_cert_hashes: vec![], ..flags() }, "using token-based discovery without caCertHashes can be unsafe"),
         (JoinOverrides { ca_cert_hashes: vec!["md5:abc".into()], ..flags() }, "JoinConfiguration.discovery.bootstrapToken.caCertHashes[0]: Invalid value: \"md5:abc\""),
         (JoinOverrides { token: Some("abcdef.0123".into()), ..flags() }, "JoinConfiguration.discovery.bootstrapToken.token: Invalid value: \"<hidden>\""),
-        (JoinOverrides { api_server_endpoint: Some("192.0.2.10".into()), ..flags() }, "JoinConfiguration.discovery.bootstrapToken.apiServerEndpoint: Invalid value: \"192.0.2.10\": expected host:port"),
+        (JoinOverrides { api_server_endpoint: Some("192.0.2.10".into()), ..flags() }, "JoinConfiguration.discovery.bootstrapToken.apiServerEndpoint: Invalid value: \"192.0.2.10\": missing port in address; expected host:port"),
         (JoinOverrides { api_server_endpoint: None, ..flags() }, "JoinConfiguration.discovery.bootstrapToken.apiServerEndpoint: Required value"),
         (JoinOverrides { discovery_file: Some("http://example.test/c.yaml".into()), ..flags() }, "JoinConfiguration.discovery: Invalid value: \"bootstrapToken and file\""),
         (JoinOverrides { discovery_file: Some("http://example.test/c.yaml".into()), token: None, api_server_endpoint: None, ca_cert_hashes: vec![], ..flags() }, "JoinConfiguration.discovery.file.kubeConfigPath: Invalid value: \"http://example.test/c.yaml\": URLs must use https"),

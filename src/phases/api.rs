@@ -7,9 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::{json, Value};
+use k8s_openapi::api::core::v1::{Node, Taint};
+use k8s_openapi::api::rbac::v1::Subject;
+use serde_json::Value;
 
 use crate::client::{self, health, Api};
+use crate::objects::{self, group, user};
 use crate::config::InitConfiguration;
 use crate::host::{Host, Sensitivity};
 
@@ -20,39 +23,16 @@ pub const NODES_GROUP: &str = "system:nodes";
 /// The group admin.conf's user is in.
 pub const CLUSTER_ADMINS_GROUP: &str = "kubeadm:cluster-admins";
 
-const RBAC: &str = "rbac.authorization.k8s.io";
-
-fn group(name: &str) -> Value {
-    json!({"apiGroup": RBAC, "kind": "Group", "name": name})
+fn cluster_role_binding(name: &str, role: &str, subjects: Vec<Subject>) -> Value {
+    objects::to_value(&objects::cluster_role_binding(name, role, subjects))
 }
 
-fn cluster_role_binding(name: &str, role: &str, subjects: Vec<Value>) -> Value {
-    json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": role},
-        "subjects": subjects,
-    })
+fn role(ns: &str, name: &str, config_maps: &[&str]) -> Value {
+    objects::to_value(&objects::config_map_reader(ns, name, config_maps))
 }
 
-fn role(ns: &str, name: &str, resource_names: &[&str]) -> Value {
-    json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": name, "namespace": ns},
-        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": resource_names, "verbs": ["get"]}],
-    })
-}
-
-fn role_binding(ns: &str, name: &str, subjects: Vec<Value>) -> Value {
-    json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {"name": name, "namespace": ns},
-        "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": name},
-        "subjects": subjects,
-    })
+fn role_binding(ns: &str, name: &str, subjects: Vec<Subject>) -> Value {
+    objects::to_value(&objects::role_binding(ns, name, subjects))
 }
 
 fn timeouts(cfg: &InitConfiguration) -> crate::config::v1beta4::Timeouts {
@@ -232,9 +212,7 @@ pub fn ensure_admin_bindings(admin: &dyn Api, super_admin: Option<&dyn Api>) -> 
         &cluster_role_binding(
             "kubeadm:apiserver-kubelet-client",
             "system:kubelet-api-admin",
-            vec![
-                json!({"apiGroup": RBAC, "kind": "User", "name": "kube-apiserver-kubelet-client"}),
-            ],
+            vec![user("kube-apiserver-kubelet-client")],
         ),
     )?;
     Ok(())
@@ -268,11 +246,11 @@ pub fn upload_kubeadm_config(api: &dyn Api, cfg: &InitConfiguration) -> anyhow::
     let text = crate::yaml::to_string(&cfg.versioned.cluster)?;
     client::create_or_update(
         api,
-        &json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
-            "data": {"ClusterConfiguration": text},
-        }),
+        &objects::to_value(&objects::config_map(
+            "kube-system",
+            "kubeadm-config",
+            &[("ClusterConfiguration", &text)],
+        )),
     )?;
     let name = "kubeadm:nodes-kubeadm-config";
     client::create_or_update(api, &role("kube-system", name, &["kubeadm-config"]))?;
@@ -293,11 +271,11 @@ pub fn upload_kubelet_config(api: &dyn Api, cfg: &InitConfiguration) -> anyhow::
     let kubelet = crate::kubelet::to_yaml(&crate::kubelet::cluster_configuration(cfg)?)?;
     client::create_or_update(
         api,
-        &json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "kubelet-config", "namespace": "kube-system"},
-            "data": {"kubelet": kubelet},
-        }),
+        &objects::to_value(&objects::config_map(
+            "kube-system",
+            "kubelet-config",
+            &[("kubelet", &kubelet)],
+        )),
     )?;
     let name = "kubeadm:kubelet-config";
     client::create_or_update(api, &role("kube-system", name, &["kubelet-config"]))?;
@@ -326,14 +304,21 @@ pub fn mark_control_plane(
     dry_run: bool,
 ) -> anyhow::Result<()> {
     let node = &cfg.node_registration.name;
-    let taints: Vec<Value> = match &cfg.versioned.init.node_registration.taints {
+    let taints: Vec<Taint> = match &cfg.versioned.init.node_registration.taints {
         Some(t) => t
             .iter()
-            .map(|t| serde_json::to_value(t).expect("json"))
+            .map(|t| Taint {
+                effect: t.effect.clone(),
+                key: t.key.clone(),
+                value: (!t.value.is_empty()).then(|| t.value.clone()),
+                time_added: None,
+            })
             .collect(),
-        None => {
-            vec![json!({"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"})]
-        }
+        None => vec![Taint {
+            effect: "NoSchedule".into(),
+            key: "node-role.kubernetes.io/control-plane".into(),
+            ..Default::default()
+        }],
     };
     println!(
         "[mark-control-plane] Marking the node {node} as control-plane by adding the labels: [{}]",
@@ -345,21 +330,33 @@ pub fn mark_control_plane(
     );
     let shown: Vec<String> = taints
         .iter()
-        .map(|t| {
-            format!(
-                "{}:{}",
-                t["key"].as_str().unwrap_or(""),
-                t["effect"].as_str().unwrap_or("")
-            )
-        })
+        .map(|t| format!("{}:{}", t.key, t.effect))
         .collect();
     println!(
         "[mark-control-plane] Marking the node {node} as control-plane by adding the taints [{}]",
         shown.join(" ")
     );
     let path = client::object_path("Node", None, node);
+    let mark = |n: &mut Node| {
+        let labels = n.metadata.labels.get_or_insert_with(Default::default);
+        for l in CONTROL_PLANE_LABELS {
+            labels.insert(l.to_string(), String::new());
+        }
+        let list = n
+            .spec
+            .get_or_insert_with(Default::default)
+            .taints
+            .get_or_insert_with(Vec::new);
+        for t in &taints {
+            if !list.iter().any(|e| e.key == t.key && e.effect == t.effect) {
+                list.push(t.clone());
+            }
+        }
+    };
     if dry_run {
-        let patch = json!({"metadata": {"labels": CONTROL_PLANE_LABELS.iter().map(|l| (l.to_string(), json!(""))).collect::<serde_json::Map<_, _>>()}, "spec": {"taints": taints}});
+        let mut node = Node::default();
+        mark(&mut node);
+        let patch = objects::to_value(&node);
         api.call(
             "PATCH",
             &path,
@@ -372,34 +369,14 @@ pub fn mark_control_plane(
     let start = std::time::Instant::now();
     loop {
         let result = client::retry(8, || {
-            let mut n = api.call("GET", &path, None, "application/json")?;
-            let labels = n["metadata"]
-                .as_object_mut()
-                .expect("a Node has metadata")
-                .entry("labels")
-                .or_insert_with(|| json!({}));
-            for l in CONTROL_PLANE_LABELS {
-                labels[l] = json!("");
-            }
-            let spec = n
-                .as_object_mut()
-                .expect("an object")
-                .entry("spec")
-                .or_insert_with(|| json!({}));
-            let existing = spec
-                .as_object_mut()
-                .expect("an object")
-                .entry("taints")
-                .or_insert_with(|| json!([]));
-            if let Some(list) = existing.as_array_mut() {
-                for t in &taints {
-                    let same = |e: &Value| e["key"] == t["key"] && e["effect"] == t["effect"];
-                    if !list.iter().any(same) {
-                        list.push(t.clone());
-                    }
-                }
-            }
-            api.call("PUT", &path, Some(&n), "application/json")
+            let got = api.call("GET", &path, None, "application/json")?;
+            let mut node: Node = serde_json::from_value(got).map_err(|e| client::ApiError {
+                code: 200,
+                reason: "InvalidBody".into(),
+                message: format!("the Node {node} as the API server returned it: {e}"),
+            })?;
+            mark(&mut node);
+            api.call("PUT", &path, Some(&objects::to_value(&node)), "application/json")
         });
         match result {
             Ok(_) => return Ok(()),
@@ -463,11 +440,10 @@ pub fn bootstrap_rbac_and_cluster_info(
 ) -> anyhow::Result<()> {
     client::create_or_update(
         api,
-        &json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": "kubeadm:get-nodes"},
-            "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}],
-        }),
+        &objects::to_value(&objects::cluster_role(
+            "kubeadm:get-nodes",
+            vec![objects::rule(&[""], &["nodes"], &[], &["get"])],
+        )),
     )?;
     client::create_or_update(
         api,
@@ -509,11 +485,11 @@ pub fn bootstrap_rbac_and_cluster_info(
     // An existing cluster-info (signed by the bootstrap signer) is kept, as upstream.
     client::create_or_retain(
         api,
-        &json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "cluster-info", "namespace": "kube-public"},
-            "data": {"kubeconfig": admin_kubeconfig},
-        }),
+        &objects::to_value(&objects::config_map(
+            "kube-public",
+            "cluster-info",
+            &[("kubeconfig", admin_kubeconfig)],
+        )),
     )?;
     let name = "kubeadm:bootstrap-signer-clusterinfo";
     client::create_or_update(api, &role("kube-public", name, &["cluster-info"]))?;
@@ -522,7 +498,7 @@ pub fn bootstrap_rbac_and_cluster_info(
         &role_binding(
             "kube-public",
             name,
-            vec![json!({"apiGroup": RBAC, "kind": "User", "name": "system:anonymous"})],
+            vec![user("system:anonymous")],
         ),
     )?;
     Ok(())
@@ -590,7 +566,6 @@ pub fn upload_certs(
     cfg: &InitConfiguration,
     key_hex: &str,
 ) -> anyhow::Result<()> {
-    use base64::Engine;
     println!(
         "[upload-certs] Storing the certificates in Secret \"{}\" in the \"kube-system\" Namespace",
         crate::copycerts::SECRET_NAME
@@ -609,7 +584,7 @@ pub fn upload_certs(
     let owner_secret = client::create_or_update(api, &owner.to_secret())?;
     let owner_name = format!("bootstrap-token-{}", owner.token.id());
     let uid = match owner_secret["metadata"]["uid"].as_str() {
-        Some(u) => Value::String(u.to_string()),
+        Some(u) => u.to_string(),
         None => api
             .call(
                 "GET",
@@ -617,10 +592,11 @@ pub fn upload_certs(
                 None,
                 "application/json",
             )
-            .map(|s| s["metadata"]["uid"].clone())
-            .unwrap_or(Value::Null),
+            .ok()
+            .and_then(|s| s["metadata"]["uid"].as_str().map(String::from))
+            .unwrap_or_default(),
     };
-    let mut data = serde_json::Map::new();
+    let mut data = std::collections::BTreeMap::new();
     for (name, path) in crate::copycerts::certs_to_transfer(cfg) {
         let sealed = match host.read(&path) {
             Ok(bytes) => crate::copycerts::encrypt(&bytes, &key)?,
@@ -628,33 +604,30 @@ pub fn upload_certs(
             Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        data.insert(
-            name,
-            base64::engine::general_purpose::STANDARD
-                .encode(sealed)
-                .into(),
-        );
+        data.insert(name, sealed);
     }
     client::create_or_update(
         api,
-        &json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {
-                "name": crate::copycerts::SECRET_NAME, "namespace": "kube-system",
-                "ownerReferences": [{"apiVersion": "v1", "kind": "Secret", "name": owner_name, "uid": uid, "controller": true, "blockOwnerDeletion": true}],
-            },
-            "type": "Opaque",
-            "data": data,
-        }),
+        &objects::to_value(&objects::opaque_secret(
+            "kube-system",
+            crate::copycerts::SECRET_NAME,
+            data,
+            Some(objects::secret_owner(&owner_name, &uid)),
+        )),
     )?;
     let name = "kubeadm:kubeadm-certs";
     client::create_or_update(
         api,
-        &json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-            "metadata": {"name": name, "namespace": "kube-system"},
-            "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [crate::copycerts::SECRET_NAME], "verbs": ["get"]}],
-        }),
+        &objects::to_value(&objects::role(
+            "kube-system",
+            name,
+            vec![objects::rule(
+                &[""],
+                &["secrets"],
+                &[crate::copycerts::SECRET_NAME],
+                &["get"],
+            )],
+        )),
     )?;
     client::create_or_update(
         api,

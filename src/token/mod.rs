@@ -207,33 +207,31 @@ impl TokenSpec {
 
     /// The `kube-system/bootstrap-token-<id>` Secret, as upstream writes it.
     pub fn to_secret(&self) -> serde_json::Value {
-        use base64::Engine;
-        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        let mut data = serde_json::Map::new();
-        data.insert("token-id".into(), b64(self.token.id()).into());
-        data.insert("token-secret".into(), b64(self.token.secret()).into());
+        let mut data: std::collections::BTreeMap<String, Vec<u8>> = [
+            ("token-id".to_string(), self.token.id().as_bytes().to_vec()),
+            ("token-secret".to_string(), self.token.secret().as_bytes().to_vec()),
+        ]
+        .into();
         if !self.description.is_empty() {
-            data.insert("description".into(), b64(&self.description).into());
+            data.insert("description".into(), self.description.clone().into_bytes());
         }
         if let Some(e) = self.expires {
-            data.insert("expiration".into(), b64(&rfc3339(e)).into());
+            data.insert("expiration".into(), rfc3339(e).into_bytes());
         }
         for u in &self.usages {
-            data.insert(format!("usage-bootstrap-{u}"), b64("true").into());
+            data.insert(format!("usage-bootstrap-{u}"), b"true".to_vec());
         }
         if !self.groups.is_empty() {
-            data.insert(
-                "auth-extra-groups".into(),
-                b64(&self.groups.join(",")).into(),
-            );
+            data.insert("auth-extra-groups".into(), self.groups.join(",").into_bytes());
         }
-        serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": format!("bootstrap-token-{}", self.token.id()), "namespace": "kube-system"},
-            "type": SECRET_TYPE,
-            "data": data,
-        })
+        let mut secret = crate::objects::opaque_secret(
+            "kube-system",
+            &format!("bootstrap-token-{}", self.token.id()),
+            data,
+            None,
+        );
+        secret.type_ = Some(SECRET_TYPE.into());
+        crate::objects::to_value(&secret)
     }
 
     /// Reads a token Secret back; `None` when it is not a well-formed bootstrap token.
