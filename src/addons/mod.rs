@@ -1,10 +1,27 @@
 //! The addons `kubeadm init` installs: CoreDNS and kube-proxy, every object upstream
 //! creates, with its names, labels and fields.
 
+use k8s_openapi::api::apps::v1::{
+    DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec,
+    DeploymentStrategy, RollingUpdateDeployment,
+};
+use k8s_openapi::api::core::v1::{
+    Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
+    HTTPGetAction, HostPathVolumeSource, KeyToPath, ObjectFieldSelector, PodAffinityTerm,
+    PodAntiAffinity, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SecurityContext,
+    Service, ServiceAccount, ServicePort, ServiceSpec, Toleration, Volume, VolumeMount,
+    WeightedPodAffinityTerm,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{json, Value};
 
 use crate::client::{self, Api};
 use crate::config::InitConfiguration;
+use crate::objects;
 
 /// The CoreDNS configuration, as upstream writes it for the cluster's DNS domain.
 pub fn corefile(dns_domain: &str) -> String {
@@ -40,101 +57,221 @@ pub fn corefile(dns_domain: &str) -> String {
 pub fn coredns_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>> {
     let domain = &cfg.cluster.networking.dns_domain;
     let dns_ip = crate::pki::dns_service_ip(&cfg.cluster.networking.service_subnet)?;
-    let labels = json!({"k8s-app": "kube-dns"});
-    Ok(vec![
-        json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "coredns", "namespace": "kube-system"},
-            "data": {"Corefile": corefile(domain)},
+    let ns = "kube-system";
+    let app = objects::labels(&[("k8s-app", "kube-dns")]);
+    let config_map = objects::config_map(ns, "coredns", &[("Corefile", &corefile(domain))]);
+    let cluster_role = objects::cluster_role(
+        "system:coredns",
+        vec![
+            objects::rule(
+                &[""],
+                &["endpoints", "services", "pods", "namespaces"],
+                &[],
+                &["list", "watch"],
+            ),
+            objects::rule(
+                &["discovery.k8s.io"],
+                &["endpointslices"],
+                &[],
+                &["list", "watch"],
+            ),
+        ],
+    );
+    let binding = objects::cluster_role_binding(
+        "system:coredns",
+        "system:coredns",
+        vec![objects::service_account(ns, "coredns")],
+    );
+    let account = ServiceAccount {
+        metadata: objects::meta(Some(ns), "coredns"),
+        ..Default::default()
+    };
+    let http_probe = |path: &str, port: i32| HTTPGetAction {
+        path: Some(path.into()),
+        port: IntOrString::Int(port),
+        scheme: Some("HTTP".into()),
+        ..Default::default()
+    };
+    let port = |name: &str, number: i32, protocol: &str| ContainerPort {
+        name: Some(name.into()),
+        container_port: number,
+        protocol: Some(protocol.into()),
+        ..Default::default()
+    };
+    let container = Container {
+        name: "coredns".into(),
+        image: Some(crate::images::coredns_image(cfg)),
+        image_pull_policy: Some("IfNotPresent".into()),
+        resources: Some(ResourceRequirements {
+            limits: Some([("memory".to_string(), Quantity("170Mi".into()))].into()),
+            requests: Some(
+                [
+                    ("cpu".to_string(), Quantity("100m".into())),
+                    ("memory".to_string(), Quantity("70Mi".into())),
+                ]
+                .into(),
+            ),
+            ..Default::default()
         }),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": "system:coredns"},
-            "rules": [
-                {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"], "verbs": ["list", "watch"]},
-                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]}
-            ],
+        args: Some(vec!["-conf".into(), "/etc/coredns/Corefile".into()]),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "config-volume".into(),
+            mount_path: "/etc/coredns".into(),
+            read_only: Some(true),
+            ..Default::default()
+        }]),
+        ports: Some(vec![
+            port("dns", 53, "UDP"),
+            port("dns-tcp", 53, "TCP"),
+            port("metrics", 9153, "TCP"),
+        ]),
+        liveness_probe: Some(Probe {
+            http_get: Some(http_probe("/health", 8080)),
+            initial_delay_seconds: Some(60),
+            timeout_seconds: Some(5),
+            success_threshold: Some(1),
+            failure_threshold: Some(5),
+            ..Default::default()
         }),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": "system:coredns"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:coredns"},
-            "subjects": [{"kind": "ServiceAccount", "name": "coredns", "namespace": "kube-system"}],
+        readiness_probe: Some(Probe {
+            http_get: Some(http_probe("/ready", 8181)),
+            ..Default::default()
         }),
-        json!({
-            "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": "coredns", "namespace": "kube-system"},
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                add: Some(vec!["NET_BIND_SERVICE".into()]),
+                drop: Some(vec!["ALL".into()]),
+            }),
+            read_only_root_filesystem: Some(true),
+            ..Default::default()
         }),
-        json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
-            "spec": {
-                "replicas": 2,
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "priorityClassName": "system-cluster-critical",
-                        "serviceAccountName": "coredns",
-                        "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-                            "weight": 100,
-                            "podAffinityTerm": {
-                                "labelSelector": {"matchExpressions": [{"key": "k8s-app", "operator": "In", "values": ["kube-dns"]}]},
-                                "topologyKey": "kubernetes.io/hostname"
-                            }
-                        }]}},
-                        "tolerations": [
-                            {"key": "CriticalAddonsOnly", "operator": "Exists"},
-                            {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
-                        ],
-                        "nodeSelector": {"kubernetes.io/os": "linux"},
-                        "containers": [{
-                            "name": "coredns",
-                            "image": crate::images::coredns_image(cfg),
-                            "imagePullPolicy": "IfNotPresent",
-                            "resources": {"limits": {"memory": "170Mi"}, "requests": {"cpu": "100m", "memory": "70Mi"}},
-                            "args": ["-conf", "/etc/coredns/Corefile"],
-                            "volumeMounts": [{"name": "config-volume", "mountPath": "/etc/coredns", "readOnly": true}],
-                            "ports": [
-                                {"containerPort": 53, "name": "dns", "protocol": "UDP"},
-                                {"containerPort": 53, "name": "dns-tcp", "protocol": "TCP"},
-                                {"containerPort": 9153, "name": "metrics", "protocol": "TCP"}
-                            ],
-                            "livenessProbe": {
-                                "httpGet": {"path": "/health", "port": 8080, "scheme": "HTTP"},
-                                "initialDelaySeconds": 60, "timeoutSeconds": 5, "successThreshold": 1, "failureThreshold": 5
-                            },
-                            "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181, "scheme": "HTTP"}},
-                            "securityContext": {
-                                "allowPrivilegeEscalation": false,
-                                "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]},
-                                "readOnlyRootFilesystem": true
-                            }
-                        }],
-                        "dnsPolicy": "Default",
-                        "volumes": [{"name": "config-volume", "configMap": {"name": "coredns", "items": [{"key": "Corefile", "path": "Corefile"}]}}]
-                    }
-                }
-            }
+        ..Default::default()
+    };
+    let pod = PodSpec {
+        priority_class_name: Some("system-cluster-critical".into()),
+        service_account_name: Some("coredns".into()),
+        affinity: Some(Affinity {
+            pod_anti_affinity: Some(PodAntiAffinity {
+                preferred_during_scheduling_ignored_during_execution: Some(vec![
+                    WeightedPodAffinityTerm {
+                        weight: 100,
+                        pod_affinity_term: PodAffinityTerm {
+                            label_selector: Some(LabelSelector {
+                                match_expressions: Some(vec![LabelSelectorRequirement {
+                                    key: "k8s-app".into(),
+                                    operator: "In".into(),
+                                    values: Some(vec!["kube-dns".into()]),
+                                }]),
+                                ..Default::default()
+                            }),
+                            topology_key: "kubernetes.io/hostname".into(),
+                            ..Default::default()
+                        },
+                    },
+                ]),
+                ..Default::default()
+            }),
+            ..Default::default()
         }),
-        json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {
-                "name": "kube-dns", "namespace": "kube-system",
-                "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"},
-                "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}
+        tolerations: Some(vec![
+            Toleration {
+                key: Some("CriticalAddonsOnly".into()),
+                operator: Some("Exists".into()),
+                ..Default::default()
             },
-            "spec": {
-                "clusterIP": dns_ip.to_string(),
-                "ports": [
-                    {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
-                    {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}
-                ],
-                "selector": {"k8s-app": "kube-dns"}
-            }
+            Toleration {
+                key: Some("node-role.kubernetes.io/control-plane".into()),
+                effect: Some("NoSchedule".into()),
+                ..Default::default()
+            },
+        ]),
+        node_selector: Some(objects::labels(&[("kubernetes.io/os", "linux")])),
+        containers: vec![container],
+        dns_policy: Some("Default".into()),
+        volumes: Some(vec![Volume {
+            name: "config-volume".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: "coredns".into(),
+                items: Some(vec![KeyToPath {
+                    key: "Corefile".into(),
+                    path: "Corefile".into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let deployment = Deployment {
+        metadata: ObjectMeta {
+            labels: Some(app.clone()),
+            ..objects::meta(Some(ns), "coredns")
+        },
+        spec: DeploymentSpec {
+            replicas: Some(2),
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".into()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_unavailable: Some(IntOrString::Int(1)),
+                    ..Default::default()
+                }),
+            }),
+            selector: LabelSelector {
+                match_labels: Some(app.clone()),
+                ..Default::default()
+            },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(app.clone()),
+                    ..Default::default()
+                }),
+                spec: Some(pod),
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let service_port = |name: &str, number: i32, protocol: &str| ServicePort {
+        name: Some(name.into()),
+        port: number,
+        protocol: Some(protocol.into()),
+        target_port: Some(IntOrString::Int(number)),
+        ..Default::default()
+    };
+    let service = Service {
+        metadata: ObjectMeta {
+            labels: Some(objects::labels(&[
+                ("k8s-app", "kube-dns"),
+                ("kubernetes.io/cluster-service", "true"),
+                ("kubernetes.io/name", "CoreDNS"),
+            ])),
+            annotations: Some(objects::labels(&[
+                ("prometheus.io/port", "9153"),
+                ("prometheus.io/scrape", "true"),
+            ])),
+            ..objects::meta(Some(ns), "kube-dns")
+        },
+        spec: Some(ServiceSpec {
+            cluster_ip: Some(dns_ip.to_string()),
+            ports: Some(vec![
+                service_port("dns", 53, "UDP"),
+                service_port("dns-tcp", 53, "TCP"),
+                service_port("metrics", 9153, "TCP"),
+            ]),
+            selector: Some(app),
+            ..Default::default()
         }),
+        ..Default::default()
+    };
+    Ok(vec![
+        objects::to_value(&config_map),
+        objects::to_value(&cluster_role),
+        objects::to_value(&binding),
+        objects::to_value(&account),
+        objects::to_value(&deployment),
+        objects::to_value(&service),
     ])
 }
 
@@ -222,70 +359,130 @@ pub fn kube_proxy_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>>
         cfg.control_plane_url()
     );
     let config = crate::yaml::to_string(&kube_proxy_configuration(cfg)?)?;
-    let labels = json!({"k8s-app": "kube-proxy"});
+    let ns = "kube-system";
+    let app = objects::labels(&[("k8s-app", "kube-proxy")]);
+    let account = ServiceAccount {
+        metadata: objects::meta(Some(ns), "kube-proxy"),
+        ..Default::default()
+    };
+    let binding = objects::cluster_role_binding(
+        "kubeadm:node-proxier",
+        "system:node-proxier",
+        vec![objects::service_account(ns, "kube-proxy")],
+    );
+    let role = objects::config_map_reader(ns, "kube-proxy", &["kube-proxy"]);
+    let role_binding = objects::role_binding(
+        ns,
+        "kube-proxy",
+        vec![objects::group(crate::phases::api::NODE_BOOTSTRAP_GROUP)],
+    );
+    let mut config_map = objects::config_map(
+        ns,
+        "kube-proxy",
+        &[("config.conf", &config), ("kubeconfig.conf", &kubeconfig)],
+    );
+    config_map.metadata.labels = Some(objects::labels(&[("app", "kube-proxy")]));
+    let mount = |name: &str, path: &str, read_only: Option<bool>| VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only,
+        ..Default::default()
+    };
+    let host_path = |name: &str, path: &str, kind: Option<&str>| Volume {
+        name: name.into(),
+        host_path: Some(HostPathVolumeSource {
+            path: path.into(),
+            type_: kind.map(Into::into),
+        }),
+        ..Default::default()
+    };
+    let container = Container {
+        name: "kube-proxy".into(),
+        image: Some(crate::images::kubernetes_image("kube-proxy", cfg)),
+        image_pull_policy: Some("IfNotPresent".into()),
+        command: Some(vec![
+            "/usr/local/bin/kube-proxy".into(),
+            "--config=/var/lib/kube-proxy/config.conf".into(),
+            "--hostname-override=$(NODE_NAME)".into(),
+        ]),
+        security_context: Some(SecurityContext {
+            privileged: Some(true),
+            ..Default::default()
+        }),
+        volume_mounts: Some(vec![
+            mount("kube-proxy", "/var/lib/kube-proxy", None),
+            mount("xtables-lock", "/run/xtables.lock", Some(false)),
+            mount("lib-modules", "/lib/modules", Some(true)),
+        ]),
+        env: Some(vec![EnvVar {
+            name: "NODE_NAME".into(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "spec.nodeName".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let pod = PodSpec {
+        priority_class_name: Some("system-node-critical".into()),
+        containers: vec![container],
+        host_network: Some(true),
+        service_account_name: Some("kube-proxy".into()),
+        volumes: Some(vec![
+            Volume {
+                name: "kube-proxy".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: "kube-proxy".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            host_path("xtables-lock", "/run/xtables.lock", Some("FileOrCreate")),
+            host_path("lib-modules", "/lib/modules", None),
+        ]),
+        tolerations: Some(vec![Toleration {
+            operator: Some("Exists".into()),
+            ..Default::default()
+        }]),
+        node_selector: Some(objects::labels(&[("kubernetes.io/os", "linux")])),
+        ..Default::default()
+    };
+    let daemon_set = DaemonSet {
+        metadata: ObjectMeta {
+            labels: Some(app.clone()),
+            ..objects::meta(Some(ns), "kube-proxy")
+        },
+        spec: DaemonSetSpec {
+            selector: LabelSelector {
+                match_labels: Some(app.clone()),
+                ..Default::default()
+            },
+            update_strategy: Some(DaemonSetUpdateStrategy {
+                type_: Some("RollingUpdate".into()),
+                ..Default::default()
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(app),
+                    ..Default::default()
+                }),
+                spec: Some(pod),
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     Ok(vec![
-        json!({
-            "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
-        }),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": "kubeadm:node-proxier"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:node-proxier"},
-            "subjects": [{"kind": "ServiceAccount", "name": "kube-proxy", "namespace": "kube-system"}],
-        }),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-            "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
-            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["kube-proxy"], "verbs": ["get"]}],
-        }),
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kube-proxy"},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": crate::phases::api::NODE_BOOTSTRAP_GROUP}],
-        }),
-        json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": {"app": "kube-proxy"}},
-            "data": {"config.conf": config, "kubeconfig.conf": kubeconfig},
-        }),
-        json!({
-            "apiVersion": "apps/v1", "kind": "DaemonSet",
-            "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": labels},
-            "spec": {
-                "selector": {"matchLabels": labels},
-                "updateStrategy": {"type": "RollingUpdate"},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "priorityClassName": "system-node-critical",
-                        "containers": [{
-                            "name": "kube-proxy",
-                            "image": crate::images::kubernetes_image("kube-proxy", cfg),
-                            "imagePullPolicy": "IfNotPresent",
-                            "command": ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"],
-                            "securityContext": {"privileged": true},
-                            "volumeMounts": [
-                                {"mountPath": "/var/lib/kube-proxy", "name": "kube-proxy"},
-                                {"mountPath": "/run/xtables.lock", "name": "xtables-lock", "readOnly": false},
-                                {"mountPath": "/lib/modules", "name": "lib-modules", "readOnly": true}
-                            ],
-                            "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
-                        }],
-                        "hostNetwork": true,
-                        "serviceAccountName": "kube-proxy",
-                        "volumes": [
-                            {"name": "kube-proxy", "configMap": {"name": "kube-proxy"}},
-                            {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}},
-                            {"name": "lib-modules", "hostPath": {"path": "/lib/modules"}}
-                        ],
-                        "tolerations": [{"operator": "Exists"}],
-                        "nodeSelector": {"kubernetes.io/os": "linux"}
-                    }
-                }
-            }
-        }),
+        objects::to_value(&account),
+        objects::to_value(&binding),
+        objects::to_value(&role),
+        objects::to_value(&role_binding),
+        objects::to_value(&config_map),
+        objects::to_value(&daemon_set),
     ])
 }
 

@@ -12,9 +12,9 @@ use k8s_openapi::api::rbac::v1::Subject;
 use serde_json::Value;
 
 use crate::client::{self, health, Api};
-use crate::objects::{self, group, user};
 use crate::config::InitConfiguration;
 use crate::host::{Host, Sensitivity};
+use crate::objects::{self, group, user};
 
 /// The group kubeadm's join tokens authenticate as.
 pub const NODE_BOOTSTRAP_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
@@ -376,7 +376,12 @@ pub fn mark_control_plane(
                 message: format!("the Node {node} as the API server returned it: {e}"),
             })?;
             mark(&mut node);
-            api.call("PUT", &path, Some(&objects::to_value(&node)), "application/json")
+            api.call(
+                "PUT",
+                &path,
+                Some(&objects::to_value(&node)),
+                "application/json",
+            )
         });
         match result {
             Ok(_) => return Ok(()),
@@ -495,11 +500,7 @@ pub fn bootstrap_rbac_and_cluster_info(
     client::create_or_update(api, &role("kube-public", name, &["cluster-info"]))?;
     client::create_or_update(
         api,
-        &role_binding(
-            "kube-public",
-            name,
-            vec![user("system:anonymous")],
-        ),
+        &role_binding("kube-public", name, vec![user("system:anonymous")]),
     )?;
     Ok(())
 }

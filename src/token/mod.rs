@@ -209,7 +209,10 @@ impl TokenSpec {
     pub fn to_secret(&self) -> serde_json::Value {
         let mut data: std::collections::BTreeMap<String, Vec<u8>> = [
             ("token-id".to_string(), self.token.id().as_bytes().to_vec()),
-            ("token-secret".to_string(), self.token.secret().as_bytes().to_vec()),
+            (
+                "token-secret".to_string(),
+                self.token.secret().as_bytes().to_vec(),
+            ),
         ]
         .into();
         if !self.description.is_empty() {
@@ -222,7 +225,10 @@ impl TokenSpec {
             data.insert(format!("usage-bootstrap-{u}"), b"true".to_vec());
         }
         if !self.groups.is_empty() {
-            data.insert("auth-extra-groups".into(), self.groups.join(",").into_bytes());
+            data.insert(
+                "auth-extra-groups".into(),
+                self.groups.join(",").into_bytes(),
+            );
         }
         let mut secret = crate::objects::opaque_secret(
             "kube-system",
