@@ -4,13 +4,60 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, PodSecurityContext, PodSpec, PodTemplateSpec, Secret, Toleration,
+};
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::ByteString;
 use serde_json::Value;
+
+/// The name of the Job `upgrade apply` runs to see that the cluster can run a Pod.
+pub const HEALTH_CHECK_JOB: &str = "upgrade-health-check";
+
+/// Upstream's upgrade health-check Job: one pause container, never restarted, as a
+/// non-root user, allowed on control-plane nodes.
+pub fn health_check_job(pause_image: &str) -> Job {
+    let control_plane_toleration = |key: &str| Toleration {
+        key: Some(key.into()),
+        effect: Some("NoSchedule".into()),
+        ..Default::default()
+    };
+    Job {
+        metadata: meta(Some("kube-system"), HEALTH_CHECK_JOB),
+        spec: Some(JobSpec {
+            backoff_limit: Some(0),
+            template: PodTemplateSpec {
+                metadata: None,
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".into()),
+                    security_context: Some(PodSecurityContext {
+                        run_as_user: Some(999),
+                        run_as_group: Some(999),
+                        run_as_non_root: Some(true),
+                        ..Default::default()
+                    }),
+                    tolerations: Some(vec![
+                        control_plane_toleration("node-role.kubernetes.io/master"),
+                        control_plane_toleration("node-role.kubernetes.io/control-plane"),
+                    ]),
+                    containers: vec![Container {
+                        name: HEALTH_CHECK_JOB.into(),
+                        image: Some(pause_image.into()),
+                        args: Some(vec!["-v".into()]),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
 
 /// The API group of RBAC objects.
 pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";

@@ -91,7 +91,8 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
     let config = r.join("upgrade.yaml");
     std::fs::write(
         &config,
-        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: UpgradeConfiguration\ntimeouts:\n  upgradeManifests: 4s\n",
+        // The images are on the node already (no registry here), as with a pre-pull.
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: UpgradeConfiguration\napply:\n  imagePullPolicy: Never\nnode:\n  imagePullPolicy: Never\ntimeouts:\n  upgradeManifests: 4s\n",
     )
     .unwrap();
     let cfg = "/upgrade.yaml";
@@ -126,6 +127,10 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         "{out}"
     );
     assert_eq!(node_files(&r), before, "the dry run changed files");
+    assert!(
+        out.contains("[upgrade/health] Would create the Job \"upgrade-health-check\""),
+        "{out}"
+    );
 
     // Without an answer on a terminal, apply asks for --yes.
     let (ok, _, err) = apply(&r, &["v1.37.1", "--config", cfg]);
@@ -136,6 +141,37 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
     let (ok, _, err) = apply(&r, &["v1.38.0", "-y", "--config", cfg]);
     assert!(!ok);
     assert!(err.contains("Specified version to upgrade to \"v1.38.0\" is too high; kubeadm can upgrade only 1 minor version at a time"), "{err}");
+
+    // A control-plane Node that is not Ready stops the upgrade before anything changes
+    // (upstream's ControlPlaneNodesReady health check), unless that check is ignored.
+    let nodes = resources::find("", "v1", "nodes").unwrap();
+    let set_ready = |status: &str| {
+        let mut n = store.get(nodes, "", "cp-1").unwrap();
+        n["status"]["conditions"] = serde_json::json!([{"type": "Ready", "status": status}]);
+        n["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
+        store.update(nodes, "", "cp-1", n).unwrap();
+    };
+    set_ready("False");
+    let (ok, _, err) = apply(&r, &["v1.37.1", "-y", "--config", cfg]);
+    assert!(!ok);
+    assert!(
+        err.contains("[ERROR ControlPlaneNodesReady]: there are NotReady control-planes in the cluster: [cp-1]"),
+        "{err}"
+    );
+    assert_eq!(
+        files(&manifests),
+        original,
+        "a refused upgrade changed a manifest"
+    );
+    set_ready("True");
+    // The health-check Job ran and was removed.
+    let jobs = resources::find("batch", "v1", "jobs").unwrap();
+    assert!(store
+        .get(jobs, "kube-system", "upgrade-health-check")
+        .is_err());
 
     // The real run: the API server and controller-manager move; the scheduler's new Pod
     // never comes up, so its previous manifest goes back and the command names it.

@@ -184,6 +184,7 @@ impl From<ApplyArgs> for UpgradeOptions {
             ignore_preflight_errors: a.common.ignore_preflight_errors,
             allow_experimental: a.common.allow_experimental_upgrades,
             allow_rc: a.common.allow_release_candidate_upgrades,
+            image_pull_policy: String::new(),
         }
     }
 }
@@ -205,6 +206,7 @@ impl From<NodeArgs> for UpgradeOptions {
             ignore_preflight_errors: a.ignore_preflight_errors,
             allow_experimental: false,
             allow_rc: false,
+            image_pull_policy: String::new(),
         }
     }
 }

@@ -77,6 +77,7 @@ pub fn plural(kind: &str) -> Option<(&'static str, &'static str)> {
         "Namespace" => ("/api/v1", "namespaces"),
         "Deployment" => ("/apis/apps/v1", "deployments"),
         "DaemonSet" => ("/apis/apps/v1", "daemonsets"),
+        "Job" => ("/apis/batch/v1", "jobs"),
         "Role" => ("/apis/rbac.authorization.k8s.io/v1", "roles"),
         "RoleBinding" => ("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
         "ClusterRole" => ("/apis/rbac.authorization.k8s.io/v1", "clusterroles"),

@@ -70,12 +70,23 @@ pub fn pull_images(
     ignored: &Ignored,
     dry_run: bool,
 ) -> anyhow::Result<()> {
-    let policy = cfg
-        .versioned
-        .init
-        .node_registration
-        .image_pull_policy
-        .as_str();
+    pull_images_with(
+        host,
+        cfg,
+        &cfg.versioned.init.node_registration.image_pull_policy,
+        ignored,
+        dry_run,
+    )
+}
+
+/// [`pull_images`] with another pull policy (`upgrade`'s `imagePullPolicy`).
+pub fn pull_images_with(
+    host: &dyn Host,
+    cfg: &InitConfiguration,
+    policy: &str,
+    ignored: &Ignored,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     if dry_run {
         println!("[preflight] Would pull the required images (like 'kubeadm config images pull')");
         return Ok(());
@@ -97,26 +108,7 @@ pub fn pull_images(
         policy == "Always",
         "[preflight]",
     );
-    let findings = vec![preflight::Finding {
-        name: "ImagePull".into(),
-        warnings: if ignored.covers("ImagePull") {
-            errors.clone()
-        } else {
-            vec![]
-        },
-        errors: if ignored.covers("ImagePull") {
-            vec![]
-        } else {
-            errors
-        },
-    }];
-    for line in preflight::warning_lines(&findings) {
-        println!("{line}");
-    }
-    match preflight::error_report(&findings) {
-        Some(report) => anyhow::bail!("{report}"),
-        None => Ok(()),
-    }
+    preflight::report(&[preflight::Finding::of("ImagePull", errors, ignored)])
 }
 
 /// Pulls each image that is missing (or every one with `always`), printing a line per

@@ -66,6 +66,8 @@ pub struct UpgradeOptions {
     pub allow_experimental: bool,
     /// `--allow-release-candidate-upgrades`.
     pub allow_rc: bool,
+    /// The UpgradeConfiguration's `imagePullPolicy` (empty: `IfNotPresent`).
+    pub image_pull_policy: String,
 }
 
 impl UpgradeOptions {
@@ -91,6 +93,7 @@ impl UpgradeOptions {
                 if self.skip_phases.is_empty() {
                     self.skip_phases = a.skip_phases.clone();
                 }
+                self.image_pull_policy = a.image_pull_policy.clone();
                 join(
                     &mut self.ignore_preflight_errors,
                     &a.ignore_preflight_errors,
@@ -107,6 +110,7 @@ impl UpgradeOptions {
                 if self.skip_phases.is_empty() {
                     self.skip_phases = n.skip_phases.clone();
                 }
+                self.image_pull_policy = n.image_pull_policy.clone();
                 join(
                     &mut self.ignore_preflight_errors,
                     &n.ignore_preflight_errors,
@@ -356,18 +360,19 @@ fn node_name(host: &dyn Host) -> anyhow::Result<String> {
 /// `preflight`: root, the versions, the skew policy, and the user's go-ahead.
 fn preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
     println!("[preflight] Running pre-flight checks.");
-    let ignored = d.opts.ignore_preflight_errors.clone();
+    let ignored = crate::preflight::Ignored::new(&d.opts.ignore_preflight_errors)?;
     let mut notes = Vec::new();
     super::preflight::run_checks(
         d.host.as_ref(),
         &[crate::preflight::Check::IsPrivilegedUser],
-        &crate::preflight::Ignored::new(&ignored)?,
+        &ignored,
         d.dry_run(),
         &mut notes,
     )?;
     println!("[upgrade/config] Reading configuration from the \"kubeadm-config\" ConfigMap in namespace \"kube-system\"...");
     let target = d.target()?;
     let client = d.client()?;
+    cluster_health(d, client.as_ref(), &ignored)?;
     let state = crate::upgrade::plan::cluster_state(client.as_ref())?;
     println!("[upgrade/versions] Cluster version: {}", state.kube_version);
     println!(
@@ -410,7 +415,173 @@ fn preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
             anyhow::bail!("won't proceed; the user didn't answer (Y|n) in order to continue");
         }
     }
-    Ok(())
+    let cfg = d.config()?;
+    let policy = match d.opts.image_pull_policy.as_str() {
+        "" => "IfNotPresent",
+        p => p,
+    };
+    super::preflight::pull_images_with(d.host.as_ref(), &cfg, policy, &ignored, d.dry_run())
+}
+
+/// Upstream's cluster health checks before an upgrade: a Job can run (`CreateJob`), every
+/// control-plane Node is Ready (`ControlPlaneNodesReady`), and this node has the static
+/// Pod manifests (`StaticPodManifest`); each may be ignored by name.
+fn cluster_health(
+    d: &mut UpgradeData,
+    client: &dyn Api,
+    ignored: &crate::preflight::Ignored,
+) -> anyhow::Result<()> {
+    use crate::preflight::Finding;
+    println!("[upgrade] Running cluster health checks");
+    let job = if d.dry_run() {
+        println!(
+            "[upgrade/health] Would create the Job {:?} in namespace \"kube-system\" and wait until it completes",
+            crate::objects::HEALTH_CHECK_JOB
+        );
+        Vec::new()
+    } else {
+        let docs = super::api::read_kubeadm_config(client)?;
+        let repo = docs
+            .cluster
+            .map(|c| c.image_repository)
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| crate::config::DEFAULT_IMAGE_REPOSITORY.to_string());
+        let pause = format!("{repo}/pause:{}", crate::images::pause_version());
+        health_check_job(client, &pause).err().into_iter().collect()
+    };
+    let nodes = not_ready_control_planes(client)
+        .map(|names| {
+            (!names.is_empty()).then(|| {
+                format!(
+                    "there are NotReady control-planes in the cluster: [{}]",
+                    names.join(" ")
+                )
+            })
+        })
+        .unwrap_or_else(|e| Some(e.to_string()));
+    let missing: Vec<String> = [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "etcd",
+    ]
+    .iter()
+    .map(|c| Path::new(MANIFESTS_DIR).join(format!("{c}.yaml")))
+    .filter(|p| !matches!(d.host.exists(p), Ok(true)))
+    .map(|p| p.display().to_string())
+    .collect();
+    let manifests = (!missing.is_empty()).then(|| format!("The control plane seems to be Static Pod-hosted, but some of the manifests don't seem to exist on disk. This probably means you're running 'kubeadm upgrade' on a remote machine, which is not supported for a Static Pod-hosted cluster. Manifest files not found: [{}]", missing.join(" ")));
+    crate::preflight::report(&[
+        Finding::of("CreateJob", job, ignored),
+        Finding::of(
+            "ControlPlaneNodesReady",
+            nodes.into_iter().collect(),
+            ignored,
+        ),
+        Finding::of(
+            "StaticPodManifest",
+            manifests.into_iter().collect(),
+            ignored,
+        ),
+    ])
+}
+
+/// Runs upstream's health-check Job and waits (15 s) for it to complete; the Job is
+/// deleted afterwards either way.
+fn health_check_job(api: &dyn Api, pause_image: &str) -> Result<(), String> {
+    use crate::objects::HEALTH_CHECK_JOB as NAME;
+    const TIMEOUT: Duration = Duration::from_secs(15);
+    let path = crate::client::object_path("Job", Some("kube-system"), NAME);
+    let delete = || {
+        api.call(
+            "DELETE",
+            &path,
+            Some(&serde_json::json!({"propagationPolicy": "Foreground"})),
+            "application/json",
+        )
+        .map(|_| ())
+        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+        .map_err(|e| format!("could not delete Job {NAME:?} in the namespace \"kube-system\": {e}"))
+    };
+    if api.call("GET", &path, None, "application/json").is_ok() {
+        delete()?;
+    }
+    let job = crate::objects::to_value(&crate::objects::health_check_job(pause_image));
+    let collection = crate::client::collection("Job", Some("kube-system"));
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    // Created again while a previous one is still being deleted: retried.
+    loop {
+        match api.call("POST", &collection, Some(&job), "application/json") {
+            Ok(_) => break,
+            Err(e) if start.elapsed() < TIMEOUT => {
+                tracing::debug!("could not create Job {NAME:?}, retrying: {e}");
+            }
+            Err(e) => {
+                return Err(format!(
+                    "could not create Job {NAME:?} in the namespace \"kube-system\": {e}"
+                ))
+            }
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    let outcome = loop {
+        let last = match api.call("GET", &path, None, "application/json") {
+            Ok(j) => {
+                let complete = j["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Complete" && c["status"] == "True")
+                });
+                if complete {
+                    break Ok(());
+                }
+                "no condition of type Complete".to_string()
+            }
+            Err(e) => e.to_string(),
+        };
+        if start.elapsed() >= TIMEOUT {
+            break Err(format!(
+                "Job {NAME:?} in the namespace \"kube-system\" did not complete in {}: {last}",
+                crate::duration::format_duration(TIMEOUT)
+            ));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(1));
+    };
+    let deleted = delete();
+    outcome.and(deleted)
+}
+
+/// The control-plane Nodes whose Ready condition is not True.
+fn not_ready_control_planes(api: &dyn Api) -> anyhow::Result<Vec<String>> {
+    let list = api
+        .call(
+            "GET",
+            "/api/v1/nodes?labelSelector=node-role.kubernetes.io%2Fcontrol-plane%3D",
+            None,
+            "application/json",
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "could not list nodes labeled with \"node-role.kubernetes.io/control-plane\": {e}"
+            )
+        })?;
+    Ok(list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| {
+            n["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] != "True")
+        })
+        .filter_map(|n| n["metadata"]["name"].as_str().map(String::from))
+        .collect())
 }
 
 /// The component's mirror Pod's `kubernetes.io/config.hash`, when the kubelet has
@@ -486,10 +657,18 @@ fn node_preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
         d.dry_run(),
         &mut notes,
     )?;
-    if !d.is_control_plane_node() {
+    let target = d.target()?;
+    if d.is_control_plane_node() {
+        let cfg = d.config()?;
+        let policy = match d.opts.image_pull_policy.as_str() {
+            "" => "IfNotPresent",
+            p => p,
+        };
+        let ignored = crate::preflight::Ignored::new(&d.opts.ignore_preflight_errors)?;
+        super::preflight::pull_images_with(d.host.as_ref(), &cfg, policy, &ignored, d.dry_run())?;
+    } else {
         println!("[preflight] Skipping prepull. Not a control plane node.");
     }
-    let target = d.target()?;
     println!(
         "[upgrade] Upgrading this node to {target}, the version in the cluster's configuration"
     );

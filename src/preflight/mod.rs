@@ -509,6 +509,34 @@ pub struct Finding {
     pub errors: Vec<String>,
 }
 
+impl Finding {
+    /// A check's errors, as warnings when the check is ignored.
+    pub fn of(name: &str, errors: Vec<String>, ignored: &Ignored) -> Self {
+        let (warnings, errors) = if ignored.covers(name) {
+            (errors, Vec::new())
+        } else {
+            (Vec::new(), errors)
+        };
+        Finding {
+            name: name.into(),
+            warnings,
+            errors,
+        }
+    }
+}
+
+/// Prints the warnings of checks run outside [`run`] and stops with upstream's report
+/// when any failed.
+pub fn report(findings: &[Finding]) -> anyhow::Result<()> {
+    for line in warning_lines(findings) {
+        println!("{line}");
+    }
+    match error_report(findings) {
+        Some(report) => anyhow::bail!("{report}"),
+        None => Ok(()),
+    }
+}
+
 /// Which checks may fail without stopping: `--ignore-preflight-errors` and
 /// `nodeRegistration.ignorePreflightErrors`, case-insensitive, `all` for every check.
 #[derive(Debug, Clone, Default)]

@@ -136,6 +136,7 @@ pub const RESOURCES: &[Resource] = &[
         &["ds"],
         &["status"],
     ),
+    r("batch", "jobs", "job", "Job", true, &[], &["status"]),
     r(
         "rbac.authorization.k8s.io",
         "roles",
