@@ -81,6 +81,16 @@ fn plan_on_a_v1_36_cluster_offers_the_patch_and_v1_37() {
     let y: serde_json::Value = serde_yaml_ng::from_str(&out).unwrap();
     assert_eq!(y, doc);
 
+    // --print-config shows the ClusterConfiguration the cluster holds, tab-indented.
+    let (ok, out, err) = plan(&cp, &["--print-config"]);
+    assert!(ok, "{out}{err}");
+    let shown = out
+        .split("[upgrade/config] Configuration used:\n")
+        .nth(1)
+        .expect("the configuration is printed");
+    assert!(shown.contains("\tkind: ClusterConfiguration\n"), "{out}");
+    assert!(shown.contains("\tkubernetesVersion: v1.36.2\n"), "{out}");
+
     // A target two minors away: what apply would refuse, said now with upstream's words.
     let (ok, out, err) = plan(&cp, &["v1.38.0"]);
     assert!(ok, "{out}{err}");

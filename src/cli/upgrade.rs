@@ -185,6 +185,7 @@ impl From<ApplyArgs> for UpgradeOptions {
             allow_experimental: a.common.allow_experimental_upgrades,
             allow_rc: a.common.allow_release_candidate_upgrades,
             image_pull_policy: String::new(),
+            print_config: a.common.print_config,
         }
     }
 }
@@ -207,6 +208,7 @@ impl From<NodeArgs> for UpgradeOptions {
             allow_experimental: false,
             allow_rc: false,
             image_pull_policy: String::new(),
+            print_config: false,
         }
     }
 }
@@ -301,7 +303,12 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
     let client = crate::client::KubeClient::from_kubeconfig(host.as_ref(), &kubeconfig)?;
     say("[upgrade/config] Reading configuration from the \"kubeadm-config\" ConfigMap in namespace \"kube-system\"...");
     say("[upgrade/config] Use 'kubeadm init phase upload-config --config your-config-file' to re-upload it.");
-    crate::phases::api::read_kubeadm_config(&client)?;
+    let cluster_docs = crate::phases::api::read_kubeadm_config(&client)?;
+    if a.common.print_config || plan_cfg.print_config.unwrap_or(false) {
+        if let Some(c) = &cluster_docs.cluster {
+            crate::phases::upgrade::print_configuration(c)?;
+        }
+    }
     let before = p::cluster_state(&client)?;
     let (lines, upgrades) = p::available_upgrades(&before, version.as_ref())?;
     for l in &lines {

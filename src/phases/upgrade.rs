@@ -68,6 +68,8 @@ pub struct UpgradeOptions {
     pub allow_rc: bool,
     /// The UpgradeConfiguration's `imagePullPolicy` (empty: `IfNotPresent`).
     pub image_pull_policy: String,
+    /// `--print-config`.
+    pub print_config: bool,
 }
 
 impl UpgradeOptions {
@@ -94,6 +96,7 @@ impl UpgradeOptions {
                     self.skip_phases = a.skip_phases.clone();
                 }
                 self.image_pull_policy = a.image_pull_policy.clone();
+                self.print_config |= a.print_config.unwrap_or(false);
                 join(
                     &mut self.ignore_preflight_errors,
                     &a.ignore_preflight_errors,
@@ -400,7 +403,10 @@ fn preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
         }
     }
     // The configuration at the target version, validated as init validates it.
-    d.config()?;
+    let cfg = d.config()?;
+    if d.opts.print_config {
+        print_configuration(&cfg.versioned.cluster)?;
+    }
     let yes = d.opts.yes || force || d.dry_run();
     if !yes {
         if !std::io::stdin().is_terminal() {
@@ -415,12 +421,24 @@ fn preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
             anyhow::bail!("won't proceed; the user didn't answer (Y|n) in order to continue");
         }
     }
-    let cfg = d.config()?;
     let policy = match d.opts.image_pull_policy.as_str() {
         "" => "IfNotPresent",
         p => p,
     };
     super::preflight::pull_images_with(d.host.as_ref(), &cfg, policy, &ignored, d.dry_run())
+}
+
+/// `--print-config`: the ClusterConfiguration the upgrade uses, as upstream prints it
+/// (each line indented by a tab).
+pub fn print_configuration(
+    cluster: &crate::config::v1beta4::ClusterConfiguration,
+) -> anyhow::Result<()> {
+    let text = crate::yaml::to_string(cluster)?;
+    println!("[upgrade/config] Configuration used:");
+    for line in text.lines() {
+        println!("\t{line}");
+    }
+    Ok(())
 }
 
 /// Upstream's cluster health checks before an upgrade: a Job can run (`CreateJob`), every
