@@ -67,9 +67,54 @@ pub enum Trust<'a> {
     Ca(&'a [u8]),
 }
 
+/// The most [`fetch`] reads of an answer: health answers and `cluster-info` are a few
+/// kilobytes; anything far larger is refused rather than buffered.
+pub const MAX_ANSWER_BYTES: usize = 4 << 20;
+
+/// Reads to the end of `r`, refusing more than `limit` bytes or going past `deadline`
+/// (a peer that drips bytes slowly cannot hold the read open forever). What was read
+/// before the peer closed, reset, or timed out is kept when it is not empty.
+fn read_bounded(
+    r: &mut impl Read,
+    limit: usize,
+    deadline: Instant,
+    url: &str,
+) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if Instant::now() > deadline {
+            return Err(format!("{url}: the answer did not end in time"));
+        }
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => {
+                if out.len() + n > limit {
+                    return Err(format!(
+                        "{url}: the answer is larger than {} MiB; refusing it",
+                        limit >> 20
+                    ));
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A peer that closes without close_notify has still sent its answer.
+            Err(e) => {
+                return if out.is_empty() {
+                    Err(e.to_string())
+                } else {
+                    Ok(out)
+                }
+            }
+        }
+    }
+}
+
 /// GETs `url` (`http://` or `https://`): the status code and the body. HTTP/1.0, so the
-/// body is never chunked.
+/// body is never chunked. The answer is bounded: at most [`MAX_ANSWER_BYTES`], within
+/// twice `timeout` from the start.
 pub fn fetch(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<(u16, String), String> {
+    let deadline = Instant::now() + timeout * 2;
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else if let Some(r) = url.strip_prefix("http://") {
@@ -94,7 +139,7 @@ pub fn fetch(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<(u16, Str
     let request = format!(
         "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: kubeadm\r\nAccept: application/json\r\n\r\n"
     );
-    let mut response = Vec::new();
+    let response;
     if tls {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -131,16 +176,11 @@ pub fn fetch(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<(u16, Str
         stream
             .write_all(request.as_bytes())
             .map_err(|e| e.to_string())?;
-        if let Err(e) = stream.read_to_end(&mut response) {
-            // A peer that closes without close_notify has still sent its answer.
-            if response.is_empty() {
-                return Err(e.to_string());
-            }
-        }
+        response = read_bounded(&mut stream, MAX_ANSWER_BYTES, deadline, url)?;
     } else {
         tcp.write_all(request.as_bytes())
             .map_err(|e| e.to_string())?;
-        let _ = tcp.read_to_end(&mut response);
+        response = read_bounded(&mut tcp, MAX_ANSWER_BYTES, deadline, url)?;
     }
     let text = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
@@ -180,4 +220,67 @@ pub fn wait_healthy(
         std::thread::sleep(Duration::from_millis(250));
     }
     Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A server on a loopback port that answers one connection with `send`.
+    fn serve(send: impl FnOnce(TcpStream) + Send + 'static) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = l.accept() {
+                let mut req = [0u8; 1024];
+                let _ = s.read(&mut req);
+                send(s);
+            }
+        });
+        format!("http://{addr}/api/v1/namespaces/kube-public/configmaps/cluster-info")
+    }
+
+    #[test]
+    fn an_endless_answer_is_cut_off_not_buffered() {
+        let url = serve(|mut s| {
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
+            let chunk = vec![b'a'; 64 * 1024];
+            // 200 MiB, unless the client hangs up first.
+            for _ in 0..3200 {
+                if s.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        });
+        let err = fetch(&url, Trust::Any, Duration::from_secs(10)).unwrap_err();
+        assert!(err.contains("larger than 4 MiB"), "{err}");
+    }
+
+    #[test]
+    fn a_dripping_answer_ends_at_the_deadline() {
+        let url = serve(|mut s| {
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\n");
+            for _ in 0..100 {
+                if s.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        // Without the deadline the drip would end after 5 s with a whole answer.
+        let err = fetch(&url, Trust::Any, Duration::from_millis(300)).unwrap_err();
+        assert!(err.contains("did not end in time"), "{err}");
+    }
+
+    #[test]
+    fn a_normal_answer_is_read_whole() {
+        let url = serve(|mut s| {
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nok");
+        });
+        assert_eq!(
+            fetch(&url, Trust::Any, Duration::from_secs(5)).unwrap(),
+            (200, "ok".to_string())
+        );
+    }
 }
