@@ -57,6 +57,19 @@ impl HostError {
     }
 }
 
+/// Holds the node's kubeadm lock while alive.
+#[derive(Debug)]
+pub struct LockGuard(#[allow(dead_code)] Option<fs::File>);
+
+/// The outcome of [`Host::try_lock`].
+#[derive(Debug)]
+pub enum Lock {
+    /// This process holds the lock.
+    Acquired(LockGuard),
+    /// Another process holds it; its PID when it wrote one.
+    HeldBy(Option<u32>),
+}
+
 /// Whether a file's content may be shown (in dry-run reports, diffs, logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sensitivity {
@@ -238,6 +251,13 @@ pub trait Host: Send + Sync {
     /// The changes made so far, in order (empty for a host that does not record).
     fn actions(&self) -> Vec<HostAction> {
         Vec::new()
+    }
+
+    /// Takes the node's exclusive kubeadm lock at `path` without waiting: held until the
+    /// returned guard is dropped (or the process ends, however it ends). A host that does
+    /// not change the machine (a dry run, a test host) has nothing to guard.
+    fn try_lock(&self, _path: &Path) -> Result<Lock, HostError> {
+        Ok(Lock::Acquired(LockGuard(None)))
     }
 
     /// Reads a whole file as UTF-8.
@@ -527,6 +547,42 @@ impl Host for RealHost {
 
     fn local_path(&self, path: &Path) -> PathBuf {
         self.resolve(path)
+    }
+
+    fn try_lock(&self, path: &Path) -> Result<Lock, HostError> {
+        use std::io::{Read, Seek, Write};
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let local = self.resolve(path);
+        if let Some(dir) = local.parent() {
+            fs::create_dir_all(dir).map_err(|e| HostError::io(path, e))?;
+        }
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&local)
+            .map_err(|e| HostError::io(path, e))?;
+        // flock: released by the kernel when the descriptor closes, so a killed kubeadm
+        // never leaves the node locked.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Ok(Lock::HeldBy(text.trim().parse().ok()));
+            }
+            return Err(HostError::io(path, e));
+        }
+        let pid = std::process::id().to_string();
+        file.set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| file.write_all(format!("{pid}\n").as_bytes()))
+            .map_err(|e| HostError::io(path, e))?;
+        Ok(Lock::Acquired(LockGuard(Some(file))))
     }
 }
 

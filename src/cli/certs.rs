@@ -159,6 +159,7 @@ pub fn run(global: &GlobalArgs, cmd: CertsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         CertsCommand::Renew(r) => {
+            let _lock = super::lock_node(host.as_ref(), "certs renew")?;
             let (target, a) = r.target();
             renew(host.as_ref(), &a.dirs(host.as_ref())?, target)
         }

@@ -267,6 +267,12 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D: WorkflowData>(
     let args = A::from_arg_matches(leaf)?;
     let base = real_host(global);
     let dry_run = args.dry_run(base.as_ref());
+    // A dry run changes nothing, so it neither takes nor waits for the lock.
+    let _lock = if dry_run {
+        None
+    } else {
+        Some(lock_node(base.as_ref(), &wf.command_path().join(" "))?)
+    };
 
     let mut console = Console::stdout();
     let dry_host = if dry_run {
@@ -331,6 +337,23 @@ fn print_help_of(path: &[&str]) -> anyhow::Result<()> {
     }
     cur.print_help()?;
     Ok(())
+}
+
+/// Where the node's kubeadm lock lives (under `--rootfs` when given).
+pub const LOCK_FILE: &str = "/run/kubeadm.lock";
+
+/// Takes the node's exclusive lock for a command that changes the node (`init`, `join`,
+/// `reset`, `upgrade`, `certs renew`); a second such command fails at once, naming the
+/// process that holds it.
+pub(crate) fn lock_node(host: &dyn Host, command: &str) -> anyhow::Result<crate::host::LockGuard> {
+    match host.try_lock(std::path::Path::new(LOCK_FILE))? {
+        crate::host::Lock::Acquired(guard) => Ok(guard),
+        crate::host::Lock::HeldBy(pid) => anyhow::bail!(
+            "another kubeadm is changing this node ({} holds {LOCK_FILE}); wait until it ends, then run 'kubeadm {command}' again",
+            pid.map(|p| format!("process {p}"))
+                .unwrap_or_else(|| "a process".into())
+        ),
+    }
 }
 
 /// The machine, rooted at `--rootfs` when given.
