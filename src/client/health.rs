@@ -139,8 +139,7 @@ pub fn fetch(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<(u16, Str
     let request = format!(
         "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: kubeadm\r\nAccept: application/json\r\n\r\n"
     );
-    let response;
-    if tls {
+    let response = if tls {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -176,12 +175,12 @@ pub fn fetch(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<(u16, Str
         stream
             .write_all(request.as_bytes())
             .map_err(|e| e.to_string())?;
-        response = read_bounded(&mut stream, MAX_ANSWER_BYTES, deadline, url)?;
+        read_bounded(&mut stream, MAX_ANSWER_BYTES, deadline, url)?
     } else {
         tcp.write_all(request.as_bytes())
             .map_err(|e| e.to_string())?;
-        response = read_bounded(&mut tcp, MAX_ANSWER_BYTES, deadline, url)?;
-    }
+        read_bounded(&mut tcp, MAX_ANSWER_BYTES, deadline, url)?
+    };
     let text = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let code = head
