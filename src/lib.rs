@@ -13,6 +13,7 @@ pub mod etcd;
 pub mod grpc;
 pub mod host;
 pub mod images;
+pub mod interrupt;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod manifests;

@@ -1,10 +1,12 @@
 //! The `kubeadm` binary: parses the command line, hands over to the library, and turns the
-//! outcome into an exit code (0 success, 1 failure, 2 usage error).
+//! outcome into an exit code (0 success, 1 failure, 2 usage error, 128 + the
+//! signal when Ctrl-C or SIGTERM stopped the run).
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let matches = kubeadm::cli::command().get_matches();
+    kubeadm::interrupt::install();
     match kubeadm::cli::run(&matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -13,7 +15,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(kubeadm::interrupt::exit_code().unwrap_or(1))
         }
     }
 }

@@ -338,8 +338,37 @@ impl<D> Workflow<D> {
     ) -> anyhow::Result<RunSummary> {
         let selected = self.selection(opts)?;
         let mut summary = RunSummary::default();
-        for (f, selected) in self.flatten().iter().zip(selected) {
+        let flat = self.flatten();
+        // What a stop on Ctrl-C or SIGTERM reports: the phases done and those not.
+        let stopped = |data: &D, summary: &RunSummary, from: usize, signal: &str, inside: bool| {
+            let not_done: Vec<&str> = flat
+                .iter()
+                .zip(&selected)
+                .skip(from)
+                .filter(|(f, s)| {
+                    **s && f.phase.run.is_some() && f.phase.run_if.as_ref().is_none_or(|g| g(data))
+                })
+                .map(|(f, _)| f.path.as_str())
+                .collect();
+            let done: Vec<&str> = summary.ran.iter().map(|(p, _)| p.as_str()).collect();
+            let during = flat
+                .get(from)
+                .filter(|_| inside)
+                .map(|f| format!(" during {}", f.path))
+                .unwrap_or_default();
+            anyhow::anyhow!(
+                "stopped by {signal}{during}: phases done: [{}]; not done: [{}]. Every file written is complete; run the same command again to finish (what is done is reused), or 'kubeadm reset' to undo",
+                done.join(", "),
+                not_done.join(", ")
+            )
+        };
+        for (i, (f, selected)) in flat.iter().zip(selected.iter().copied()).enumerate() {
             let Some(run) = &f.phase.run else { continue };
+            if let Some(signal) = crate::interrupt::requested() {
+                if selected {
+                    return Err(stopped(data, &summary, i, signal, false));
+                }
+            }
             if !selected {
                 if opts.filter.is_none() {
                     summary
@@ -366,6 +395,10 @@ impl<D> Workflow<D> {
                 }
                 Err(e) => {
                     reporter.phase_failed(&f.path, start.elapsed(), &e);
+                    if let Some(signal) = crate::interrupt::requested() {
+                        tracing::debug!("{}: {e:#}", f.path);
+                        return Err(stopped(data, &summary, i, signal, true));
+                    }
                     return Err(e.context(format!("error execution phase {}", f.path)));
                 }
             }

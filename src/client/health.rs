@@ -216,7 +216,7 @@ pub fn wait_healthy(
             progress(start.elapsed(), &last);
             next_report += Duration::from_secs(10);
         }
-        std::thread::sleep(Duration::from_millis(250));
+        crate::interrupt::sleep(Duration::from_millis(250)).map_err(|e| e.to_string())?;
     }
     Err(last)
 }

@@ -34,6 +34,9 @@ pub enum DiscoveryError {
     /// A pin in the wrong format.
     #[error("invalid discovery token CA certificate hash {0:?}: expected \"sha256:\" followed by 64 hexadecimal digits")]
     BadPin(String),
+    /// Ctrl-C or SIGTERM while waiting for cluster-info.
+    #[error("interrupted by {0} while waiting for cluster-info")]
+    Interrupted(&'static str),
     /// cluster-info could not be fetched in time.
     #[error("couldn't fetch cluster-info from {endpoint} within {timeout}: {last}")]
     Unreachable {
@@ -211,7 +214,8 @@ pub fn token_discovery(
                 }
             }
         }
-        std::thread::sleep(Duration::from_millis(500));
+        crate::interrupt::sleep(Duration::from_millis(500))
+            .map_err(|e| DiscoveryError::Interrupted(e.0))?;
     };
     if !signature_is_valid(&jws, &content, token) {
         return Err(DiscoveryError::BadSignature);

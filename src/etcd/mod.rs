@@ -173,7 +173,7 @@ impl EtcdClient {
                 Ok(_) => return Ok(()),
                 Err(e) if start.elapsed() < timeout => {
                     tracing::debug!("promoting etcd member {id:x}: {}; retrying", e.message());
-                    std::thread::sleep(Duration::from_millis(500));
+                    crate::interrupt::sleep(Duration::from_millis(500))?;
                 }
                 Err(e) => {
                     return Err(status_error(e)).with_context(|| {
@@ -203,7 +203,7 @@ impl EtcdClient {
                     ) && Instant::now() + pause < deadline =>
                 {
                     tracing::debug!("removing etcd member {id:x}: {}; retrying", e.message());
-                    std::thread::sleep(pause);
+                    crate::interrupt::sleep(pause)?;
                     pause = (pause * 2).min(Duration::from_secs(3));
                 }
                 Err(e) => {

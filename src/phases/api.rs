@@ -386,7 +386,7 @@ pub fn mark_control_plane(
         match result {
             Ok(_) => return Ok(()),
             Err(e) if e.is_not_found() && start.elapsed() < timeout => {
-                std::thread::sleep(Duration::from_millis(500))
+                crate::interrupt::sleep(Duration::from_millis(500))?
             }
             Err(e) => {
                 return Err(e).with_context(|| {

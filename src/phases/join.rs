@@ -323,7 +323,7 @@ fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
                 crate::duration::format_duration(timeout)
             );
         }
-        std::thread::sleep(std::time::Duration::from_millis(250));
+        crate::interrupt::sleep(std::time::Duration::from_millis(250))?;
     }
     // The kubelet registers its Node with its new identity: wait for it, as the Node is
     // what the rest of the cluster sees of this machine.
@@ -340,7 +340,7 @@ fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
                     crate::duration::format_duration(timeout)
                 )
             }
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
+            Err(_) => crate::interrupt::sleep(std::time::Duration::from_millis(250))?,
         }
     }
     host.remove_file(&JoinData::bootstrap_kubeconfig_path())?;

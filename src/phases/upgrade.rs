@@ -541,7 +541,7 @@ fn health_check_job(api: &dyn Api, pause_image: &str) -> Result<(), String> {
                 ))
             }
         }
-        std::thread::sleep(pause);
+        crate::interrupt::sleep(pause)?;
         pause = (pause * 2).min(Duration::from_secs(1));
     }
     let start = Instant::now();
@@ -566,7 +566,7 @@ fn health_check_job(api: &dyn Api, pause_image: &str) -> Result<(), String> {
                 crate::duration::format_duration(TIMEOUT)
             ));
         }
-        std::thread::sleep(pause);
+        crate::interrupt::sleep(pause)?;
         pause = (pause * 2).min(Duration::from_secs(1));
     };
     let deleted = delete();
@@ -643,7 +643,7 @@ fn wait_for_new_hash(
                 None => format!("the kubelet reported no mirror Pod {component}-{node}"),
             });
         }
-        std::thread::sleep(Duration::from_millis(200));
+        crate::interrupt::sleep(Duration::from_millis(200))?;
     }
 }
 
