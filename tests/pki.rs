@@ -284,6 +284,20 @@ fn half_a_pair_is_an_error() {
 }
 
 #[test]
+fn a_key_without_its_certificate_is_replaced_as_upstream_does() {
+    // What a run killed between the key and the certificate leaves.
+    let n = node(EncryptionAlgorithm::EcdsaP256);
+    run_all(&n).unwrap();
+    let old_key = std::fs::read(n.pki.join("apiserver.key")).unwrap();
+    std::fs::remove_file(n.pki.join("apiserver.crt")).unwrap();
+    run_one(&n, "apiserver").unwrap();
+    assert!(n.pki.join("apiserver.crt").exists());
+    assert_ne!(std::fs::read(n.pki.join("apiserver.key")).unwrap(), old_key);
+    // The new pair is consistent: a second run keeps it.
+    run_all(&n).unwrap();
+}
+
+#[test]
 fn external_ca_mode_uses_provided_certificates_and_refuses_missing_ones() {
     let n = node(EncryptionAlgorithm::EcdsaP256);
     run_all(&n).unwrap();

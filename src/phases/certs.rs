@@ -136,7 +136,10 @@ pub fn run_cert(
                 }
                 check_existing(&crt_path, &info, key.as_ref(), None, None)?;
                 if key.is_some() {
-                    println!("[certs] Using existing {} certificate authority", spec.base_name);
+                    println!(
+                        "[certs] Using existing {} certificate authority",
+                        spec.base_name
+                    );
                 } else {
                     println!(
                         "[certs] Using existing {} keyless certificate authority",
@@ -145,13 +148,21 @@ pub fn run_cert(
                 }
                 Ok(())
             }
-            (None, Some(_)) => anyhow::bail!(
-                "{} exists but {} does not; restore the CA certificate, or remove the key to have a new CA made",
-                key_path.display(),
-                crt_path.display()
-            ),
-            (None, None) => {
-                println!("[certs] Generating {:?} certificate and key", spec.base_name);
+            // A key without its certificate: what a run stopped between the two writes
+            // (the key goes first) leaves. Upstream makes a new pair when the
+            // certificate is missing, and so do we, saying so.
+            (None, lone_key) => {
+                if lone_key.is_some() {
+                    println!(
+                        "[certs] {} has no certificate {} (an interrupted run?): replacing it",
+                        key_path.display(),
+                        crt_path.display()
+                    );
+                }
+                println!(
+                    "[certs] Generating {:?} certificate and key",
+                    spec.base_name
+                );
                 let key = keys.take(spec.name, alg)?;
                 let cn = spec.common_name_for(&cfg.node_registration.name);
                 let der = pki::new_ca_cert(&cn, &key, cfg.cluster.ca_certificate_validity_period)?;
@@ -185,12 +196,21 @@ pub fn run_cert(
             );
             Ok(())
         }
-        (Some(_), None) | (None, Some(_)) => anyhow::bail!(
+        (Some(_), None) => anyhow::bail!(
             "only one of {} and {} exists; restore the other, or remove it to have a new pair made",
             crt_path.display(),
             key_path.display()
         ),
-        (None, None) => {
+        // A key without its certificate (an interrupted run): a new pair, as upstream
+        // makes one whenever the certificate is missing.
+        (None, lone_key) => {
+            if lone_key.is_some() {
+                println!(
+                    "[certs] {} has no certificate {} (an interrupted run?): replacing it",
+                    key_path.display(),
+                    crt_path.display()
+                );
+            }
             let ca_key = load_key(host, &ca_key_path)?.ok_or_else(|| {
                 anyhow::anyhow!(
                     "{} does not exist and the {} CA has no key ({}): with an external CA, every certificate it signs must be provided",
