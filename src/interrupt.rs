@@ -83,3 +83,66 @@ pub fn sleep(d: Duration) -> Result<(), Interrupted> {
         std::thread::sleep(step.min(end - now));
     }
 }
+
+/// The pauses of a wait loop: short at first, so a wait ends within about 100 ms of its
+/// condition becoming true, then longer once the wait has lasted (10 s), so a long wait
+/// does not keep the machine busy. Each pause wakes early on Ctrl-C or SIGTERM.
+#[derive(Debug)]
+pub struct Poll {
+    start: std::time::Instant,
+    next: Duration,
+}
+
+impl Default for Poll {
+    fn default() -> Self {
+        Poll {
+            start: std::time::Instant::now(),
+            next: Duration::from_millis(10),
+        }
+    }
+}
+
+impl Poll {
+    /// A fresh wait.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The pause the next [`Poll::pause`] takes.
+    pub fn next_pause(&self) -> Duration {
+        self.next
+    }
+
+    /// Sleeps the next pause.
+    pub fn pause(&mut self) -> Result<(), Interrupted> {
+        sleep(self.next)?;
+        let cap = if self.start.elapsed() < Duration::from_secs(10) {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_millis(500)
+        };
+        self.next = (self.next * 2).min(cap);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_start_short_and_stay_within_100_ms_early_on() {
+        let mut p = Poll::new();
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            seen.push(p.next_pause());
+            p.pause().unwrap();
+        }
+        assert_eq!(
+            seen,
+            [10, 20, 40, 80, 100, 100]
+                .map(Duration::from_millis)
+                .to_vec()
+        );
+    }
+}

@@ -206,6 +206,7 @@ pub fn wait_healthy(
     let start = Instant::now();
     let mut last = String::from("no answer yet");
     let mut next_report = Duration::from_secs(10);
+    let mut poll = crate::interrupt::Poll::new();
     while start.elapsed() < timeout {
         match get_status(url, Duration::from_secs(2)) {
             Ok(200) => return Ok(start.elapsed()),
@@ -216,7 +217,7 @@ pub fn wait_healthy(
             progress(start.elapsed(), &last);
             next_report += Duration::from_secs(10);
         }
-        crate::interrupt::sleep(Duration::from_millis(250)).map_err(|e| e.to_string())?;
+        poll.pause()?;
     }
     Err(last)
 }

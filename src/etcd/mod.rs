@@ -165,6 +165,7 @@ impl EtcdClient {
     /// Promotes a learner, retrying while it catches up, until `timeout`.
     pub fn promote(&mut self, id: u64, timeout: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
+        let mut poll = crate::interrupt::Poll::new();
         loop {
             match self.call::<_, api::MembersResponse>(
                 api::cluster::MEMBER_PROMOTE,
@@ -173,7 +174,7 @@ impl EtcdClient {
                 Ok(_) => return Ok(()),
                 Err(e) if start.elapsed() < timeout => {
                     tracing::debug!("promoting etcd member {id:x}: {}; retrying", e.message());
-                    crate::interrupt::sleep(Duration::from_millis(500))?;
+                    poll.pause()?;
                 }
                 Err(e) => {
                     return Err(status_error(e)).with_context(|| {

@@ -367,6 +367,7 @@ pub fn mark_control_plane(
     }
     let timeout = secs(timeouts(cfg).kubernetes_api_call.as_ref(), 60);
     let start = std::time::Instant::now();
+    let mut poll = crate::interrupt::Poll::new();
     loop {
         let result = client::retry(8, || {
             let got = api.call("GET", &path, None, "application/json")?;
@@ -385,9 +386,7 @@ pub fn mark_control_plane(
         });
         match result {
             Ok(_) => return Ok(()),
-            Err(e) if e.is_not_found() && start.elapsed() < timeout => {
-                crate::interrupt::sleep(Duration::from_millis(500))?
-            }
+            Err(e) if e.is_not_found() && start.elapsed() < timeout => poll.pause()?,
             Err(e) => {
                 return Err(e).with_context(|| {
                     format!("error marking the node {node:?} as control-plane (is the kubelet running and registering the Node?)")

@@ -315,6 +315,7 @@ fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
     })
     .map_err(|last| anyhow::anyhow!("the kubelet is not healthy after {} (last: {last})\n\nIf you are on a systemd-powered system, you can try to troubleshoot the error with the following commands:\n\t- 'systemctl status kubelet'\n\t- 'journalctl -xeu kubelet'", crate::duration::format_duration(timeout)))?;
     println!("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap");
+    let mut poll = crate::interrupt::Poll::new();
     while !host.exists(&conf)? {
         if start.elapsed() > timeout {
             anyhow::bail!(
@@ -323,12 +324,13 @@ fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
                 crate::duration::format_duration(timeout)
             );
         }
-        crate::interrupt::sleep(std::time::Duration::from_millis(250))?;
+        poll.pause()?;
     }
     // The kubelet registers its Node with its new identity: wait for it, as the Node is
     // what the rest of the cluster sees of this machine.
     let kubelet_client = crate::client::KubeClient::from_kubeconfig(host.as_ref(), &conf)?;
     let node_path = crate::client::object_path("Node", None, &d.cfg.node_name);
+    let mut poll = crate::interrupt::Poll::new();
     loop {
         use crate::client::Api;
         match kubelet_client.call("GET", &node_path, None, "application/json") {
@@ -340,7 +342,7 @@ fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
                     crate::duration::format_duration(timeout)
                 )
             }
-            Err(_) => crate::interrupt::sleep(std::time::Duration::from_millis(250))?,
+            Err(_) => poll.pause()?,
         }
     }
     host.remove_file(&JoinData::bootstrap_kubeconfig_path())?;

@@ -629,6 +629,7 @@ fn wait_for_new_hash(
     deadline: Instant,
 ) -> Result<String, String> {
     let mut last = None;
+    let mut poll = crate::interrupt::Poll::new();
     loop {
         let now = mirror_pod_hash(api, component, node);
         if let Some(h) = &now {
@@ -643,7 +644,7 @@ fn wait_for_new_hash(
                 None => format!("the kubelet reported no mirror Pod {component}-{node}"),
             });
         }
-        crate::interrupt::sleep(Duration::from_millis(200))?;
+        poll.pause()?;
     }
 }
 
