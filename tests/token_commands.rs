@@ -336,6 +336,23 @@ fn wait_control_plane_says_what_to_check_without_a_kubelet() {
     // for a kubelet during this test.
     let _silent = std::net::TcpListener::bind("127.0.0.1:10248")
         .expect("port 10248 is free (no kubelet may run where the tests run)");
+    // No kubelet on this node at all: nothing to wait for, said at once.
+    let o = kubeadm(
+        r,
+        &["init", "phase", "wait-control-plane", "--config", &cfg],
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no kubelet is installed on this node: there is no 'kubelet' on the system path and no kubelet.service unit"),
+        "{err}"
+    );
+    assert!(!err.contains("the kubelet is not healthy after"), "{err}");
+    // A kubelet is installed but does not answer: the wait runs its course and says
+    // what to check.
+    let unit = r.join("usr/lib/systemd/system/kubelet.service");
+    std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+    std::fs::write(&unit, "[Service]\nExecStart=/usr/bin/kubelet\n").unwrap();
     let o = kubeadm(
         r,
         &["init", "phase", "wait-control-plane", "--config", &cfg],

@@ -97,9 +97,39 @@ pub fn component_health_urls(cfg: &InitConfiguration) -> Vec<(&'static str, Stri
     ]
 }
 
+/// Where the kubelet package puts the kubelet and its service unit.
+const KUBELET_PLACES: &[&str] = &[
+    "/usr/bin/kubelet",
+    "/usr/local/bin/kubelet",
+    "/bin/kubelet",
+    "/usr/lib/systemd/system/kubelet.service",
+    "/lib/systemd/system/kubelet.service",
+    "/etc/systemd/system/kubelet.service",
+];
+
+/// Whether the node has a kubelet: a `kubelet` on the system path or a kubelet service
+/// unit.
+fn kubelet_installed(host: &dyn Host) -> bool {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| d.is_absolute())
+                .any(|d| matches!(host.exists(&d.join("kubelet")), Ok(true)))
+        })
+        .unwrap_or(false);
+    on_path
+        || KUBELET_PLACES
+            .iter()
+            .any(|p| matches!(host.exists(Path::new(p)), Ok(true)))
+}
+
 /// `wait-control-plane`: the kubelet's health, then each component's, each within its
-/// timeout; a failure says what to check.
-pub fn wait_control_plane(cfg: &InitConfiguration, dry_run: bool) -> anyhow::Result<()> {
+/// timeout; a failure says what to check. Without a kubelet on the node it stops at once.
+pub fn wait_control_plane(
+    host: &dyn Host,
+    cfg: &InitConfiguration,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     let t = timeouts(cfg);
     let kubelet_url = "http://127.0.0.1:10248/healthz";
     let components = component_health_urls(cfg);
@@ -115,6 +145,16 @@ pub fn wait_control_plane(cfg: &InitConfiguration, dry_run: bool) -> anyhow::Res
         crate::manifests::MANIFESTS_DIR
     );
     let kubelet_timeout = secs(t.kubelet_health_check.as_ref(), 240);
+    // No kubelet on the node and none answering: it cannot become healthy, so there is
+    // nothing to wait for.
+    if !kubelet_installed(host)
+        && health::get_status(kubelet_url, Duration::from_secs(1)) != Ok(200)
+    {
+        anyhow::bail!(
+            "no kubelet is installed on this node: there is no 'kubelet' on the system path and no kubelet.service unit ({}), and nothing answers at {kubelet_url}. The kubelet runs the control plane's static Pods; install it (the kubelet package of your distribution, or the binary and its kubeadm drop-in), then run 'kubeadm init phase wait-control-plane' (or the whole command) again",
+            KUBELET_PLACES[3..].join(", ")
+        );
+    }
     println!(
         "[kubelet-check] Waiting for a healthy kubelet at {kubelet_url}. This can take up to {}",
         crate::duration::format_duration(kubelet_timeout)
