@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod copycerts;
 pub mod cri;
+pub mod diagnose;
 pub mod discovery;
 pub mod duration;
 pub mod etcd;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod support;
-use support::https_ok;
+use support::{http_ok, https_ok};
 
 use testapiserver::{resources, Config, TestApiServer};
 
@@ -23,20 +23,6 @@ fn kubeadm(root: &Path, args: &[&str]) -> Output {
         .env_remove("https_proxy")
         .output()
         .unwrap()
-}
-
-/// An HTTP server answering 200 to everything (the kubelet's healthz).
-fn http_ok(addr: &str) {
-    let l = TcpListener::bind(addr).expect("the kubelet's health port is free");
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let mut s = s;
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
-            let _ =
-                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
-    });
 }
 
 fn curl(args: &[&str]) -> (String, String) {

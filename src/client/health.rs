@@ -203,11 +203,25 @@ pub fn wait_healthy(
     timeout: Duration,
     progress: &dyn Fn(Duration, &str),
 ) -> Result<Duration, String> {
+    wait_healthy_until(url, timeout, progress, &|| None)
+}
+
+/// [`wait_healthy`] that also ends, with the reason `stop` gives, as soon as `stop` gives
+/// one (another check has found why the endpoint will not come up).
+pub fn wait_healthy_until(
+    url: &str,
+    timeout: Duration,
+    progress: &dyn Fn(Duration, &str),
+    stop: &(dyn Fn() -> Option<String> + Sync),
+) -> Result<Duration, String> {
     let start = Instant::now();
     let mut last = String::from("no answer yet");
     let mut next_report = Duration::from_secs(10);
     let mut poll = crate::interrupt::Poll::new();
     while start.elapsed() < timeout {
+        if let Some(reason) = stop() {
+            return Err(reason);
+        }
         match get_status(url, Duration::from_secs(2)) {
             Ok(200) => return Ok(start.elapsed()),
             Ok(code) => last = format!("HTTP status {code}"),

@@ -20,6 +20,12 @@ pub mod runtime_service {
     pub const LIST_POD_SANDBOX: &str = "/runtime.v1.RuntimeService/ListPodSandbox";
     /// `ListContainers`.
     pub const LIST_CONTAINERS: &str = "/runtime.v1.RuntimeService/ListContainers";
+    /// `ContainerStatus`.
+    pub const CONTAINER_STATUS: &str = "/runtime.v1.RuntimeService/ContainerStatus";
+    /// `CreateContainer`.
+    pub const CREATE_CONTAINER: &str = "/runtime.v1.RuntimeService/CreateContainer";
+    /// `StartContainer`.
+    pub const START_CONTAINER: &str = "/runtime.v1.RuntimeService/StartContainer";
 }
 
 /// `runtime.v1.ImageService` method paths.
@@ -441,6 +447,96 @@ pub struct ListContainersResponse {
     /// The containers.
     #[prost(message, repeated, tag = "1")]
     pub containers: Vec<Container>,
+}
+
+/// `ContainerConfig` (what kubeadm's tests start containers with).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ContainerConfig {
+    /// Name and attempt.
+    #[prost(message, optional, tag = "1")]
+    pub metadata: Option<ContainerMetadata>,
+    /// Image.
+    #[prost(message, optional, tag = "2")]
+    pub image: Option<ImageSpec>,
+    /// Command.
+    #[prost(string, repeated, tag = "3")]
+    pub command: Vec<String>,
+    /// Arguments.
+    #[prost(string, repeated, tag = "4")]
+    pub args: Vec<String>,
+    /// Labels.
+    #[prost(map = "string, string", tag = "9")]
+    pub labels: HashMap<String, String>,
+    /// Log file, relative to the sandbox's log directory.
+    #[prost(string, tag = "11")]
+    pub log_path: String,
+}
+
+/// `CreateContainerRequest`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CreateContainerRequest {
+    /// The sandbox.
+    #[prost(string, tag = "1")]
+    pub pod_sandbox_id: String,
+    /// The container.
+    #[prost(message, optional, tag = "2")]
+    pub config: Option<ContainerConfig>,
+    /// The sandbox's configuration.
+    #[prost(message, optional, tag = "3")]
+    pub sandbox_config: Option<PodSandboxConfig>,
+}
+
+/// `CreateContainerResponse`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CreateContainerResponse {
+    /// Its id.
+    #[prost(string, tag = "1")]
+    pub container_id: String,
+}
+
+/// `StartContainerRequest`, `ContainerStatusRequest` (without `verbose`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ContainerIdRequest {
+    /// The container.
+    #[prost(string, tag = "1")]
+    pub container_id: String,
+}
+
+/// `ContainerStatus`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ContainerStatus {
+    /// Its id.
+    #[prost(string, tag = "1")]
+    pub id: String,
+    /// Name and attempt.
+    #[prost(message, optional, tag = "2")]
+    pub metadata: Option<ContainerMetadata>,
+    /// Created, running, exited.
+    #[prost(enumeration = "ContainerState", tag = "3")]
+    pub state: i32,
+    /// When it ended (nanoseconds since the epoch).
+    #[prost(int64, tag = "6")]
+    pub finished_at: i64,
+    /// Its exit code.
+    #[prost(int32, tag = "7")]
+    pub exit_code: i32,
+    /// Why it is in its state (`Error`, `OOMKilled`, ...).
+    #[prost(string, tag = "10")]
+    pub reason: String,
+    /// A message about it.
+    #[prost(string, tag = "11")]
+    pub message: String,
+    /// Its log file on the host.
+    #[prost(string, tag = "15")]
+    pub log_path: String,
+}
+
+/// `ContainerStatusResponse`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ContainerStatusResponse {
+    /// The status.
+    #[prost(message, optional, tag = "1")]
+    pub status: Option<ContainerStatus>,
 }
 
 #[cfg(test)]

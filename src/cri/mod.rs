@@ -351,15 +351,7 @@ impl CriClient {
             }),
             ..Default::default()
         };
-        let resp: cri::RunPodSandboxResponse = self.call(
-            "RunPodSandbox",
-            runtime_service::RUN_POD_SANDBOX,
-            cri::RunPodSandboxRequest {
-                config: Some(config),
-                runtime_handler: String::new(),
-            },
-        )?;
-        Ok(resp.pod_sandbox_id)
+        self.run_sandbox(config)
     }
 
     /// `StopPodSandbox`.
@@ -384,6 +376,78 @@ impl CriClient {
             },
         )
         .map(|_| ())
+    }
+
+    /// `ListContainers` with these labels.
+    pub fn containers_labeled(
+        &mut self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<cri::Container>, CriError> {
+        let l: cri::ListContainersResponse = self.call(
+            "ListContainers",
+            runtime_service::LIST_CONTAINERS,
+            cri::ListContainersRequest {
+                filter: Some(cri::ContainerFilter {
+                    label_selector: labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    ..Default::default()
+                }),
+            },
+        )?;
+        Ok(l.containers)
+    }
+
+    /// `ContainerStatus`.
+    pub fn container_status(&mut self, id: &str) -> Result<cri::ContainerStatus, CriError> {
+        let r: cri::ContainerStatusResponse = self.call(
+            "ContainerStatus",
+            runtime_service::CONTAINER_STATUS,
+            cri::ContainerIdRequest {
+                container_id: id.to_string(),
+            },
+        )?;
+        Ok(r.status.unwrap_or_default())
+    }
+
+    /// `CreateContainer` then `StartContainer`: returns the container's id.
+    pub fn create_and_start(
+        &mut self,
+        sandbox_id: &str,
+        sandbox: cri::PodSandboxConfig,
+        config: cri::ContainerConfig,
+    ) -> Result<String, CriError> {
+        let r: cri::CreateContainerResponse = self.call(
+            "CreateContainer",
+            runtime_service::CREATE_CONTAINER,
+            cri::CreateContainerRequest {
+                pod_sandbox_id: sandbox_id.to_string(),
+                config: Some(config),
+                sandbox_config: Some(sandbox),
+            },
+        )?;
+        self.call::<_, cri::Empty>(
+            "StartContainer",
+            runtime_service::START_CONTAINER,
+            cri::ContainerIdRequest {
+                container_id: r.container_id.clone(),
+            },
+        )?;
+        Ok(r.container_id)
+    }
+
+    /// `RunPodSandbox` of a configuration made by the caller.
+    pub fn run_sandbox(&mut self, config: cri::PodSandboxConfig) -> Result<String, CriError> {
+        let resp: cri::RunPodSandboxResponse = self.call(
+            "RunPodSandbox",
+            runtime_service::RUN_POD_SANDBOX,
+            cri::RunPodSandboxRequest {
+                config: Some(config),
+                runtime_handler: String::new(),
+            },
+        )?;
+        Ok(resp.pod_sandbox_id)
     }
 
     /// `ListContainers`: ids.

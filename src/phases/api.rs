@@ -97,6 +97,43 @@ pub fn component_health_urls(cfg: &InitConfiguration) -> Vec<(&'static str, Stri
     ]
 }
 
+/// Asks the container runtime, every second while components are still waited for,
+/// whether one of `components` keeps exiting; the first found is put in `diagnosis`
+/// (which ends the waits). A runtime that cannot be reached is simply not asked.
+fn watch_for_crash_loops(
+    host: &dyn Host,
+    cri_socket: &str,
+    components: &[&str],
+    waiting: &std::sync::atomic::AtomicUsize,
+    diagnosis: &std::sync::Mutex<Option<String>>,
+) {
+    let still_waiting = || waiting.load(std::sync::atomic::Ordering::SeqCst) > 0;
+    let mut client =
+        match crate::cri::CriClient::connect_on(host, cri_socket, Duration::from_secs(2)) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!("not watching the control plane's containers: {e}");
+                return;
+            }
+        };
+    while still_waiting() {
+        for c in components {
+            if let Some(crash) = crate::diagnose::crash_loop(&mut client, host, c) {
+                if let Ok(mut d) = diagnosis.lock() {
+                    *d = Some(crash.to_string());
+                }
+                return;
+            }
+        }
+        // Short steps, so the watcher ends soon after the waits do.
+        for _ in 0..10 {
+            if !still_waiting() || crate::interrupt::sleep(Duration::from_millis(100)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
 /// Where the kubelet package puts the kubelet and its service unit.
 const KUBELET_PLACES: &[&str] = &[
     "/usr/bin/kubelet",
@@ -182,25 +219,49 @@ pub fn wait_control_plane(
     for (name, url) in &components {
         println!("[control-plane-check] Checking {name} at {url}");
     }
-    // The components come up independently: wait for them in parallel.
+    // The components come up independently: wait for them in parallel, while the
+    // container runtime is asked whether one of them (or etcd) keeps exiting.
+    let diagnosis: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let waiting = std::sync::atomic::AtomicUsize::new(components.len());
+    let stop = || diagnosis.lock().ok().and_then(|d| d.clone());
+    let mut watched: Vec<&str> = components.iter().map(|(n, _)| *n).collect();
+    if matches!(cfg.cluster.etcd, crate::config::Etcd::Local(_)) {
+        watched.push("etcd");
+    }
     let results: Vec<(String, Result<Duration, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = components
             .iter()
             .map(|(name, url)| {
                 let progress = report("control-plane-check", format!("{name} at {url}"));
+                let (stop, waiting) = (&stop, &waiting);
                 s.spawn(move || {
-                    (
-                        name.to_string(),
-                        health::wait_healthy(url, cp_timeout, &progress),
-                    )
+                    let r = health::wait_healthy_until(url, cp_timeout, &progress, stop);
+                    waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    (name.to_string(), r)
                 })
             })
             .collect();
+        s.spawn(|| {
+            watch_for_crash_loops(
+                host,
+                &cfg.node_registration.cri_socket,
+                &watched,
+                &waiting,
+                &diagnosis,
+            )
+        });
         handles
             .into_iter()
             .map(|h| h.join().expect("a health check"))
             .collect()
     });
+    if let Some(d) = stop() {
+        anyhow::bail!(
+            "{d}
+
+The control plane cannot come up while it does; fix what its log says (often a flag in 'extraArgs' or a certificate), then run 'kubeadm init phase wait-control-plane' again (or reset and init)"
+        );
+    }
     let mut failed = Vec::new();
     for (name, r) in results {
         match r {

@@ -303,6 +303,20 @@ fn complete_jobs(store: &testapiserver::store::Store) {
     }
 }
 
+/// An HTTP server answering 200 to everything (the kubelet's healthz).
+pub fn http_ok(addr: &str) {
+    let l = TcpListener::bind(addr).expect("the kubelet's health port is free");
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+}
+
 /// An HTTPS server answering 200 to any GET (a controller-manager or scheduler), with
 /// the given certificate, on a loopback port.
 pub fn https_ok(port: u16, cert: &Path, key: &Path) -> Killed {

@@ -1,0 +1,141 @@
+//! Why a control-plane component does not come up, asked of the container runtime while
+//! `wait-control-plane` waits: the kubelet labels each container with its Pod's namespace
+//! and its container name, and counts restarts in the container's `attempt`. A component
+//! whose container keeps exiting is reported at once, with its exit code, reason and the
+//! last lines of its log, instead of after the whole timeout.
+
+use std::path::Path;
+
+use crate::cri::api::ContainerState;
+use crate::cri::CriClient;
+use crate::host::Host;
+
+/// How many times a container may have been restarted before its exits count as a crash
+/// loop (the kubelet backs off after a few quick failures).
+pub const RESTARTS_BEFORE_REPORT: u32 = 2;
+
+/// How many lines of the container's log are shown.
+pub const LOG_LINES: usize = 20;
+
+/// A component whose container keeps exiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrashLoop {
+    /// The component (`kube-apiserver`, `etcd`, ...).
+    pub component: String,
+    /// How many times the kubelet restarted it.
+    pub restarts: u32,
+    /// The last run's exit code.
+    pub exit_code: i32,
+    /// The runtime's reason (`Error`, `OOMKilled`, ...).
+    pub reason: String,
+    /// The runtime's message, if any.
+    pub message: String,
+    /// The log file it came from.
+    pub log_path: String,
+    /// The last lines of the log (messages only, CRI log framing removed).
+    pub log_tail: Vec<String>,
+}
+
+impl std::fmt::Display for CrashLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} keeps exiting: restarted {} times, last exit code {}",
+            self.component, self.restarts, self.exit_code
+        )?;
+        if !self.reason.is_empty() {
+            write!(f, " ({})", self.reason)?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if !self.log_tail.is_empty() {
+            write!(f, "\nThe last lines of its log ({}):", self.log_path)?;
+            for l in &self.log_tail {
+                write!(f, "\n\t{l}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The message of one line of a CRI log file (`<time> <stream> <P|F> <message>`); a line
+/// in another format is kept whole.
+pub fn cri_log_message(line: &str) -> &str {
+    let mut parts = line.splitn(4, ' ');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(_time), Some("stdout" | "stderr"), Some(tag), Some(msg))
+            if tag.starts_with('P') || tag.starts_with('F') =>
+        {
+            msg
+        }
+        (Some(_time), Some("stdout" | "stderr"), Some(tag), None)
+            if tag.starts_with('P') || tag.starts_with('F') =>
+        {
+            ""
+        }
+        _ => line,
+    }
+}
+
+/// The last `n` messages of a CRI log file on the host.
+pub fn log_tail(host: &dyn Host, path: &str, n: usize) -> Vec<String> {
+    let Ok(bytes) = host.read(Path::new(path)) else {
+        return Vec::new();
+    };
+    // Only the end matters; a huge log is not read line by line from its start.
+    let start = bytes.len().saturating_sub(64 * 1024);
+    let text = String::from_utf8_lossy(&bytes[start..]);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| cri_log_message(l).to_string())
+        .collect()
+}
+
+/// The component's crash loop, when its newest container has exited after
+/// [`RESTARTS_BEFORE_REPORT`] restarts or more.
+pub fn crash_loop(client: &mut CriClient, host: &dyn Host, component: &str) -> Option<CrashLoop> {
+    let containers = client
+        .containers_labeled(&[
+            ("io.kubernetes.pod.namespace", "kube-system"),
+            ("io.kubernetes.container.name", component),
+        ])
+        .ok()?;
+    let newest = containers
+        .iter()
+        .max_by_key(|c| c.metadata.as_ref().map(|m| m.attempt).unwrap_or(0))?;
+    let restarts = newest.metadata.as_ref().map(|m| m.attempt).unwrap_or(0);
+    if newest.state != ContainerState::ContainerExited as i32 || restarts < RESTARTS_BEFORE_REPORT {
+        return None;
+    }
+    let status = client.container_status(&newest.id).ok()?;
+    Some(CrashLoop {
+        component: component.to_string(),
+        restarts,
+        exit_code: status.exit_code,
+        reason: status.reason,
+        message: status.message,
+        log_tail: log_tail(host, &status.log_path, LOG_LINES),
+        log_path: status.log_path,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cri_log_lines_lose_their_framing() {
+        assert_eq!(
+            cri_log_message("2026-11-30T01:02:03.456789012Z stderr F Error: unknown flag: --bogus"),
+            "Error: unknown flag: --bogus"
+        );
+        assert_eq!(
+            cri_log_message("2026-11-30T01:02:03Z stdout P partial"),
+            "partial"
+        );
+        assert_eq!(cri_log_message("2026-11-30T01:02:03Z stdout F"), "");
+        assert_eq!(cri_log_message("plain text line"), "plain text line");
+    }
+}

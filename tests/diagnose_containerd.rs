@@ -1,0 +1,124 @@
+//! wait-control-plane asks the container runtime why a component does not come up: a
+//! container that keeps exiting is reported at once (restarts, exit code, the last lines
+//! of its log) instead of after the whole timeout. A real containerd runs the container.
+
+#[allow(dead_code)]
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use kubeadm::cri::api as cri;
+use kubeadm::cri::CriClient;
+use support::containerd::{start_containerd, IMAGE};
+use support::{free_port, http_ok};
+
+fn labels(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_crash_looping_api_server_is_reported_with_its_log() {
+    let c = start_containerd();
+    c.import_image();
+    let mut cl = CriClient::connect(&c.socket, Duration::from_secs(30)).unwrap();
+    let logs = tempfile::tempdir().unwrap();
+
+    // The API server's static Pod as the kubelet runs it, on its third start: it fails
+    // on a bad flag, as a typo in extraArgs makes it do.
+    let pod_labels = [
+        ("io.kubernetes.pod.namespace", "kube-system"),
+        ("io.kubernetes.pod.name", "kube-apiserver-cp-1"),
+        ("component", "kube-apiserver"),
+    ];
+    let sandbox = cri::PodSandboxConfig {
+        metadata: Some(cri::PodSandboxMetadata {
+            name: "kube-apiserver-cp-1".into(),
+            uid: "0123456789".into(),
+            namespace: "kube-system".into(),
+            attempt: 0,
+        }),
+        log_directory: logs.path().display().to_string(),
+        labels: labels(&pod_labels),
+        linux: Some(cri::LinuxPodSandboxConfig {
+            cgroup_parent: String::new(),
+            security_context: Some(cri::LinuxSandboxSecurityContext {
+                namespace_options: Some(cri::NamespaceOption {
+                    network: cri::NamespaceMode::Node as i32,
+                    ..Default::default()
+                }),
+            }),
+        }),
+        ..Default::default()
+    };
+    let sandbox_id = cl.run_sandbox(sandbox.clone()).unwrap();
+    let container = cri::ContainerConfig {
+        metadata: Some(cri::ContainerMetadata {
+            name: "kube-apiserver".into(),
+            attempt: 2,
+        }),
+        image: Some(cri::ImageSpec {
+            image: IMAGE.into(),
+            ..Default::default()
+        }),
+        command: vec![
+            "/bin/busybox".into(),
+            "sh".into(),
+            "-c".into(),
+            "echo 'I1130 server.go:150] Version: v1.37.1'; echo 'E1130 run.go:72] \"command failed\" err=\"unknown flag: --bogus-flag\"' >&2; exit 1".into(),
+        ],
+        labels: labels(&[
+            ("io.kubernetes.pod.namespace", "kube-system"),
+            ("io.kubernetes.pod.name", "kube-apiserver-cp-1"),
+            ("io.kubernetes.container.name", "kube-apiserver"),
+        ]),
+        log_path: "kube-apiserver/2.log".into(),
+        ..Default::default()
+    };
+    let id = cl
+        .create_and_start(&sandbox_id, sandbox, container)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cl.container_status(&id).unwrap().state != cri::ContainerState::ContainerExited as i32 {
+        assert!(Instant::now() < deadline, "the container did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // A kubelet answers its health check; nothing answers for the components.
+    http_ok("127.0.0.1:10248");
+    let work = tempfile::tempdir().unwrap();
+    let cfg = work.path().join("k.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: cp-1\n  criSocket: {}\ntimeouts:\n  controlPlaneComponentHealthCheck: 10m0s\n",
+            free_port(),
+            c.socket
+        ),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .args(["init", "phase", "wait-control-plane", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("kube-apiserver keeps exiting: restarted 2 times, last exit code 1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\tE1130 run.go:72] \"command failed\" err=\"unknown flag: --bogus-flag\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("\tI1130 server.go:150] Version: v1.37.1"),
+        "{err}"
+    );
+    // It did not wait out the ten minutes.
+    assert!(!err.contains("is not healthy after 10m0s"), "{err}");
+}
