@@ -2,7 +2,6 @@
 //! container that keeps exiting is reported at once (restarts, exit code, the last lines
 //! of its log) instead of after the whole timeout. A real containerd runs the container.
 
-#[allow(dead_code)]
 mod support;
 
 use std::collections::HashMap;
@@ -62,7 +61,6 @@ fn a_crash_looping_api_server_is_reported_with_its_log() {
         }),
         image: Some(cri::ImageSpec {
             image: IMAGE.into(),
-            ..Default::default()
         }),
         command: vec![
             "/bin/busybox".into(),
