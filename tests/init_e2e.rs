@@ -3,7 +3,6 @@
 //! stand-ins answer the kubelet's and the other components' health endpoints (a kubelet
 //! that registered its Node is what the test plays).
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
