@@ -120,3 +120,44 @@ fn a_crash_looping_api_server_is_reported_with_its_log() {
     // It did not wait out the ten minutes.
     assert!(!err.contains("is not healthy after 10m0s"), "{err}");
 }
+
+/// Preflight compares the runtime's settings with the kubelet's and kubeadm's: containerd
+/// here runs the cgroupfs driver (no SystemdCgroup) and its own sandbox image, so init's
+/// preflight warns of both, with the fix.
+#[test]
+fn preflight_warns_of_a_runtime_that_disagrees_with_the_kubelet() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let _c = support::containerd::start_containerd_at(Some(
+        &r.join("var/run/containerd/containerd.sock"),
+    ));
+    std::fs::write(
+        r.join("k.yaml"),
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\nnodeRegistration:\n  name: cp-1\n  criSocket: unix:///var/run/containerd/containerd.sock\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .arg("--rootfs")
+        .arg(r)
+        .args([
+            "init",
+            "phase",
+            "preflight",
+            "--config",
+            "/k.yaml",
+            "--ignore-preflight-errors",
+            "all",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("[WARNING ContainerRuntimeSettings]: the container runtime uses the \"cgroupfs\" cgroup driver but the kubelet is configured with \"systemd\""),
+        "{out}"
+    );
+    assert!(out.contains("SystemdCgroup = true"), "{out}");
+    assert!(
+        out.contains(&format!("[WARNING ContainerRuntimeSettings]: detected that the sandbox image \"{IMAGE}\" of the container runtime is inconsistent with that used by kubeadm. It is recommended to use \"registry.k8s.io/pause:3.10.2\"")),
+        "{out}"
+    );
+}

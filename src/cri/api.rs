@@ -20,6 +20,8 @@ pub mod runtime_service {
     pub const LIST_POD_SANDBOX: &str = "/runtime.v1.RuntimeService/ListPodSandbox";
     /// `ListContainers`.
     pub const LIST_CONTAINERS: &str = "/runtime.v1.RuntimeService/ListContainers";
+    /// `RuntimeConfig`.
+    pub const RUNTIME_CONFIG: &str = "/runtime.v1.RuntimeService/RuntimeConfig";
     /// `ContainerStatus`.
     pub const CONTAINER_STATUS: &str = "/runtime.v1.RuntimeService/ContainerStatus";
     /// `CreateContainer`.
@@ -77,6 +79,25 @@ pub struct StatusResponse {
     /// The runtime's conditions.
     #[prost(message, optional, tag = "1")]
     pub status: Option<RuntimeStatus>,
+    /// With `verbose`: the runtime's own information (containerd: its `config` as JSON).
+    #[prost(map = "string, string", tag = "2")]
+    pub info: HashMap<String, String>,
+}
+
+/// `RuntimeConfigResponse`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RuntimeConfigResponse {
+    /// Linux settings.
+    #[prost(message, optional, tag = "1")]
+    pub linux: Option<LinuxRuntimeConfiguration>,
+}
+
+/// `LinuxRuntimeConfiguration`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LinuxRuntimeConfiguration {
+    /// `SYSTEMD` (0) or `CGROUPFS` (1).
+    #[prost(int32, tag = "1")]
+    pub cgroup_driver: i32,
 }
 
 /// `RuntimeStatus`.

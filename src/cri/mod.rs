@@ -12,6 +12,15 @@ use crate::grpc;
 use crate::host::Host;
 
 pub mod api;
+
+/// What the runtime says of the settings the kubelet must agree with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeSettings {
+    /// `systemd` or `cgroupfs`, when known.
+    pub cgroup_driver: Option<String>,
+    /// The sandbox (pause) image it runs Pods with, when known.
+    pub sandbox_image: Option<String>,
+}
 use api as cri;
 use api::{image_service, runtime_service};
 
@@ -258,6 +267,55 @@ impl CriClient {
                     .collect()
             })
             .unwrap_or_default())
+    }
+
+    /// The runtime's cgroup driver (`systemd` or `cgroupfs`) and sandbox (pause) image, as
+    /// far as it tells: the cgroup driver from `RuntimeConfig` where the runtime
+    /// implements it, else (containerd) from its configuration in the verbose `Status`
+    /// (`SystemdCgroup` of the default runtime); the sandbox image from that configuration.
+    pub fn runtime_settings(&mut self) -> RuntimeSettings {
+        let mut out = RuntimeSettings::default();
+        if let Ok(r) = self.call::<_, cri::RuntimeConfigResponse>(
+            "RuntimeConfig",
+            runtime_service::RUNTIME_CONFIG,
+            cri::Empty {},
+        ) {
+            out.cgroup_driver = r.linux.map(|l| {
+                if l.cgroup_driver == 1 {
+                    "cgroupfs"
+                } else {
+                    "systemd"
+                }
+                .to_string()
+            });
+        }
+        let Ok(s) = self.call::<_, cri::StatusResponse>(
+            "Status",
+            runtime_service::STATUS,
+            cri::StatusRequest { verbose: true },
+        ) else {
+            return out;
+        };
+        let Some(config) = s
+            .info
+            .get("config")
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+        else {
+            return out;
+        };
+        out.sandbox_image = config["sandboxImage"].as_str().map(String::from);
+        if out.cgroup_driver.is_none() {
+            let c = &config["containerd"];
+            let default = c["defaultRuntimeName"].as_str().unwrap_or("runc");
+            let runtime = &c["runtimes"][default];
+            if runtime.is_object() {
+                let systemd = runtime["options"]["SystemdCgroup"]
+                    .as_bool()
+                    .unwrap_or(false);
+                out.cgroup_driver = Some(if systemd { "systemd" } else { "cgroupfs" }.into());
+            }
+        }
+        out
     }
 
     /// `ListImages`: every tag the runtime has.

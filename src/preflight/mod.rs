@@ -68,6 +68,16 @@ pub enum Check {
     KubernetesVersion(String),
     /// The container runtime answers on its CRI socket.
     Cri(String),
+    /// The runtime's cgroup driver and sandbox image agree with the kubelet's and
+    /// kubeadm's (warnings only).
+    RuntimeSettings {
+        /// The CRI endpoint.
+        endpoint: String,
+        /// The kubelet's `cgroupDriver`.
+        cgroup_driver: String,
+        /// The pause image kubeadm uses.
+        pause_image: String,
+    },
     /// Kernel and cgroups are usable by the kubelet.
     SystemVerification,
     /// The API server join discovers the cluster from answers on TCP (`host:port`).
@@ -95,6 +105,7 @@ impl Check {
             Check::KubeletVersion(_) => "KubeletVersion".into(),
             Check::KubernetesVersion(_) => "KubernetesVersion".into(),
             Check::Cri(_) => "CRI".into(),
+            Check::RuntimeSettings { .. } => "ContainerRuntimeSettings".into(),
             Check::SystemVerification => "SystemVerification".into(),
             Check::DiscoveryEndpoint(_) => "DiscoveryEndpoint".into(),
         }
@@ -284,6 +295,13 @@ impl Check {
                     }
                 }
             }
+            Check::RuntimeSettings {
+                endpoint,
+                cgroup_driver,
+                pause_image,
+            } => {
+                warnings.extend(runtime_settings(host, endpoint, cgroup_driver, pause_image));
+            }
             Check::Cri(endpoint) => {
                 if let Err(e) = cri_ready(host, endpoint) {
                     errors.push(e);
@@ -440,6 +458,35 @@ fn cri_ready(host: &dyn Host, endpoint: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Where the runtime disagrees with the kubelet (cgroup driver) or with kubeadm (sandbox
+/// image), each with its fix.
+fn runtime_settings(
+    host: &dyn Host,
+    endpoint: &str,
+    kubelet_driver: &str,
+    pause_image: &str,
+) -> Vec<String> {
+    let Ok(mut client) = crate::cri::CriClient::connect_on(host, endpoint, Duration::from_secs(5))
+    else {
+        // The CRI check reports an unreachable runtime.
+        return Vec::new();
+    };
+    let s = client.runtime_settings();
+    let mut out = Vec::new();
+    if let Some(runtime) = s.cgroup_driver.filter(|d| d != kubelet_driver) {
+        out.push(format!(
+            "the container runtime uses the {runtime:?} cgroup driver but the kubelet is configured with {kubelet_driver:?}: the kubelet will not start (\"misconfiguration: kubelet cgroup driver\"). Make them the same: for containerd set SystemdCgroup = {} under [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options] in /etc/containerd/config.toml and restart containerd, or set cgroupDriver: {runtime} in a KubeletConfiguration document",
+            kubelet_driver == "systemd"
+        ));
+    }
+    if let Some(image) = s.sandbox_image.filter(|i| i != pause_image) {
+        out.push(format!(
+            "detected that the sandbox image {image:?} of the container runtime is inconsistent with that used by kubeadm. It is recommended to use {pause_image:?} as the CRI sandbox image (containerd: sandbox_image in /etc/containerd/config.toml)"
+        ));
+    }
+    out
 }
 
 fn system_verification(host: &dyn Host, warnings: &mut Vec<String>, errors: &mut Vec<String>) {
@@ -645,6 +692,14 @@ pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> 
         &cfg.node_registration.name,
         &cfg.cluster.kubernetes_version,
     ));
+    checks.push(Check::RuntimeSettings {
+        endpoint: cfg.node_registration.cri_socket.clone(),
+        cgroup_driver: crate::kubelet::cluster_configuration(cfg)
+            .ok()
+            .and_then(|k| k["cgroupDriver"].as_str().map(String::from))
+            .unwrap_or_else(|| "systemd".into()),
+        pause_image: crate::images::pause_image(cfg),
+    });
     if cfg.local_api_endpoint.advertise_address.is_ipv6() {
         checks.push(Check::FileContent {
             path: "/proc/sys/net/ipv6/conf/default/forwarding".into(),
