@@ -113,7 +113,7 @@ fn read_bounded(
 /// GETs `url` (`http://` or `https://`): the status code and the body. HTTP/1.0, so the
 /// body is never chunked. The answer is bounded: at most [`MAX_ANSWER_BYTES`], within
 /// twice `timeout` from the start.
-pub fn fetch(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<(u16, String), String> {
+pub fn fetch_answer(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<Answer, String> {
     let deadline = Instant::now() + timeout * 2;
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
@@ -188,7 +188,68 @@ pub fn fetch(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<(u16, Str
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| format!("{url}: no HTTP answer"))?;
-    Ok((code, body.to_string()))
+    let date = head.lines().find_map(|l| {
+        l.split_once(':')
+            .filter(|(k, _)| k.eq_ignore_ascii_case("date"))
+            .map(|(_, v)| v.trim().to_string())
+    });
+    Ok(Answer {
+        code,
+        body: body.to_string(),
+        date,
+    })
+}
+
+/// An HTTP answer as [`fetch_answer`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The status code.
+    pub code: u16,
+    /// The body.
+    pub body: String,
+    /// The `Date` header: the peer's clock.
+    pub date: Option<String>,
+}
+
+/// GETs `url`: the status code and the body (see [`fetch_answer`]).
+pub fn fetch(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<(u16, String), String> {
+    fetch_answer(url, trust, timeout).map(|a| (a.code, a.body))
+}
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110's IMF-fixdate) as seconds
+/// since the epoch.
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    let mut p = s.split_whitespace();
+    let _weekday = p.next()?;
+    let day: u8 = p.next()?.parse().ok()?;
+    let month = match p.next()? {
+        "Jan" => time::Month::January,
+        "Feb" => time::Month::February,
+        "Mar" => time::Month::March,
+        "Apr" => time::Month::April,
+        "May" => time::Month::May,
+        "Jun" => time::Month::June,
+        "Jul" => time::Month::July,
+        "Aug" => time::Month::August,
+        "Sep" => time::Month::September,
+        "Oct" => time::Month::October,
+        "Nov" => time::Month::November,
+        "Dec" => time::Month::December,
+        _ => return None,
+    };
+    let year: i32 = p.next()?.parse().ok()?;
+    let mut hms = p.next()?.split(':').map(|x| x.parse::<u8>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if p.next()? != "GMT" {
+        return None;
+    }
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    let t = time::Time::from_hms(h, m, sec).ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, t)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 /// GETs `url` without verifying its certificate and returns the status code.

@@ -123,9 +123,38 @@ pub fn cluster_of_kubeconfig(text: &str) -> Result<ClusterInfo, DiscoveryError> 
     })
 }
 
+/// How far apart this machine's clock and the API server's may be before the join warns.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
+
+/// The warning for an API server whose `Date` is more than a minute from this machine's
+/// clock: certificates issued to the node would be "not yet valid" or expired to it.
+pub fn clock_skew_warning(server_date: &str) -> Option<String> {
+    let server = crate::client::health::parse_http_date(server_date)?;
+    let local = time::OffsetDateTime::now_utc().unix_timestamp();
+    let skew = (local - server).abs();
+    (skew > MAX_CLOCK_SKEW_SECS).then(|| {
+        format!(
+            "[WARNING ClockSkew]: this machine's clock is {} {} the API server's (the server says {server_date}): certificates may look not yet valid or expired to one side, and the TLS bootstrap can fail. Synchronize the clocks (for example with chrony or systemd-timesyncd) before joining",
+            crate::duration::format_duration(Duration::from_secs(skew as u64)),
+            if local > server { "ahead of" } else { "behind" }
+        )
+    })
+}
+
+fn warn_once(w: &str) {
+    static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !SEEN.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        eprintln!("{w}");
+    }
+}
+
 fn get_cluster_info(endpoint: &str, trust: Trust<'_>) -> Result<serde_json::Value, String> {
     let url = format!("https://{endpoint}{CLUSTER_INFO_PATH}");
-    let (code, body) = fetch(&url, trust, Duration::from_secs(10))?;
+    let answer = crate::client::health::fetch_answer(&url, trust, Duration::from_secs(10))?;
+    if let Some(w) = answer.date.as_deref().and_then(clock_skew_warning) {
+        warn_once(&w);
+    }
+    let (code, body) = (answer.code, answer.body);
     if code != 200 {
         let msg = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
@@ -262,6 +291,37 @@ mod tests {
 
     // Test vectors of the upstream bootstrap signer (kubernetes/cluster-bootstrap).
     const CONTENT: &str = "Hello from the other side. I must have called a thousand times.";
+
+    #[test]
+    fn a_skewed_server_clock_is_warned_of() {
+        use crate::client::health::parse_http_date;
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784111777)
+        );
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 UTC"), None);
+        assert_eq!(parse_http_date("yesterday"), None);
+        let now = time::OffsetDateTime::now_utc();
+        let http = |t: time::OffsetDateTime| {
+            let f = time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            );
+            t.format(&f).unwrap()
+        };
+        assert_eq!(clock_skew_warning(&http(now)), None);
+        assert_eq!(
+            clock_skew_warning(&http(now - time::Duration::seconds(30))),
+            None
+        );
+        let w = clock_skew_warning(&http(now - time::Duration::hours(2))).unwrap();
+        assert!(
+            w.starts_with("[WARNING ClockSkew]: this machine's clock is 2h0m"),
+            "{w}"
+        );
+        assert!(w.contains("ahead of the API server's"), "{w}");
+        let w = clock_skew_warning(&http(now + time::Duration::minutes(5))).unwrap();
+        assert!(w.contains("behind the API server's"), "{w}");
+    }
 
     #[test]
     fn upstream_signatures() {
