@@ -121,9 +121,103 @@ pub fn crash_loop(client: &mut CriClient, host: &dyn Host, component: &str) -> O
     })
 }
 
+/// Fatal kubelet log lines, and what fixes each.
+pub const KUBELET_FATAL: &[(&str, &str)] = &[
+    (
+        "misconfiguration: kubelet cgroup driver",
+        "the kubelet's cgroup driver differs from the container runtime's: make them the same (containerd: SystemdCgroup = true in /etc/containerd/config.toml and restart containerd, or cgroupDriver in the KubeletConfiguration), then restart the kubelet",
+    ),
+    (
+        "running with swap on is not supported",
+        "swap is on: turn it off ('swapoff -a', and remove it from /etc/fstab), or set failSwapOn: false in the KubeletConfiguration",
+    ),
+    (
+        "failed to load kubelet config file",
+        "the kubelet's configuration file is missing or unreadable: write it with 'kubeadm init phase kubelet-start' (or 'kubeadm join phase kubelet-start')",
+    ),
+    (
+        "unable to load client CA file",
+        "the cluster CA certificate the kubelet trusts is missing: create it with 'kubeadm init phase certs ca' (on a joining node, the join writes it)",
+    ),
+    (
+        "unable to load bootstrap kubeconfig",
+        "the kubelet has neither kubelet.conf nor bootstrap-kubelet.conf: run 'kubeadm init phase kubeconfig kubelet' (or rerun the join)",
+    ),
+    (
+        "validate service connection",
+        "the kubelet cannot reach the container runtime: check that it runs ('systemctl status containerd') and that --cri-socket names its socket",
+    ),
+];
+
+/// The kubelet's journal lines at or after `since` (seconds since the epoch), newest last:
+/// `journalctl -u kubelet -n <n> --no-pager -o short-unix`, when systemd is there.
+pub fn kubelet_journal(host: &dyn Host, n: usize, since: f64) -> Option<Vec<String>> {
+    let count = n.to_string();
+    let out = host
+        .run(&crate::host::HostCommand::read_only(
+            "journalctl",
+            &[
+                "-u",
+                "kubelet",
+                "-n",
+                &count,
+                "--no-pager",
+                "-o",
+                "short-unix",
+            ],
+        ))
+        .ok()
+        .filter(|o| o.code == 0)?;
+    Some(
+        out.stdout
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .next()
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .is_some_and(|t| t >= since)
+            })
+            .map(String::from)
+            .collect(),
+    )
+}
+
+/// The first known fatal line among `lines`, with its fix.
+pub fn kubelet_fatal(lines: &[String]) -> Option<(String, &'static str)> {
+    lines.iter().find_map(|l| {
+        KUBELET_FATAL
+            .iter()
+            .find(|(needle, _)| l.contains(needle))
+            .map(|(_, fix)| (l.clone(), *fix))
+    })
+}
+
+/// What systemd says of the kubelet service (`enabled`/`disabled`, `active`/`failed`...),
+/// when systemd is there.
+pub fn kubelet_service_state(host: &dyn Host) -> Option<(String, String)> {
+    let enabled = host.systemctl("is-enabled", "kubelet").ok()?;
+    let active = host.systemctl("is-active", "kubelet").ok()?;
+    Some((
+        enabled.stdout.trim().to_string(),
+        active.stdout.trim().to_string(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_kubelet_failures_come_with_their_fix() {
+        let lines = vec![
+            "1764464000.1 n kubelet[1]: I1130 starting".to_string(),
+            "1764464000.2 n kubelet[1]: E1130 run.go:72] \"command failed\" err=\"failed to run Kubelet: running with swap on is not supported, please disable swap\"".to_string(),
+        ];
+        let (line, fix) = kubelet_fatal(&lines).unwrap();
+        assert!(line.contains("swap on is not supported"));
+        assert!(fix.contains("swapoff -a"));
+        assert!(kubelet_fatal(&lines[..1]).is_none());
+    }
 
     #[test]
     fn cri_log_lines_lose_their_framing() {

@@ -204,12 +204,54 @@ pub fn wait_control_plane(
             )
         }
     };
-    match health::wait_healthy(kubelet_url, kubelet_timeout, &report("kubelet-check", kubelet_url.to_string())) {
-        Ok(took) => println!("[kubelet-check] The kubelet is healthy after {}", crate::output::human_duration(took)),
-        Err(last) => anyhow::bail!(
-            "the kubelet is not healthy after {} (last: {last})\n\nUnfortunately, an error has occurred, likely caused by:\n\t- The kubelet is not running\n\t- The kubelet is unhealthy due to a misconfiguration of the node in some way (required cgroups disabled)\n\nIf you are on a systemd-powered system, you can try to troubleshoot the error with the following commands:\n\t- 'systemctl status kubelet'\n\t- 'journalctl -xeu kubelet'",
-            crate::duration::format_duration(kubelet_timeout)
+    // While waiting, the kubelet's journal is read every second: a known fatal
+    // line ends the wait at once with its fix.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let last_look = std::sync::Mutex::new(std::time::Instant::now());
+    let fatal = || {
+        let mut last = last_look.lock().ok()?;
+        if last.elapsed() < Duration::from_secs(1) {
+            return None;
+        }
+        *last = std::time::Instant::now();
+        let lines = crate::diagnose::kubelet_journal(host, 30, since)?;
+        crate::diagnose::kubelet_fatal(&lines)
+            .map(|(line, fix)| format!("the kubelet keeps failing: {line}\nFix: {fix}"))
+    };
+    match health::wait_healthy_until(
+        kubelet_url,
+        kubelet_timeout,
+        &report("kubelet-check", kubelet_url.to_string()),
+        &fatal,
+    ) {
+        Ok(took) => println!(
+            "[kubelet-check] The kubelet is healthy after {}",
+            crate::output::human_duration(took)
         ),
+        Err(last) if last.starts_with("the kubelet keeps failing") => anyhow::bail!("{last}"),
+        Err(last) => {
+            let mut found = String::new();
+            if let Some((enabled, active)) = crate::diagnose::kubelet_service_state(host) {
+                found.push_str(&format!(
+                    "\n\nThe kubelet service is {enabled} and {active}."
+                ));
+            }
+            if let Some(lines) =
+                crate::diagnose::kubelet_journal(host, 30, since).filter(|l| !l.is_empty())
+            {
+                found.push_str("\nIts last log lines:");
+                for l in &lines {
+                    found.push_str(&format!("\n\t{l}"));
+                }
+            }
+            anyhow::bail!(
+                "the kubelet is not healthy after {} (last: {last}){found}\n\nUnfortunately, an error has occurred, likely caused by:\n\t- The kubelet is not running\n\t- The kubelet is unhealthy due to a misconfiguration of the node in some way (required cgroups disabled)\n\nIf you are on a systemd-powered system, you can try to troubleshoot the error with the following commands:\n\t- 'systemctl status kubelet'\n\t- 'journalctl -xeu kubelet'",
+                crate::duration::format_duration(kubelet_timeout)
+            )
+        }
     }
     let cp_timeout = secs(t.control_plane_component_health_check.as_ref(), 240);
     println!(
