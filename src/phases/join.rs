@@ -293,6 +293,81 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
 
 /// `kubelet-wait-bootstrap`: the kubelet is healthy and has written kubelet.conf with its
 /// own certificate; bootstrap-kubelet.conf is then removed, as upstream does.
+/// Where the node's TLS bootstrap stands, asked of the cluster with the bootstrap token
+/// (which may read CertificateSigningRequests): no CSR from the kubelet, pending (not
+/// approved), denied, approved but not signed, or signed but not picked up.
+fn bootstrap_csr_state(
+    host: &dyn crate::host::Host,
+    bootstrap: &std::path::Path,
+    node: &str,
+) -> String {
+    use crate::client::Api;
+    let client = match crate::client::KubeClient::from_kubeconfig(host, bootstrap) {
+        Ok(c) => c,
+        Err(e) => {
+            return format!("Could not ask the cluster about the node's certificate request: {e:#}")
+        }
+    };
+    let list =
+        match client.call(
+            "GET",
+            "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+            None,
+            "application/json",
+        ) {
+            Ok(l) => l,
+            Err(e) => return format!(
+                "Could not list the cluster's certificate requests with the bootstrap token: {e}"
+            ),
+        };
+    let user = format!("system:node:{node}");
+    let ours = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            c["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet"
+                && crate::pki::csr::subject_common_name(c["spec"]["request"].as_str().unwrap_or(""))
+                    .is_some_and(|cn| cn == user)
+        })
+        .max_by_key(|c| {
+            c["metadata"]["creationTimestamp"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        });
+    let Some(csr) = ours else {
+        return format!("The kubelet has not sent a certificate signing request for {user}: it did not start, or cannot reach the API server with {}. Check the kubelet's log ('journalctl -xeu kubelet').", bootstrap.display());
+    };
+    let name = csr["metadata"]["name"].as_str().unwrap_or("");
+    let conditions = csr["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let has = |t: &str| {
+        conditions
+            .iter()
+            .find(|c| c["type"] == t && c["status"] != "False")
+    };
+    if let Some(c) = has("Denied").or_else(|| has("Failed")) {
+        return format!(
+            "The certificate signing request {name} for {user} was {}: {}",
+            c["type"].as_str().unwrap_or("refused").to_lowercase(),
+            c["message"].as_str().unwrap_or("no message")
+        );
+    }
+    if has("Approved").is_none() {
+        return format!("The certificate signing request {name} for {user} is pending: nothing approved it. The cluster approves join requests through the kubeadm:node-autoapprove-bootstrap ClusterRoleBinding (system:certificates.k8s.io:certificatesigningrequests:nodeclient for system:bootstrappers:kubeadm:default-node-token) and the controller-manager's csrapproving controller; run 'kubeadm init phase bootstrap-token' on a control-plane node to restore the binding, or approve it by hand: 'kubectl certificate approve {name}'.");
+    }
+    if csr["status"]["certificate"]
+        .as_str()
+        .is_none_or(str::is_empty)
+    {
+        return format!("The certificate signing request {name} for {user} is approved but not signed: the controller-manager's signer is not running or has no CA key (--cluster-signing-cert-file, --cluster-signing-key-file).");
+    }
+    format!("The certificate signing request {name} for {user} is signed, but the kubelet has not written its kubeconfig: check the kubelet's log ('journalctl -xeu kubelet').")
+}
+
 fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
     let host = d.host.clone();
     let conf = JoinData::kubernetes_dir().join("kubelet.conf");
@@ -318,8 +393,23 @@ fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
     let mut poll = crate::interrupt::Poll::new();
     while !host.exists(&conf)? {
         if start.elapsed() > timeout {
+            let bootstrap = JoinData::kubernetes_dir().join("bootstrap-kubelet.conf");
+            let csr = bootstrap_csr_state(host.as_ref(), &bootstrap, &d.cfg.node_name);
+            let since = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|n| n.as_secs_f64() - start.elapsed().as_secs_f64())
+                .unwrap_or(0.0);
+            let mut log = String::new();
+            if let Some(lines) =
+                crate::diagnose::kubelet_journal(host.as_ref(), 30, since).filter(|l| !l.is_empty())
+            {
+                log.push_str("\nThe kubelet's last log lines:");
+                for l in &lines {
+                    log.push_str(&format!("\n\t{l}"));
+                }
+            }
             anyhow::bail!(
-                "the kubelet did not write {} within {}: the TLS bootstrap did not finish. Check that the token is valid ('kubeadm token list' on a control-plane node) and the kubelet's log ('journalctl -xeu kubelet')",
+                "the kubelet did not write {} within {}: the TLS bootstrap did not finish.\n{csr}{log}",
                 conf.display(),
                 crate::duration::format_duration(timeout)
             );

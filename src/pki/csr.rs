@@ -101,3 +101,26 @@ pub fn generate_all(
     }
     Ok(())
 }
+
+/// The subject common name of a CertificateSigningRequest's `spec.request` (base64 of a
+/// PEM `CERTIFICATE REQUEST`), when it parses.
+pub fn subject_common_name(request_b64: &str) -> Option<String> {
+    use base64::Engine;
+    use x509_parser::prelude::FromDer;
+    let pem_bytes = base64::engine::general_purpose::STANDARD
+        .decode(request_b64)
+        .ok()?;
+    let block = ::pem::parse(pem_bytes).ok()?;
+    let (_, csr) =
+        x509_parser::certification_request::X509CertificationRequest::from_der(block.contents())
+            .ok()?;
+    let cn = csr
+        .certification_request_info
+        .subject
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
+    Some(cn)
+}
