@@ -121,6 +121,27 @@ pub fn crash_loop(client: &mut CriClient, host: &dyn Host, component: &str) -> O
     })
 }
 
+/// How long a component may have no container before a missing image is reported (the
+/// kubelet pulls it meanwhile).
+pub const IMAGE_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A component stuck before its first start: no container, and its image is not on the
+/// node (the kubelet cannot pull it).
+pub fn missing_image(client: &mut CriClient, component: &str, image: &str) -> Option<String> {
+    let none = client
+        .containers_labeled(&[
+            ("io.kubernetes.pod.namespace", "kube-system"),
+            ("io.kubernetes.container.name", component),
+        ])
+        .ok()?
+        .is_empty();
+    (none && matches!(client.image_exists(image), Ok(false))).then(|| {
+        format!(
+            "{component} has not started: its image {image} is not on this node and no container was created, so the kubelet cannot pull it. Check that the node reaches the registry (or give imageRepository a mirror), or load the image ('kubeadm config images pull' shows what is missing)"
+        )
+    })
+}
+
 /// Fatal kubelet log lines, and what fixes each.
 pub const KUBELET_FATAL: &[(&str, &str)] = &[
     (

@@ -119,6 +119,30 @@ fn a_crash_looping_api_server_is_reported_with_its_log() {
     );
     // It did not wait out the ten minutes.
     assert!(!err.contains("is not healthy after 10m0s"), "{err}");
+
+    // A runtime with no container at all and none of the images: after a grace time for
+    // the kubelet's pulls, the component is reported stuck on its image.
+    let empty = start_containerd();
+    std::fs::write(
+        &cfg,
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: cp-1\n  criSocket: {}\ntimeouts:\n  controlPlaneComponentHealthCheck: 10m0s\n",
+            free_port(),
+            empty.socket
+        ),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .args(["init", "phase", "wait-control-plane", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("kube-apiserver has not started: its image registry.k8s.io/kube-apiserver:v1.37.1 is not on this node"),
+        "{err}"
+    );
 }
 
 /// Preflight compares the runtime's settings with the kubelet's and kubeadm's: containerd

@@ -103,10 +103,11 @@ pub fn component_health_urls(cfg: &InitConfiguration) -> Vec<(&'static str, Stri
 fn watch_for_crash_loops(
     host: &dyn Host,
     cri_socket: &str,
-    components: &[&str],
+    components: &[(&str, String)],
     waiting: &std::sync::atomic::AtomicUsize,
     diagnosis: &std::sync::Mutex<Option<String>>,
 ) {
+    let started = std::time::Instant::now();
     let still_waiting = || waiting.load(std::sync::atomic::Ordering::SeqCst) > 0;
     let mut client =
         match crate::cri::CriClient::connect_on(host, cri_socket, Duration::from_secs(2)) {
@@ -117,10 +118,17 @@ fn watch_for_crash_loops(
             }
         };
     while still_waiting() {
-        for c in components {
-            if let Some(crash) = crate::diagnose::crash_loop(&mut client, host, c) {
+        for (c, image) in components {
+            let found = crate::diagnose::crash_loop(&mut client, host, c)
+                .map(|crash| crash.to_string())
+                .or_else(|| {
+                    (started.elapsed() >= crate::diagnose::IMAGE_GRACE)
+                        .then(|| crate::diagnose::missing_image(&mut client, c, image))
+                        .flatten()
+                });
+            if let Some(found) = found {
                 if let Ok(mut d) = diagnosis.lock() {
-                    *d = Some(crash.to_string());
+                    *d = Some(found);
                 }
                 return;
             }
@@ -266,9 +274,12 @@ pub fn wait_control_plane(
     let diagnosis: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let waiting = std::sync::atomic::AtomicUsize::new(components.len());
     let stop = || diagnosis.lock().ok().and_then(|d| d.clone());
-    let mut watched: Vec<&str> = components.iter().map(|(n, _)| *n).collect();
+    let mut watched: Vec<(&str, String)> = components
+        .iter()
+        .map(|(n, _)| (*n, crate::images::kubernetes_image(n, cfg)))
+        .collect();
     if matches!(cfg.cluster.etcd, crate::config::Etcd::Local(_)) {
-        watched.push("etcd");
+        watched.push(("etcd", crate::images::etcd_image(cfg)));
     }
     let results: Vec<(String, Result<Duration, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = components

@@ -308,18 +308,19 @@ fn bootstrap_csr_state(
             return format!("Could not ask the cluster about the node's certificate request: {e:#}")
         }
     };
-    let list =
-        match client.call(
-            "GET",
-            "/apis/certificates.k8s.io/v1/certificatesigningrequests",
-            None,
-            "application/json",
-        ) {
-            Ok(l) => l,
-            Err(e) => return format!(
+    let list = match client.call(
+        "GET",
+        "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+        None,
+        "application/json",
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            return format!(
                 "Could not list the cluster's certificate requests with the bootstrap token: {e}"
-            ),
-        };
+            )
+        }
+    };
     let user = format!("system:node:{node}");
     let ours = list["items"]
         .as_array()
