@@ -58,7 +58,7 @@ fn etcd_accepts_the_generated_certificates() {
     let mut cfg = test_config();
     // Serve on loopback: the node's addresses are in the SANs, loopback always.
     cfg.local_api_endpoint.advertise_address = "127.0.0.1".parse().unwrap();
-    let mut keys = prepare(&host, &cfg, &[]).unwrap();
+    let mut keys = prepare(&host, &cfg, &[], Default::default()).unwrap();
     for spec in CERTS {
         run_cert(&host, &cfg, &mut keys, spec).unwrap();
     }

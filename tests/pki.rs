@@ -35,7 +35,7 @@ fn node(alg: EncryptionAlgorithm) -> Node {
 }
 
 fn run_all(n: &Node) -> anyhow::Result<()> {
-    let mut keys = prepare(&n.host, &n.cfg, &[])?;
+    let mut keys = prepare(&n.host, &n.cfg, &[], Default::default())?;
     for spec in CERTS {
         run_cert(&n.host, &n.cfg, &mut keys, spec)?;
     }

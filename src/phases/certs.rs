@@ -26,10 +26,19 @@ pub struct KeyCache {
 impl KeyCache {
     /// Generates, in parallel across the machine's cores, one key for each name.
     pub fn generate(names: &[String], alg: EncryptionAlgorithm) -> anyhow::Result<Self> {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(names.len().max(1));
+        // ECDSA keys take microseconds: starting threads would cost more than they save.
+        let cheap = matches!(
+            alg,
+            EncryptionAlgorithm::EcdsaP256 | EncryptionAlgorithm::EcdsaP384
+        );
+        let threads = if cheap {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(names.len().max(1))
+        };
         let next = AtomicUsize::new(0);
         let out = Mutex::new(Vec::with_capacity(names.len()));
         std::thread::scope(|s| {
@@ -47,6 +56,32 @@ impl KeyCache {
             keys.insert(name, key?);
         }
         Ok(KeyCache { keys })
+    }
+
+    /// Generates, in the background, one key for each name: the keys a run will need,
+    /// made while something else (preflight) waits on I/O.
+    pub fn spawn(
+        names: Vec<String>,
+        alg: EncryptionAlgorithm,
+    ) -> std::thread::JoinHandle<anyhow::Result<Self>> {
+        std::thread::spawn(move || Self::generate(&names, alg))
+    }
+
+    /// Adds the keys of another cache.
+    pub fn absorb(&mut self, other: KeyCache) {
+        self.keys.extend(other.keys);
+    }
+
+    /// Whether a key for `name` is ready.
+    pub fn has(&self, name: &str) -> bool {
+        self.keys.contains_key(name)
+    }
+
+    /// Generates (in parallel) the keys of `names` this cache does not hold yet.
+    pub fn fill(&mut self, names: &[String], alg: EncryptionAlgorithm) -> anyhow::Result<()> {
+        let missing: Vec<String> = names.iter().filter(|n| !self.has(n)).cloned().collect();
+        self.keys.extend(Self::generate(&missing, alg)?.keys);
+        Ok(())
     }
 
     /// The key generated for `name`, or a new one.
@@ -68,12 +103,24 @@ pub fn prepare(
     host: &dyn Host,
     cfg: &InitConfiguration,
     skip: &[String],
+    mut ready: KeyCache,
 ) -> anyhow::Result<KeyCache> {
-    let dir = &cfg.cluster.certificates_dir;
     println!(
         "[certs] Using certificateDir folder {:?}",
-        dir.display().to_string()
+        cfg.cluster.certificates_dir.display().to_string()
     );
+    ready.fill(&needed(host, cfg, skip)?, cfg.cluster.encryption_algorithm)?;
+    Ok(ready)
+}
+
+/// The names of the keys the certificates (and the service-account key) that do not exist
+/// yet will need.
+pub fn needed(
+    host: &dyn Host,
+    cfg: &InitConfiguration,
+    skip: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let dir = &cfg.cluster.certificates_dir;
     let skipped = |name: &str| is_skipped(skip, &format!("certs/{name}"));
     let mut needed = Vec::new();
     for spec in CERTS {
@@ -88,7 +135,7 @@ pub fn prepare(
     if !skipped("sa") && !host.exists(&dir.join("sa.key"))? {
         needed.push(SERVICE_ACCOUNT_KEY_BASE_NAME.to_string());
     }
-    KeyCache::generate(&needed, cfg.cluster.encryption_algorithm)
+    Ok(needed)
 }
 
 /// Formats a list as Go prints a slice: `[a b c]`.

@@ -33,8 +33,10 @@ pub struct InitData {
     pub cfg: InitConfiguration,
     /// The machine (or the dry-run recorder).
     pub host: Arc<dyn Host>,
-    /// Keys generated ahead by the `certs` phase.
+    /// Keys generated ahead by the `certs` and `kubeconfig` phases.
     pub keys: KeyCache,
+    /// Keys being generated in the background since preflight.
+    pub pending_keys: Option<std::thread::JoinHandle<anyhow::Result<KeyCache>>>,
     /// The proxy variables of kubeadm's environment, handed to the control plane.
     pub proxy_env: Vec<(String, String)>,
     /// Lines for the end of the run.
@@ -46,6 +48,19 @@ pub struct InitData {
 }
 
 impl InitData {
+    /// The keys made so far: those already held, with the background batch (waited for)
+    /// added.
+    fn ready_keys(&mut self) -> anyhow::Result<KeyCache> {
+        let mut keys = std::mem::take(&mut self.keys);
+        if let Some(pending) = self.pending_keys.take() {
+            let made = pending
+                .join()
+                .map_err(|_| anyhow::anyhow!("the key generation thread failed"))??;
+            keys.absorb(made);
+        }
+        Ok(keys)
+    }
+
     /// `--kubeconfig-dir`, or `/etc/kubernetes`.
     pub fn kubeconfig_dir(&self) -> std::path::PathBuf {
         self.args
@@ -149,6 +164,7 @@ impl InitData {
             cfg,
             host,
             keys: KeyCache::default(),
+            pending_keys: None,
             proxy_env: crate::manifests::proxy_env_of(std::env::vars()),
             notes: Vec::new(),
             client: None,
@@ -362,6 +378,12 @@ pub fn workflow() -> Workflow<InitData> {
                 .example("  # Run pre-flight checks for kubeadm init using a config file.\n  kubeadm init phase preflight --config kubeadm-config.yaml")
                 .inherit(&["config", "cri-socket", "dry-run", "ignore-preflight-errors", "image-repository"])
                 .run(|d: &mut InitData| {
+                    // The keys the certs and kubeconfig phases will need are made in the
+                    // background while the checks and image pulls wait on I/O.
+                    let skip = crate::workflow::WorkflowData::skip_phases(d);
+                    let mut names = certs::needed(d.host.as_ref(), &d.cfg, &skip)?;
+                    names.extend(kubeconfig_phase::needed(d.host.as_ref(), &d.kubeconfig_dir(), &skip)?);
+                    d.pending_keys = Some(KeyCache::spawn(names, d.cfg.cluster.encryption_algorithm));
                     let dir = d.manifests_dir();
                     let dry_run = d.args.dry_run;
                     super::preflight::init(d.host.as_ref(), &d.cfg, &dir, dry_run, &mut d.notes)
@@ -369,7 +391,8 @@ pub fn workflow() -> Workflow<InitData> {
             Phase::new("certs", "Certificate generation")
                 .inherit(CERT_FLAGS)
                 .run(|d: &mut InitData| {
-                    d.keys = certs::prepare(d.host.as_ref(), &d.cfg, &crate::workflow::WorkflowData::skip_phases(d))?;
+                    let ready = d.ready_keys()?;
+                    d.keys = certs::prepare(d.host.as_ref(), &d.cfg, &crate::workflow::WorkflowData::skip_phases(d), ready)?;
                     Ok(())
                 })
                 .children(vec![
@@ -390,7 +413,8 @@ pub fn workflow() -> Workflow<InitData> {
                 .inherit(KUBECONFIG_FLAGS)
                 .run(|d: &mut InitData| {
                     let dir = d.kubeconfig_dir();
-                    d.keys = kubeconfig_phase::prepare(d.host.as_ref(), &d.cfg, &dir, &crate::workflow::WorkflowData::skip_phases(d))?;
+                    let ready = d.ready_keys()?;
+                    d.keys = kubeconfig_phase::prepare(d.host.as_ref(), &d.cfg, &dir, &crate::workflow::WorkflowData::skip_phases(d), ready)?;
                     Ok(())
                 })
                 .children(vec![

@@ -126,7 +126,7 @@ pub fn download_certs(d: &mut JoinData) -> anyhow::Result<()> {
 pub fn certs(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
     let host = d.host.clone();
-    let mut keys = super::certs::prepare(host.as_ref(), &cfg, &[])?;
+    let mut keys = super::certs::prepare(host.as_ref(), &cfg, &[], Default::default())?;
     for spec in crate::pki::certlist::CERTS {
         if spec.is_etcd() && matches!(cfg.cluster.etcd, Etcd::External(_)) {
             continue;
@@ -145,7 +145,8 @@ pub fn kubeconfigs(d: &mut JoinData) -> anyhow::Result<()> {
         "kubeconfig/super-admin".to_string(),
         "kubeconfig/kubelet".to_string(),
     ];
-    let mut keys = super::kubeconfig::prepare(host.as_ref(), &cfg, &dir, &skip)?;
+    let mut keys =
+        super::kubeconfig::prepare(host.as_ref(), &cfg, &dir, &skip, Default::default())?;
     for name in ["admin", "controller-manager", "scheduler"] {
         let spec = crate::kubeconfig::spec(name).expect("in the table");
         super::kubeconfig::run_kubeconfig(host.as_ref(), &cfg, &dir, &mut keys, spec)?;

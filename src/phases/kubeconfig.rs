@@ -30,11 +30,18 @@ pub fn prepare(
     cfg: &InitConfiguration,
     dir: &Path,
     skip: &[String],
+    mut ready: KeyCache,
 ) -> anyhow::Result<KeyCache> {
     println!(
         "[kubeconfig] Using kubeconfig folder {:?}",
         dir.display().to_string()
     );
+    ready.fill(&needed(host, dir, skip)?, cfg.cluster.encryption_algorithm)?;
+    Ok(ready)
+}
+
+/// The names of the client keys of the kubeconfig files that do not exist yet.
+pub fn needed(host: &dyn Host, dir: &Path, skip: &[String]) -> anyhow::Result<Vec<String>> {
     let skipped = |name: &str| is_skipped(skip, &format!("kubeconfig/{name}"));
     let mut needed = Vec::new();
     for spec in KUBECONFIGS {
@@ -42,7 +49,7 @@ pub fn prepare(
             needed.push(key_name(spec));
         }
     }
-    KeyCache::generate(&needed, cfg.cluster.encryption_algorithm)
+    Ok(needed)
 }
 
 /// Makes or checks one kubeconfig file.
