@@ -41,7 +41,7 @@ fn make_ca(n: &Node) {
 
 fn run_all(n: &Node) -> anyhow::Result<()> {
     let dir = Path::new("/etc/kubernetes");
-    let mut keys = prepare(&n.host, &n.cfg, dir, &[])?;
+    let mut keys = prepare(&n.host, &n.cfg, dir, &[], Default::default())?;
     for spec in KUBECONFIGS {
         run_kubeconfig(&n.host, &n.cfg, dir, &mut keys, spec)?;
     }
