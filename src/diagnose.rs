@@ -125,9 +125,10 @@ pub fn crash_loop(client: &mut CriClient, host: &dyn Host, component: &str) -> O
 /// kubelet pulls it meanwhile).
 pub const IMAGE_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// A component stuck before its first start: no container, and its image is not on the
-/// node (the kubelet cannot pull it).
-pub fn missing_image(client: &mut CriClient, component: &str, image: &str) -> Option<String> {
+/// A component stuck before its first start (no container): its Pod's sandbox (named
+/// `<component>-<node>`, as the kubelet names static Pods) exists but is not ready, or its
+/// image is not on the node (the kubelet cannot pull it).
+pub fn stuck(client: &mut CriClient, component: &str, image: &str, node: &str) -> Option<String> {
     let none = client
         .containers_labeled(&[
             ("io.kubernetes.pod.namespace", "kube-system"),
@@ -135,7 +136,21 @@ pub fn missing_image(client: &mut CriClient, component: &str, image: &str) -> Op
         ])
         .ok()?
         .is_empty();
-    (none && matches!(client.image_exists(image), Ok(false))).then(|| {
+    if !none {
+        return None;
+    }
+    let pod = format!("{component}-{node}");
+    let sandboxes = client.list_pod_sandboxes().unwrap_or_default();
+    let ours: Vec<_> = sandboxes
+        .iter()
+        .filter(|s| s.namespace == "kube-system" && s.name == pod)
+        .collect();
+    if !ours.is_empty() && ours.iter().all(|s| !s.ready) {
+        return Some(format!(
+            "{component} has not started: the sandbox of its Pod {pod} is not ready, so no container can run in it. Check the container runtime's log (for example 'journalctl -u containerd') and its sandbox (pause) image"
+        ));
+    }
+    matches!(client.image_exists(image), Ok(false)).then(|| {
         format!(
             "{component} has not started: its image {image} is not on this node and no container was created, so the kubelet cannot pull it. Check that the node reaches the registry (or give imageRepository a mirror), or load the image ('kubeadm config images pull' shows what is missing)"
         )

@@ -121,8 +121,20 @@ fn a_crash_looping_api_server_is_reported_with_its_log() {
     assert!(!err.contains("is not healthy after 10m0s"), "{err}");
 
     // A runtime with no container at all and none of the images: after a grace time for
-    // the kubelet's pulls, the component is reported stuck on its image.
+    // the kubelet's pulls, the component is reported stuck, first on a Pod sandbox that is
+    // not ready, then (without one) on its image.
     let empty = start_containerd();
+    empty.import_image();
+    let mut ecl = CriClient::connect(&empty.socket, Duration::from_secs(30)).unwrap();
+    let stopped = ecl
+        .run_pod_sandbox(
+            "kube-apiserver-cp-1",
+            "kube-system",
+            "9876543210",
+            &pod_labels,
+        )
+        .unwrap();
+    ecl.stop_pod_sandbox(&stopped).unwrap();
     std::fs::write(
         &cfg,
         format!(
@@ -132,6 +144,18 @@ fn a_crash_looping_api_server_is_reported_with_its_log() {
         ),
     )
     .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .args(["init", "phase", "wait-control-plane", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("kube-apiserver has not started: the sandbox of its Pod kube-apiserver-cp-1 is not ready"),
+        "{err}"
+    );
+    ecl.remove_pod_sandbox(&stopped).unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
         .args(["init", "phase", "wait-control-plane", "--config"])
         .arg(&cfg)

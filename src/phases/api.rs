@@ -102,6 +102,7 @@ pub fn component_health_urls(cfg: &InitConfiguration) -> Vec<(&'static str, Stri
 /// (which ends the waits). A runtime that cannot be reached is simply not asked.
 fn watch_for_crash_loops(
     host: &dyn Host,
+    node: &str,
     cri_socket: &str,
     components: &[(&str, String)],
     waiting: &std::sync::atomic::AtomicUsize,
@@ -123,7 +124,7 @@ fn watch_for_crash_loops(
                 .map(|crash| crash.to_string())
                 .or_else(|| {
                     (started.elapsed() >= crate::diagnose::IMAGE_GRACE)
-                        .then(|| crate::diagnose::missing_image(&mut client, c, image))
+                        .then(|| crate::diagnose::stuck(&mut client, c, image, node))
                         .flatten()
                 });
             if let Some(found) = found {
@@ -297,6 +298,7 @@ pub fn wait_control_plane(
         s.spawn(|| {
             watch_for_crash_loops(
                 host,
+                &cfg.node_registration.name,
                 &cfg.node_registration.cri_socket,
                 &watched,
                 &waiting,
