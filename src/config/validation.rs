@@ -330,7 +330,7 @@ pub(super) fn node_registration_problems(
     let mut e = Errors::default();
     validate_node_registration(&mut e, path, n);
     for w in &e.1 {
-        warn_once(w);
+        crate::output::warn_once(w);
     }
     e.0
 }
@@ -402,23 +402,12 @@ pub fn validate_upgrade(u: &v1beta4::UpgradeConfiguration) -> Result<(), Validat
 
 fn finish(e: Errors) -> Result<(), ValidationErrors> {
     for w in &e.1 {
-        warn_once(w);
+        crate::output::warn_once(w);
     }
     if e.0.is_empty() {
         Ok(())
     } else {
         Err(ValidationErrors(e.0))
-    }
-}
-
-/// Prints a validation warning on standard error, once per process however often the
-/// configuration is validated.
-fn warn_once(w: &str) {
-    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
-    if !seen.iter().any(|s| s == w) {
-        eprintln!("{w}");
-        seen.push(w.to_string());
     }
 }
 

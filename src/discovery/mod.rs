@@ -141,18 +141,11 @@ pub fn clock_skew_warning(server_date: &str) -> Option<String> {
     })
 }
 
-fn warn_once(w: &str) {
-    static SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !SEEN.swap(true, std::sync::atomic::Ordering::SeqCst) {
-        eprintln!("{w}");
-    }
-}
-
 fn get_cluster_info(endpoint: &str, trust: Trust<'_>) -> Result<serde_json::Value, String> {
     let url = format!("https://{endpoint}{CLUSTER_INFO_PATH}");
     let answer = crate::client::health::fetch_answer(&url, trust, Duration::from_secs(10))?;
     if let Some(w) = answer.date.as_deref().and_then(clock_skew_warning) {
-        warn_once(&w);
+        crate::output::warn_once_as("ClockSkew", &w);
     }
     let (code, body) = (answer.code, answer.body);
     if code != 200 {
