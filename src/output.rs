@@ -193,6 +193,23 @@ pub fn tabwrite(rows: &[String]) -> String {
     out
 }
 
+/// Prints a warning on standard error once per process, however often the condition
+/// that causes it is found (a configuration validated twice, discovery retried).
+pub fn warn_once(w: &str) {
+    warn_once_as(w, w);
+}
+
+/// [`warn_once`] for warnings whose text varies between occurrences (a time, a count):
+/// printed once per `key`.
+pub fn warn_once_as(key: &str, w: &str) {
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if !seen.iter().any(|s| s == key) {
+        eprintln!("{w}");
+        seen.push(key.to_string());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,22 +264,5 @@ mod tests {
         assert!(
             text.contains("/var/lib/kubelet/config.yaml (mode 0644, 14 bytes):\n\tkind: Kubelet\n")
         );
-    }
-}
-
-/// Prints a warning on standard error once per process, however often the condition
-/// that causes it is found (a configuration validated twice, discovery retried).
-pub fn warn_once(w: &str) {
-    warn_once_as(w, w);
-}
-
-/// [`warn_once`] for warnings whose text varies between occurrences (a time, a count):
-/// printed once per `key`.
-pub fn warn_once_as(key: &str, w: &str) {
-    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
-    if !seen.iter().any(|s| s == key) {
-        eprintln!("{w}");
-        seen.push(key.to_string());
     }
 }
