@@ -405,3 +405,88 @@ fn wait_control_plane_says_what_to_check_without_a_kubelet() {
     );
     assert!(!err.contains("is not healthy after 10m"), "{err}");
 }
+
+/// At the most verbose logging, token secrets and certificate keys appear only where
+/// upstream prints them (standard output of `token create`/`list` and `upload-certs`), and
+/// no private key text appears in any log.
+#[test]
+fn secrets_stay_where_upstream_prints_them_at_v10() {
+    let (root, server) = control_plane();
+    let r = root.path();
+    let cfg = config_for(r, &server);
+    let token = "zyxwvu.0011223344556677";
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["-v", "10"]);
+        let o = kubeadm(r, &all);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let logs_clean = |what: &str, err: &str| {
+        use base64::Engine;
+        for secret in [
+            "0011223344556677".to_string(),
+            "0123456789abcdef".to_string(),
+            base64::engine::general_purpose::STANDARD.encode("0011223344556677"),
+            "PRIVATE KEY".to_string(),
+        ] {
+            assert!(
+                !err.contains(&secret),
+                "{what}: {secret:?} in the log:\n{err}"
+            );
+        }
+    };
+    let (out, err) = run(&token_args(&["create", token]));
+    assert_eq!(out.trim(), token, "token create prints the token");
+    logs_clean("token create", &err);
+    let (out, err) = run(&token_args(&["list"]));
+    assert!(out.contains(token), "token list shows it, as upstream");
+    logs_clean("token list", &err);
+    let (out, err) = run(&[
+        "init",
+        "phase",
+        "upload-certs",
+        "--upload-certs",
+        "--config",
+        &cfg,
+        "--kubeconfig",
+        "/etc/kubernetes/super-admin.conf",
+    ]);
+    // The key made is printed once on standard output, never in the log.
+    let made = out
+        .lines()
+        .skip_while(|l| *l != "[upload-certs] Using certificate key:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("the certificate key is printed:\n{out}"))
+        .to_string();
+    assert_eq!(made.len(), 64);
+    assert!(
+        !err.contains(&made),
+        "the certificate key in the log:\n{err}"
+    );
+    assert!(!out.contains("PRIVATE KEY"), "{out}");
+    logs_clean("upload-certs", &err);
+    let (out, err) = run(&["certs", "renew", "all"]);
+    assert!(!out.contains("PRIVATE KEY"), "{out}");
+    logs_clean("certs renew", &err);
+    let (out, err) = run(&[
+        "kubeconfig",
+        "user",
+        "--client-name",
+        "jane",
+        "--config",
+        &cfg,
+    ]);
+    assert!(
+        out.contains("client-key-data"),
+        "the kubeconfig is the output, as upstream"
+    );
+    logs_clean("kubeconfig user", &err);
+}
