@@ -34,24 +34,13 @@ fn a_crash_looping_api_server_is_reported_with_its_log() {
         ("component", "kube-apiserver"),
     ];
     let sandbox = cri::PodSandboxConfig {
-        metadata: Some(cri::PodSandboxMetadata {
-            name: "kube-apiserver-cp-1".into(),
-            uid: "0123456789".into(),
-            namespace: "kube-system".into(),
-            attempt: 0,
-        }),
         log_directory: logs.path().display().to_string(),
-        labels: labels(&pod_labels),
-        linux: Some(cri::LinuxPodSandboxConfig {
-            cgroup_parent: String::new(),
-            security_context: Some(cri::LinuxSandboxSecurityContext {
-                namespace_options: Some(cri::NamespaceOption {
-                    network: cri::NamespaceMode::Node as i32,
-                    ..Default::default()
-                }),
-            }),
-        }),
-        ..Default::default()
+        ..kubeadm::cri::host_network_sandbox(
+            "kube-apiserver-cp-1",
+            "kube-system",
+            "0123456789",
+            &pod_labels,
+        )
     };
     let sandbox_id = cl.run_sandbox(sandbox.clone()).unwrap();
     let container = cri::ContainerConfig {
@@ -89,22 +78,25 @@ fn a_crash_looping_api_server_is_reported_with_its_log() {
     http_ok("127.0.0.1:10248");
     let work = tempfile::tempdir().unwrap();
     let cfg = work.path().join("k.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: cp-1\n  criSocket: {}\ntimeouts:\n  controlPlaneComponentHealthCheck: 10m0s\n",
-            free_port(),
-            c.socket
-        ),
-    )
-    .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
-        .args(["init", "phase", "wait-control-plane", "--config"])
-        .arg(&cfg)
-        .output()
+    // wait-control-plane with this runtime; it must fail: its error output.
+    let wait_fails = |socket: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: cp-1\n  criSocket: {socket}\ntimeouts:\n  controlPlaneComponentHealthCheck: 10m0s\n",
+                free_port(),
+            ),
+        )
         .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+            .args(["init", "phase", "wait-control-plane", "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = wait_fails(&c.socket);
     assert!(
         err.contains("kube-apiserver keeps exiting: restarted 2 times, last exit code 1"),
         "{err}"
@@ -135,34 +127,13 @@ fn a_crash_looping_api_server_is_reported_with_its_log() {
         )
         .unwrap();
     ecl.stop_pod_sandbox(&stopped).unwrap();
-    std::fs::write(
-        &cfg,
-        format!(
-            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {}\nnodeRegistration:\n  name: cp-1\n  criSocket: {}\ntimeouts:\n  controlPlaneComponentHealthCheck: 10m0s\n",
-            free_port(),
-            empty.socket
-        ),
-    )
-    .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
-        .args(["init", "phase", "wait-control-plane", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let err = wait_fails(&empty.socket);
     assert!(
         err.contains("kube-apiserver has not started: the sandbox of its Pod kube-apiserver-cp-1 is not ready"),
         "{err}"
     );
     ecl.remove_pod_sandbox(&stopped).unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
-        .args(["init", "phase", "wait-control-plane", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let err = wait_fails(&empty.socket);
     assert!(
         err.contains("kube-apiserver has not started: its image registry.k8s.io/kube-apiserver:v1.37.1 is not on this node"),
         "{err}"

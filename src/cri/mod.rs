@@ -131,6 +131,38 @@ pub struct Sandbox {
     pub ready: bool,
 }
 
+/// The configuration of a host-network pod sandbox, as the kubelet runs the control
+/// plane's static Pods.
+pub fn host_network_sandbox(
+    name: &str,
+    namespace: &str,
+    uid: &str,
+    labels: &[(&str, &str)],
+) -> cri::PodSandboxConfig {
+    cri::PodSandboxConfig {
+        metadata: Some(cri::PodSandboxMetadata {
+            name: name.to_string(),
+            uid: uid.to_string(),
+            namespace: namespace.to_string(),
+            attempt: 0,
+        }),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        linux: Some(cri::LinuxPodSandboxConfig {
+            cgroup_parent: String::new(),
+            security_context: Some(cri::LinuxSandboxSecurityContext {
+                namespace_options: Some(cri::NamespaceOption {
+                    network: cri::NamespaceMode::Node as i32,
+                    ..Default::default()
+                }),
+            }),
+        }),
+        ..Default::default()
+    }
+}
+
 /// A blocking client of one runtime.
 pub struct CriClient {
     rt: tokio::runtime::Runtime,
@@ -387,29 +419,7 @@ impl CriClient {
         uid: &str,
         labels: &[(&str, &str)],
     ) -> Result<String, CriError> {
-        let config = cri::PodSandboxConfig {
-            metadata: Some(cri::PodSandboxMetadata {
-                name: name.to_string(),
-                uid: uid.to_string(),
-                namespace: namespace.to_string(),
-                attempt: 0,
-            }),
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            linux: Some(cri::LinuxPodSandboxConfig {
-                cgroup_parent: String::new(),
-                security_context: Some(cri::LinuxSandboxSecurityContext {
-                    namespace_options: Some(cri::NamespaceOption {
-                        network: cri::NamespaceMode::Node as i32,
-                        ..Default::default()
-                    }),
-                }),
-            }),
-            ..Default::default()
-        };
-        self.run_sandbox(config)
+        self.run_sandbox(host_network_sandbox(name, namespace, uid, labels))
     }
 
     /// `StopPodSandbox`.

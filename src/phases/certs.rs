@@ -169,6 +169,16 @@ pub fn run_cert(
     let existing_cert = load_cert(host, &crt_path)?;
     let existing_key = load_key(host, &key_path)?;
     let alg = cfg.cluster.encryption_algorithm;
+    // A key without its certificate: what a run stopped between the two writes (the key
+    // goes first) leaves. Upstream makes a new pair whenever the certificate is missing,
+    // and so do we, saying so.
+    if existing_cert.is_none() && existing_key.is_some() {
+        println!(
+            "[certs] {} has no certificate {} (an interrupted run?): replacing it",
+            key_path.display(),
+            crt_path.display()
+        );
+    }
 
     if spec.is_ca() {
         return match (existing_cert, existing_key) {
@@ -195,17 +205,7 @@ pub fn run_cert(
                 }
                 Ok(())
             }
-            // A key without its certificate: what a run stopped between the two writes
-            // (the key goes first) leaves. Upstream makes a new pair when the
-            // certificate is missing, and so do we, saying so.
-            (None, lone_key) => {
-                if lone_key.is_some() {
-                    println!(
-                        "[certs] {} has no certificate {} (an interrupted run?): replacing it",
-                        key_path.display(),
-                        crt_path.display()
-                    );
-                }
+            (None, _) => {
                 println!(
                     "[certs] Generating {:?} certificate and key",
                     spec.base_name
@@ -248,16 +248,7 @@ pub fn run_cert(
             crt_path.display(),
             key_path.display()
         ),
-        // A key without its certificate (an interrupted run): a new pair, as upstream
-        // makes one whenever the certificate is missing.
-        (None, lone_key) => {
-            if lone_key.is_some() {
-                println!(
-                    "[certs] {} has no certificate {} (an interrupted run?): replacing it",
-                    key_path.display(),
-                    crt_path.display()
-                );
-            }
+        (None, _) => {
             let ca_key = load_key(host, &ca_key_path)?.ok_or_else(|| {
                 anyhow::anyhow!(
                     "{} does not exist and the {} CA has no key ({}): with an external CA, every certificate it signs must be provided",
