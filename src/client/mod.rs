@@ -221,7 +221,27 @@ impl Api for KubeClient {
                 reason: "BadRequest".into(),
                 message: e.to_string(),
             })?;
-        let fut = self.client.request_text(req);
+        let limit = answer_limit(method, path);
+        let client = &self.client;
+        let fut = async move {
+            let res = client
+                .send(req.map(kube::client::Body::from))
+                .await
+                .map_err(|e| ApiError {
+                    code: 0,
+                    reason: "ServiceUnavailable".into(),
+                    message: format!("{method} {path}: {e}"),
+                })?;
+            let status = res.status();
+            let body = read_bounded(res.into_body(), limit)
+                .await
+                .map_err(|e| ApiError {
+                    code: 0,
+                    reason: "ServiceUnavailable".into(),
+                    message: format!("{method} {path}: {e}"),
+                })?;
+            Ok::<_, ApiError>((status, body))
+        };
         let result = self
             .rt
             .block_on(async { tokio::time::timeout(self.timeout, fut).await });
@@ -231,19 +251,83 @@ impl Api for KubeClient {
                 reason: "Timeout".into(),
                 message: format!("{method} {path}: no answer within {:?}", self.timeout),
             }),
-            Ok(Ok(text)) => Ok(serde_json::from_str(&text).unwrap_or(Value::String(text))),
-            Ok(Err(kube::Error::Api(status))) => Err(ApiError {
-                code: status.code,
-                reason: status.reason.clone(),
-                message: status.message.clone(),
-            }),
-            Ok(Err(e)) => Err(ApiError {
-                code: 0,
-                reason: "ServiceUnavailable".into(),
-                message: format!("{method} {path}: {e}"),
-            }),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok((status, body))) => answer(status, &body),
         }
     }
+}
+
+/// The most kubeadm reads of one object: the API server stores objects of at most about
+/// 1.5 MiB (etcd's request limit), so a larger answer is not an object.
+pub const MAX_OBJECT_ANSWER: usize = 16 << 20;
+/// The most kubeadm reads of one list (Nodes of a large cluster, Secrets of kube-system).
+pub const MAX_LIST_ANSWER: usize = 256 << 20;
+
+/// How much of an answer to `method path` is read before the call fails: lists may be
+/// large, single objects may not.
+pub fn answer_limit(method: &str, path: &str) -> usize {
+    let path = path.split('?').next().unwrap_or(path);
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let rest: &[&str] = match segs.as_slice() {
+        ["api", _, rest @ ..] => rest,
+        ["apis", _, _, rest @ ..] => rest,
+        other => other,
+    };
+    let rest = match rest {
+        ["namespaces", _, tail @ ..] if !tail.is_empty() => tail,
+        other => other,
+    };
+    if method == "GET" && rest.len() == 1 {
+        MAX_LIST_ANSWER
+    } else {
+        MAX_OBJECT_ANSWER
+    }
+}
+
+/// Reads a body frame by frame, failing as soon as it passes `limit` bytes (nothing more
+/// is buffered).
+async fn read_bounded(mut body: kube::client::Body, limit: usize) -> Result<Vec<u8>, String> {
+    use http_body_util::BodyExt;
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("reading the answer: {e}"))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(format!(
+                    "the answer is larger than {} MiB; refusing to read more",
+                    limit >> 20
+                ));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out)
+}
+
+/// An API server's answer as kubeadm uses it: JSON on success (text kept as a string),
+/// the `Status` of a failure (or its text when it is not one).
+pub fn answer(status: http::StatusCode, body: &[u8]) -> Result<Value, ApiError> {
+    let text = String::from_utf8_lossy(body);
+    if status.is_client_error() || status.is_server_error() {
+        let parsed: Option<Value> = serde_json::from_slice(body).ok();
+        let field = |name: &str| {
+            parsed
+                .as_ref()
+                .and_then(|v| v[name].as_str().map(str::to_string))
+        };
+        let message = field("message").unwrap_or_else(|| {
+            let t = text.trim();
+            // A page of HTML from a proxy says little past its start.
+            let end = t.char_indices().nth(512).map_or(t.len(), |(i, _)| i);
+            t[..end].to_string()
+        });
+        return Err(ApiError {
+            code: status.as_u16(),
+            reason: field("reason").unwrap_or_default(),
+            message,
+        });
+    }
+    Ok(serde_json::from_slice(body).unwrap_or_else(|_| Value::String(text.into_owned())))
 }
 
 /// The dry-run client: records every call, sends none. Reads of objects the dry run itself
@@ -413,5 +497,89 @@ mod tests {
             }
         });
         assert_eq!(r.unwrap(), 3);
+    }
+
+    /// A plain-HTTP API server on loopback answering every request with `answer`, and a
+    /// client for it.
+    fn client_of(answer: impl Fn(&mut std::net::TcpStream) + Send + 'static) -> KubeClient {
+        use std::io::Read;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut s in l.incoming().flatten() {
+                let mut req = [0u8; 4096];
+                let _ = s.read(&mut req);
+                answer(&mut s);
+            }
+        });
+        KubeClient::from_kubeconfig_text(&format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://{addr}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_oversized_answer_is_cut_off_not_buffered() {
+        use std::io::Write;
+        let c = client_of(|s| {
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n[",
+            );
+            let chunk = vec![b' '; 64 * 1024];
+            // 100 MiB, unless the client hangs up first.
+            for _ in 0..1600 {
+                if s.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        });
+        let path = object_path("ConfigMap", Some("kube-system"), "kubeadm-config");
+        let e = c.call("GET", &path, None, "application/json").unwrap_err();
+        assert!(e.message.contains("larger than 16 MiB"), "{e}");
+    }
+
+    #[test]
+    fn failures_keep_the_servers_status_or_a_bounded_text() {
+        use std::io::Write;
+        let c = client_of(|s| {
+            let body = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"configmaps \"x\" not found","reason":"NotFound","code":404}"#;
+            let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        });
+        let e = c
+            .call(
+                "GET",
+                "/api/v1/namespaces/kube-system/configmaps/x",
+                None,
+                "application/json",
+            )
+            .unwrap_err();
+        assert!(e.is_not_found() && e.reason == "NotFound", "{e:?}");
+        assert_eq!(e.message, "configmaps \"x\" not found");
+        let page = format!("<html>{}</html>", "x".repeat(100_000));
+        let e = answer(http::StatusCode::BAD_GATEWAY, page.as_bytes()).unwrap_err();
+        assert_eq!((e.code, e.message.chars().count()), (502, 512));
+        let e = answer(http::StatusCode::FORBIDDEN, b"\xff\xfe not utf-8").unwrap_err();
+        assert!(e.message.contains("not utf-8"), "{e:?}");
+    }
+
+    #[test]
+    fn lists_may_be_larger_than_objects() {
+        assert_eq!(answer_limit("GET", "/api/v1/nodes"), MAX_LIST_ANSWER);
+        assert_eq!(
+            answer_limit(
+                "GET",
+                "/api/v1/namespaces/kube-system/secrets?fieldSelector=type"
+            ),
+            MAX_LIST_ANSWER
+        );
+        assert_eq!(answer_limit("GET", "/api/v1/nodes/n1"), MAX_OBJECT_ANSWER);
+        assert_eq!(
+            answer_limit(
+                "GET",
+                "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-public/roles/r"
+            ),
+            MAX_OBJECT_ANSWER
+        );
+        assert_eq!(answer_limit("POST", "/api/v1/nodes"), MAX_OBJECT_ANSWER);
     }
 }
