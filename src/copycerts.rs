@@ -73,6 +73,82 @@ pub fn decrypt(data: &[u8], key: &[u8; CERTIFICATE_KEY_BYTES]) -> anyhow::Result
     Ok(plain.to_vec())
 }
 
+/// One file taken from the `kubeadm-certs` Secret.
+pub struct DownloadedFile {
+    /// Where it goes on this node.
+    pub path: std::path::PathBuf,
+    /// Its content, decrypted and checked to be the PEM it should be.
+    pub content: Vec<u8>,
+    /// A private key (written 0600).
+    pub secret: bool,
+}
+
+/// The most one file of the Secret may hold: a certificate bundle or a key is a few KiB.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+
+/// Opens the `kubeadm-certs` Secret: each of `wanted` (data key, path) that the Secret
+/// holds is base64-decoded, decrypted with the certificate key, and checked to be a PEM
+/// certificate, private key or public key as its name says. Absent or empty entries are
+/// skipped (an external CA keeps its key); anything else wrong is an error naming the entry.
+pub fn open_secret(
+    secret: &serde_json::Value,
+    key: &[u8; CERTIFICATE_KEY_BYTES],
+    wanted: &[(String, std::path::PathBuf)],
+) -> anyhow::Result<Vec<DownloadedFile>> {
+    use anyhow::Context;
+    use base64::Engine;
+    let data = secret["data"]
+        .as_object()
+        .with_context(|| format!("the {SECRET_NAME} Secret has no data"))?;
+    let mut out = Vec::new();
+    for (name, path) in wanted {
+        let Some(value) = data.get(name) else {
+            continue;
+        };
+        let b64 = value
+            .as_str()
+            .with_context(|| format!("{SECRET_NAME} Secret: {name} is not a string"))?;
+        if b64.len() > MAX_FILE_BYTES * 2 {
+            anyhow::bail!(
+                "{SECRET_NAME} Secret: {name} is larger than a certificate or key can be"
+            );
+        }
+        let sealed = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .with_context(|| format!("{SECRET_NAME} Secret: {name} is not base64"))?;
+        if sealed.is_empty() {
+            continue;
+        }
+        let content = decrypt(&sealed, key).with_context(|| format!("decrypting {name}"))?;
+        let expected = if name.ends_with(".crt") {
+            "CERTIFICATE"
+        } else if name.ends_with(".pub") {
+            "PUBLIC KEY"
+        } else {
+            "PRIVATE KEY"
+        };
+        let blocks = ::pem::parse_many(&content)
+            .ok()
+            .filter(|b| !b.is_empty() && b.iter().all(|b| b.tag().ends_with(expected)))
+            .with_context(|| {
+                format!("{SECRET_NAME} Secret: {name} decrypts to something that is not a PEM {expected}")
+            })?;
+        if expected == "CERTIFICATE" {
+            for b in &blocks {
+                crate::pki::public_key_pin(b.contents()).with_context(|| {
+                    format!("{SECRET_NAME} Secret: {name} holds a certificate that does not parse")
+                })?;
+            }
+        }
+        out.push(DownloadedFile {
+            path: path.clone(),
+            content,
+            secret: expected == "PRIVATE KEY",
+        });
+    }
+    Ok(out)
+}
+
 /// The files a joining control-plane node downloads: (secret key, path on this node).
 pub fn certs_to_transfer(
     cfg: &crate::config::InitConfiguration,

@@ -3,6 +3,32 @@
 //! that need quoting (`""`, `"0"`) where the YAML library here single-quotes them. The
 //! values are the same; this makes the bytes the same too.
 
+/// The most flow-collection openers (`[`, `{`) kubeadm accepts in YAML it did not write:
+/// the YAML parser here takes time quadratic in the nesting of flow collections (100,000
+/// nested `[` take minutes), and the nesting is at most the number of openers. Real
+/// configurations hold a few dozen.
+pub const MAX_UNTRUSTED_FLOW_OPENERS: usize = 4096;
+
+/// Checks YAML read from the cluster (or another source kubeadm does not control) before
+/// parsing it: an error naming `what` when it holds more flow-collection openers than any
+/// configuration needs.
+pub fn check_untrusted(text: &str, what: &str) -> anyhow::Result<()> {
+    let openers = text.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+    if openers > MAX_UNTRUSTED_FLOW_OPENERS {
+        anyhow::bail!(
+            "{what}: {openers} '[' or '{{' characters, more than the {MAX_UNTRUSTED_FLOW_OPENERS} a configuration can need; refusing to parse it (was it written by kubeadm?)"
+        );
+    }
+    Ok(())
+}
+
+/// Parses YAML read from the cluster after [`check_untrusted`].
+pub fn from_untrusted<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> anyhow::Result<T> {
+    use anyhow::Context;
+    check_untrusted(text, what)?;
+    serde_yaml_ng::from_str(text).with_context(|| format!("{what} is not a valid YAML document"))
+}
+
 /// Serializes to YAML with Go's quoting of simple scalars.
 pub fn to_string<T: serde::Serialize + ?Sized>(v: &T) -> anyhow::Result<String> {
     Ok(go_quotes(&serde_yaml_ng::to_string(v)?))

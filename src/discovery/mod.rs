@@ -90,8 +90,8 @@ pub fn signature_is_valid(jws: &str, content: &str, token: &BootstrapToken) -> b
 /// The server and CA of the current (or first) cluster in a kubeconfig text. Read
 /// loosely: cluster-info's kubeconfig has `contexts: null` and `users: null`.
 pub fn cluster_of_kubeconfig(text: &str) -> Result<ClusterInfo, DiscoveryError> {
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
-        .map_err(|e| DiscoveryError::Malformed(format!("its kubeconfig does not parse: {e}")))?;
+    let doc: serde_yaml_ng::Value = crate::yaml::from_untrusted(text, "its kubeconfig")
+        .map_err(|e| DiscoveryError::Malformed(format!("{e:#}")))?;
     let clusters = doc["clusters"]
         .as_sequence()
         .filter(|c| !c.is_empty())
@@ -173,6 +173,43 @@ fn bundle_pins(ca_pem: &[u8]) -> Result<Vec<String>, DiscoveryError> {
         .collect()
 }
 
+/// The kubeconfig a `cluster-info` ConfigMap holds and the token's signature of it, when
+/// the signer has made one yet.
+pub fn cluster_info_contents(
+    cm: &serde_json::Value,
+    token_id: &str,
+) -> Result<(String, Option<String>), String> {
+    let content = cm["data"]["kubeconfig"]
+        .as_str()
+        .ok_or_else(|| "cluster-info has no kubeconfig".to_string())?
+        .to_string();
+    let key = format!("jws-kubeconfig-{token_id}");
+    Ok((content, cm["data"][&key].as_str().map(str::to_string)))
+}
+
+/// What token discovery trusts of an unverified `cluster-info`: the kubeconfig signed
+/// with the token (JWS), then its CA pinned by one of `pins` (unless verification is
+/// skipped).
+pub fn verify_cluster_info(
+    content: &str,
+    jws: &str,
+    token: &BootstrapToken,
+    pins: &[String],
+    unsafe_skip_ca_verification: bool,
+) -> Result<ClusterInfo, DiscoveryError> {
+    if !signature_is_valid(jws, content, token) {
+        return Err(DiscoveryError::BadSignature);
+    }
+    let info = cluster_of_kubeconfig(content)?;
+    if !unsafe_skip_ca_verification {
+        let found = bundle_pins(&info.ca_pem)?;
+        if !found.iter().any(|f| pins.contains(f)) {
+            return Err(DiscoveryError::PinMismatch(found.join(", ")));
+        }
+    }
+    Ok(info)
+}
+
 /// Token discovery against `endpoint` (`host:port`).
 pub fn token_discovery(
     endpoint: &str,
@@ -190,7 +227,6 @@ pub fn token_discovery(
             return Err(DiscoveryError::BadPin(p.clone()));
         }
     }
-    let key = format!("jws-kubeconfig-{}", token.id());
     let start = Instant::now();
     say(format!(
         "[discovery] Trying to connect to API Server \"{endpoint}\""
@@ -199,13 +235,8 @@ pub fn token_discovery(
     // The signer may not have signed a fresh token yet, and the server may be starting:
     // both are retried until the discovery timeout.
     let (content, jws) = loop {
-        let outcome = get_cluster_info(endpoint, Trust::Any).and_then(|cm| {
-            let content = cm["data"]["kubeconfig"]
-                .as_str()
-                .ok_or_else(|| "cluster-info has no kubeconfig".to_string())?
-                .to_string();
-            Ok((content, cm["data"][&key].as_str().map(str::to_string)))
-        });
+        let outcome = get_cluster_info(endpoint, Trust::Any)
+            .and_then(|cm| cluster_info_contents(&cm, token.id()));
         match outcome {
             Ok((content, Some(jws))) => break (content, jws),
             Ok((_, None)) if start.elapsed() >= timeout => {
@@ -239,16 +270,7 @@ pub fn token_discovery(
         crate::interrupt::sleep(Duration::from_millis(500))
             .map_err(|e| DiscoveryError::Interrupted(e.0))?;
     };
-    if !signature_is_valid(&jws, &content, token) {
-        return Err(DiscoveryError::BadSignature);
-    }
-    let info = cluster_of_kubeconfig(&content)?;
-    if !unsafe_skip_ca_verification {
-        let found = bundle_pins(&info.ca_pem)?;
-        if !found.iter().any(|f| pins.contains(f)) {
-            return Err(DiscoveryError::PinMismatch(found.join(", ")));
-        }
-    }
+    let info = verify_cluster_info(&content, &jws, token, pins, unsafe_skip_ca_verification)?;
     say(format!(
         "[discovery] Cluster info signature and contents are valid and {}, will use API Server \"{endpoint}\"",
         if unsafe_skip_ca_verification { "no TLS pinning was specified" } else { "TLS certificate validates against pinned roots" }

@@ -115,16 +115,6 @@ impl EtcdClient {
             })
     }
 
-    fn convert(m: api::Member) -> EtcdMember {
-        EtcdMember {
-            id: m.id,
-            name: m.name,
-            peer_urls: m.peer_urls,
-            client_urls: m.client_urls,
-            is_learner: m.is_learner,
-        }
-    }
-
     /// The members.
     pub fn member_list(&mut self) -> anyhow::Result<Vec<EtcdMember>> {
         let r: api::MembersResponse = self
@@ -134,7 +124,7 @@ impl EtcdClient {
             )
             .map_err(status_error)
             .with_context(|| format!("listing the etcd members at {}", self.endpoint))?;
-        Ok(r.members.into_iter().map(Self::convert).collect())
+        members_of(r).with_context(|| format!("the etcd member list from {}", self.endpoint))
     }
 
     /// Adds a learner with the peer URL (or finds the member that already has it, for a
@@ -247,6 +237,56 @@ impl EtcdClient {
 
 fn status_error(s: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", s.code(), s.message())
+}
+
+/// The members of a member-list answer, each checked before kubeadm writes it into a
+/// manifest's `--initial-cluster`: a name without `,` `=` or control characters, and
+/// `http(s)://host:port` URLs without them either.
+pub fn members_of(r: api::MembersResponse) -> anyhow::Result<Vec<EtcdMember>> {
+    fn plain(s: &str) -> bool {
+        !s.chars()
+            .any(|c| c == ',' || c == '=' || c.is_control() || c.is_whitespace())
+    }
+    fn url_ok(u: &str) -> bool {
+        plain(u)
+            && u.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https")
+                    && crate::config::split_host_port(rest.trim_end_matches('/'))
+                        .1
+                        .is_some()
+            })
+    }
+    r.members
+        .into_iter()
+        .map(|m| {
+            if m.name.len() > 253 || !plain(&m.name) {
+                anyhow::bail!(
+                    "member {:x} has a name etcd would not give: {:?}",
+                    m.id,
+                    m.name
+                );
+            }
+            if let Some(u) = m
+                .peer_urls
+                .iter()
+                .chain(&m.client_urls)
+                .find(|u| !url_ok(u))
+            {
+                anyhow::bail!(
+                    "member {:x} ({}) has a URL that is not http(s)://host:port: {u:?}",
+                    m.id,
+                    m.name
+                );
+            }
+            Ok(EtcdMember {
+                id: m.id,
+                name: m.name,
+                peer_urls: m.peer_urls,
+                client_urls: m.client_urls,
+                is_learner: m.is_learner,
+            })
+        })
+        .collect()
 }
 
 /// The client URLs of the cluster's stacked etcd members, from the annotation of the

@@ -386,13 +386,34 @@ pub fn read_kubeadm_config(api: &dyn Api) -> anyhow::Result<crate::config::docum
         )
         .map_err(|e| anyhow::anyhow!(e))
         .context("reading the kubeadm-config ConfigMap")?;
+    kubeadm_config_documents(&cm)
+}
+
+/// The configuration documents of a `kubeadm-config` ConfigMap (its ClusterConfiguration).
+pub fn kubeadm_config_documents(
+    cm: &serde_json::Value,
+) -> anyhow::Result<crate::config::documents::Documents> {
     let text = cm["data"]["ClusterConfiguration"]
         .as_str()
         .context("the kubeadm-config ConfigMap has no ClusterConfiguration")?;
+    crate::yaml::check_untrusted(text, "the kubeadm-config ConfigMap")?;
     Ok(crate::config::documents::parse(
         text,
         "kubeadm-config ConfigMap",
     )?)
+}
+
+/// The cluster's KubeletConfiguration, from a `kubelet-config` ConfigMap (key `kubelet`).
+pub fn kubelet_config_of(cm: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    let text = cm["data"]["kubelet"]
+        .as_str()
+        .context("the kubelet-config ConfigMap has no \"kubelet\" key")?;
+    let value: serde_json::Value =
+        crate::yaml::from_untrusted(text, "the kubelet-config ConfigMap's KubeletConfiguration")?;
+    if !value.is_object() {
+        anyhow::bail!("the kubelet-config ConfigMap's \"kubelet\" key is not a KubeletConfiguration (a mapping)");
+    }
+    Ok(value)
 }
 
 /// `upload-config kubeadm`: the ClusterConfiguration in `kube-system/kubeadm-config`,

@@ -229,11 +229,7 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
         .call("GET", &crate::client::object_path("ConfigMap", Some("kube-system"), "kubelet-config"), None, "application/json")
         .map_err(|e| anyhow::anyhow!(e))
         .context("reading the kubelet-config ConfigMap (was the cluster made by kubeadm, and is the token valid?)")?;
-    let text = cm["data"]["kubelet"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("the kubelet-config ConfigMap has no \"kubelet\" key"))?;
-    let cluster_config: serde_json::Value = serde_yaml_ng::from_str(text)
-        .context("the kubelet-config ConfigMap's KubeletConfiguration")?;
+    let cluster_config = super::api::kubelet_config_of(&cm)?;
     let default_cp_taint = vec![crate::config::v1beta4::Taint {
         effect: "NoSchedule".into(),
         key: "node-role.kubernetes.io/control-plane".into(),

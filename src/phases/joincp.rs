@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use base64::Engine;
 
 use super::join::JoinData;
 use crate::client::{Api, KubeClient};
@@ -93,22 +92,14 @@ pub fn download_certs(d: &mut JoinData) -> anyhow::Result<()> {
         )
         .map_err(|e| anyhow::anyhow!(e))
         .context("reading the kubeadm-certs Secret (it lives two hours after 'kubeadm init --upload-certs'; upload them again with 'kubeadm init phase upload-certs --upload-certs')")?;
-    for (name, path) in crate::copycerts::certs_to_transfer(&cfg) {
-        let Some(b64) = secret["data"][&name].as_str() else {
-            continue;
-        };
-        let sealed = base64::engine::general_purpose::STANDARD.decode(b64)?;
-        if sealed.is_empty() {
-            continue;
-        }
-        let plain = crate::copycerts::decrypt(&sealed, &key)
-            .with_context(|| format!("decrypting {name}"))?;
-        let secret_file = name.ends_with(".key");
+    let files =
+        crate::copycerts::open_secret(&secret, &key, &crate::copycerts::certs_to_transfer(&cfg))?;
+    for file in files {
         d.host.write_file(
-            &path,
-            &plain,
-            if secret_file { 0o600 } else { 0o644 },
-            if secret_file {
+            &file.path,
+            &file.content,
+            if file.secret { 0o600 } else { 0o644 },
+            if file.secret {
                 crate::host::Sensitivity::Secret
             } else {
                 crate::host::Sensitivity::Public

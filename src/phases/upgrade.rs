@@ -328,9 +328,7 @@ fn component_config(
     let Some(text) = cm["data"][key].as_str() else {
         return Ok(None);
     };
-    serde_yaml_ng::from_str(text)
-        .map(Some)
-        .with_context(|| format!("the {name} ConfigMap's {key:?} is not a YAML document"))
+    crate::yaml::from_untrusted(text, &format!("the {name} ConfigMap's {key:?}")).map(Some)
 }
 
 /// This node's name, as its kubelet authenticates: the CN `system:node:<name>` of the

@@ -370,7 +370,7 @@ pub fn config_versions(api: &dyn Api) -> Vec<ComponentConfigVersionState> {
             )
             .ok()
             .and_then(|c| c["data"][*key].as_str().map(str::to_string))
-            .and_then(|text| serde_yaml_ng::from_str::<Value>(&text).ok())
+            .and_then(|text| crate::yaml::from_untrusted::<Value>(&text, cm).ok())
             .and_then(|doc| doc["apiVersion"].as_str().map(str::to_string))
             .and_then(|av| av.split_once('/').map(|(_, v)| v.to_string()))
             .unwrap_or_default();
