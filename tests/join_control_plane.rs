@@ -113,6 +113,8 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
             "cp-2",
             "--skip-phases",
             "preflight,wait-control-plane",
+            "-v",
+            "10",
         ],
     );
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -129,6 +131,13 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
         std::fs::read_to_string(work.path().join("etcd2.log")).unwrap_or_default()
     );
     kubelet.join().unwrap();
+    no_secret_outside_upstreams_places(
+        join_root.path(),
+        &out,
+        &String::from_utf8_lossy(&o.stderr),
+        "0123456789abcdef",
+        Some(&key),
+    );
     assert!(
         out.contains("[etcd] Announced new etcd member joining to the existing etcd cluster"),
         "{out}"

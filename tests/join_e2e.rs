@@ -23,7 +23,18 @@ fn a_worker_joins_with_the_printed_command() {
     let mut args = printed_join_command(&cp.init_output);
     assert_eq!(args[0], "join");
     assert!(args.contains(&cp.pin), "{args:?}");
-    args.extend(["--node-name", "worker-1", "--skip-phases", "preflight"].map(String::from));
+    // At the most verbose logging: no secret where upstream does not print one.
+    args.extend(
+        [
+            "--node-name",
+            "worker-1",
+            "--skip-phases",
+            "preflight",
+            "-v",
+            "10",
+        ]
+        .map(String::from),
+    );
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = kubeadm(join_root.path(), &args);
     let out = String::from_utf8_lossy(&o.stdout);
@@ -33,6 +44,13 @@ fn a_worker_joins_with_the_printed_command() {
         String::from_utf8_lossy(&o.stderr)
     );
     kubelet.join().unwrap();
+    no_secret_outside_upstreams_places(
+        join_root.path(),
+        &out,
+        &String::from_utf8_lossy(&o.stderr),
+        "0123456789abcdef",
+        None,
+    );
     assert!(out.contains("Cluster info signature and contents are valid and TLS certificate validates against pinned roots"), "{out}");
     assert!(out.contains("This node has joined the cluster"), "{out}");
     let j = join_root.path();

