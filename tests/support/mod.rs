@@ -341,14 +341,19 @@ pub fn https_ok(port: u16, cert: &Path, key: &Path) -> Killed {
 /// write kubelet.conf and register its Node with its new identity.
 pub fn kubelet_stand_in(
     root: PathBuf,
-    node: &'static str,
+    node: &str,
     netns: Option<&str>,
 ) -> std::thread::JoinHandle<()> {
+    kubelet_health(netns);
+    kubelet_bootstrap(root, node, netns)
+}
+
+/// The kubelet's health endpoint (`127.0.0.1:10248`, in the node's namespace when given),
+/// answering 200 from a thread of its own.
+pub fn kubelet_health(netns: Option<&str>) {
     let ns = netns.map(str::to_string);
-    let ns2 = ns.clone();
-    // The kubelet's health port, in the node's namespace.
     let health = std::thread::spawn(move || {
-        if let Some(ns) = &ns2 {
+        if let Some(ns) = &ns {
             enter_netns(ns);
         }
         TcpListener::bind("127.0.0.1:10248").expect("the kubelet's health port is free")
@@ -364,6 +369,18 @@ pub fn kubelet_stand_in(
                 s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
         }
     });
+}
+
+/// The kubelet's TLS bootstrap in `root`, for Node `node`: waits for
+/// bootstrap-kubelet.conf, posts a CSR with the bootstrap token, waits for the
+/// certificate, registers the Node with its new identity and writes kubelet.conf.
+pub fn kubelet_bootstrap(
+    root: PathBuf,
+    node: &str,
+    netns: Option<&str>,
+) -> std::thread::JoinHandle<()> {
+    let ns = netns.map(str::to_string);
+    let node = node.to_string();
     std::thread::spawn(move || {
         if let Some(ns) = &ns {
             enter_netns(ns);
@@ -775,4 +792,48 @@ pub fn no_secret_outside_upstreams_places(
             );
         }
     }
+}
+
+/// One node joined by [`concurrent_joins`]: its name and root.
+pub struct JoinedNode {
+    pub name: String,
+    pub root: tempfile::TempDir,
+}
+
+/// `n` workers joining `cp` at once with the join command init printed, each from its own
+/// root with its own kubelet stand-in doing the TLS bootstrap (the kubelet health endpoint
+/// is the caller's); every join must succeed. Returns the nodes and the wall time from the
+/// first start to the last end.
+pub fn concurrent_joins(cp: &ControlPlane, n: usize) -> (Vec<JoinedNode>, Duration) {
+    let printed = printed_join_command(&cp.init_output);
+    let start = Instant::now();
+    let runs: Vec<_> = (0..n)
+        .map(|i| {
+            let name = format!("load-{i}");
+            let root = tempfile::tempdir().unwrap();
+            let kubelet = kubelet_bootstrap(root.path().to_path_buf(), &name, None);
+            let mut args = printed.clone();
+            args.extend(["--node-name", &name, "--skip-phases", "preflight"].map(String::from));
+            let path = root.path().to_path_buf();
+            let join = std::thread::spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                kubeadm_in(None, &path, &args)
+            });
+            (JoinedNode { name, root }, join, kubelet)
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    for (node, join, kubelet) in runs {
+        let o = join.join().unwrap();
+        assert!(
+            o.status.success(),
+            "join of {}:\n{}{}",
+            node.name,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        kubelet.join().unwrap();
+        nodes.push(node);
+    }
+    (nodes, start.elapsed())
 }
