@@ -384,9 +384,14 @@ pub fn workflow() -> Workflow<InitData> {
                     let mut names = certs::needed(d.host.as_ref(), &d.cfg, &skip)?;
                     names.extend(kubeconfig_phase::needed(d.host.as_ref(), &d.kubeconfig_dir(), &skip)?);
                     d.pending_keys = Some(KeyCache::spawn(names, d.cfg.cluster.encryption_algorithm));
-                    let dir = d.manifests_dir();
+                    let (manifests_dir, kubeconfig_dir) = (d.manifests_dir(), d.kubeconfig_dir());
+                    let paths = super::preflight::InitPaths {
+                        manifests_dir: &manifests_dir,
+                        kubeconfig_dir: &kubeconfig_dir,
+                        proxy_env: &d.proxy_env,
+                    };
                     let dry_run = d.args.dry_run;
-                    super::preflight::init(d.host.as_ref(), &d.cfg, &dir, dry_run, &mut d.notes)
+                    super::preflight::init(d.host.as_ref(), &d.cfg, &paths, dry_run, &mut d.notes)
                 }),
             Phase::new("certs", "Certificate generation")
                 .inherit(CERT_FLAGS)

@@ -41,24 +41,122 @@ pub fn run_checks(
     Ok(())
 }
 
-/// Init's checks: root first (on its own, failing fast), then the rest.
+/// Where init writes: what preflight needs to recognise an earlier run's files.
+pub struct InitPaths<'a> {
+    /// `/etc/kubernetes/manifests`.
+    pub manifests_dir: &'a Path,
+    /// `/etc/kubernetes` (the kubeconfigs the manifests name).
+    pub kubeconfig_dir: &'a Path,
+    /// The proxy variables the manifests carry.
+    pub proxy_env: &'a [(String, String)],
+}
+
+/// What an earlier `kubeadm init` with this same configuration left on the node and what
+/// it started: its checks are replaced by a "reusing" line, so that a rerun after an
+/// interruption completes the node instead of stopping on its own files.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct EarlierRun {
+    /// Manifests byte for byte as this configuration writes them.
+    pub files: Vec<std::path::PathBuf>,
+    /// Ports held by the components those manifests (and this kubelet configuration) start.
+    pub ports: Vec<u16>,
+    /// The local etcd's data directory, when its manifest is one of `files`.
+    pub dirs: Vec<std::path::PathBuf>,
+    /// Manifests that exist but differ: written with another configuration.
+    pub foreign: Vec<std::path::PathBuf>,
+}
+
+impl EarlierRun {
+    /// Compares the node with what this configuration writes.
+    pub fn find(host: &dyn Host, cfg: &InitConfiguration, paths: &InitPaths<'_>) -> anyhow::Result<Self> {
+        use crate::config::Etcd;
+        use crate::manifests::{controlplane, etcd};
+        let mut found = EarlierRun::default();
+        let rendered = super::staticpods::rendered_manifests(
+            host,
+            cfg,
+            paths.manifests_dir,
+            paths.kubeconfig_dir,
+            paths.proxy_env,
+        )?;
+        for (component, path, text) in rendered {
+            match host.read(&path) {
+                Ok(bytes) if bytes == text.as_bytes() => {}
+                Ok(_) => {
+                    found.foreign.push(path);
+                    continue;
+                }
+                Err(_) => continue,
+            }
+            found.files.push(path);
+            match component {
+                "kube-apiserver" => found.ports.push(cfg.local_api_endpoint.bind_port),
+                "kube-controller-manager" => {
+                    found.ports.push(controlplane::CONTROLLER_MANAGER_PORT as u16)
+                }
+                "kube-scheduler" => found.ports.push(controlplane::SCHEDULER_PORT as u16),
+                _ => {
+                    found.ports.extend([etcd::CLIENT_PORT, etcd::PEER_PORT]);
+                    if let Etcd::Local(local) = &cfg.cluster.etcd {
+                        found.dirs.push(local.data_dir.clone());
+                    }
+                }
+            }
+        }
+        let patches = super::staticpods::load_patches(host, cfg)?;
+        let kubelet = super::staticpods::kubelet_files(
+            host,
+            super::staticpods::init_kubelet_settings(cfg, None, patches.as_ref())?,
+        )?;
+        let config = Path::new(crate::kubelet::KUBELET_DIR).join(crate::kubelet::CONFIG_FILE);
+        if host.read(&config).is_ok_and(|b| b == kubelet.config.as_bytes()) {
+            found.files.push(config);
+            found.ports.push(preflight::KUBELET_PORT);
+        }
+        Ok(found)
+    }
+
+    /// The checks without those this earlier run answers, saying so for each.
+    pub fn apply(&self, checks: Vec<Check>) -> Vec<Check> {
+        for f in &self.files {
+            println!(
+                "[preflight] Reusing {}: an earlier run wrote it with this configuration",
+                f.display()
+            );
+        }
+        for f in &self.foreign {
+            println!(
+                "[preflight] {} differs from what this configuration writes: it was written by another configuration or cluster; 'kubeadm reset' removes it",
+                f.display()
+            );
+        }
+        checks
+            .into_iter()
+            .filter(|c| match c {
+                Check::FileAvailable(p) => !self.files.contains(p),
+                Check::Port(p) => !self.ports.contains(p),
+                Check::DirAvailable(p) => !self.dirs.contains(p),
+                _ => true,
+            })
+            .collect()
+    }
+}
+
+/// Init's checks: root first (on its own, failing fast), then the rest; what an earlier
+/// run with this configuration left is reused rather than refused.
 pub fn init(
     host: &dyn Host,
     cfg: &InitConfiguration,
-    manifests_dir: &Path,
+    paths: &InitPaths<'_>,
     dry_run: bool,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     let ignored = Ignored::new(&cfg.versioned.init.node_registration.ignore_preflight_errors)?;
     println!("[preflight] Running pre-flight checks");
     run_checks(host, &[Check::IsPrivilegedUser], &ignored, dry_run, notes)?;
-    run_checks(
-        host,
-        &preflight::init_checks(cfg, manifests_dir),
-        &ignored,
-        dry_run,
-        notes,
-    )?;
+    let earlier = EarlierRun::find(host, cfg, paths)?;
+    let checks = earlier.apply(preflight::init_checks(cfg, paths.manifests_dir));
+    run_checks(host, &checks, &ignored, dry_run, notes)?;
     pull_images(host, cfg, &ignored, dry_run)
 }
 

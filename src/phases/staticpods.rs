@@ -85,6 +85,46 @@ pub fn write_control_plane_component(
     Ok(path)
 }
 
+/// The static Pod manifests this configuration writes on a first control-plane node, as
+/// (component, path, bytes): the control-plane components and, for a local etcd, etcd.
+/// Preflight compares them with what is on disk to tell a rerun from a stranger's files.
+pub fn rendered_manifests(
+    host: &dyn Host,
+    cfg: &InitConfiguration,
+    manifests_dir: &Path,
+    kubeconfig_dir: &Path,
+    proxy_env: &[(String, String)],
+) -> anyhow::Result<Vec<(&'static str, PathBuf, String)>> {
+    let patches = load_patches(host, cfg)?;
+    let ctx = controlplane::Context {
+        host,
+        proxy_env,
+        kubeconfig_dir,
+    };
+    let mut out = Vec::new();
+    for component in [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ] {
+        let pod = controlplane::component(component, cfg, &ctx)
+            .with_context(|| format!("{component:?} is not a control-plane component"))?;
+        out.push((
+            component,
+            manifests::manifest_path(manifests_dir, component),
+            manifests::render_static_pod(pod, patches.as_ref())?,
+        ));
+    }
+    if let Etcd::Local(_) = cfg.cluster.etcd {
+        out.push((
+            "etcd",
+            manifests::manifest_path(manifests_dir, "etcd"),
+            manifests::render_static_pod(etcd::pod(cfg, &[]), patches.as_ref())?,
+        ));
+    }
+    Ok(out)
+}
+
 /// What a node's kubelet is set up with.
 pub struct KubeletSettings<'a> {
     /// The cluster's KubeletConfiguration (from the configuration, or `kubelet-config`).
@@ -99,6 +139,16 @@ pub struct KubeletSettings<'a> {
     pub register_taints: Option<&'a str>,
     /// The patches for `kubeletconfiguration`.
     pub patches: Option<&'a PatchSet>,
+}
+
+/// The kubelet's files for these settings.
+pub fn kubelet_files(host: &dyn Host, s: KubeletSettings<'_>) -> anyhow::Result<kubelet::KubeletFiles> {
+    let hostname = host
+        .hostname()
+        .map(|h| h.to_lowercase())
+        .unwrap_or_default();
+    let flags = kubelet::flags(&hostname, s.node_name, s.register_taints, s.extra_args);
+    kubelet::files(host, s.cluster_config, s.cri_socket, &flags, s.patches)
 }
 
 /// `kubelet-start` of init and join: stop the kubelet, write its files, start it again. A
@@ -119,12 +169,7 @@ pub fn start_kubelet(
         )),
         kubelet::ServiceOutcome::Done => {}
     }
-    let hostname = host
-        .hostname()
-        .map(|h| h.to_lowercase())
-        .unwrap_or_default();
-    let flags = kubelet::flags(&hostname, s.node_name, s.register_taints, s.extra_args);
-    let files = kubelet::files(host, s.cluster_config, s.cri_socket, &flags, s.patches)?;
+    let files = kubelet_files(host, s)?;
     for path in kubelet::write_files(host, kubelet_dir, &files)? {
         say(format!("[kubelet-start] Wrote {}", path.display()));
     }
@@ -154,14 +199,24 @@ pub fn kubelet_start(
     start_kubelet(
         host,
         kubelet_dir,
-        KubeletSettings {
-            cluster_config: kubelet::cluster_configuration(cfg)?,
-            node_name: &cfg.node_registration.name,
-            cri_socket: &cfg.node_registration.cri_socket,
-            extra_args: &cfg.versioned.init.node_registration.kubelet_extra_args,
-            register_taints,
-            patches: patches.as_ref(),
-        },
+        init_kubelet_settings(cfg, register_taints, patches.as_ref())?,
         say,
     )
+}
+
+/// The kubelet settings of an init node: from the configuration (the control plane's
+/// taints are set by mark-control-plane, so `None` there).
+pub fn init_kubelet_settings<'a>(
+    cfg: &'a InitConfiguration,
+    register_taints: Option<&'a str>,
+    patches: Option<&'a PatchSet>,
+) -> anyhow::Result<KubeletSettings<'a>> {
+    Ok(KubeletSettings {
+        cluster_config: kubelet::cluster_configuration(cfg)?,
+        node_name: &cfg.node_registration.name,
+        cri_socket: &cfg.node_registration.cri_socket,
+        extra_args: &cfg.versioned.init.node_registration.kubelet_extra_args,
+        register_taints,
+        patches,
+    })
 }
