@@ -1,91 +1,11 @@
 //! A kubeadm killed with SIGKILL at any moment leaves every file absent or complete, and
 //! a plain rerun of the same command finishes the node with consistent files.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn files(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn openssl(args: &[&str], file: &Path) -> Option<String> {
-    let o = Command::new("openssl").args(args).arg(file).output().ok()?;
-    o.status
-        .success()
-        .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
-}
-
-/// Every file is whole: certificates and keys parse, kubeconfigs and manifests are YAML
-/// documents; `temporaries` says whether a killed writer's temporary files may remain.
-fn check_complete(root: &Path, temporaries: bool) {
-    for f in files(root) {
-        let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.contains(".tmp-") {
-            assert!(temporaries, "a temporary file was left: {}", f.display());
-            continue;
-        }
-        if name.ends_with(".crt") {
-            assert!(
-                openssl(&["x509", "-noout", "-in"], &f).is_some(),
-                "{} is not a whole certificate",
-                f.display()
-            );
-        } else if name.ends_with(".key") {
-            assert!(
-                openssl(&["pkey", "-noout", "-in"], &f).is_some(),
-                "{} is not a whole key",
-                f.display()
-            );
-        } else if name.ends_with(".pub") {
-            assert!(
-                openssl(&["pkey", "-pubin", "-noout", "-in"], &f).is_some(),
-                "{} is not a whole public key",
-                f.display()
-            );
-        } else if name.ends_with(".conf") || name.ends_with(".yaml") {
-            let text = std::fs::read_to_string(&f).unwrap();
-            serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text)
-                .unwrap_or_else(|e| panic!("{} is not whole YAML: {e}", f.display()));
-            assert!(!text.is_empty(), "{} is empty", f.display());
-        }
-    }
-}
-
-/// Each certificate is signed for the key beside it.
-fn check_pairs(pki: &Path) {
-    for f in files(pki) {
-        let Some(stem) = f.to_str().unwrap().strip_suffix(".crt") else {
-            continue;
-        };
-        let key = PathBuf::from(format!("{stem}.key"));
-        if !key.exists() {
-            continue;
-        }
-        let from_cert = openssl(&["x509", "-noout", "-pubkey", "-in"], &f).unwrap();
-        let from_key = openssl(&["pkey", "-pubout", "-in"], &key).unwrap();
-        assert_eq!(
-            from_cert,
-            from_key,
-            "{} does not match {}",
-            f.display(),
-            key.display()
-        );
-    }
-}
+mod support;
+use support::files::{assert_pairs, assert_whole};
 
 #[test]
 fn killed_at_any_moment_a_rerun_finishes() {
@@ -111,7 +31,7 @@ fn killed_at_any_moment_a_rerun_finishes() {
             std::thread::sleep(Duration::from_millis(delay_ms / 2));
             let _ = child.kill();
             let _ = child.wait();
-            check_complete(r, true);
+            assert_whole(r, true);
         }
         // The same commands again finish the node.
         for args in [command, then] {
@@ -122,8 +42,8 @@ fn killed_at_any_moment_a_rerun_finishes() {
                 String::from_utf8_lossy(&o.stderr)
             );
         }
-        check_complete(r, false);
-        check_pairs(&r.join("etc/kubernetes/pki"));
+        assert_whole(r, false);
+        assert_pairs(&r.join("etc/kubernetes/pki"));
         for conf in [
             "admin.conf",
             "super-admin.conf",

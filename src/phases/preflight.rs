@@ -68,7 +68,11 @@ pub struct EarlierRun {
 
 impl EarlierRun {
     /// Compares the node with what this configuration writes.
-    pub fn find(host: &dyn Host, cfg: &InitConfiguration, paths: &InitPaths<'_>) -> anyhow::Result<Self> {
+    pub fn find(
+        host: &dyn Host,
+        cfg: &InitConfiguration,
+        paths: &InitPaths<'_>,
+    ) -> anyhow::Result<Self> {
         use crate::config::Etcd;
         use crate::manifests::{controlplane, etcd};
         let mut found = EarlierRun::default();
@@ -91,9 +95,9 @@ impl EarlierRun {
             found.files.push(path);
             match component {
                 "kube-apiserver" => found.ports.push(cfg.local_api_endpoint.bind_port),
-                "kube-controller-manager" => {
-                    found.ports.push(controlplane::CONTROLLER_MANAGER_PORT as u16)
-                }
+                "kube-controller-manager" => found
+                    .ports
+                    .push(controlplane::CONTROLLER_MANAGER_PORT as u16),
                 "kube-scheduler" => found.ports.push(controlplane::SCHEDULER_PORT as u16),
                 _ => {
                     found.ports.extend([etcd::CLIENT_PORT, etcd::PEER_PORT]);
@@ -109,7 +113,10 @@ impl EarlierRun {
             super::staticpods::init_kubelet_settings(cfg, None, patches.as_ref())?,
         )?;
         let config = Path::new(crate::kubelet::KUBELET_DIR).join(crate::kubelet::CONFIG_FILE);
-        if host.read(&config).is_ok_and(|b| b == kubelet.config.as_bytes()) {
+        if host
+            .read(&config)
+            .is_ok_and(|b| b == kubelet.config.as_bytes())
+        {
             found.files.push(config);
             found.ports.push(preflight::KUBELET_PORT);
         }

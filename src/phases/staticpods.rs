@@ -142,7 +142,10 @@ pub struct KubeletSettings<'a> {
 }
 
 /// The kubelet's files for these settings.
-pub fn kubelet_files(host: &dyn Host, s: KubeletSettings<'_>) -> anyhow::Result<kubelet::KubeletFiles> {
+pub fn kubelet_files(
+    host: &dyn Host,
+    s: KubeletSettings<'_>,
+) -> anyhow::Result<kubelet::KubeletFiles> {
     let hostname = host
         .hostname()
         .map(|h| h.to_lowercase())

@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod containerd;
+pub mod files;
+pub mod node;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
