@@ -129,7 +129,7 @@ fn init_killed_at_any_point_completes_on_a_rerun() {
             reused += 1;
         }
         assert!(
-            !out.contains("differs from what this configuration writes"),
+            !out.contains("is not what this configuration writes"),
             "after a kill at {prefix:?}:\n{out}"
         );
         assert_whole(r, false);

@@ -168,6 +168,15 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
             .filter(|c| !have.contains(&c.name())),
         );
     }
+    if !d.control_plane() {
+        // What an earlier join of this node to this cluster left is reused.
+        let earlier = super::preflight::EarlierRun::find_join(
+            d.host.as_ref(),
+            &d.cfg,
+            &JoinData::kubernetes_dir(),
+        );
+        checks = earlier.apply(checks);
+    }
     super::preflight::run_checks(
         d.host.as_ref(),
         &[crate::preflight::Check::IsPrivilegedUser],
@@ -189,13 +198,18 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
 fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
     let cluster = d.cluster()?;
     let host = d.host.clone();
-    if !host.exists(&d.cfg.ca_cert_path)? {
-        host.write_file(
+    match host.read(&d.cfg.ca_cert_path) {
+        Ok(existing) if existing == cluster.ca_pem => {}
+        Ok(_) => anyhow::bail!(
+            "{} holds another CA than this cluster's: it is left from a join to another cluster. Run 'kubeadm reset' on this node, then join again",
+            d.cfg.ca_cert_path.display()
+        ),
+        Err(_) => host.write_file(
             &d.cfg.ca_cert_path,
             &cluster.ca_pem,
             0o644,
             crate::host::Sensitivity::Public,
-        )?;
+        )?,
     }
     let kc = d.bootstrap_kubeconfig()?;
     let bootstrap_path = JoinData::bootstrap_kubeconfig_path();
@@ -214,7 +228,26 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
                 c.iter()
                     .any(|c| c["type"] == "Ready" && c["status"] == "True")
             });
-            if ready {
+            // This very node, joined by an earlier run that was interrupted: its kubelet
+            // already holds this cluster's identity for the name.
+            let kubelet_conf = JoinData::kubernetes_dir().join("kubelet.conf");
+            let itself = crate::kubelet::node_name(host.as_ref(), &kubelet_conf)
+                .is_ok_and(|n| n == d.cfg.node_name)
+                && host
+                    .read_to_string(&kubelet_conf)
+                    .ok()
+                    .and_then(|t| crate::kubeconfig::KubeConfig::from_yaml(&t).ok())
+                    .and_then(|kc| {
+                        kc.current_cluster()
+                            .map(|c| c.certificate_authority_data == cluster.ca_pem)
+                    })
+                    .unwrap_or(false);
+            if ready && itself {
+                println!(
+                    "[kubelet-start] The Node {:?} is this node, joined by an earlier run (its kubelet.conf is this cluster's): reusing it",
+                    d.cfg.node_name
+                );
+            } else if ready {
                 anyhow::bail!(
                     "a Node with name {:?} and status \"Ready\" already exists in the cluster. You must delete the existing Node or change the name of this new joining Node",
                     d.cfg.node_name

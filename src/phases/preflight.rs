@@ -123,6 +123,66 @@ impl EarlierRun {
         Ok(found)
     }
 
+    /// What an earlier `kubeadm join` of this node to this cluster left: the CA, the
+    /// bootstrap kubeconfig and the kubelet's kubeconfig, each recognised by the CA pins
+    /// the join is given (nothing is recognised without pins), the bootstrap one also by
+    /// its token and the kubelet's by this node's identity (its port then is the kubelet's).
+    pub fn find_join(
+        host: &dyn Host,
+        j: &crate::config::join::JoinConfiguration,
+        kubernetes_dir: &Path,
+    ) -> Self {
+        let mut found = EarlierRun::default();
+        let crate::config::join::Discovery::Token { ca_cert_hashes, .. } = &j.discovery else {
+            return found;
+        };
+        let pins: Vec<String> = ca_cert_hashes.iter().map(|p| p.to_lowercase()).collect();
+        let pinned = |pem: &[u8]| {
+            crate::pki::public_key_pin_pem(pem).is_ok_and(|p| pins.contains(&p.to_lowercase()))
+        };
+        let kubeconfig = |path: &Path| {
+            host.read_to_string(path)
+                .ok()
+                .and_then(|t| crate::kubeconfig::KubeConfig::from_yaml(&t).ok())
+        };
+        if let Ok(ca) = host.read(&j.ca_cert_path) {
+            if pinned(&ca) {
+                found.files.push(j.ca_cert_path.clone());
+            } else {
+                found.foreign.push(j.ca_cert_path.clone());
+            }
+        }
+        let bootstrap = kubernetes_dir.join("bootstrap-kubelet.conf");
+        if host.exists(&bootstrap).unwrap_or(false) {
+            let ours = kubeconfig(&bootstrap).is_some_and(|kc| {
+                kc.current_cluster()
+                    .is_some_and(|c| pinned(&c.certificate_authority_data))
+                    && kc.current_user().and_then(|u| u.token.clone())
+                        == j.tls_bootstrap_token.as_ref().map(|t| t.to_string())
+            });
+            if ours {
+                found.files.push(bootstrap);
+            } else {
+                found.foreign.push(bootstrap);
+            }
+        }
+        let kubelet = kubernetes_dir.join("kubelet.conf");
+        if host.exists(&kubelet).unwrap_or(false) {
+            let ours = kubeconfig(&kubelet).is_some_and(|kc| {
+                kc.current_cluster()
+                    .is_some_and(|c| pinned(&c.certificate_authority_data))
+            }) && crate::kubelet::node_name(host, &kubelet)
+                .is_ok_and(|n| n == j.node_name);
+            if ours {
+                found.files.push(kubelet);
+                found.ports.push(preflight::KUBELET_PORT);
+            } else {
+                found.foreign.push(kubelet);
+            }
+        }
+        found
+    }
+
     /// The checks without those this earlier run answers, saying so for each.
     pub fn apply(&self, checks: Vec<Check>) -> Vec<Check> {
         for f in &self.files {
@@ -133,7 +193,7 @@ impl EarlierRun {
         }
         for f in &self.foreign {
             println!(
-                "[preflight] {} differs from what this configuration writes: it was written by another configuration or cluster; 'kubeadm reset' removes it",
+                "[preflight] {} is not what this configuration writes: it was written by another configuration or for another cluster; 'kubeadm reset' removes it",
                 f.display()
             );
         }

@@ -260,7 +260,10 @@ impl UpgradeData {
         // ClusterConfiguration).
         docs.kubelet = component_config(client.as_ref(), "kubelet-config", "kubelet")?;
         docs.kube_proxy = component_config(client.as_ref(), "kube-proxy", "config.conf")?;
-        self.node_name = node_name(self.host.as_ref())?;
+        self.node_name = crate::kubelet::node_name(
+            self.host.as_ref(),
+            &Path::new(KUBERNETES_DIR).join("kubelet.conf"),
+        )?;
         let mut overrides = crate::config::InitOverrides {
             node_name: Some(self.node_name.clone()),
             ..Default::default()
@@ -329,33 +332,6 @@ fn component_config(
         return Ok(None);
     };
     crate::yaml::from_untrusted(text, &format!("the {name} ConfigMap's {key:?}")).map(Some)
-}
-
-/// This node's name, as its kubelet authenticates: the CN `system:node:<name>` of the
-/// client certificate in `kubelet.conf`.
-fn node_name(host: &dyn Host) -> anyhow::Result<String> {
-    let path = Path::new(KUBERNETES_DIR).join("kubelet.conf");
-    let kc = crate::kubeconfig::KubeConfig::from_yaml(&host.read_to_string(&path)?)?;
-    let user = kc
-        .current_user()
-        .with_context(|| format!("{}: no current user", path.display()))?;
-    // Embedded after init, a file the kubelet rotates after a TLS bootstrap.
-    let cert = match (&user.client_certificate_data, &user.client_certificate) {
-        (Some(data), _) => data.clone(),
-        (None, Some(file)) => host.read(Path::new(file))?,
-        (None, None) => anyhow::bail!("{}: no client certificate", path.display()),
-    };
-    let info = crate::pki::CertInfo::parse_pem(&String::from_utf8_lossy(&cert))?;
-    info.common_name
-        .strip_prefix("system:node:")
-        .map(str::to_string)
-        .with_context(|| {
-            format!(
-                "{}: the client certificate is not a node's ({})",
-                path.display(),
-                info.common_name
-            )
-        })
 }
 
 /// `preflight`: root, the versions, the skew policy, and the user's go-ahead.
