@@ -374,6 +374,34 @@ pub fn restart(host: &dyn Host) -> ServiceOutcome {
     systemctl(host, "restart")
 }
 
+/// The node a kubelet kubeconfig (`kubelet.conf`) authenticates as: the `<name>` of its
+/// client certificate's CN `system:node:<name>`. The certificate is embedded after init,
+/// a file the kubelet rotates after a TLS bootstrap.
+pub fn node_name(host: &dyn Host, path: &Path) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let kc = crate::kubeconfig::KubeConfig::from_yaml(&host.read_to_string(path)?)
+        .with_context(|| path.display().to_string())?;
+    let user = kc
+        .current_user()
+        .with_context(|| format!("{}: no current user", path.display()))?;
+    let cert = match (&user.client_certificate_data, &user.client_certificate) {
+        (Some(data), _) => data.clone(),
+        (None, Some(file)) => host.read(Path::new(file))?,
+        (None, None) => anyhow::bail!("{}: no client certificate", path.display()),
+    };
+    let info = crate::pki::CertInfo::parse_pem(&String::from_utf8_lossy(&cert))?;
+    info.common_name
+        .strip_prefix("system:node:")
+        .map(str::to_string)
+        .with_context(|| {
+            format!(
+                "{}: the client certificate is not a node's ({})",
+                path.display(),
+                info.common_name
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,32 +477,4 @@ mod tests {
             vec!["--hostname-override=host"]
         );
     }
-}
-
-/// The node a kubelet kubeconfig (`kubelet.conf`) authenticates as: the `<name>` of its
-/// client certificate's CN `system:node:<name>`. The certificate is embedded after init,
-/// a file the kubelet rotates after a TLS bootstrap.
-pub fn node_name(host: &dyn Host, path: &Path) -> anyhow::Result<String> {
-    use anyhow::Context;
-    let kc = crate::kubeconfig::KubeConfig::from_yaml(&host.read_to_string(path)?)
-        .with_context(|| path.display().to_string())?;
-    let user = kc
-        .current_user()
-        .with_context(|| format!("{}: no current user", path.display()))?;
-    let cert = match (&user.client_certificate_data, &user.client_certificate) {
-        (Some(data), _) => data.clone(),
-        (None, Some(file)) => host.read(Path::new(file))?,
-        (None, None) => anyhow::bail!("{}: no client certificate", path.display()),
-    };
-    let info = crate::pki::CertInfo::parse_pem(&String::from_utf8_lossy(&cert))?;
-    info.common_name
-        .strip_prefix("system:node:")
-        .map(str::to_string)
-        .with_context(|| {
-            format!(
-                "{}: the client certificate is not a node's ({})",
-                path.display(),
-                info.common_name
-            )
-        })
 }
