@@ -13,22 +13,12 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use support::files::{assert_pairs, assert_whole};
-use support::node::NodeSimulator;
+use support::node::{write_init_config, NodeSimulator, HOST_CHECKS};
 use support::{free_port, http_ok};
-
-/// Host checks this machine cannot pass (no kubelet, tools or runtime inside the root);
-/// the file, directory and port checks stay.
-const HOST_CHECKS: &str = "CRI,FileExisting-iptables,FileExisting-mount,FileExisting-nsenter,KubeletVersion,FileContent--proc-sys-net-ipv4-ip_forward,NumCPU,Mem,Swap,SystemVerification";
 
 fn node(port: u16) -> (tempfile::TempDir, NodeSimulator) {
     let root = tempfile::tempdir().unwrap();
-    std::fs::write(
-        root.path().join("kubeadm.yaml"),
-        format!(
-            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {port}\nnodeRegistration:\n  name: cp-1\n  criSocket: unix:///var/run/containerd/containerd.sock\n  imagePullPolicy: Never\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\ntimeouts:\n  kubeletHealthCheck: 60s\n  controlPlaneComponentHealthCheck: 60s\n  kubernetesAPICall: 30s\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n"
-        ),
-    )
-    .unwrap();
+    write_init_config(root.path(), port);
     let sim = NodeSimulator::start(root.path(), "cp-1");
     (root, sim)
 }

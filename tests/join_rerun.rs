@@ -14,11 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::files::{assert_pairs, assert_whole};
+use support::node::HOST_CHECKS;
 use support::*;
 use testapiserver::resources;
-
-/// Host checks this machine cannot pass; the file and port checks stay.
-const HOST_CHECKS: &str = "CRI,FileExisting-iptables,FileExisting-mount,FileExisting-nsenter,KubeletVersion,FileContent--proc-sys-net-ipv4-ip_forward,NumCPU,Mem,Swap,SystemVerification,DiscoveryEndpoint";
 
 /// Where a kill lands: at the first line starting with the text, or when the file (under
 /// the node's root) appears.

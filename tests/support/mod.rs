@@ -345,7 +345,7 @@ pub fn kubelet_stand_in(
     root: PathBuf,
     node: &str,
     netns: Option<&str>,
-) -> std::thread::JoinHandle<()> {
+) -> std::thread::JoinHandle<Instant> {
     kubelet_health(netns);
     kubelet_bootstrap(root, node, netns)
 }
@@ -375,12 +375,13 @@ pub fn kubelet_health(netns: Option<&str>) {
 
 /// The kubelet's TLS bootstrap in `root`, for Node `node`: waits for
 /// bootstrap-kubelet.conf, posts a CSR with the bootstrap token, waits for the
-/// certificate, registers the Node with its new identity and writes kubelet.conf.
+/// certificate, registers the Node with its new identity and writes kubelet.conf; ends
+/// with the moment kubelet.conf was written.
 pub fn kubelet_bootstrap(
     root: PathBuf,
     node: &str,
     netns: Option<&str>,
-) -> std::thread::JoinHandle<()> {
+) -> std::thread::JoinHandle<Instant> {
     let ns = netns.map(str::to_string);
     let node = node.to_string();
     std::thread::spawn(move || {
@@ -464,6 +465,7 @@ pub fn kubelet_bootstrap(
             .open(root.join("etc/kubernetes/kubelet.conf"))
             .unwrap();
         f.write_all(yaml.as_bytes()).unwrap();
+        Instant::now()
     })
 }
 

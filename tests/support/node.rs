@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use testapiserver::{resources, Config, TestApiServer};
@@ -27,6 +27,28 @@ struct Running {
     server: Option<TestApiServer>,
     health: Vec<Killed>,
     node_registered: bool,
+    /// When the API server's manifest was first seen.
+    apiserver_seen: Option<Instant>,
+    /// When the other components' manifests were first seen.
+    components_seen: Option<Instant>,
+    /// When each component started answering.
+    healthy: Vec<Instant>,
+}
+
+/// Host checks a test machine cannot pass (no kubelet, host tools or runtime inside a
+/// temporary root); the file, directory and port checks stay.
+pub const HOST_CHECKS: &str = "CRI,FileExisting-iptables,FileExisting-mount,FileExisting-nsenter,KubeletVersion,FileContent--proc-sys-net-ipv4-ip_forward,NumCPU,Mem,Swap,SystemVerification";
+
+/// Writes `/kubeadm.yaml` in `root`: a first control-plane node `cp-1` at 127.0.0.1:`port`,
+/// images never pulled, the token `abcdef.0123456789abcdef`.
+pub fn write_init_config(root: &Path, port: u16) {
+    std::fs::write(
+        root.join("kubeadm.yaml"),
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 127.0.0.1\n  bindPort: {port}\nnodeRegistration:\n  name: cp-1\n  criSocket: unix:///var/run/containerd/containerd.sock\n  imagePullPolicy: Never\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\ntimeouts:\n  kubeletHealthCheck: 60s\n  controlPlaneComponentHealthCheck: 60s\n  kubernetesAPICall: 30s\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n"
+        ),
+    )
+    .unwrap();
 }
 
 /// The value of `--flag=value` in a manifest's command.
@@ -51,13 +73,19 @@ fn read_manifest(root: &Path, name: &str) -> Option<serde_json::Value> {
 impl NodeSimulator {
     /// Starts simulating node `node` on `root`.
     pub fn start(root: &Path, node: &str) -> Self {
+        Self::start_with(root, node, Duration::ZERO)
+    }
+
+    /// As [`NodeSimulator::start`], each component turning healthy `delay` after its
+    /// manifest appears (a known moment, for benchmarks).
+    pub fn start_with(root: &Path, node: &str, delay: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let running = Arc::new(Mutex::new(Running::default()));
         let (root, node) = (root.to_path_buf(), node.to_string());
         let (stop2, running2) = (stop.clone(), running.clone());
         let handle = std::thread::spawn(move || {
             while !stop2.load(Ordering::SeqCst) {
-                Self::tick(&root, &node, &mut running2.lock().unwrap());
+                Self::tick(&root, &node, delay, &mut running2.lock().unwrap());
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
@@ -68,10 +96,15 @@ impl NodeSimulator {
         }
     }
 
-    fn tick(root: &Path, node: &str, r: &mut Running) {
+    fn tick(root: &Path, node: &str, delay: Duration, r: &mut Running) {
         let under = |p: String| -> PathBuf { root.join(p.trim_start_matches('/')) };
         if r.server.is_none() {
-            if let Some(m) = read_manifest(root, "kube-apiserver") {
+            let manifest = read_manifest(root, "kube-apiserver");
+            if manifest.is_some() && r.apiserver_seen.is_none() {
+                r.apiserver_seen = Some(Instant::now());
+            }
+            let due = r.apiserver_seen.is_some_and(|t| t.elapsed() >= delay);
+            if let Some(m) = manifest.filter(|_| due) {
                 let (Some(cert), Some(key), Some(ca), Some(port), Some(addr)) = (
                     flag(&m, "tls-cert-file"),
                     flag(&m, "tls-private-key-file"),
@@ -95,12 +128,18 @@ impl NodeSimulator {
                 };
                 // Not startable yet (a certificate still missing): try again next time.
                 r.server = TestApiServer::start(config).ok();
+                if r.server.is_some() {
+                    r.healthy.push(Instant::now());
+                }
             }
         }
-        if r.health.is_empty()
+        if r.components_seen.is_none()
             && read_manifest(root, "kube-controller-manager").is_some()
             && read_manifest(root, "kube-scheduler").is_some()
         {
+            r.components_seen = Some(Instant::now());
+        }
+        if r.health.is_empty() && r.components_seen.is_some_and(|t| t.elapsed() >= delay) {
             let pki = root.join("etc/kubernetes/pki");
             for port in [10257, 10259] {
                 r.health.push(https_ok(
@@ -108,6 +147,14 @@ impl NodeSimulator {
                     &pki.join("apiserver.crt"),
                     &pki.join("apiserver.key"),
                 ));
+                // Healthy once it accepts connections.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                r.healthy.push(Instant::now());
             }
         }
         if let Some(server) = &r.server {
@@ -120,6 +167,13 @@ impl NodeSimulator {
                 r.node_registered = true;
             }
         }
+    }
+
+    /// When the last component started answering (the API server, the controller-manager
+    /// and the scheduler all have).
+    pub fn last_healthy(&self) -> Option<Instant> {
+        let r = self.running.lock().unwrap();
+        (r.healthy.len() == 3).then(|| *r.healthy.iter().max().unwrap())
     }
 
     /// The API server, once started.
