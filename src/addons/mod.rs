@@ -489,15 +489,17 @@ pub fn kube_proxy_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>>
 /// Applies an addon's objects: the CoreDNS ConfigMap is kept when it exists (a user's
 /// Corefile survives), everything else is created or updated.
 pub fn apply(api: &dyn Api, objects: &[Value]) -> anyhow::Result<()> {
-    for o in objects {
-        let keep = o["kind"] == "ConfigMap" && o["metadata"]["name"] == "coredns";
-        if keep {
-            client::create_or_retain(api, o)?;
-        } else {
-            client::create_or_update(api, o)?;
-        }
-    }
-    Ok(())
+    let puts: Vec<client::Put> = objects
+        .iter()
+        .map(|o| {
+            if o["kind"] == "ConfigMap" && o["metadata"]["name"] == "coredns" {
+                client::Put::Keep(o.clone())
+            } else {
+                client::Put::Apply(o.clone())
+            }
+        })
+        .collect();
+    client::put_all(api, &puts)
 }
 
 #[cfg(test)]

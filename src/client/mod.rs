@@ -62,6 +62,46 @@ pub trait Api: Send + Sync {
         body: Option<&Value>,
         content_type: &str,
     ) -> Result<Value, ApiError>;
+
+    /// Whether independent calls may be made at once. The dry-run recorder says no: its
+    /// list of calls is the order a reader follows.
+    fn concurrent(&self) -> bool {
+        true
+    }
+}
+
+/// How [`put_all`] puts one object.
+pub enum Put {
+    /// Create it, or replace the existing one ([`create_or_update`]).
+    Apply(Value),
+    /// Create it unless one of that name exists ([`create_or_retain`]).
+    Keep(Value),
+}
+
+/// Puts objects whose order the API server does not care about (a binding may name a
+/// role that comes later; a Deployment its ServiceAccount), all at once where the API
+/// allows it, one after another otherwise. Every object is attempted; the first error in
+/// the given order is returned.
+pub fn put_all(api: &dyn Api, objects: &[Put]) -> anyhow::Result<()> {
+    let put = |p: &Put| match p {
+        Put::Apply(o) => create_or_update(api, o).map(|_| ()),
+        Put::Keep(o) => create_or_retain(api, o),
+    };
+    let results: Vec<anyhow::Result<()>> = if api.concurrent() && objects.len() > 1 {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = objects.iter().map(|p| s.spawn(move || put(p))).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("an API call panicked")))
+                })
+                .collect()
+        })
+    } else {
+        objects.iter().map(put).collect()
+    };
+    results.into_iter().collect()
 }
 
 /// The REST path of a kind kubeadm writes.
@@ -377,6 +417,10 @@ fn resource_of(path: &str) -> (String, String) {
 }
 
 impl Api for DryRunClient {
+    fn concurrent(&self) -> bool {
+        false
+    }
+
     fn call(
         &self,
         method: &str,

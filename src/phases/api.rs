@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Node, Taint};
 use k8s_openapi::api::rbac::v1::Subject;
 use serde_json::Value;
 
-use crate::client::{self, health, Api};
+use crate::client::{self, health, Api, Put};
 use crate::config::InitConfiguration;
 use crate::host::{Host, Sensitivity};
 use crate::objects::{self, group, user};
@@ -421,50 +421,46 @@ pub fn kubelet_config_of(cm: &serde_json::Value) -> anyhow::Result<serde_json::V
 pub fn upload_kubeadm_config(api: &dyn Api, cfg: &InitConfiguration) -> anyhow::Result<()> {
     println!("[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace");
     let text = crate::yaml::to_string(&cfg.versioned.cluster)?;
-    client::create_or_update(
-        api,
-        &objects::to_value(&objects::config_map(
-            "kube-system",
-            "kubeadm-config",
-            &[("ClusterConfiguration", &text)],
-        )),
-    )?;
     let name = "kubeadm:nodes-kubeadm-config";
-    client::create_or_update(api, &role("kube-system", name, &["kubeadm-config"]))?;
-    client::create_or_update(
+    client::put_all(
         api,
-        &role_binding(
-            "kube-system",
-            name,
-            vec![group(NODE_BOOTSTRAP_GROUP), group(NODES_GROUP)],
-        ),
-    )?;
-    Ok(())
+        &[
+            Put::Apply(objects::to_value(&objects::config_map(
+                "kube-system",
+                "kubeadm-config",
+                &[("ClusterConfiguration", &text)],
+            ))),
+            Put::Apply(role("kube-system", name, &["kubeadm-config"])),
+            Put::Apply(role_binding(
+                "kube-system",
+                name,
+                vec![group(NODE_BOOTSTRAP_GROUP), group(NODES_GROUP)],
+            )),
+        ],
+    )
 }
 
 /// `upload-config kubelet`: the cluster's KubeletConfiguration in `kube-system/kubelet-config`.
 pub fn upload_kubelet_config(api: &dyn Api, cfg: &InitConfiguration) -> anyhow::Result<()> {
     println!("[kubelet] Creating a ConfigMap \"kubelet-config\" in namespace kube-system with the configuration for the kubelets in the cluster");
     let kubelet = crate::kubelet::to_yaml(&crate::kubelet::cluster_configuration(cfg)?)?;
-    client::create_or_update(
-        api,
-        &objects::to_value(&objects::config_map(
-            "kube-system",
-            "kubelet-config",
-            &[("kubelet", &kubelet)],
-        )),
-    )?;
     let name = "kubeadm:kubelet-config";
-    client::create_or_update(api, &role("kube-system", name, &["kubelet-config"]))?;
-    client::create_or_update(
+    client::put_all(
         api,
-        &role_binding(
-            "kube-system",
-            name,
-            vec![group(NODES_GROUP), group(NODE_BOOTSTRAP_GROUP)],
-        ),
-    )?;
-    Ok(())
+        &[
+            Put::Apply(objects::to_value(&objects::config_map(
+                "kube-system",
+                "kubelet-config",
+                &[("kubelet", &kubelet)],
+            ))),
+            Put::Apply(role("kube-system", name, &["kubelet-config"])),
+            Put::Apply(role_binding(
+                "kube-system",
+                name,
+                vec![group(NODES_GROUP), group(NODE_BOOTSTRAP_GROUP)],
+            )),
+        ],
+    )
 }
 
 /// The labels a control-plane node gets.
@@ -619,65 +615,57 @@ pub fn bootstrap_rbac_and_cluster_info(
     api: &dyn Api,
     admin_kubeconfig: &str,
 ) -> anyhow::Result<()> {
-    client::create_or_update(
-        api,
-        &objects::to_value(&objects::cluster_role(
-            "kubeadm:get-nodes",
-            vec![objects::rule(&[""], &["nodes"], &[], &["get"])],
-        )),
-    )?;
-    client::create_or_update(
-        api,
-        &cluster_role_binding(
-            "kubeadm:get-nodes",
-            "kubeadm:get-nodes",
-            vec![group(NODE_BOOTSTRAP_GROUP)],
-        ),
-    )?;
-    println!("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to get nodes");
-    client::create_or_update(
-        api,
-        &cluster_role_binding(
-            "kubeadm:kubelet-bootstrap",
-            "system:node-bootstrapper",
-            vec![group(NODE_BOOTSTRAP_GROUP)],
-        ),
-    )?;
-    println!("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to post CSRs in order for nodes to get long term certificate credentials");
-    client::create_or_update(
-        api,
-        &cluster_role_binding(
-            "kubeadm:node-autoapprove-bootstrap",
-            "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
-            vec![group(NODE_BOOTSTRAP_GROUP)],
-        ),
-    )?;
-    println!("[bootstrap-token] Configured RBAC rules to allow the csrapprover controller automatically approve CSRs from a Node Bootstrap Token");
-    client::create_or_update(
-        api,
-        &cluster_role_binding(
-            "kubeadm:node-autoapprove-certificate-rotation",
-            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
-            vec![group(NODES_GROUP)],
-        ),
-    )?;
-    println!("[bootstrap-token] Configured RBAC rules to allow certificate rotation for all node client certificates in the cluster");
-    println!("[bootstrap-token] Creating the \"cluster-info\" ConfigMap in the \"kube-public\" namespace");
-    // An existing cluster-info (signed by the bootstrap signer) is kept, as upstream.
-    client::create_or_retain(
-        api,
-        &objects::to_value(&objects::config_map(
-            "kube-public",
-            "cluster-info",
-            &[("kubeconfig", admin_kubeconfig)],
-        )),
-    )?;
     let name = "kubeadm:bootstrap-signer-clusterinfo";
-    client::create_or_update(api, &role("kube-public", name, &["cluster-info"]))?;
-    client::create_or_update(
+    client::put_all(
         api,
-        &role_binding("kube-public", name, vec![user("system:anonymous")]),
+        &[
+            Put::Apply(objects::to_value(&objects::cluster_role(
+                "kubeadm:get-nodes",
+                vec![objects::rule(&[""], &["nodes"], &[], &["get"])],
+            ))),
+            Put::Apply(cluster_role_binding(
+                "kubeadm:get-nodes",
+                "kubeadm:get-nodes",
+                vec![group(NODE_BOOTSTRAP_GROUP)],
+            )),
+            Put::Apply(cluster_role_binding(
+                "kubeadm:kubelet-bootstrap",
+                "system:node-bootstrapper",
+                vec![group(NODE_BOOTSTRAP_GROUP)],
+            )),
+            Put::Apply(cluster_role_binding(
+                "kubeadm:node-autoapprove-bootstrap",
+                "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+                vec![group(NODE_BOOTSTRAP_GROUP)],
+            )),
+            Put::Apply(cluster_role_binding(
+                "kubeadm:node-autoapprove-certificate-rotation",
+                "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+                vec![group(NODES_GROUP)],
+            )),
+            // An existing cluster-info (signed by the bootstrap signer) is kept, as upstream.
+            Put::Keep(objects::to_value(&objects::config_map(
+                "kube-public",
+                "cluster-info",
+                &[("kubeconfig", admin_kubeconfig)],
+            ))),
+            Put::Apply(role("kube-public", name, &["cluster-info"])),
+            Put::Apply(role_binding(
+                "kube-public",
+                name,
+                vec![user("system:anonymous")],
+            )),
+        ],
     )?;
+    for line in [
+        "Configured RBAC rules to allow Node Bootstrap tokens to get nodes",
+        "Configured RBAC rules to allow Node Bootstrap tokens to post CSRs in order for nodes to get long term certificate credentials",
+        "Configured RBAC rules to allow the csrapprover controller automatically approve CSRs from a Node Bootstrap Token",
+        "Configured RBAC rules to allow certificate rotation for all node client certificates in the cluster",
+        "Creating the \"cluster-info\" ConfigMap in the \"kube-public\" namespace",
+    ] {
+        println!("[bootstrap-token] {line}");
+    }
     Ok(())
 }
 
