@@ -52,14 +52,15 @@ fn key_names() -> Vec<String> {
     names
 }
 
-/// (d): one batch of every key, then the files.
+/// (d): one batch of every key started at once, each certificate and kubeconfig signed
+/// and written as soon as its key is ready.
 fn one_run(alg: EncryptionAlgorithm) {
     let dir = tempfile::tempdir().unwrap();
     let host = RealHost::new(dir.path());
     let mut cfg = test_config();
     cfg.cluster.encryption_algorithm = alg;
     let kdir = Path::new("/etc/kubernetes");
-    let ready = KeyCache::spawn(key_names(), alg).join().unwrap().unwrap();
+    let ready = KeyCache::spawn(key_names(), alg);
     let mut keys = certs::prepare(&host, &cfg, &[], ready).unwrap();
     for spec in CERTS {
         certs::run_cert(&host, &cfg, &mut keys, spec).unwrap();

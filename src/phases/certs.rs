@@ -2,14 +2,11 @@
 //! service-account key pair. Keys for every certificate still to be made are generated in
 //! parallel up front, and each is used once.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::Context;
 
-use crate::config::{EncryptionAlgorithm, Etcd, InitConfiguration};
+use crate::config::{Etcd, InitConfiguration};
 use crate::host::{Host, Sensitivity};
 use crate::pki::{
     self, cert_and_key_paths, certlist, check_existing, load_cert, load_key, CertInfo, CertRequest,
@@ -17,81 +14,7 @@ use crate::pki::{
 };
 use crate::workflow::is_skipped;
 
-/// Keys generated ahead of the phases that use them, by certificate name.
-#[derive(Default)]
-pub struct KeyCache {
-    keys: HashMap<String, PrivateKey>,
-}
-
-impl KeyCache {
-    /// Generates, in parallel across the machine's cores, one key for each name.
-    pub fn generate(names: &[String], alg: EncryptionAlgorithm) -> anyhow::Result<Self> {
-        // ECDSA keys take microseconds: starting threads would cost more than they save.
-        let cheap = matches!(
-            alg,
-            EncryptionAlgorithm::EcdsaP256 | EncryptionAlgorithm::EcdsaP384
-        );
-        let threads = if cheap {
-            1
-        } else {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-                .min(names.len().max(1))
-        };
-        let next = AtomicUsize::new(0);
-        let out = Mutex::new(Vec::with_capacity(names.len()));
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(name) = names.get(i) else { break };
-                    let key = PrivateKey::generate(alg);
-                    out.lock().expect("key cache").push((name.clone(), key));
-                });
-            }
-        });
-        let mut keys = HashMap::new();
-        for (name, key) in out.into_inner().expect("key cache") {
-            keys.insert(name, key?);
-        }
-        Ok(KeyCache { keys })
-    }
-
-    /// Generates, in the background, one key for each name: the keys a run will need,
-    /// made while something else (preflight) waits on I/O.
-    pub fn spawn(
-        names: Vec<String>,
-        alg: EncryptionAlgorithm,
-    ) -> std::thread::JoinHandle<anyhow::Result<Self>> {
-        std::thread::spawn(move || Self::generate(&names, alg))
-    }
-
-    /// Adds the keys of another cache.
-    pub fn absorb(&mut self, other: KeyCache) {
-        self.keys.extend(other.keys);
-    }
-
-    /// Whether a key for `name` is ready.
-    pub fn has(&self, name: &str) -> bool {
-        self.keys.contains_key(name)
-    }
-
-    /// Generates (in parallel) the keys of `names` this cache does not hold yet.
-    pub fn fill(&mut self, names: &[String], alg: EncryptionAlgorithm) -> anyhow::Result<()> {
-        let missing: Vec<String> = names.iter().filter(|n| !self.has(n)).cloned().collect();
-        self.keys.extend(Self::generate(&missing, alg)?.keys);
-        Ok(())
-    }
-
-    /// The key generated for `name`, or a new one.
-    pub fn take(&mut self, name: &str, alg: EncryptionAlgorithm) -> anyhow::Result<PrivateKey> {
-        match self.keys.remove(name) {
-            Some(k) => Ok(k),
-            None => Ok(PrivateKey::generate(alg)?),
-        }
-    }
-}
+pub use crate::pki::KeyCache;
 
 fn skipped_by_external_etcd(spec: &CertSpec, cfg: &InitConfiguration) -> bool {
     spec.is_etcd() && matches!(cfg.cluster.etcd, Etcd::External(_))

@@ -35,8 +35,6 @@ pub struct InitData {
     pub host: Arc<dyn Host>,
     /// Keys generated ahead by the `certs` and `kubeconfig` phases.
     pub keys: KeyCache,
-    /// Keys being generated in the background since preflight.
-    pub pending_keys: Option<std::thread::JoinHandle<anyhow::Result<KeyCache>>>,
     /// The proxy variables of kubeadm's environment, handed to the control plane.
     pub proxy_env: Vec<(String, String)>,
     /// Lines for the end of the run.
@@ -48,17 +46,9 @@ pub struct InitData {
 }
 
 impl InitData {
-    /// The keys made so far: those already held, with the background batch (waited for)
-    /// added.
+    /// The keys made so far and those still being made in the background.
     fn ready_keys(&mut self) -> anyhow::Result<KeyCache> {
-        let mut keys = std::mem::take(&mut self.keys);
-        if let Some(pending) = self.pending_keys.take() {
-            let made = pending
-                .join()
-                .map_err(|_| anyhow::anyhow!("the key generation thread failed"))??;
-            keys.absorb(made);
-        }
-        Ok(keys)
+        Ok(std::mem::take(&mut self.keys))
     }
 
     /// `--kubeconfig-dir`, or `/etc/kubernetes`.
@@ -164,7 +154,6 @@ impl InitData {
             cfg,
             host,
             keys: KeyCache::default(),
-            pending_keys: None,
             proxy_env: crate::manifests::proxy_env_of(std::env::vars()),
             notes: Vec::new(),
             client: None,
@@ -383,7 +372,7 @@ pub fn workflow() -> Workflow<InitData> {
                     let skip = crate::workflow::WorkflowData::skip_phases(d);
                     let mut names = certs::needed(d.host.as_ref(), &d.cfg, &skip)?;
                     names.extend(kubeconfig_phase::needed(d.host.as_ref(), &d.kubeconfig_dir(), &skip)?);
-                    d.pending_keys = Some(KeyCache::spawn(names, d.cfg.cluster.encryption_algorithm));
+                    d.keys = KeyCache::spawn(names, d.cfg.cluster.encryption_algorithm);
                     let (manifests_dir, kubeconfig_dir) = (d.manifests_dir(), d.kubeconfig_dir());
                     let paths = super::preflight::InitPaths {
                         manifests_dir: &manifests_dir,

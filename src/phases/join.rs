@@ -37,6 +37,8 @@ pub struct JoinData {
     pub notes: Vec<String>,
     /// This node's control-plane configuration, once built.
     pub cp_config: Option<crate::config::InitConfiguration>,
+    /// Keys of a control-plane join, made in the background from preflight on.
+    pub keys: crate::pki::KeyCache,
 }
 
 impl JoinData {
@@ -81,6 +83,7 @@ impl JoinData {
             cluster: None,
             notes: Vec::new(),
             cp_config: None,
+            keys: Default::default(),
         })
     }
 
@@ -158,6 +161,10 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
         // A new control-plane node also runs init's checks (ports, manifests, etcd data
         // directory, resources) against the cluster's configuration, as upstream does.
         let cp = d.control_plane_config()?;
+        // This node's keys are made in the background while the checks and image pulls
+        // wait on I/O.
+        let names = super::joincp::keys_needed(d.host.as_ref(), &cp)?;
+        d.keys = crate::pki::KeyCache::spawn(names, cp.cluster.encryption_algorithm);
         let have: Vec<String> = checks.iter().map(|c| c.name()).collect();
         checks.extend(
             crate::preflight::init_checks(

@@ -113,18 +113,50 @@ pub fn download_certs(d: &mut JoinData) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The kubeconfigs a joining control-plane node writes (not super-admin.conf nor the
+/// kubelet's, which its TLS bootstrap makes).
+const JOIN_KUBECONFIG_SKIP: [&str; 2] = ["kubeconfig/super-admin", "kubeconfig/kubelet"];
+
+/// The names of the keys a control-plane join will make: this node's own certificates and
+/// kubeconfigs that are not there yet (the CAs and the service-account key come from
+/// `kubeadm-certs`).
+pub fn keys_needed(
+    host: &dyn crate::host::Host,
+    cfg: &InitConfiguration,
+) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = super::certs::needed(host, cfg, &[])?
+        .into_iter()
+        .filter(|n| {
+            crate::pki::certlist::CERTS
+                .iter()
+                .any(|spec| spec.name == n && !spec.is_ca())
+        })
+        .collect();
+    let skip: Vec<String> = JOIN_KUBECONFIG_SKIP.map(String::from).to_vec();
+    names.extend(super::kubeconfig::needed(
+        host,
+        std::path::Path::new(super::kubeconfig::KUBERNETES_DIR),
+        &skip,
+    )?);
+    Ok(names)
+}
+
 /// `control-plane-prepare certs`: this node's certificates, signed by the downloaded CAs.
 pub fn certs(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
     let host = d.host.clone();
-    let mut keys = super::certs::prepare(host.as_ref(), &cfg, &[], Default::default())?;
+    // The keys started in preflight are taken as they are made.
+    let ready = std::mem::take(&mut d.keys);
+    let mut keys = super::certs::prepare(host.as_ref(), &cfg, &[], ready)?;
     for spec in crate::pki::certlist::CERTS {
         if spec.is_etcd() && matches!(cfg.cluster.etcd, Etcd::External(_)) {
             continue;
         }
         super::certs::run_cert(host.as_ref(), &cfg, &mut keys, spec)?;
     }
-    super::certs::run_sa(host.as_ref(), &cfg, &mut keys)
+    super::certs::run_sa(host.as_ref(), &cfg, &mut keys)?;
+    d.keys = keys;
+    Ok(())
 }
 
 /// `control-plane-prepare kubeconfig`: admin.conf, controller-manager.conf, scheduler.conf.
@@ -132,12 +164,9 @@ pub fn kubeconfigs(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
     let host = d.host.clone();
     let dir = PathBuf::from(super::kubeconfig::KUBERNETES_DIR);
-    let skip = vec![
-        "kubeconfig/super-admin".to_string(),
-        "kubeconfig/kubelet".to_string(),
-    ];
-    let mut keys =
-        super::kubeconfig::prepare(host.as_ref(), &cfg, &dir, &skip, Default::default())?;
+    let skip: Vec<String> = JOIN_KUBECONFIG_SKIP.map(String::from).to_vec();
+    let ready = std::mem::take(&mut d.keys);
+    let mut keys = super::kubeconfig::prepare(host.as_ref(), &cfg, &dir, &skip, ready)?;
     for name in ["admin", "controller-manager", "scheduler"] {
         let spec = crate::kubeconfig::spec(name).expect("in the table");
         super::kubeconfig::run_kubeconfig(host.as_ref(), &cfg, &dir, &mut keys, spec)?;

@@ -4,6 +4,7 @@
 
 pub mod certlist;
 pub mod csr;
+pub mod keycache;
 pub mod keys;
 pub mod renewal;
 mod x509;
@@ -20,6 +21,7 @@ use rcgen::{
 use time::OffsetDateTime;
 
 pub use certlist::{CertSpec, SanRule, Usage, CERTS, SERVICE_ACCOUNT_KEY_BASE_NAME};
+pub use keycache::KeyCache;
 pub use keys::PrivateKey;
 pub use x509::CertInfo;
 
