@@ -501,7 +501,7 @@ fn health_check_job(api: &dyn Api, pause_image: &str) -> Result<(), String> {
     let job = crate::objects::to_value(&crate::objects::health_check_job(pause_image));
     let collection = crate::client::collection("Job", Some("kube-system"));
     let start = Instant::now();
-    let mut pause = Duration::from_millis(50);
+    let mut poll = crate::interrupt::Poll::new();
     // Created again while a previous one is still being deleted: retried.
     loop {
         match api.call("POST", &collection, Some(&job), "application/json") {
@@ -515,11 +515,10 @@ fn health_check_job(api: &dyn Api, pause_image: &str) -> Result<(), String> {
                 ))
             }
         }
-        crate::interrupt::sleep(pause)?;
-        pause = (pause * 2).min(Duration::from_secs(1));
+        poll.pause()?;
     }
     let start = Instant::now();
-    let mut pause = Duration::from_millis(50);
+    let mut poll = crate::interrupt::Poll::new();
     let outcome = loop {
         let last = match api.call("GET", &path, None, "application/json") {
             Ok(j) => {
@@ -540,8 +539,7 @@ fn health_check_job(api: &dyn Api, pause_image: &str) -> Result<(), String> {
                 crate::duration::format_duration(TIMEOUT)
             ));
         }
-        crate::interrupt::sleep(pause)?;
-        pause = (pause * 2).min(Duration::from_secs(1));
+        poll.pause()?;
     };
     let deleted = delete();
     outcome.and(deleted)
