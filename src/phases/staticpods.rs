@@ -67,13 +67,7 @@ pub fn write_control_plane_component(
     proxy_env: &[(String, String)],
 ) -> anyhow::Result<PathBuf> {
     let patches = load_patches(host, cfg)?;
-    let ctx = controlplane::Context {
-        host,
-        proxy_env,
-        kubeconfig_dir,
-    };
-    let pod = controlplane::component(component, cfg, &ctx)
-        .with_context(|| format!("{component:?} is not a control-plane component"))?;
+    let pod = component_pod(host, cfg, component, kubeconfig_dir, proxy_env)?;
     let path = manifests::write_static_pod(host, manifests_dir, pod, patches.as_ref())
         .with_context(|| {
             format!("[control-plane] creating the static Pod manifest for {component}")
@@ -83,6 +77,23 @@ pub fn write_control_plane_component(
         path.display().to_string()
     );
     Ok(path)
+}
+
+/// One control-plane component's static Pod, before patches.
+fn component_pod(
+    host: &dyn Host,
+    cfg: &InitConfiguration,
+    component: &str,
+    kubeconfig_dir: &Path,
+    proxy_env: &[(String, String)],
+) -> anyhow::Result<k8s_openapi::api::core::v1::Pod> {
+    let ctx = controlplane::Context {
+        host,
+        proxy_env,
+        kubeconfig_dir,
+    };
+    controlplane::component(component, cfg, &ctx)
+        .with_context(|| format!("{component:?} is not a control-plane component"))
 }
 
 /// The static Pod manifests this configuration writes on a first control-plane node, as
@@ -96,19 +107,9 @@ pub fn rendered_manifests(
     proxy_env: &[(String, String)],
 ) -> anyhow::Result<Vec<(&'static str, PathBuf, String)>> {
     let patches = load_patches(host, cfg)?;
-    let ctx = controlplane::Context {
-        host,
-        proxy_env,
-        kubeconfig_dir,
-    };
     let mut out = Vec::new();
-    for component in [
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-    ] {
-        let pod = controlplane::component(component, cfg, &ctx)
-            .with_context(|| format!("{component:?} is not a control-plane component"))?;
+    for component in controlplane::COMPONENTS {
+        let pod = component_pod(host, cfg, component, kubeconfig_dir, proxy_env)?;
         out.push((
             component,
             manifests::manifest_path(manifests_dir, component),

@@ -307,7 +307,11 @@ fn complete_jobs(store: &testapiserver::store::Store) {
 
 /// An HTTP server answering 200 to everything (the kubelet's healthz).
 pub fn http_ok(addr: &str) {
-    let l = TcpListener::bind(addr).expect("the kubelet's health port is free");
+    serve_ok(TcpListener::bind(addr).expect("the kubelet's health port is free"));
+}
+
+/// Answers every connection to `l` with `200 ok`, from a thread of its own.
+fn serve_ok(l: TcpListener) {
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
             let mut s = s;
@@ -362,15 +366,7 @@ pub fn kubelet_health(netns: Option<&str>) {
     })
     .join()
     .unwrap();
-    std::thread::spawn(move || {
-        for s in health.incoming().flatten() {
-            let mut s = s;
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
-            let _ =
-                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
-    });
+    serve_ok(health);
 }
 
 /// The kubelet's TLS bootstrap in `root`, for Node `node`: waits for
