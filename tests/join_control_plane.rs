@@ -94,29 +94,24 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
             &log2,
         )
     });
-    let o = kubeadm_in(
-        None,
-        join_root.path(),
-        &[
-            "join",
-            &cp.endpoint,
-            "--token",
-            "abcdef.0123456789abcdef",
-            "--discovery-token-ca-cert-hash",
-            &cp.pin,
-            "--control-plane",
-            "--certificate-key",
-            &key,
-            "--apiserver-advertise-address",
-            "127.0.0.2",
-            "--node-name",
-            "cp-2",
-            "--skip-phases",
-            "preflight,wait-control-plane",
-            "-v",
-            "10",
-        ],
-    );
+    let join_args = [
+        "join",
+        &cp.endpoint,
+        "--token",
+        "abcdef.0123456789abcdef",
+        "--discovery-token-ca-cert-hash",
+        &cp.pin,
+        "--control-plane",
+        "--certificate-key",
+        &key,
+        "--apiserver-advertise-address",
+        "127.0.0.2",
+        "--node-name",
+        "cp-2",
+    ];
+    let mut first = join_args.to_vec();
+    first.extend(["--skip-phases", "preflight,wait-control-plane", "-v", "10"]);
+    let o = kubeadm_in(None, join_root.path(), &first);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         o.status.success(),
@@ -171,6 +166,32 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
             "{m}"
         );
     }
+    // The same join again (as after an interruption late in the first): preflight
+    // reuses what the first run wrote, the etcd member is found already voting, and the
+    // node completes.
+    let mut again = join_args.to_vec();
+    again.extend([
+        "--skip-phases",
+        "wait-control-plane",
+        "--ignore-preflight-errors",
+        support::node::HOST_CHECKS,
+    ]);
+    let o = kubeadm_in(None, join_root.path(), &again);
+    let rerun = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{rerun}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for line in [
+        "[preflight] Reusing /etc/kubernetes/manifests/kube-apiserver.yaml",
+        "[preflight] Reusing /etc/kubernetes/manifests/etcd.yaml",
+        "[preflight] Reusing /etc/kubernetes/kubelet.conf",
+        "is already a voting member (joined by an earlier run)",
+    ] {
+        assert!(rerun.contains(line), "{line}:\n{rerun}");
+    }
+
     let node = cp
         .server
         .state()

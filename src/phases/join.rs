@@ -166,24 +166,28 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
         let names = super::joincp::keys_needed(d.host.as_ref(), &cp)?;
         d.keys = crate::pki::KeyCache::spawn(names, cp.cluster.encryption_algorithm);
         let have: Vec<String> = checks.iter().map(|c| c.name()).collect();
-        checks.extend(
-            crate::preflight::init_checks(
-                &cp,
-                std::path::Path::new(crate::manifests::MANIFESTS_DIR),
-            )
+        let manifests_dir = std::path::Path::new(crate::manifests::MANIFESTS_DIR);
+        let cp_checks: Vec<_> = crate::preflight::init_checks(&cp, manifests_dir)
             .into_iter()
-            .filter(|c| !have.contains(&c.name())),
-        );
+            .filter(|c| !have.contains(&c.name()))
+            .collect();
+        // The static Pods an earlier run of this join wrote are reused.
+        let proxy_env = crate::manifests::proxy_env_of(std::env::vars());
+        let paths = super::preflight::InitPaths {
+            manifests_dir,
+            kubeconfig_dir: &JoinData::kubernetes_dir(),
+            proxy_env: &proxy_env,
+        };
+        let earlier = super::preflight::EarlierRun::find(d.host.as_ref(), &cp, &paths)?;
+        checks.extend(earlier.apply(cp_checks));
     }
-    if !d.control_plane() {
-        // What an earlier join of this node to this cluster left is reused.
-        let earlier = super::preflight::EarlierRun::find_join(
-            d.host.as_ref(),
-            &d.cfg,
-            &JoinData::kubernetes_dir(),
-        );
-        checks = earlier.apply(checks);
-    }
+    // What an earlier join of this node to this cluster left is reused.
+    let earlier = super::preflight::EarlierRun::find_join(
+        d.host.as_ref(),
+        &d.cfg,
+        &JoinData::kubernetes_dir(),
+    );
+    checks = earlier.apply(checks);
     super::preflight::run_checks(
         d.host.as_ref(),
         &[crate::preflight::Check::IsPrivilegedUser],

@@ -252,6 +252,12 @@ pub fn etcd_join(d: &mut JoinData) -> anyhow::Result<()> {
     let members = client.member_list()?;
     let initial = crate::etcd::initial_cluster(&members, &cfg.node_registration.name, &peer_url);
     super::staticpods::write_local_etcd(d.host.as_ref(), &cfg, &manifests_dir, &initial)?;
+    if members.iter().any(|m| m.id == id && !m.is_learner) {
+        println!(
+            "[etcd] The etcd member {id:x} is already a voting member (joined by an earlier run)"
+        );
+        return Ok(());
+    }
     let timeout = d
         .cfg
         .versioned
