@@ -211,9 +211,14 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
     let host = d.host.clone();
     match host.read(&d.cfg.ca_cert_path) {
         Ok(existing) if existing == cluster.ca_pem => {}
-        Ok(_) => anyhow::bail!(
-            "{} holds another CA than this cluster's: it is left from a join to another cluster. Run 'kubeadm reset' on this node, then join again",
-            d.cfg.ca_cert_path.display()
+        // Kept, as upstream keeps an existing file; the kubelet will not trust this
+        // cluster's API server with it.
+        Ok(_) => crate::output::warn_once_as(
+            "CACertificate",
+            &format!(
+                "[WARNING CACertificate]: {} holds another CA than this cluster's (left from a join to another cluster?); it is kept, and the kubelet will not trust this cluster's API server with it. Run 'kubeadm reset' on this node, then join again",
+                d.cfg.ca_cert_path.display()
+            ),
         ),
         Err(_) => host.write_file(
             &d.cfg.ca_cert_path,
