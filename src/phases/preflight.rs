@@ -51,18 +51,19 @@ pub struct InitPaths<'a> {
     pub proxy_env: &'a [(String, String)],
 }
 
-/// What an earlier `kubeadm init` with this same configuration left on the node and what
-/// it started: its checks are replaced by a "reusing" line, so that a rerun after an
+/// What an earlier run of the same `kubeadm init` or `join` left on the node and what it
+/// started: their checks are replaced by a "reusing" line, so that a rerun after an
 /// interruption completes the node instead of stopping on its own files.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct EarlierRun {
-    /// Manifests byte for byte as this configuration writes them.
+    /// Files as this configuration writes them (manifests, the kubelet's config.yaml), or
+    /// written for this node in this cluster (a join's CA and kubeconfigs).
     pub files: Vec<std::path::PathBuf>,
     /// Ports held by the components those manifests (and this kubelet configuration) start.
     pub ports: Vec<u16>,
     /// The local etcd's data directory, when its manifest is one of `files`.
     pub dirs: Vec<std::path::PathBuf>,
-    /// Manifests that exist but differ: written with another configuration.
+    /// Files that exist but are another configuration's or another cluster's.
     pub foreign: Vec<std::path::PathBuf>,
 }
 
