@@ -12,6 +12,9 @@ use kubeadm::config::{
 };
 use kubeadm::host::RealHost;
 
+mod support;
+use support::rng::XorShift;
+
 fn corpus() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/configs/good");
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -292,17 +295,6 @@ fn bad_configurations_name_the_field() {
             !err.contains("0123456789"),
             "an error must not show a token secret: {err}"
         );
-    }
-}
-
-/// A small deterministic generator, so that the fuzz run is bounded and repeatable.
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 

@@ -14,19 +14,8 @@ use serde_json::{json, Value};
 use kubeadm::discovery::{cluster_info_contents, detached_signature, verify_cluster_info};
 use kubeadm::token::BootstrapToken;
 
-/// A small deterministic generator, so that each run is bounded and repeatable.
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+mod support;
+use support::rng::XorShift;
 
 const ROUNDS: usize = 1000;
 

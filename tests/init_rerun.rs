@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::files::{assert_pairs, assert_whole};
+use support::files::{assert_pairs, assert_whole, kill_at, KillPoint};
 use support::node::{write_init_config, NodeSimulator, HOST_CHECKS};
 use support::{free_port, http_ok};
 
@@ -55,31 +55,6 @@ fn succeeded(o: &Output, what: &str) -> String {
     out
 }
 
-/// Runs init until it prints a line starting with `prefix` on standard output, waits
-/// `delay`, and kills it with SIGKILL; false when it ended first.
-fn kill_at(root: &Path, prefix: &str, delay: Duration) -> bool {
-    use std::io::BufRead;
-    let mut child = init(root).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let seen = rx.iter().any(|line| line.starts_with(prefix));
-    if seen {
-        std::thread::sleep(delay);
-    }
-    let ended = child.try_wait().unwrap().is_some();
-    let _ = child.kill();
-    let _ = child.wait();
-    seen && !ended
-}
-
 /// Where the kills land: the first line each phase prints.
 const POINTS: &[&str] = &[
     "[certs] Generating \"apiserver\"",
@@ -108,7 +83,7 @@ fn init_killed_at_any_point_completes_on_a_rerun() {
         // Right at the phase's first line, or a little into it.
         let delay = Duration::from_millis(if i % 2 == 0 { 0 } else { 20 });
         assert!(
-            kill_at(r, prefix, delay),
+            kill_at(init(r), r, &KillPoint::Line(prefix), delay),
             "init printed no line starting with {prefix:?} before it ended"
         );
         assert_whole(r, true);

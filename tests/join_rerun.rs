@@ -10,30 +10,23 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
-use support::files::{assert_pairs, assert_whole};
+use support::files::{assert_pairs, assert_whole, kill_at, KillPoint};
 use support::node::HOST_CHECKS;
 use support::*;
 use testapiserver::resources;
 
-/// Where a kill lands: at the first line starting with the text, or when the file (under
-/// the node's root) appears.
-enum Point {
-    Line(&'static str),
-    File(&'static str),
-}
-
-const POINTS: &[Point] = &[
-    Point::Line("[discovery] Trying"),
-    Point::Line("[discovery] Cluster info"),
-    Point::Line("[kubelet-start] Wrote the bootstrap kubeconfig"),
-    Point::Line("[kubelet-start] Downloading"),
-    Point::Line("[kubelet-start] Starting the kubelet"),
-    Point::Line("[kubelet-check]"),
-    Point::Line("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap"),
-    Point::File("etc/kubernetes/kubelet.conf"),
+const POINTS: &[KillPoint] = &[
+    KillPoint::Line("[discovery] Trying"),
+    KillPoint::Line("[discovery] Cluster info"),
+    KillPoint::Line("[kubelet-start] Wrote the bootstrap kubeconfig"),
+    KillPoint::Line("[kubelet-start] Downloading"),
+    KillPoint::Line("[kubelet-start] Starting the kubelet"),
+    KillPoint::Line("[kubelet-check]"),
+    KillPoint::Line("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap"),
+    KillPoint::File("etc/kubernetes/kubelet.conf"),
 ];
 
 fn join(root: &Path, cp: &ControlPlane, node: &str) -> Command {
@@ -58,36 +51,6 @@ fn join(root: &Path, cp: &ControlPlane, node: &str) -> Command {
     c
 }
 
-/// Runs the join until the point, kills it; false when it ended first.
-fn kill_at(mut cmd: Command, root: &Path, point: &Point) -> bool {
-    use std::io::BufRead;
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let seen = match point {
-        Point::Line(prefix) => rx.iter().any(|l| l.starts_with(prefix)),
-        Point::File(f) => {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while !root.join(f).exists() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            root.join(f).exists()
-        }
-    };
-    let ended = child.try_wait().unwrap().is_some();
-    let _ = child.kill();
-    let _ = child.wait();
-    seen && !ended
-}
-
 #[test]
 fn join_killed_at_any_point_completes_on_a_rerun() {
     let cp = control_plane();
@@ -101,7 +64,7 @@ fn join_killed_at_any_point_completes_on_a_rerun() {
         let root = tempfile::tempdir().unwrap();
         let r = root.path();
         let kubelet = kubelet_bootstrap(r.to_path_buf(), &name, None);
-        let landed = kill_at(join(r, &cp, &name), r, point);
+        let landed = kill_at(join(r, &cp, &name), r, point, Duration::ZERO);
         assert!(landed, "join {i} ended before its kill point");
         assert_whole(r, true);
         // A Node the kubelet registered becomes Ready meanwhile.

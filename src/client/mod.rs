@@ -263,23 +263,21 @@ impl Api for KubeClient {
             })?;
         let limit = answer_limit(method, path);
         let client = &self.client;
+        // No answer from the server, or one that could not be read whole.
+        let unavailable = |e: &dyn std::fmt::Display| ApiError {
+            code: 0,
+            reason: "ServiceUnavailable".into(),
+            message: format!("{method} {path}: {e}"),
+        };
         let fut = async move {
             let res = client
                 .send(req.map(kube::client::Body::from))
                 .await
-                .map_err(|e| ApiError {
-                    code: 0,
-                    reason: "ServiceUnavailable".into(),
-                    message: format!("{method} {path}: {e}"),
-                })?;
+                .map_err(|e| unavailable(&e))?;
             let status = res.status();
             let body = read_bounded(res.into_body(), limit)
                 .await
-                .map_err(|e| ApiError {
-                    code: 0,
-                    reason: "ServiceUnavailable".into(),
-                    message: format!("{method} {path}: {e}"),
-                })?;
+                .map_err(|e| unavailable(&e))?;
             Ok::<_, ApiError>((status, body))
         };
         let result = self

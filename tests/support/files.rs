@@ -1,8 +1,50 @@
-//! Checks of the files a (possibly killed) kubeadm left: each whole, each certificate
-//! matching its key.
+//! Killing kubeadm at a chosen point, and checks of the files it left: each whole, each
+//! certificate matching its key.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Where a kill lands: at the first line of standard output starting with the text, or
+/// when the file (under the node's root) appears.
+pub enum KillPoint {
+    Line(&'static str),
+    File(&'static str),
+}
+
+/// Runs `cmd` (standard output piped) until `point`, waits `delay`, and kills it with
+/// SIGKILL; false when it ended first.
+pub fn kill_at(mut cmd: Command, root: &Path, point: &KillPoint, delay: Duration) -> bool {
+    use std::io::BufRead;
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let seen = match point {
+        KillPoint::Line(prefix) => rx.iter().any(|l| l.starts_with(prefix)),
+        KillPoint::File(f) => {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !root.join(f).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            root.join(f).exists()
+        }
+    };
+    if seen {
+        std::thread::sleep(delay);
+    }
+    let ended = child.try_wait().unwrap().is_some();
+    let _ = child.kill();
+    let _ = child.wait();
+    seen && !ended
+}
 
 pub fn files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

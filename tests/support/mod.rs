@@ -7,6 +7,7 @@
 pub mod containerd;
 pub mod files;
 pub mod node;
+pub mod rng;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
