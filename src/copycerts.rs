@@ -77,10 +77,12 @@ pub fn decrypt(data: &[u8], key: &[u8; CERTIFICATE_KEY_BYTES]) -> anyhow::Result
 pub struct DownloadedFile {
     /// Where it goes on this node.
     pub path: std::path::PathBuf,
-    /// Its content, decrypted and checked to be the PEM it should be.
+    /// Its content, decrypted.
     pub content: Vec<u8>,
-    /// A private key (written 0600).
+    /// A private key by its name (written 0600).
     pub secret: bool,
+    /// What is wrong with the content, when it is not the PEM its name says.
+    pub warning: Option<String>,
 }
 
 /// The most one file of the Secret may hold: a certificate bundle or a key is a few KiB.
@@ -88,8 +90,10 @@ pub const MAX_FILE_BYTES: usize = 1 << 20;
 
 /// Opens the `kubeadm-certs` Secret: each of `wanted` (data key, path) that the Secret
 /// holds is base64-decoded, decrypted with the certificate key, and checked to be a PEM
-/// certificate, private key or public key as its name says. Absent or empty entries are
-/// skipped (an external CA keeps its key); anything else wrong is an error naming the entry.
+/// certificate, private key or public key as its name says (a warning when not, as
+/// upstream does not check). Absent or empty entries are skipped (an external CA keeps its
+/// key); an entry that is not a string, not base64, larger than a key or certificate can
+/// be, or does not decrypt is an error naming it.
 pub fn open_secret(
     secret: &serde_json::Value,
     key: &[u8; CERTIFICATE_KEY_BYTES],
@@ -127,23 +131,32 @@ pub fn open_secret(
         } else {
             "PRIVATE KEY"
         };
+        // Upstream writes whatever decrypts; what is not the PEM its name says is written
+        // too, with a warning naming it (the certificate key's holder made it).
         let blocks = ::pem::parse_many(&content)
             .ok()
-            .filter(|b| !b.is_empty() && b.iter().all(|b| b.tag().ends_with(expected)))
-            .with_context(|| {
-                format!("{SECRET_NAME} Secret: {name} decrypts to something that is not a PEM {expected}")
-            })?;
-        if expected == "CERTIFICATE" {
-            for b in &blocks {
-                crate::pki::public_key_pin(b.contents()).with_context(|| {
-                    format!("{SECRET_NAME} Secret: {name} holds a certificate that does not parse")
-                })?;
+            .filter(|b| !b.is_empty() && b.iter().all(|b| b.tag().ends_with(expected)));
+        let warning = match &blocks {
+            None => Some(format!(
+                "[WARNING {SECRET_NAME}]: {name} decrypts to something that is not a PEM {expected}; it is written as upstream writes it, and what reads it will fail"
+            )),
+            Some(blocks)
+                if expected == "CERTIFICATE"
+                    && blocks
+                        .iter()
+                        .any(|b| crate::pki::public_key_pin(b.contents()).is_err()) =>
+            {
+                Some(format!(
+                    "[WARNING {SECRET_NAME}]: {name} holds a certificate that does not parse; it is written as upstream writes it, and what reads it will fail"
+                ))
             }
-        }
+            Some(_) => None,
+        };
         out.push(DownloadedFile {
             path: path.clone(),
             content,
             secret: expected == "PRIVATE KEY",
+            warning,
         });
     }
     Ok(out)

@@ -95,6 +95,9 @@ pub fn download_certs(d: &mut JoinData) -> anyhow::Result<()> {
     let files =
         crate::copycerts::open_secret(&secret, &key, &crate::copycerts::certs_to_transfer(&cfg))?;
     for file in files {
+        if let Some(w) = &file.warning {
+            eprintln!("{w}");
+        }
         d.host.write_file(
             &file.path,
             &file.content,
