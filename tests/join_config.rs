@@ -123,3 +123,24 @@ fn refusals_name_the_field() {
         assert!(!e.contains("0123456789abcdef"), "{e}");
     }
 }
+
+#[test]
+fn ignored_preflight_errors_of_the_flag_add_to_the_files() {
+    let text = format!(
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\nnodeRegistration:\n  name: w2\n  ignorePreflightErrors: [Swap, CRI]\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: lb.example:6443\n    token: {TOKEN}\n    caCertHashes: [{PIN}]\n"
+    );
+    let docs = parse(&text, "join.yaml").unwrap();
+    let cfg = join_configuration(
+        &host(),
+        Some(&docs),
+        &JoinOverrides {
+            ignore_preflight_errors: vec!["DiscoveryEndpoint".into(), "swap".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.versioned.node_registration.ignore_preflight_errors,
+        ["Swap", "CRI", "DiscoveryEndpoint"]
+    );
+}

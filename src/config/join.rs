@@ -103,8 +103,12 @@ pub fn apply_join_overrides(j: &mut v1beta4::JoinConfiguration, o: &JoinOverride
             directory: p.display().to_string(),
         });
     }
-    if !o.ignore_preflight_errors.is_empty() {
-        j.node_registration.ignore_preflight_errors = o.ignore_preflight_errors.clone();
+    // The flag adds to the configuration's list, as upstream merges the two.
+    let list = &mut j.node_registration.ignore_preflight_errors;
+    for name in &o.ignore_preflight_errors {
+        if !list.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            list.push(name.clone());
+        }
     }
     if let Some(f) = &o.discovery_file {
         j.discovery.file = Some(v1beta4::FileDiscovery {
