@@ -101,9 +101,9 @@ fn role_rules(store: &Store, role_ref: &Value, binding_ns: Option<&str>) -> Vec<
 }
 
 /// The Node authorizer (kube-apiserver runs `--authorization-mode=Node,RBAC` on kubeadm
-/// clusters), for what a kubelet does outside of Pods: certificate requests, its own Node
-/// object and status, its lease. The graph-based access to Pods' Secrets and ConfigMaps
-/// is not modelled: nothing kubeadm does depends on it.
+/// clusters), for what a kubelet does: certificate requests, its own Node object and
+/// status, its lease, its mirror Pods. The graph-based access to Pods' Secrets and
+/// ConfigMaps is not modelled: nothing kubeadm does depends on it.
 fn node_allows(user: &User, a: &Attributes) -> bool {
     let Some(node) = user.name.strip_prefix("system:node:") else {
         return false;
@@ -122,6 +122,14 @@ fn node_allows(user: &User, a: &Attributes) -> bool {
             "create" | "update" | "patch" => own,
             _ => false,
         },
+        // Mirror Pods of the node's static Pods: a kubelet creates, reads and deletes
+        // them (the NodeRestriction admission plugin, not modelled, limits them to
+        // mirror Pods bound to the node) and reports their status.
+        ("", Some("pods")) => matches!(
+            (a.verb.as_str(), a.subresource.as_deref()),
+            ("get" | "list" | "watch" | "create" | "delete", None)
+                | ("update" | "patch", Some("status"))
+        ),
         ("coordination.k8s.io", Some("leases")) => {
             a.namespace.as_deref() == Some("kube-node-lease") && own
         }
