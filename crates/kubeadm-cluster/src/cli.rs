@@ -1,0 +1,176 @@
+//! The command line: `apply`, `reset`, `status` and `kubeconfig`, each with
+//! `-f cluster.yaml`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::run::{self, Settings};
+use crate::spec::Cluster;
+
+/// Builds, resets and inspects a whole kubeadm-rs cluster described by one file, over SSH.
+#[derive(Debug, Parser)]
+#[command(name = "kubeadm-cluster", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// The cluster file (kind: Cluster, apiVersion: kubeadm-rs.io/v1alpha1).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    file: PathBuf,
+    /// The known_hosts file host keys are checked against (overrides the cluster file's
+    /// knownHostsFile; SSH's own by default).
+    #[arg(long, value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
+    /// Accept and record the SSH key of a host seen for the first time (a key that
+    /// differs from the known one is still refused).
+    #[arg(long)]
+    accept_new_host_keys: bool,
+    /// How long connecting to a host may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    connect_timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Makes the hosts the cluster the file describes: installs kubeadm, runs preflight
+    /// everywhere, initialises the first control plane, joins the others; hosts already
+    /// joined are left as they are.
+    Apply {
+        #[command(flatten)]
+        common: Common,
+        /// The kubeadm binary installed on the hosts (default: the kubeadm beside this
+        /// program, else the one on PATH).
+        #[arg(long, value_name = "FILE")]
+        kubeadm_binary: Option<PathBuf>,
+    },
+    /// Runs `kubeadm reset -f` on every host: workers first, then the control planes in
+    /// the reverse of their join order.
+    Reset {
+        #[command(flatten)]
+        common: Common,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Shows each host's facts and whether it is a node of the cluster.
+    Status {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Prints the cluster's admin kubeconfig, read from the first control plane.
+    Kubeconfig {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn default_kubeadm_binary() -> PathBuf {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("kubeadm")));
+    if let Some(p) = beside.filter(|p| p.is_file()) {
+        return p;
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("kubeadm"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("kubeadm"))
+}
+
+fn settings(
+    c: &Cluster,
+    common: &Common,
+    binary: Option<PathBuf>,
+) -> anyhow::Result<(Settings, tempfile::TempDir)> {
+    // The master connections' sockets: a private directory of this run.
+    let control = tempfile::Builder::new()
+        .prefix("kubeadm-cluster-ssh.")
+        .tempdir()?;
+    Ok((
+        Settings {
+            ssh: crate::ssh::Options {
+                known_hosts_file: common
+                    .known_hosts
+                    .clone()
+                    .or_else(|| c.known_hosts_file.clone()),
+                accept_new_host_keys: common.accept_new_host_keys,
+                control_dir: control.path().to_path_buf(),
+                connect_timeout: Duration::from_secs(common.connect_timeout.max(1)),
+            },
+            kubeadm_binary: binary.unwrap_or_else(default_kubeadm_binary),
+        },
+        control,
+    ))
+}
+
+/// Runs the command line; returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run_cli(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn run_cli(cli: Cli) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (common, binary) = match &cli.command {
+        Command::Apply {
+            common,
+            kubeadm_binary,
+        } => (common, kubeadm_binary.clone()),
+        Command::Reset { common, .. }
+        | Command::Status { common }
+        | Command::Kubeconfig { common } => (common, None),
+    };
+    let cluster = Cluster::load(&common.file)?;
+    let (s, _control) = settings(&cluster, common, binary)?;
+    let report = match &cli.command {
+        Command::Apply { .. } => rt.block_on(run::apply(&cluster, &s))?,
+        Command::Reset { yes, .. } => {
+            if !yes {
+                confirm_reset(&cluster)?;
+            }
+            rt.block_on(run::reset(&cluster, &s))?
+        }
+        Command::Status { .. } => rt.block_on(run::status(&cluster, &s))?,
+        Command::Kubeconfig { .. } => {
+            let kc = rt.block_on(run::kubeconfig(&cluster, &s))?;
+            std::io::stdout().write_all(&kc)?;
+            return Ok(0);
+        }
+    };
+    print!("{}", report.table());
+    Ok(if report.any_failed() { 1 } else { 0 })
+}
+
+fn confirm_reset(c: &Cluster) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("reset removes the cluster from all {} hosts of {}; there is no terminal to confirm it on: pass --yes", c.hosts.len(), c.file);
+    }
+    print!(
+        "[reset] kubeadm reset -f will run on all {} hosts of {}: their cluster files, etcd data and Node state are removed. Are you sure? [y/N] ",
+        c.hosts.len(),
+        c.file
+    );
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        anyhow::bail!("reset aborted");
+    }
+    Ok(())
+}

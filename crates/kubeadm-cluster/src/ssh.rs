@@ -1,0 +1,233 @@
+//! SSH to the hosts, through the `openssh` crate over the system's OpenSSH client: the
+//! user's `~/.ssh/config`, agents, jump hosts and known_hosts work as they do for `ssh`,
+//! one master connection per host carries every command of a run, and host keys are
+//! checked strictly (an unknown key is refused unless the user accepts new keys).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openssh::{KnownHosts, Session, SessionBuilder, Stdio};
+use tokio::io::AsyncWriteExt;
+
+use crate::spec::Host;
+
+/// How every host is reached.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The `known_hosts` file (SSH's own when `None`).
+    pub known_hosts_file: Option<PathBuf>,
+    /// Accept, and record, the key of a host not yet in known_hosts (a changed key is
+    /// still refused).
+    pub accept_new_host_keys: bool,
+    /// Where the master connections' sockets live.
+    pub control_dir: PathBuf,
+    /// How long connecting may take.
+    pub connect_timeout: Duration,
+}
+
+/// One host's SSH connection.
+pub struct Remote {
+    session: Session,
+    /// `user@address:port`, for messages.
+    pub name: String,
+    /// Commands go through `sudo -n` (the login user is not root).
+    sudo: bool,
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Output {
+    /// Its exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
+    /// What it printed.
+    pub stdout: Vec<u8>,
+    /// What it printed on standard error.
+    pub stderr: Vec<u8>,
+}
+
+impl Output {
+    /// Whether it succeeded.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The last `n` lines it printed on standard error (or standard output, when standard
+    /// error is empty), for a failure's message.
+    pub fn tail(&self, n: usize) -> String {
+        let text = if self.stderr.iter().any(|b| !b.is_ascii_whitespace()) {
+            &self.stderr
+        } else {
+            &self.stdout
+        };
+        let text = String::from_utf8_lossy(text);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+impl Remote {
+    /// Connects to `h`.
+    pub async fn connect(h: &Host, o: &Options) -> anyhow::Result<Remote> {
+        let name = format!("{}@{}:{}", h.user, h.address, h.port);
+        let mut b = SessionBuilder::default();
+        b.user(h.user.clone())
+            .port(h.port)
+            .known_hosts_check(if o.accept_new_host_keys {
+                KnownHosts::Add
+            } else {
+                KnownHosts::Strict
+            })
+            .connect_timeout(o.connect_timeout)
+            .server_alive_interval(Duration::from_secs(15))
+            .control_directory(&o.control_dir);
+        if let Some(k) = &h.identity_file {
+            b.keyfile(k);
+        }
+        if let Some(f) = &o.known_hosts_file {
+            b.user_known_hosts_file(f);
+        }
+        let session = b.connect(&h.address).await.map_err(|e| {
+            let text = error_text(&e);
+            let hint = if text.contains("Host key verification failed")
+                || text.contains("host key")
+            {
+                format!(
+                    "\n  the host's SSH key is not the one known_hosts{} holds for it, or it is not there: compare `ssh-keyscan -p {} {}` with the host's /etc/ssh/ssh_host_*_key.pub and add it to known_hosts, or run again with --accept-new-host-keys to accept a key seen for the first time",
+                    o.known_hosts_file
+                        .as_ref()
+                        .map(|f| format!(" ({})", f.display()))
+                        .unwrap_or_default(),
+                    h.port,
+                    h.address
+                )
+            } else {
+                String::new()
+            };
+            anyhow::anyhow!("cannot connect over SSH to {name}: {text}{hint}")
+        })?;
+        Ok(Remote {
+            session,
+            name,
+            sudo: h.user != "root",
+        })
+    }
+
+    /// Runs `script` with `sh -c` on the host, with `stdin` as its standard input.
+    pub async fn run(&self, script: &str, stdin: Option<&[u8]>) -> anyhow::Result<Output> {
+        let mut cmd = if self.sudo {
+            let mut c = self.session.command("sudo");
+            c.args(["-n", "sh", "-c", script]);
+            c
+        } else {
+            let mut c = self.session.command("sh");
+            c.args(["-c", script]);
+            c
+        };
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().await.map_err(|e| {
+            anyhow::anyhow!("{}: cannot run a command: {}", self.name, error_text(&e))
+        })?;
+        if let Some(input) = stdin {
+            let mut w = child
+                .stdin()
+                .take()
+                .ok_or_else(|| anyhow::anyhow!("{}: no standard input", self.name))?;
+            // Written from a task of its own, so a command that prints a lot before
+            // reading its input cannot stall both sides.
+            let input = input.to_vec();
+            let writer = tokio::spawn(async move {
+                let r = w.write_all(&input).await;
+                let _ = w.shutdown().await;
+                r
+            });
+            let out = child.wait_with_output().await;
+            writer
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", self.name))?
+                .map_err(|e| anyhow::anyhow!("{}: sending the input: {e}", self.name))?;
+            let out = out.map_err(|e| anyhow::anyhow!("{}: {}", self.name, error_text(&e)))?;
+            return Ok(Output {
+                code: out.status.code(),
+                stdout: out.stdout,
+                stderr: out.stderr,
+            });
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", self.name, error_text(&e)))?;
+        Ok(Output {
+            code: out.status.code(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    /// Ends the master connection.
+    pub async fn close(self) {
+        let _ = self.session.close().await;
+    }
+}
+
+/// An openssh error with its causes, on one line.
+fn error_text(e: &openssh::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `s` quoted for a POSIX shell.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_keeps_words_and_quotes_the_rest() {
+        assert_eq!(quote("/usr/local/bin/kubeadm"), "/usr/local/bin/kubeadm");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("$(x)"), "'$(x)'");
+    }
+
+    #[test]
+    fn a_tail_prefers_standard_error() {
+        let o = Output {
+            code: Some(1),
+            stdout: b"a\nb\n".to_vec(),
+            stderr: b"x\n\ny\nz\n".to_vec(),
+        };
+        assert_eq!(o.tail(2), "y\nz");
+        let o = Output {
+            code: Some(1),
+            stdout: b"a\nb\n".to_vec(),
+            stderr: b" \n".to_vec(),
+        };
+        assert_eq!(o.tail(5), "a\nb");
+    }
+}

@@ -1,0 +1,367 @@
+//! kubeadm-cluster against test hosts reached over real SSH: a cluster of one control
+//! plane and two workers is applied (one worker unreachable at first), applied again,
+//! and reset; a cluster of two control planes and a worker holds both etcd members and
+//! lists its three Nodes through the fetched kubeconfig. Skips, saying why, where
+//! namespaces cannot be made (not root, tools missing).
+
+mod support;
+
+use std::process::Command;
+
+use support::*;
+
+fn skip() -> bool {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return true;
+    }
+    false
+}
+
+fn assert_result(out: &str, node: &str, want: &str) {
+    assert_eq!(
+        result_of(out, node),
+        Some(want),
+        "{node} should be {want}:\n{out}"
+    );
+}
+
+#[test]
+fn one_control_plane_and_two_workers_apply_reapply_and_reset() {
+    if skip() {
+        return;
+    }
+    let mut net = Net::new().unwrap();
+    let cp = net.host(0, "cp-1", true).unwrap();
+    let w1 = net.host(1, "w-1", false).unwrap();
+    let mut w2 = net.host(2, "w-2", false).unwrap();
+    let file = cluster_file(
+        &net,
+        &[(&cp, "control-plane"), (&w1, "worker"), (&w2, "worker")],
+        None,
+    );
+    let file = file.to_str().unwrap();
+
+    // w-2 cannot be reached: it fails, the others are built.
+    w2.stop_sshd();
+    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    assert!(!ok, "a failed host makes the run fail:\n{out}");
+    assert_result(&out, "cp-1", "initialized");
+    assert_result(&out, "w-1", "joined");
+    assert_result(&out, "w-2", "FAILED");
+    assert!(
+        out.contains("w-2 failed: cannot connect over SSH to root@"),
+        "{out}"
+    );
+    assert_eq!(nodes_of(&cp), ["cp-1", "w-1"]);
+
+    // Every host has its files; secrets never shown.
+    for f in [
+        "admin.conf",
+        "kubelet.conf",
+        "manifests/kube-apiserver.yaml",
+        "manifests/etcd.yaml",
+        "pki/ca.key",
+    ] {
+        assert!(
+            cp.file(&format!("/etc/kubernetes/{f}")).exists(),
+            "cp-1 lacks {f}"
+        );
+    }
+    assert!(w1.file("/etc/kubernetes/kubelet.conf").exists());
+    assert!(w1.file("/var/lib/kubelet/config.yaml").exists());
+    assert!(!w1.file("/etc/kubernetes/admin.conf").exists());
+    assert_eq!(
+        std::fs::read(cp.file("/etc/kubernetes/pki/ca.crt")).unwrap(),
+        std::fs::read(w1.file("/etc/kubernetes/pki/ca.crt")).unwrap()
+    );
+    assert!(
+        w1.file("/usr/local/bin/kubeadm").exists(),
+        "kubeadm installed"
+    );
+    assert!(!w2.file("/etc/kubernetes/kubelet.conf").exists());
+    // The token and certificate key in the run's configuration files reached no output,
+    // and the files are gone from the hosts.
+    assert!(
+        !out.contains("certificateKey") && !out.contains("token:"),
+        "{out}"
+    );
+    for h in [&cp, &w1] {
+        let left: Vec<_> = std::fs::read_dir(h.file("/run/kubeadm-cluster"))
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(
+            left.is_empty(),
+            "configuration files left on {}: {left:?}",
+            h.node
+        );
+    }
+    let secret = token_secret_of(&cp);
+    assert!(
+        !out.contains(&secret),
+        "the token secret was printed:\n{out}"
+    );
+
+    // w-2 back: it joins, the others are unchanged.
+    w2.start_sshd().unwrap();
+    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    assert!(ok, "{out}");
+    assert_result(&out, "cp-1", "unchanged");
+    assert_result(&out, "w-1", "unchanged");
+    assert_result(&out, "w-2", "joined");
+    assert_eq!(nodes_of(&cp), ["cp-1", "w-1", "w-2"]);
+    assert!(!out.contains("kubeadm init"), "{out}");
+
+    // Nothing left to do: every host unchanged, kubeadm not installed again.
+    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    assert!(ok, "{out}");
+    for n in ["cp-1", "w-1", "w-2"] {
+        assert_result(&out, n, "unchanged");
+    }
+    assert!(
+        !out.contains("installed kubeadm") && !out.contains("kubeadm join"),
+        "{out}"
+    );
+
+    // status sees the same.
+    let (ok, out) = net.kubeadm_cluster(&["status", "-f", file]);
+    assert!(ok, "{out}");
+    assert_result(&out, "cp-1", "control");
+    assert_result(&out, "w-2", "node");
+
+    // reset: every host back to clean.
+    let (ok, out) = net.kubeadm_cluster(&["reset", "-f", file]);
+    assert!(
+        !ok && out.contains("pass --yes"),
+        "no terminal, no confirmation:\n{out}"
+    );
+    let (ok, out) = net.kubeadm_cluster(&["reset", "--yes", "-f", file]);
+    assert!(ok, "{out}");
+    let order: Vec<usize> = [
+        "[w-1] kubeadm reset",
+        "[w-2] kubeadm reset",
+        "[cp-1] kubeadm reset",
+    ]
+    .iter()
+    .map(|l| out.find(l).unwrap_or_else(|| panic!("{l} missing:\n{out}")))
+    .collect();
+    assert!(
+        order[0] < order[2] && order[1] < order[2],
+        "workers first:\n{out}"
+    );
+    for h in [&cp, &w1, &w2] {
+        assert_result(&out, &h.node, "reset");
+        for f in [
+            "/etc/kubernetes/kubelet.conf",
+            "/etc/kubernetes/pki/ca.crt",
+            "/etc/kubernetes/manifests/etcd.yaml",
+            "/etc/kubernetes/admin.conf",
+        ] {
+            assert!(!h.file(f).exists(), "{} still has {f}", h.node);
+        }
+        let etcd: Vec<_> = std::fs::read_dir(h.file("/var/lib/etcd"))
+            .unwrap()
+            .collect();
+        assert!(etcd.is_empty(), "{} keeps etcd data", h.node);
+    }
+    let (ok, out) = net.kubeadm_cluster(&["reset", "--yes", "-f", file]);
+    assert!(ok, "{out}");
+    for n in ["cp-1", "w-1", "w-2"] {
+        assert_result(&out, n, "unchanged");
+    }
+}
+
+/// The secret of the bootstrap token apply made (read from the API server's store).
+fn token_secret_of(cp: &TestHost) -> String {
+    cp.sim.as_ref().unwrap().with_server(|s| {
+        let secrets = testapiserver::resources::find("", "v1", "secrets").unwrap();
+        let s = s.unwrap();
+        let list = s.state().store.list(secrets, Some("kube-system")).0;
+        let t = list
+            .iter()
+            .find(|s| {
+                s["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("bootstrap-token-"))
+                    && s["data"]["description"].is_string()
+            })
+            .expect("apply's token");
+        use base64::Engine;
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(t["data"]["token-secret"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    })
+}
+
+#[test]
+fn an_unknown_host_key_is_refused_unless_accepted() {
+    if skip() {
+        return;
+    }
+    let mut net = Net::new().unwrap();
+    let cp = net.host(0, "cp-1", true).unwrap();
+    let file = cluster_file(&net, &[(&cp, "control-plane")], None);
+    std::fs::write(net.known_hosts(), "").unwrap();
+    let (ok, out) = net.kubeadm_cluster(&["status", "-f", file.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("--accept-new-host-keys"), "{out}");
+    assert!(
+        out.contains("cp-1 failed: cannot connect over SSH"),
+        "{out}"
+    );
+    let (ok, out) = net.kubeadm_cluster(&[
+        "status",
+        "--accept-new-host-keys",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    assert_result(&out, "cp-1", "not");
+    let kh = std::fs::read_to_string(net.known_hosts()).unwrap();
+    assert!(kh.contains("ssh-ed25519"), "the key was recorded: {kh}");
+    // A different key for the same host now is refused even with the flag.
+    let other = std::fs::read_to_string(net.dir.path().join("ssh/operator.pub")).unwrap();
+    let mut w = other.split_whitespace();
+    std::fs::write(
+        net.known_hosts(),
+        format!("{} {} {}\n", cp.addr, w.next().unwrap(), w.next().unwrap()),
+    )
+    .unwrap();
+    let (ok, out) = net.kubeadm_cluster(&[
+        "status",
+        "--accept-new-host-keys",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    assert!(!ok, "a changed key is refused:\n{out}");
+}
+
+#[test]
+fn two_control_planes_and_a_worker_share_etcd_and_list_their_nodes() {
+    if skip() {
+        return;
+    }
+    let mut net = Net::new().unwrap();
+    let cp1 = net.host(0, "cp-1", true).unwrap();
+    let cp2 = net.host(1, "cp-2", true).unwrap();
+    let w1 = net.host(2, "w-1", false).unwrap();
+    let endpoint = format!("{}:6443", cp1.addr);
+    let file = cluster_file(
+        &net,
+        &[
+            (&cp1, "control-plane"),
+            (&cp2, "control-plane"),
+            (&w1, "worker"),
+        ],
+        Some(&endpoint),
+    );
+    let file = file.to_str().unwrap();
+    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    assert!(
+        ok,
+        "{out}\netcd of cp-2:\n{}",
+        std::fs::read_to_string(cp2.dir.join("etcd.log")).unwrap_or_default()
+    );
+    assert_result(&out, "cp-1", "initialized");
+    assert_result(&out, "cp-2", "joined");
+    assert_result(&out, "w-1", "joined");
+    assert!(
+        out.find("[cp-2] joined").unwrap() < out.find("[w-1] kubeadm join").unwrap(),
+        "control planes before workers:\n{out}"
+    );
+    assert!(cp2
+        .file("/etc/kubernetes/manifests/kube-apiserver.yaml")
+        .exists());
+    assert!(
+        cp2.file("/etc/kubernetes/pki/ca.key").exists(),
+        "the shared certificates were copied"
+    );
+
+    // Both etcd members, started and voting.
+    let members = etcd_members(&cp1);
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(
+        members
+            .iter()
+            .all(|m| m.contains("started") && m.contains("false")),
+        "{members:?}"
+    );
+
+    // kubectl through the fetched kubeconfig lists all three Nodes.
+    let kc = net.dir.path().join("admin.conf");
+    let o = net.operator(
+        env!("CARGO_BIN_EXE_kubeadm-cluster"),
+        &["kubeconfig", "-f", file],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(&kc, &o.stdout).unwrap();
+    let o = net.operator(
+        "kubectl",
+        &[
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "get",
+            "nodes",
+            "-o",
+            "name",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "node/cp-1\nnode/cp-2\nnode/w-1\n"
+    );
+
+    // Taking cp-2 and the worker away removes cp-2's etcd member.
+    let part = cluster_file(
+        &net,
+        &[(&cp2, "control-plane"), (&w1, "worker")],
+        Some(&endpoint),
+    );
+    let (ok, out) = net.kubeadm_cluster(&["reset", "--yes", "-f", part.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let members = etcd_members(&cp1);
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert!(members[0].contains("cp-1"), "{members:?}");
+
+    // The whole cluster: the rest goes too.
+    let (ok, out) = net.kubeadm_cluster(&["reset", "--yes", "-f", file]);
+    assert!(ok, "{out}");
+    assert_result(&out, "cp-1", "reset");
+    for h in [&cp1, &cp2, &w1] {
+        assert!(!h.file("/etc/kubernetes/pki/ca.crt").exists(), "{}", h.node);
+        assert!(
+            std::fs::read_dir(h.file("/var/lib/etcd"))
+                .unwrap()
+                .next()
+                .is_none(),
+            "{}",
+            h.node
+        );
+    }
+}
+
+/// `etcdctl member list` against cp's etcd, one line per member.
+fn etcd_members(cp: &TestHost) -> Vec<String> {
+    let pki = cp.file("/etc/kubernetes/pki/etcd");
+    let o = Command::new("ip")
+        .args(["netns", "exec", &cp.netns, "etcdctl", "--endpoints"])
+        .arg(format!("https://{}:2379", cp.addr))
+        .arg("--cacert")
+        .arg(pki.join("ca.crt"))
+        .arg("--cert")
+        .arg(pki.join("healthcheck-client.crt"))
+        .arg("--key")
+        .arg(pki.join("healthcheck-client.key"))
+        .args(["member", "list"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,427 @@
+//! Test hosts for kubeadm-cluster: each host is a network namespace on a bridge (in a
+//! namespace of its own) running Debian's sshd inside a private mount namespace, where
+//! `/etc`, `/var/lib` and `/usr/local` are overlays private to it, with the host's own
+//! directories bound at `/etc/kubernetes`, `/var/lib/kubelet`, `/var/lib/etcd`,
+//! `/usr/local/bin` and `/run`. A node
+//! simulator plays each host's kubelet on those directories, in the host's namespace.
+//! (The overlays only make room for the mount points; the directories the simulator
+//! writes to are bind mounts, since an overlay's upper directory must not change under
+//! it.)
+//! kubeadm-cluster itself runs in an operator namespace on the same bridge. Only
+//! namespaces, links and addresses the test makes are used (a /24 in 10.252.0.0/16).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use nodesim::{Killed, NodeSim, Options};
+
+static NETS: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `ip`, failing with its message.
+pub fn ip(args: &[&str]) -> Result<(), String> {
+    let o = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))
+    }
+}
+
+/// Why these tests cannot run here, if they cannot.
+pub fn unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root: network and mount namespaces need root".into());
+    }
+    for tool in [
+        "ip",
+        "unshare",
+        "/usr/sbin/sshd",
+        "ssh",
+        "ssh-keygen",
+        "etcd",
+        "openssl",
+    ] {
+        let found = if tool.starts_with('/') {
+            Path::new(tool).exists()
+        } else {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !found {
+            return Some(format!(
+                "{tool} is not installed (bash scripts/test installs it)"
+            ));
+        }
+    }
+    None
+}
+
+/// The bridge, the operator's namespace and the hosts' namespaces of one test.
+pub struct Net {
+    pub id: String,
+    pub prefix: String,
+    pub switch: String,
+    pub operator: String,
+    namespaces: Vec<String>,
+    links: usize,
+    /// The test's directory: SSH keys, known_hosts, the cluster file, the hosts' roots.
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for n in self.namespaces.iter().rev() {
+            let _ = Command::new("ip").args(["netns", "del", n]).status();
+        }
+    }
+}
+
+impl Net {
+    pub fn new() -> Result<Net, String> {
+        let n = NETS.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let id = format!("{}{}", pid % 10000, n);
+        let prefix = format!("10.252.{}", (pid as usize * 8 + n) % 250 + 1);
+        let (switch, operator) = (format!("kc{id}-sw"), format!("kc{id}-op"));
+        let mut net = Net {
+            id,
+            prefix,
+            switch: switch.clone(),
+            operator: operator.clone(),
+            namespaces: Vec::new(),
+            links: 0,
+            dir: tempfile::tempdir().map_err(|e| e.to_string())?,
+        };
+        ip(&["netns", "add", &switch])?;
+        net.namespaces.push(switch.clone());
+        ip(&["-n", &switch, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &switch, "link", "set", "br0", "up"])?;
+        ip(&["netns", "add", &operator])?;
+        net.namespaces.push(operator.clone());
+        let addr = format!("{}.1", net.prefix);
+        net.attach(&operator, &addr)?;
+        // SSH keys: the operator's, each host's is made with the host.
+        let keys = net.dir.path().join("ssh");
+        std::fs::create_dir_all(&keys).map_err(|e| e.to_string())?;
+        keygen(&keys.join("operator"))?;
+        Ok(net)
+    }
+
+    /// Links namespace `ns` to the bridge with address `addr`.
+    fn attach(&mut self, ns: &str, addr: &str) -> Result<(), String> {
+        self.links += 1;
+        let (a, b) = (
+            format!("kc{}a{}", self.id, self.links),
+            format!("kc{}b{}", self.id, self.links),
+        );
+        ip(&["link", "add", &a, "type", "veth", "peer", "name", &b])?;
+        ip(&["link", "set", &a, "netns", ns])?;
+        ip(&["link", "set", &b, "netns", &self.switch])?;
+        ip(&["-n", &self.switch, "link", "set", &b, "master", "br0"])?;
+        ip(&["-n", &self.switch, "link", "set", &b, "up"])?;
+        ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", &a])?;
+        ip(&["-n", ns, "link", "set", &a, "up"])?;
+        ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        Ok(())
+    }
+
+    /// A new host, `.10 + i`, named `node`, with sshd running and its kubelet simulated.
+    pub fn host(&mut self, i: usize, node: &str, control_plane: bool) -> Result<TestHost, String> {
+        let ns = format!("kc{}-h{i}", self.id);
+        ip(&["netns", "add", &ns])?;
+        self.namespaces.push(ns.clone());
+        let addr = format!("{}.{}", self.prefix, 10 + i);
+        self.attach(&ns, &addr)?;
+        let dir = self.dir.path().join(format!("host-{node}"));
+        for d in [
+            "root/etc/kubernetes",
+            "root/var/lib/kubelet",
+            "root/var/lib/etcd",
+            "root/usr/local/bin",
+            "root/run",
+            "upper",
+            "work",
+            "ssh",
+        ] {
+            std::fs::create_dir_all(dir.join(d)).map_err(|e| e.to_string())?;
+        }
+        keygen(&dir.join("ssh/hostkey"))?;
+        std::fs::copy(
+            self.dir.path().join("ssh/operator.pub"),
+            dir.join("ssh/authorized_keys"),
+        )
+        .map_err(|e| e.to_string())?;
+        let d = dir.display();
+        std::fs::write(
+            dir.join("ssh/sshd_config"),
+            format!(
+                "ListenAddress {addr}\nPort 22\nHostKey {d}/ssh/hostkey\nPidFile none\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile {d}/ssh/authorized_keys\nStrictModes no\nUsePAM no\nLogLevel ERROR\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        std::fs::write(
+            dir.join("start-sshd.sh"),
+            format!(
+                "set -e
+for p in etc var/lib usr/local; do
+  mkdir -p {d}/upper/$p {d}/work/$p
+  mount -t overlay overlay -o lowerdir=/$p,upperdir={d}/upper/$p,workdir={d}/work/$p /$p
+done
+for p in etc/kubernetes var/lib/kubelet var/lib/etcd usr/local/bin run; do
+  mkdir -p /$p
+  mount --bind {d}/root/$p /$p
+done
+mkdir -p /run/sshd
+exec /usr/sbin/sshd -D -e -f {d}/ssh/sshd_config
+"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut opts = Options::new(&dir.join("root"), node);
+        opts.netns = Some(ns.clone());
+        opts.etcd = control_plane;
+        opts.etcd_log = Some(dir.join("etcd.log"));
+        let mut h = TestHost {
+            netns: ns,
+            addr,
+            node: node.to_string(),
+            dir,
+            sshd: None,
+            sim: Some(NodeSim::start(opts)),
+        };
+        h.start_sshd()?;
+        // known_hosts, as the operator's administrator would have it.
+        let key =
+            std::fs::read_to_string(h.dir.join("ssh/hostkey.pub")).map_err(|e| e.to_string())?;
+        let mut kh = std::fs::read_to_string(self.known_hosts()).unwrap_or_default();
+        let mut parts = key.split_whitespace();
+        kh.push_str(&format!(
+            "{} {} {}\n",
+            h.addr,
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default()
+        ));
+        std::fs::write(self.known_hosts(), kh).map_err(|e| e.to_string())?;
+        Ok(h)
+    }
+
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir.path().join("ssh/known_hosts")
+    }
+
+    pub fn identity(&self) -> PathBuf {
+        self.dir.path().join("ssh/operator")
+    }
+
+    /// Runs a program in the operator's namespace.
+    pub fn operator(&self, program: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.operator, program])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("ip netns exec")
+    }
+
+    /// Runs kubeadm-cluster in the operator's namespace.
+    pub fn kubeadm_cluster(&self, args: &[&str]) -> (bool, String) {
+        let o = self.operator(env!("CARGO_BIN_EXE_kubeadm-cluster"), args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    }
+}
+
+fn keygen(path: &Path) -> Result<(), String> {
+    let o = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("ssh-keygen: {e}"))?;
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&o.stderr).into_owned())
+    }
+}
+
+/// One test host.
+pub struct TestHost {
+    pub netns: String,
+    pub addr: String,
+    pub node: String,
+    /// `root/` holds the host's private files (`root/etc/kubernetes`, …).
+    pub dir: PathBuf,
+    sshd: Option<Killed>,
+    pub sim: Option<NodeSim>,
+}
+
+impl TestHost {
+    pub fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+
+    /// Starts the host's sshd (in a new private mount namespace over its directories)
+    /// and waits until it accepts connections.
+    pub fn start_sshd(&mut self) -> Result<(), String> {
+        let log = std::fs::File::create(self.dir.join("sshd.log")).map_err(|e| e.to_string())?;
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.netns,
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+            ])
+            .arg(self.dir.join("start-sshd.sh"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        self.sshd = Some(Killed(child));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.sshd_listening() {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "sshd of {} did not start: {}",
+                    self.node,
+                    std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    fn sshd_listening(&self) -> bool {
+        Command::new("ip")
+            .args(["netns", "exec", &self.netns, "ss", "-ltn"])
+            .output()
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout).contains(&format!("{}:22", self.addr))
+            })
+    }
+
+    /// Stops the host's sshd: the host is unreachable.
+    pub fn stop_sshd(&mut self) {
+        self.sshd = None;
+    }
+
+    /// The file at `path` on the host (`/etc/kubernetes/...`).
+    pub fn file(&self, path: &str) -> PathBuf {
+        self.root().join(path.trim_start_matches('/'))
+    }
+}
+
+/// The host checks a test host cannot pass (no kubelet or runtime installed, no systemd).
+pub const HOST_CHECKS: &str = nodesim::HOST_CHECKS;
+
+/// A cluster file for `hosts` (`(host, role)`), with the test's keys and known_hosts and a
+/// kubeadm configuration that pulls no images and ignores only the host checks.
+pub fn cluster_file(net: &Net, hosts: &[(&TestHost, &str)], endpoint: Option<&str>) -> PathBuf {
+    let mut text = format!(
+        "apiVersion: kubeadm-rs.io/v1alpha1\nkind: Cluster\nknownHostsFile: {}\nhosts:\n",
+        net.known_hosts().display()
+    );
+    for (h, role) in hosts {
+        text.push_str(&format!(
+            "- address: {}\n  identityFile: {}\n  nodeName: {}\n  role: {role}\n",
+            h.addr,
+            net.identity().display(),
+            h.node
+        ));
+    }
+    if let Some(ep) = endpoint {
+        text.push_str(&format!("controlPlaneEndpoint: {ep}\n"));
+    }
+    let checks: Vec<String> = HOST_CHECKS.split(',').map(|c| format!("\"{c}\"")).collect();
+    let checks = checks.join(", ");
+    text.push_str(&format!(
+        "kubeadm: |
+  apiVersion: kubeadm.k8s.io/v1beta4
+  kind: InitConfiguration
+  nodeRegistration:
+    criSocket: unix:///var/run/containerd/containerd.sock
+    imagePullPolicy: Never
+    ignorePreflightErrors: [{checks}]
+  timeouts:
+    kubeletHealthCheck: 60s
+    controlPlaneComponentHealthCheck: 60s
+  ---
+  apiVersion: kubeadm.k8s.io/v1beta4
+  kind: ClusterConfiguration
+  kubernetesVersion: v1.37.1
+  ---
+  apiVersion: kubeadm.k8s.io/v1beta4
+  kind: JoinConfiguration
+  nodeRegistration:
+    criSocket: unix:///var/run/containerd/containerd.sock
+    imagePullPolicy: Never
+    ignorePreflightErrors: [{checks}]
+  timeouts:
+    tlsBootstrap: 60s
+    kubeletHealthCheck: 60s
+    controlPlaneComponentHealthCheck: 60s
+"
+    ));
+    let n = std::fs::read_dir(net.dir.path())
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let path = net.dir.path().join(format!("cluster-{n}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The result word of `node` in the last summary table of `out`.
+pub fn result_of<'a>(out: &'a str, node: &str) -> Option<&'a str> {
+    let table = &out[out.rfind("\nHOST ")?..];
+    table
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty())
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some(node)).then(|| w.nth(1)).flatten()
+        })
+}
+
+/// The Nodes the API server of `cp` knows.
+pub fn nodes_of(cp: &TestHost) -> Vec<String> {
+    let sim = cp.sim.as_ref().expect("simulated");
+    sim.with_server(|s| {
+        let s = s.expect("the API server runs");
+        let nodes = testapiserver::resources::find("", "v1", "nodes").unwrap();
+        let mut names: Vec<String> = s
+            .state()
+            .store
+            .list(nodes, None)
+            .0
+            .iter()
+            .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    })
+}
