@@ -12,12 +12,15 @@ pub mod rng;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use kubeadm::client::Api;
 use serde_json::json;
 use testapiserver::{resources, Config, TestApiServer};
+
+#[allow(unused_imports)]
+pub use nodesim::{enter_netns, https_ok, Killed};
 
 /// Runs kubeadm on a root, inside a network namespace when given.
 pub fn kubeadm_in(netns: Option<&str>, root: &Path, args: &[&str]) -> Output {
@@ -48,15 +51,6 @@ pub fn kubeadm_ok(root: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     out
-}
-
-/// Moves the calling thread into a network namespace made with `ip netns add`.
-pub fn enter_netns(name: &str) {
-    use std::os::fd::AsRawFd;
-    let f = std::fs::File::open(format!("/var/run/netns/{name}")).expect("the namespace exists");
-    // SAFETY: setns with a valid namespace file descriptor affects only the calling thread.
-    let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(rc, 0, "setns {name}: {}", std::io::Error::last_os_error());
 }
 
 pub struct ControlPlane {
@@ -324,25 +318,6 @@ fn serve_ok(l: TcpListener) {
     });
 }
 
-/// An HTTPS server answering 200 to any GET (a controller-manager or scheduler), with
-/// the given certificate, on a loopback port.
-pub fn https_ok(port: u16, cert: &Path, key: &Path) -> Killed {
-    Killed(
-        Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-cert")
-            .arg(cert)
-            .arg("-key")
-            .arg(key)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("openssl"),
-    )
-}
-
 /// What the kubelet does at join: serve its health endpoint; once bootstrap-kubelet.conf
 /// appears, post a CSR for its node with the bootstrap token, wait for the certificate,
 /// write kubelet.conf and register its Node with its new identity.
@@ -395,24 +370,12 @@ pub fn kubelet_bootstrap(
         let kc = kubeadm::kubeconfig::KubeConfig::from_yaml(&text).unwrap();
         let cluster = kc.current_cluster().unwrap().clone();
         let client = kubeadm::client::KubeClient::from_kubeconfig_text(&text).unwrap();
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::default();
-        let mut dn = rcgen::DistinguishedName::new();
-        dn.push(rcgen::DnType::OrganizationName, "system:nodes");
-        dn.push(rcgen::DnType::CommonName, format!("system:node:{node}"));
-        params.distinguished_name = dn;
-        let csr = params.serialize_request(&key).unwrap().pem().unwrap();
-        use base64::Engine;
-        let b64 = base64::engine::general_purpose::STANDARD;
+        let (key, csr) = nodesim::kubelet_csr(&node);
         let created = client
             .call(
                 "POST",
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests",
-                Some(&json!({
-                    "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
-                    "metadata": {"generateName": "csr-"},
-                    "spec": {"request": b64.encode(csr), "signerName": "kubernetes.io/kube-apiserver-client-kubelet", "usages": ["digital signature", "client auth"]}
-                })),
+                Some(&csr),
                 "application/json",
             )
             .unwrap();
@@ -426,24 +389,13 @@ pub fn kubelet_bootstrap(
                     "application/json",
                 )
                 .unwrap();
-            if let Some(c) = o["status"]["certificate"].as_str() {
-                break b64.decode(c).unwrap();
+            if let Some(c) = nodesim::signed_certificate(&o) {
+                break c;
             }
             assert!(Instant::now() < deadline, "the CSR was not signed");
             std::thread::sleep(Duration::from_millis(100));
         };
-        let kubelet = kubeadm::kubeconfig::KubeConfig::new(
-            "default-cluster",
-            &cluster.server,
-            &cluster.certificate_authority_data,
-            "default-auth",
-            kubeadm::kubeconfig::AuthInfo {
-                client_certificate_data: Some(cert),
-                client_key_data: Some(key.serialize_pem().into_bytes()),
-                ..Default::default()
-            },
-        );
-        let yaml = kubelet.to_yaml().unwrap();
+        let yaml = nodesim::kubelet_kubeconfig(&cluster, cert, &key);
         let node_client = kubeadm::client::KubeClient::from_kubeconfig_text(&yaml).unwrap();
         node_client
             .call(
@@ -643,15 +595,6 @@ pub fn impostor(
         fake.create(r, "kube-public", o).unwrap();
     }
     (root, server)
-}
-
-/// A child process killed when dropped.
-pub struct Killed(pub Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A loopback port nobody listens on now.

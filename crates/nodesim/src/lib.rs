@@ -32,7 +32,7 @@ use testapiserver::{Config, TestApiServer};
 
 /// Host checks a test machine cannot pass (no kubelet, host tools or runtime on the test
 /// node); the file, directory and port checks stay.
-pub const HOST_CHECKS: &str = "CRI,FileExisting-iptables,FileExisting-mount,FileExisting-nsenter,FileExisting-crictl,KubeletVersion,FileContent--proc-sys-net-ipv4-ip_forward,NumCPU,Mem,Swap,SystemVerification,Service-Kubelet,Hostname";
+pub const HOST_CHECKS: &str = "CRI,FileExisting-iptables,FileExisting-mount,FileExisting-nsenter,KubeletVersion,FileContent--proc-sys-net-ipv4-ip_forward,NumCPU,Mem,Swap,SystemVerification";
 
 /// A child process killed and reaped when dropped.
 pub struct Killed(pub Child);
@@ -145,6 +145,59 @@ pub fn etcd_args(manifest: &Value, root: &Path, replacements: &[(String, String)
         .collect()
 }
 
+/// The kubelet's client certificate request for Node `node` (as its TLS bootstrap posts
+/// it) and the key it was made with.
+pub fn kubelet_csr(node: &str) -> (rcgen::KeyPair, Value) {
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let mut params = rcgen::CertificateParams::default();
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::OrganizationName, "system:nodes");
+    dn.push(rcgen::DnType::CommonName, format!("system:node:{node}"));
+    params.distinguished_name = dn;
+    let csr = params
+        .serialize_request(&key)
+        .expect("a CSR")
+        .pem()
+        .expect("PEM");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = json!({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
+        "metadata": {"generateName": "csr-"},
+        "spec": {"request": b64.encode(csr), "signerName": "kubernetes.io/kube-apiserver-client-kubelet", "usages": ["digital signature", "client auth"]}
+    });
+    (key, body)
+}
+
+/// The signed certificate of a CSR object, once there.
+pub fn signed_certificate(csr: &Value) -> Option<Vec<u8>> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    csr["status"]["certificate"]
+        .as_str()
+        .and_then(|c| b64.decode(c).ok())
+}
+
+/// kubelet.conf as the kubelet writes it after its TLS bootstrap: the bootstrap
+/// kubeconfig's cluster with the new certificate and key.
+pub fn kubelet_kubeconfig(
+    cluster: &kubeadm::kubeconfig::Cluster,
+    cert: Vec<u8>,
+    key: &rcgen::KeyPair,
+) -> String {
+    kubeadm::kubeconfig::KubeConfig::new(
+        "default-cluster",
+        &cluster.server,
+        &cluster.certificate_authority_data,
+        "default-auth",
+        kubeadm::kubeconfig::AuthInfo {
+            client_certificate_data: Some(cert),
+            client_key_data: Some(key.serialize_pem().into_bytes()),
+            ..Default::default()
+        },
+    )
+    .to_yaml()
+    .expect("a kubeconfig")
+}
+
 /// What the simulator plays.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -160,6 +213,10 @@ pub struct Options {
     pub delay: Duration,
     /// Where etcd's log goes (none when `None`).
     pub etcd_log: Option<PathBuf>,
+    /// Answer the kubelet's health endpoint (a test may serve it itself).
+    pub kubelet_health: bool,
+    /// Report mirror Pods of the static Pods.
+    pub mirror_pods: bool,
 }
 
 impl Options {
@@ -172,6 +229,8 @@ impl Options {
             etcd: false,
             delay: Duration::ZERO,
             etcd_log: None,
+            kubelet_health: true,
+            mirror_pods: true,
         }
     }
 }
@@ -238,7 +297,7 @@ impl NodeSim {
             if let Some(ns) = &o.netns {
                 enter_netns(ns);
             }
-            {
+            if o.kubelet_health {
                 // The kubelet's health endpoint, in the node's namespace.
                 let l = TcpListener::bind("127.0.0.1:10248")
                     .expect("the kubelet's health port is free");
@@ -402,7 +461,9 @@ impl NodeSim {
                 return;
             }
         }
-        Self::mirror_pods(o, r, &client);
+        if o.mirror_pods {
+            Self::mirror_pods(o, r, &client);
+        }
     }
 
     /// The kubelet's TLS bootstrap, one step per tick.
@@ -419,27 +480,12 @@ impl NodeSim {
         let Ok(client) = KubeClient::from_kubeconfig_text(&text) else {
             return;
         };
-        let b64 = base64::engine::general_purpose::STANDARD;
         if r.csr.is_none() {
-            let key = rcgen::KeyPair::generate().expect("a key");
-            let mut params = rcgen::CertificateParams::default();
-            let mut dn = rcgen::DistinguishedName::new();
-            dn.push(rcgen::DnType::OrganizationName, "system:nodes");
-            dn.push(rcgen::DnType::CommonName, format!("system:node:{}", o.node));
-            params.distinguished_name = dn;
-            let csr = params
-                .serialize_request(&key)
-                .expect("a CSR")
-                .pem()
-                .expect("PEM");
+            let (key, body) = kubelet_csr(&o.node);
             let Ok(created) = client.call(
                 "POST",
                 "/apis/certificates.k8s.io/v1/certificatesigningrequests",
-                Some(&json!({
-                    "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest",
-                    "metadata": {"generateName": "csr-"},
-                    "spec": {"request": b64.encode(csr), "signerName": "kubernetes.io/kube-apiserver-client-kubelet", "usages": ["digital signature", "client auth"]}
-                })),
+                Some(&body),
                 "application/json",
             ) else {
                 return;
@@ -462,24 +508,10 @@ impl NodeSim {
                 return;
             }
         };
-        let Some(cert) = o2["status"]["certificate"]
-            .as_str()
-            .and_then(|c| b64.decode(c).ok())
-        else {
+        let Some(cert) = signed_certificate(&o2) else {
             return;
         };
-        let kubelet = kubeadm::kubeconfig::KubeConfig::new(
-            "default-cluster",
-            &cluster.server,
-            &cluster.certificate_authority_data,
-            "default-auth",
-            kubeadm::kubeconfig::AuthInfo {
-                client_certificate_data: Some(cert),
-                client_key_data: Some(key.serialize_pem().into_bytes()),
-                ..Default::default()
-            },
-        );
-        let yaml = kubelet.to_yaml().expect("a kubeconfig");
+        let yaml = kubelet_kubeconfig(&cluster, cert, key);
         // As the kubelet writes it: a kubeconfig with a key, 0600, whole or not at all.
         use std::os::unix::fs::OpenOptionsExt;
         let tmp = kubelet_conf.with_extension("conf.tmp");
