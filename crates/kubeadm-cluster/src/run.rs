@@ -262,6 +262,32 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The architecture an ELF executable is built for, in `uname -m`'s words.
+fn elf_machine(binary: &[u8]) -> Option<&'static str> {
+    if binary.len() < 20 || &binary[..4] != b"\x7fELF" || binary[5] != 1 {
+        return None;
+    }
+    Some(match u16::from_le_bytes([binary[18], binary[19]]) {
+        0x3e => "x86_64",
+        0xb7 => "aarch64",
+        0x28 => "arm",
+        0xf3 => "riscv64",
+        0x15 => "ppc64le",
+        0x16 => "s390x",
+        0x03 => "i686",
+        _ => return None,
+    })
+}
+
+/// Whether a host whose `uname -m` is `have` runs binaries for `want`.
+fn same_machine(want: &str, have: &str) -> bool {
+    match want {
+        "arm" => have.starts_with("arm"),
+        "i686" => matches!(have, "i386" | "i486" | "i586" | "i686"),
+        _ => want == have,
+    }
+}
+
 /// Installs `binary` (whose SHA-256 is `sha`) as the host's kubeadm: written beside it,
 /// checked, then renamed over it.
 async fn install_kubeadm(r: &Remote, path: &str, binary: &[u8], sha: &str) -> anyhow::Result<()> {
@@ -325,8 +351,24 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
         )
     })?;
     let sha = sha256_hex(&binary);
+    let binary_arch = elf_machine(&binary);
     let binary = Arc::new(binary);
     let mut nodes = connect_all(c, s).await;
+
+    // A binary for another architecture is not installed.
+    if let Some(want) = binary_arch {
+        for n in nodes.iter_mut() {
+            let Some(have) = n.facts.as_ref().map(|f| f.arch.clone()) else {
+                continue;
+            };
+            if n.outcome.is_none() && !same_machine(want, &have) {
+                n.end(Outcome::Failed(format!(
+                    "the host is {have}, the kubeadm binary {} is built for {want}: give a kubeadm for {have} with --kubeadm-binary",
+                    s.kubeadm_binary.display()
+                )));
+            }
+        }
+    }
 
     // kubeadm, where the host's differs.
     let path = c.kubeadm_path.clone();
@@ -381,9 +423,17 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
             continue;
         }
         let same = cluster_pin.is_some() && f.ca_pin == cluster_pin;
-        if exists && i == primary {
-            say(&n.host, "the cluster exists here");
-            n.end(Outcome::Unchanged);
+        if i == primary {
+            if exists {
+                say(&n.host, "the cluster exists here");
+                n.end(Outcome::Unchanged);
+            }
+            // Otherwise init runs here; what an interrupted init left is its preflight's
+            // to judge (it reuses what this configuration wrote).
+        } else if same && !f.kubelet_conf {
+            // An unfinished join to this cluster: joined again (join's preflight reuses
+            // what the earlier attempt wrote).
+            say(&n.host, "an unfinished join to this cluster: joining again");
         } else if f.kubelet_conf && same {
             if n.host.role == Role::ControlPlane && !f.apiserver_manifest {
                 n.end(Outcome::Failed("the host is a worker of this cluster, not a control plane; reset it (kubeadm reset -f) to join it as a control plane".into()));
@@ -405,6 +455,9 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
     let primary_host = nodes[primary].host.clone();
     let cc = Arc::new(c.clone());
     {
+        // With the cluster there, preflight knows its CA pin (and reuses what an unfinished
+        // join to it left); before, there is none to know and it makes no connection.
+        let known: Vec<String> = cluster_pin.iter().cloned().collect();
         let (cc, secrets, endpoint, path) = (
             cc.clone(),
             secrets.clone(),
@@ -416,8 +469,13 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
             16,
             |_| true,
             move |h, r, _| {
-                let (cc, secrets, endpoint, path) =
-                    (cc.clone(), secrets.clone(), endpoint.clone(), path.clone());
+                let (cc, secrets, endpoint, path, known) = (
+                    cc.clone(),
+                    secrets.clone(),
+                    endpoint.clone(),
+                    path.clone(),
+                    known.clone(),
+                );
                 async move {
                     match h.role {
                         Role::ControlPlane => {
@@ -430,7 +488,11 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
                                 &h,
                                 &endpoint,
                                 &secrets.token,
-                                Trust::PreflightOnly,
+                                if known.is_empty() {
+                                    Trust::PreflightOnly
+                                } else {
+                                    Trust::Pins(&known)
+                                },
                                 None,
                             )?;
                             let mut args = vec!["join", "phase", "preflight"];
@@ -683,16 +745,10 @@ pub async fn status(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
             continue;
         }
         let word = match (&pin, &f.ca_pin, f.kubelet_conf) {
-            (Some(p), Some(q), true) if p == q => {
-                if f.apiserver_manifest {
-                    "control plane"
-                } else {
-                    "node"
-                }
-            }
-            (_, Some(_), _) => "other cluster",
+            (Some(p), Some(q), true) if p == q => "in-cluster",
+            (_, Some(_), _) => "other-cluster",
             (_, None, _) if f.any_state => "unfinished",
-            _ => "not joined",
+            _ => "not-joined",
         };
         n.end(Outcome::Reported(word.to_string()));
     }
@@ -725,4 +781,50 @@ pub async fn kubeconfig(c: &Cluster, s: &Settings) -> anyhow::Result<Vec<u8>> {
             "no control plane has /etc/kubernetes/admin.conf: is the cluster applied?"
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_architecture_of_an_executable_is_read_from_its_header() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let arch = elf_machine(&me).expect("an ELF test binary");
+        assert!(same_machine(arch, std::env::consts::ARCH), "{arch}");
+        assert_eq!(elf_machine(b"#!/bin/sh\necho not elf\n"), None);
+        assert!(!same_machine("aarch64", "x86_64"));
+        assert!(same_machine("arm", "armv7l"));
+    }
+
+    #[test]
+    fn the_table_lists_every_host_and_why_one_failed() {
+        let r = Report {
+            hosts: vec![
+                HostResult {
+                    label: "cp-1".into(),
+                    role: Role::ControlPlane,
+                    outcome: Outcome::Initialized,
+                    elapsed: Duration::from_millis(7500),
+                },
+                HostResult {
+                    label: "worker-long-name".into(),
+                    role: Role::Worker,
+                    outcome: Outcome::Failed("cannot connect".into()),
+                    elapsed: Duration::ZERO,
+                },
+            ],
+        };
+        assert!(r.any_failed());
+        let t = r.table();
+        assert!(
+            t.contains("\ncp-1              control-plane  initialized  7.5s\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("worker-long-name  worker         FAILED       0.0s"),
+            "{t}"
+        );
+        assert!(t.contains("worker-long-name failed: cannot connect"), "{t}");
+    }
 }

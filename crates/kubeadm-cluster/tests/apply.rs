@@ -42,6 +42,31 @@ fn one_control_plane_and_two_workers_apply_reapply_and_reset() {
     );
     let file = file.to_str().unwrap();
 
+    // A host failing preflight (w-1 holds a stray bootstrap kubeconfig) stops the run
+    // before anything changes.
+    let stray = w1.file("/etc/kubernetes/bootstrap-kubelet.conf");
+    std::fs::write(&stray, "not a kubeconfig\n").unwrap();
+    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    assert!(!ok, "{out}");
+    assert_result(&out, "w-1", "FAILED");
+    assert_result(&out, "cp-1", "skipped");
+    assert_result(&out, "w-2", "skipped");
+    assert!(
+        out.contains("bootstrap-kubelet.conf"),
+        "the failing check is shown:\n{out}"
+    );
+    assert!(
+        out.contains(
+            "cp-1 skipped: the preflight checks of another host failed; nothing was changed"
+        ),
+        "{out}"
+    );
+    assert!(
+        !cp.file("/etc/kubernetes/pki/ca.crt").exists(),
+        "nothing was made"
+    );
+    std::fs::remove_file(&stray).unwrap();
+
     // w-2 cannot be reached: it fails, the others are built.
     w2.stop_sshd();
     let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
@@ -102,13 +127,24 @@ fn one_control_plane_and_two_workers_apply_reapply_and_reset() {
         "the token secret was printed:\n{out}"
     );
 
-    // w-2 back: it joins, the others are unchanged.
+    // w-2 back, with what an interrupted join leaves (the cluster's CA): it joins, the
+    // others are unchanged.
+    std::fs::create_dir_all(w2.file("/etc/kubernetes/pki")).unwrap();
+    std::fs::copy(
+        cp.file("/etc/kubernetes/pki/ca.crt"),
+        w2.file("/etc/kubernetes/pki/ca.crt"),
+    )
+    .unwrap();
     w2.start_sshd().unwrap();
     let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
     assert!(ok, "{out}");
     assert_result(&out, "cp-1", "unchanged");
     assert_result(&out, "w-1", "unchanged");
     assert_result(&out, "w-2", "joined");
+    assert!(
+        out.contains("[w-2] an unfinished join to this cluster: joining again"),
+        "{out}"
+    );
     assert_eq!(nodes_of(&cp), ["cp-1", "w-1", "w-2"]);
     assert!(!out.contains("kubeadm init"), "{out}");
 
@@ -126,8 +162,8 @@ fn one_control_plane_and_two_workers_apply_reapply_and_reset() {
     // status sees the same.
     let (ok, out) = net.kubeadm_cluster(&["status", "-f", file]);
     assert!(ok, "{out}");
-    assert_result(&out, "cp-1", "control");
-    assert_result(&out, "w-2", "node");
+    assert_result(&out, "cp-1", "in-cluster");
+    assert_result(&out, "w-2", "in-cluster");
 
     // reset: every host back to clean.
     let (ok, out) = net.kubeadm_cluster(&["reset", "-f", file]);
@@ -219,7 +255,7 @@ fn an_unknown_host_key_is_refused_unless_accepted() {
         file.to_str().unwrap(),
     ]);
     assert!(ok, "{out}");
-    assert_result(&out, "cp-1", "not");
+    assert_result(&out, "cp-1", "not-joined");
     let kh = std::fs::read_to_string(net.known_hosts()).unwrap();
     assert!(kh.contains("ssh-ed25519"), "the key was recorded: {kh}");
     // A different key for the same host now is refused even with the flag.
