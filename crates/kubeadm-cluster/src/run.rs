@@ -111,6 +111,29 @@ impl Report {
     }
 }
 
+/// The secrets of this run (token secret, certificate key): whatever a host prints that
+/// we pass on has them replaced.
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn hide(secrets: &Secrets) {
+    let mut s = SECRETS.lock().expect("the secrets list");
+    if let Some((_, secret)) = secrets.token.split_once('.') {
+        s.push(secret.to_string());
+    }
+    s.push(secrets.certificate_key.clone());
+}
+
+/// `text` with this run's secrets replaced by `<hidden>`.
+fn redact(text: &str) -> String {
+    let mut t = text.to_string();
+    for s in SECRETS.lock().expect("the secrets list").iter() {
+        if !s.is_empty() {
+            t = t.replace(s.as_str(), "<hidden>");
+        }
+    }
+    t
+}
+
 fn label(h: &Host) -> String {
     h.node_name.clone().unwrap_or_else(|| h.address.clone())
 }
@@ -136,6 +159,10 @@ impl Node {
     }
 
     fn end(&mut self, o: Outcome) {
+        let o = match o {
+            Outcome::Failed(why) => Outcome::Failed(redact(&why)),
+            o => o,
+        };
         if let Outcome::Failed(why) = &o {
             say(&self.host, format_args!("failed: {why}"));
         }
@@ -241,7 +268,7 @@ cat > \"$f\" || {{ rm -f \"$f\"; exit 125; }}
             out.code
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "a signal".into()),
-            indent(&out.tail(15))
+            indent(&redact(&out.tail(15)))
         );
     }
     Ok(out)
@@ -451,6 +478,7 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
 
     // Preflight everywhere before anything changes; one failure stops the run.
     let secrets = Secrets::generate()?;
+    hide(&secrets);
     let endpoint = documents::join_endpoint(c, &nodes[primary].host);
     let primary_host = nodes[primary].host.clone();
     let cc = Arc::new(c.clone());
@@ -786,6 +814,22 @@ pub async fn kubeconfig(c: &Cluster, s: &Settings) -> anyhow::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_runs_secrets_never_reach_what_it_prints() {
+        let s = Secrets::generate().unwrap();
+        hide(&s);
+        let (id, secret) = s.token.split_once('.').unwrap();
+        let text = format!(
+            "kubeadm join --token {id}.{secret} --certificate-key {}",
+            s.certificate_key
+        );
+        let shown = redact(&text);
+        assert_eq!(
+            shown,
+            format!("kubeadm join --token {id}.<hidden> --certificate-key <hidden>")
+        );
+    }
 
     #[test]
     fn the_architecture_of_an_executable_is_read_from_its_header() {
