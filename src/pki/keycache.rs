@@ -18,9 +18,12 @@ pub struct KeyCache {
     stream: Option<Stream>,
 }
 
-/// Keys still arriving from background threads.
+/// Keys still arriving from background threads. Fresh keys of one algorithm are
+/// interchangeable, so each name takes whichever key is made first, and threads that run
+/// out of work while the last keys are still being made start spare ones: the first to
+/// finish is used (at most one spare per thread is made, and dropped unused).
 struct Stream {
-    rx: mpsc::Receiver<(String, anyhow::Result<PrivateKey>)>,
+    rx: mpsc::Receiver<anyhow::Result<PrivateKey>>,
     expected: HashSet<String>,
 }
 
@@ -62,30 +65,34 @@ impl KeyCache {
         Ok(KeyCache { keys, stream: None })
     }
 
-    /// Starts generating one key for each name in the background (one thread per core,
-    /// in the order given) and returns at once; [`KeyCache::take`] waits for the key it
-    /// asks for only.
+    /// Starts generating one key for each name in the background (one thread per core)
+    /// and returns at once; [`KeyCache::take`] waits only until some key is ready.
     pub fn spawn(names: Vec<String>, alg: EncryptionAlgorithm) -> Self {
         let (tx, rx) = mpsc::channel();
-        let expected = names.iter().cloned().collect();
-        let threads = threads_for(names.len(), alg);
-        let names = Arc::new(names);
-        let next = Arc::new(AtomicUsize::new(0));
+        let needed = names.len();
+        let threads = threads_for(needed, alg);
+        let made = Arc::new(AtomicUsize::new(0));
         for _ in 0..threads {
-            let (names, next, tx) = (names.clone(), next.clone(), tx.clone());
-            std::thread::spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(name) = names.get(i) else { break };
-                // The cache is gone: nobody needs the rest.
-                let key = PrivateKey::generate(alg).map_err(anyhow::Error::from);
-                if tx.send((name.clone(), key)).is_err() {
-                    break;
+            let (made, tx) = (made.clone(), tx.clone());
+            std::thread::spawn(move || {
+                // Until enough keys are made: a thread with nothing left to start makes a
+                // spare rather than idle while another finishes the last one.
+                while made.load(Ordering::SeqCst) < needed {
+                    let key = PrivateKey::generate(alg).map_err(anyhow::Error::from);
+                    made.fetch_add(1, Ordering::SeqCst);
+                    // The cache is gone: nobody needs the rest.
+                    if tx.send(key).is_err() {
+                        break;
+                    }
                 }
             });
         }
         KeyCache {
             keys: HashMap::new(),
-            stream: Some(Stream { rx, expected }),
+            stream: Some(Stream {
+                rx,
+                expected: names.into_iter().collect(),
+            }),
         }
     }
 
@@ -114,24 +121,23 @@ impl KeyCache {
         Ok(())
     }
 
-    /// The key made for `name` (waiting for it when it is still being made), or a new one.
+    /// A key for `name`: the one made for it in a batch, else the first streamed key
+    /// (waiting for one when `name` is expected), else a new one.
     pub fn take(&mut self, name: &str, alg: EncryptionAlgorithm) -> anyhow::Result<PrivateKey> {
         if let Some(k) = self.keys.remove(name) {
             return Ok(k);
         }
-        if let Some(stream) = self.stream.as_mut().filter(|s| s.expected.contains(name)) {
-            while let Ok((made, key)) = stream.rx.recv() {
-                stream.expected.remove(&made);
-                if made == name {
+        if let Some(stream) = self.stream.as_mut() {
+            if stream.expected.remove(name) {
+                if let Ok(key) = stream.rx.recv() {
                     return key;
                 }
-                // Another name's failure: that one is made again when it is taken.
-                if let Ok(k) = key {
-                    self.keys.insert(made, k);
-                }
+                // The generating threads are gone without it.
+                stream.expected.clear();
+            } else if let Ok(Ok(spare)) = stream.rx.try_recv() {
+                // A spare made while the last expected key was finishing.
+                return Ok(spare);
             }
-            // The generating threads are gone without it.
-            stream.expected.clear();
         }
         Ok(PrivateKey::generate(alg)?)
     }
