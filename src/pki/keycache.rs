@@ -19,9 +19,9 @@ pub struct KeyCache {
 }
 
 /// Keys still arriving from background threads. Fresh keys of one algorithm are
-/// interchangeable, so each name takes whichever key is made first, and threads that run
-/// out of work while the last keys are still being made start spare ones: the first to
-/// finish is used (at most one spare per thread is made, and dropped unused).
+/// interchangeable, so each name takes whichever key is made first. (Spare keys made by
+/// idle threads while the last one finishes were tried: no gain in the median, and their
+/// CPU, spent after the need, slowed what came next.)
 struct Stream {
     rx: mpsc::Receiver<anyhow::Result<PrivateKey>>,
     expected: HashSet<String>,
@@ -71,15 +71,12 @@ impl KeyCache {
         let (tx, rx) = mpsc::channel();
         let needed = names.len();
         let threads = threads_for(needed, alg);
-        let made = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicUsize::new(0));
         for _ in 0..threads {
-            let (made, tx) = (made.clone(), tx.clone());
+            let (started, tx) = (started.clone(), tx.clone());
             std::thread::spawn(move || {
-                // Until enough keys are made: a thread with nothing left to start makes a
-                // spare rather than idle while another finishes the last one.
-                while made.load(Ordering::SeqCst) < needed {
+                while started.fetch_add(1, Ordering::Relaxed) < needed {
                     let key = PrivateKey::generate(alg).map_err(anyhow::Error::from);
-                    made.fetch_add(1, Ordering::SeqCst);
                     // The cache is gone: nobody needs the rest.
                     if tx.send(key).is_err() {
                         break;
@@ -122,7 +119,7 @@ impl KeyCache {
     }
 
     /// A key for `name`: the one made for it in a batch, else the first streamed key
-    /// (waiting for one when `name` is expected), else a new one.
+    /// when `name` is expected (waiting for one), else a new one.
     pub fn take(&mut self, name: &str, alg: EncryptionAlgorithm) -> anyhow::Result<PrivateKey> {
         if let Some(k) = self.keys.remove(name) {
             return Ok(k);
@@ -134,9 +131,6 @@ impl KeyCache {
                 }
                 // The generating threads are gone without it.
                 stream.expected.clear();
-            } else if let Ok(Ok(spare)) = stream.rx.try_recv() {
-                // A spare made while the last expected key was finishing.
-                return Ok(spare);
             }
         }
         Ok(PrivateKey::generate(alg)?)
