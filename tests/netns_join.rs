@@ -8,6 +8,7 @@ mod support;
 
 use std::process::Command;
 
+use nodesim::ip;
 use support::*;
 use testapiserver::resources;
 
@@ -20,22 +21,6 @@ impl Drop for Namespaces {
         for n in &self.names {
             let _ = Command::new("ip").args(["netns", "del", n]).status();
         }
-    }
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let o = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip: {e}"))?;
-    if o.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ))
     }
 }
 

@@ -609,42 +609,11 @@ pub fn free_port() -> u16 {
 /// Starts etcd with a manifest's command line: paths under `root`, `replacements` applied,
 /// and the two etcd 3.6 flags the installed etcd 3.5 spells differently.
 pub fn run_etcd(root: &Path, replacements: &[(String, String)], log: &Path) -> Killed {
-    let manifest: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+    let manifest: serde_json::Value = serde_yaml_ng::from_str(
         &std::fs::read_to_string(root.join("etc/kubernetes/manifests/etcd.yaml")).unwrap(),
     )
     .unwrap();
-    let args: Vec<String> = manifest["spec"]["containers"][0]["command"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .skip(1)
-        .map(|a| {
-            let a = a.as_str().unwrap();
-            match a {
-                "--feature-gates=InitialCorruptCheck=true" => {
-                    "--experimental-initial-corrupt-check=true".to_string()
-                }
-                "--watch-progress-notify-interval=5s" => {
-                    "--experimental-watch-progress-notify-interval=5s".to_string()
-                }
-                _ => {
-                    let mut s = a
-                        .replace(
-                            "/etc/kubernetes/",
-                            &format!("{}/etc/kubernetes/", root.display()),
-                        )
-                        .replace(
-                            "=/var/lib/etcd",
-                            &format!("={}/var/lib/etcd", root.display()),
-                        );
-                    for (from, to) in replacements {
-                        s = s.replace(from.as_str(), to.as_str());
-                    }
-                    s
-                }
-            }
-        })
-        .collect();
+    let args = nodesim::etcd_args(&manifest, root, replacements);
     Killed(
         Command::new("etcd")
             .args(&args)

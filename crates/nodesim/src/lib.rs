@@ -44,6 +44,23 @@ impl Drop for Killed {
     }
 }
 
+/// Runs `ip` (iproute2) with `args`, failing with its message.
+pub fn ip(args: &[&str]) -> Result<(), String> {
+    let o = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if o.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))
+    }
+}
+
 /// Moves the calling thread into a network namespace made with `ip netns add`.
 pub fn enter_netns(name: &str) {
     use std::os::fd::AsRawFd;

@@ -17,26 +17,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub use nodesim::ip;
 use nodesim::{Killed, NodeSim, Options};
 
 static NETS: AtomicUsize = AtomicUsize::new(0);
-
-/// Runs `ip`, failing with its message.
-pub fn ip(args: &[&str]) -> Result<(), String> {
-    let o = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip: {e}"))?;
-    if o.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ))
-    }
-}
 
 /// Why these tests cannot run here, if they cannot.
 pub fn unavailable() -> Option<String> {
