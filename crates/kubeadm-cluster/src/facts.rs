@@ -60,10 +60,7 @@ pub fn parse(out: &str) -> anyhow::Result<Facts> {
     let mut f = Facts::default();
     let (head, ca) = match out.split_once(&format!("\n{CA_MARK}\n")) {
         Some((h, c)) => (h, Some(c)),
-        None => (
-            out.strip_suffix(&format!("{CA_MARK}\n")).unwrap_or(out),
-            None,
-        ),
+        None => (out, None),
     };
     for line in head.lines() {
         let (k, v) = line.split_once('=').unwrap_or((line, ""));

@@ -213,6 +213,14 @@ async fn connect_all(c: &Cluster, s: &Settings) -> Vec<Node> {
     nodes.into_iter().map(|n| n.expect("every host")).collect()
 }
 
+/// How many hosts have failed so far.
+fn failed(nodes: &[Node]) -> usize {
+    nodes
+        .iter()
+        .filter(|n| n.outcome.as_ref().is_some_and(Outcome::failed))
+        .count()
+}
+
 fn report(nodes: Vec<Node>) -> Report {
     Report {
         hosts: nodes
@@ -239,6 +247,15 @@ async fn close_all(nodes: &mut [Node]) {
             }
         }
     }
+}
+
+/// Ends the run early: every host not yet ended is skipped for `why`.
+async fn stop_here(mut nodes: Vec<Node>, why: &str) -> Report {
+    for n in nodes.iter_mut().filter(|n| n.outcome.is_none()) {
+        n.end(Outcome::Skipped(why.to_string()));
+    }
+    close_all(&mut nodes).await;
+    report(nodes)
 }
 
 /// Runs kubeadm on a host with `args`, giving it `config` (when some) as a 0600 file in
@@ -336,7 +353,7 @@ mv -f \"$t\" {k}"
 /// its result (`Err` ends it failed).
 async fn on_each<F, Fut>(nodes: &mut [Node], limit: usize, pick: impl Fn(&Node) -> bool, f: F)
 where
-    F: Fn(Host, Arc<Remote>, Option<Facts>) -> Fut,
+    F: Fn(Host, Arc<Remote>) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Option<Outcome>>> + Send + 'static,
 {
     let sem = Arc::new(tokio::sync::Semaphore::new(limit));
@@ -345,11 +362,7 @@ where
         if !n.ready() || !pick(n) {
             continue;
         }
-        let fut = f(
-            n.host.clone(),
-            n.remote.clone().expect("ready"),
-            n.facts.clone(),
-        );
+        let fut = f(n.host.clone(), n.remote.clone().expect("ready"));
         let sem = sem.clone();
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await;
@@ -403,7 +416,7 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
         &mut nodes,
         16,
         |n| n.facts.as_ref().and_then(|f| f.kubeadm_sha256.as_deref()) != Some(sha.as_str()),
-        |h, r, _| {
+        |h, r| {
             let (binary, sha, path) = (binary.clone(), sha.clone(), path.clone());
             async move {
                 install_kubeadm(&r, &path, &binary, &sha).await?;
@@ -431,11 +444,7 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
             "the first control plane {} cannot be reached",
             label(&nodes[primary].host)
         );
-        for n in nodes.iter_mut().filter(|n| n.outcome.is_none()) {
-            n.end(Outcome::Skipped(why.clone()));
-        }
-        close_all(&mut nodes).await;
-        return Ok(report(nodes));
+        return Ok(stop_here(nodes, &why).await);
     }
     let mut cluster_pin = if exists {
         nodes[primary].facts.as_ref().and_then(|f| f.ca_pin.clone())
@@ -477,6 +486,7 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
     }
 
     // Preflight everywhere before anything changes; one failure stops the run.
+    let failed_before_preflight = failed(&nodes);
     let secrets = Secrets::generate()?;
     hide(&secrets);
     let endpoint = documents::join_endpoint(c, &nodes[primary].host);
@@ -496,7 +506,7 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
             &mut nodes,
             16,
             |_| true,
-            move |h, r, _| {
+            move |h, r| {
                 let (cc, secrets, endpoint, path, known) = (
                     cc.clone(),
                     secrets.clone(),
@@ -539,17 +549,12 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
         )
         .await;
     }
-    if nodes
-        .iter()
-        .any(|n| matches!(&n.outcome, Some(Outcome::Failed(w)) if w.starts_with("preflight")))
-    {
-        for n in nodes.iter_mut().filter(|n| n.outcome.is_none()) {
-            n.end(Outcome::Skipped(
-                "the preflight checks of another host failed; nothing was changed".into(),
-            ));
-        }
-        close_all(&mut nodes).await;
-        return Ok(report(nodes));
+    if failed(&nodes) > failed_before_preflight {
+        return Ok(stop_here(
+            nodes,
+            "the preflight checks of another host failed; nothing was changed",
+        )
+        .await);
     }
 
     let cp_to_join = nodes
@@ -578,13 +583,9 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
             }
             Err(e) => {
                 nodes[primary].end(Outcome::Failed(format!("{e:#}")));
-                for n in nodes.iter_mut().filter(|n| n.outcome.is_none()) {
-                    n.end(Outcome::Skipped(
-                        "kubeadm init failed on the first control plane".into(),
-                    ));
-                }
-                close_all(&mut nodes).await;
-                return Ok(report(nodes));
+                return Ok(
+                    stop_here(nodes, "kubeadm init failed on the first control plane").await,
+                );
             }
         }
         let f = facts::gather(&pr, &c.kubeadm_path).await?;
@@ -621,11 +622,7 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
         };
         if let Err(e) = step.await {
             let why = format!("preparing the joins on the first control plane failed: {e:#}");
-            for n in nodes.iter_mut().filter(|n| n.outcome.is_none()) {
-                n.end(Outcome::Skipped(why.clone()));
-            }
-            close_all(&mut nodes).await;
-            return Ok(report(nodes));
+            return Ok(stop_here(nodes, &why).await);
         }
     }
     let pins = vec![cluster_pin.ok_or_else(|| {
@@ -682,7 +679,7 @@ pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
             &mut nodes,
             c.parallel_joins,
             |n| n.host.role == Role::Worker,
-            move |h, r, _| {
+            move |h, r| {
                 let (cc, token, endpoint, pins, path) = (
                     cc.clone(),
                     token.clone(),
@@ -732,7 +729,7 @@ pub async fn reset(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
             &mut nodes,
             c.parallel_joins,
             |n| n.host.role == Role::Worker,
-            move |h, r, _| reset_one(h, r, cfg.clone(), path.clone()),
+            move |h, r| reset_one(h, r, cfg.clone(), path.clone()),
         )
         .await;
     }

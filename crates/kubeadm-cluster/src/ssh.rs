@@ -133,35 +133,31 @@ impl Remote {
         let mut child = cmd.spawn().await.map_err(|e| {
             anyhow::anyhow!("{}: cannot run a command: {}", self.name, error_text(&e))
         })?;
-        if let Some(input) = stdin {
-            let mut w = child
-                .stdin()
-                .take()
-                .ok_or_else(|| anyhow::anyhow!("{}: no standard input", self.name))?;
-            // Written from a task of its own, so a command that prints a lot before
-            // reading its input cannot stall both sides.
-            let input = input.to_vec();
-            let writer = tokio::spawn(async move {
-                let r = w.write_all(&input).await;
-                let _ = w.shutdown().await;
-                r
-            });
-            let out = child.wait_with_output().await;
+        // The input is written from a task of its own, so a command that prints a lot
+        // before reading it cannot stall both sides.
+        let writer = match stdin {
+            Some(input) => {
+                let mut w = child
+                    .stdin()
+                    .take()
+                    .ok_or_else(|| anyhow::anyhow!("{}: no standard input", self.name))?;
+                let input = input.to_vec();
+                Some(tokio::spawn(async move {
+                    let r = w.write_all(&input).await;
+                    let _ = w.shutdown().await;
+                    r
+                }))
+            }
+            None => None,
+        };
+        let out = child.wait_with_output().await;
+        if let Some(writer) = writer {
             writer
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {e}", self.name))?
                 .map_err(|e| anyhow::anyhow!("{}: sending the input: {e}", self.name))?;
-            let out = out.map_err(|e| anyhow::anyhow!("{}: {}", self.name, error_text(&e)))?;
-            return Ok(Output {
-                code: out.status.code(),
-                stdout: out.stdout,
-                stderr: out.stderr,
-            });
         }
-        let out = child
-            .wait_with_output()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}: {}", self.name, error_text(&e)))?;
+        let out = out.map_err(|e| anyhow::anyhow!("{}: {}", self.name, error_text(&e)))?;
         Ok(Output {
             code: out.status.code(),
             stdout: out.stdout,

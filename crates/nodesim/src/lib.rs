@@ -272,8 +272,6 @@ struct Running {
     apiserver_seen: Option<Instant>,
     components_seen: Option<Instant>,
     healthy: Vec<Instant>,
-    /// When kubelet.conf appeared (written by the bootstrap or by kubeadm).
-    kubelet_conf_at: Option<Instant>,
     kubelet_health: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
@@ -440,7 +438,6 @@ impl NodeSim {
         let kubelet_conf = root.join("etc/kubernetes/kubelet.conf");
         let bootstrap = root.join("etc/kubernetes/bootstrap-kubelet.conf");
         if !kubelet_conf.exists() {
-            r.kubelet_conf_at = None;
             r.node_registered = false;
             r.mirrors.clear();
             if bootstrap.exists() {
@@ -449,9 +446,6 @@ impl NodeSim {
                 r.csr = None;
             }
             return;
-        }
-        if r.kubelet_conf_at.is_none() {
-            r.kubelet_conf_at = Some(Instant::now());
         }
         let Ok(text) = std::fs::read_to_string(&kubelet_conf) else {
             return;
@@ -591,21 +585,6 @@ impl NodeSim {
     pub fn last_healthy(&self) -> Option<Instant> {
         let r = self.running.lock().unwrap();
         (r.healthy.len() >= 3).then(|| *r.healthy.iter().max().unwrap())
-    }
-
-    /// When kubelet.conf appeared.
-    pub fn kubelet_conf_at(&self) -> Option<Instant> {
-        self.running.lock().unwrap().kubelet_conf_at
-    }
-
-    /// Whether the Node is registered.
-    pub fn registered(&self) -> bool {
-        self.running.lock().unwrap().node_registered
-    }
-
-    /// Whether etcd runs.
-    pub fn etcd_running(&self) -> bool {
-        self.running.lock().unwrap().etcd.is_some()
     }
 
     /// The API server, once started.
