@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use testapiserver::{Config, TestApiServer};
 
 fn kubeadm(root: &Path, args: &[&str]) -> Output {
@@ -364,34 +366,24 @@ fn wait_control_plane_says_what_to_check_without_a_kubelet() {
     assert!(err.contains("'journalctl -xeu kubelet'"), "{err}");
 
     // The kubelet's journal shows a known fatal line: the wait ends at once with the fix
-    // (the timeout is ten minutes here). journalctl is played by a script on PATH.
-    let bin = tempfile::tempdir().unwrap();
-    let journalctl = bin.path().join("journalctl");
-    std::fs::write(
-        &journalctl,
-        "#!/bin/sh\necho \"$(date +%s).000001 cp-1 kubelet[42]: E1130 run.go:72] \\\"command failed\\\" err=\\\"failed to run Kubelet: misconfiguration: kubelet cgroup driver: systemd is different from docker cgroup driver: cgroupfs\\\"\"\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&journalctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // (the timeout is ten minutes here). journalctl is played by a script inside the
+    // root, where kubeadm runs it.
+    support::programs::install_script(
+        r,
+        "/usr/bin/journalctl",
+        "echo \"$(date +%s).000001 cp-1 kubelet[42]: E1130 run.go:72] \\\"command failed\\\" err=\\\"failed to run Kubelet: misconfiguration: kubelet cgroup driver: systemd is different from docker cgroup driver: cgroupfs\\\"\"\n",
+        &["date"],
+    );
     let text = std::fs::read_to_string(r.join("kubeadm.yaml")).unwrap();
     std::fs::write(
         r.join("kubeadm.yaml"),
         text.replace("kubeletHealthCheck: 2s", "kubeletHealthCheck: 10m"),
     )
     .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap()
+    let o = kubeadm(
+        r,
+        &["init", "phase", "wait-control-plane", "--config", &cfg],
     );
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
-        .env("PATH", path)
-        .arg("--rootfs")
-        .arg(r)
-        .args(["init", "phase", "wait-control-plane", "--config", &cfg])
-        .output()
-        .unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

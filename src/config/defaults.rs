@@ -442,6 +442,9 @@ pub fn test_config() -> InitConfiguration {
         ) -> Result<Option<crate::host::FileMeta>, crate::host::HostError> {
             Ok(None)
         }
+        fn is_symlink(&self, _: &std::path::Path) -> Result<bool, crate::host::HostError> {
+            Ok(false)
+        }
         fn read_dir(&self, p: &std::path::Path) -> Result<Vec<String>, crate::host::HostError> {
             self.read(p).map(|_| vec![])
         }

@@ -218,10 +218,13 @@ impl CriClient {
         endpoint: &str,
         timeout: Duration,
     ) -> Result<Self, CriError> {
-        let local = format!(
-            "unix://{}",
-            host.local_path(&socket_path(endpoint)?).display()
-        );
+        let local = host
+            .socket_path(&socket_path(endpoint)?)
+            .map_err(|e| CriError::Connect {
+                endpoint: endpoint.to_string(),
+                reason: e.cause_text(),
+            })?;
+        let local = format!("unix://{}", local.display());
         let mut client = Self::connect(&local, timeout).map_err(|e| match e {
             CriError::Connect { reason, .. } => CriError::Connect {
                 endpoint: endpoint.to_string(),

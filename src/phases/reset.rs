@@ -334,9 +334,7 @@ fn clean_dir(host: &dyn Host, dir: &Path) -> anyhow::Result<()> {
 }
 
 fn is_symlink(host: &dyn Host, path: &Path) -> bool {
-    std::fs::symlink_metadata(host.local_path(path))
-        .map(|m| m.file_type().is_symlink())
-        .unwrap_or(false)
+    host.is_symlink(path).unwrap_or(false)
 }
 
 fn is_empty_dir(host: &dyn Host, dir: &Path) -> bool {

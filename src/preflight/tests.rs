@@ -66,6 +66,9 @@ impl Host for TestHost {
     fn read_dir(&self, path: &Path) -> Result<Vec<String>, HostError> {
         self.files.read_dir(path)
     }
+    fn is_symlink(&self, path: &Path) -> Result<bool, HostError> {
+        self.files.is_symlink(path)
+    }
     fn write_file(&self, p: &Path, c: &[u8], m: u32, s: Sensitivity) -> Result<(), HostError> {
         self.files.write_file(p, c, m, s)
     }

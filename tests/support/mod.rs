@@ -7,6 +7,7 @@
 pub mod containerd;
 pub mod files;
 pub mod node;
+pub mod programs;
 pub mod rng;
 
 use std::io::{Read, Write};
