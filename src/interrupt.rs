@@ -1,35 +1,121 @@
 //! Ctrl-C and SIGTERM: the first asks the run to stop at the next safe point (between
-//! phases, or inside a wait), so the command can say what was done and what was not; a
-//! second one ends the process at once (every file kubeadm writes is written atomically,
-//! so even then nothing is left half-written).
+//! phases, or inside a wait), so the command can say what was done and what was not. A
+//! run that does not reach such a point within [`GRACE`] (blocked in a system call, a
+//! slow server, a long computation) is ended then, saying which phases finished, as
+//! upstream's kubeadm ends at once on the first signal; a second signal ends the process
+//! at once. Every file kubeadm writes is written atomically, so however it ends, nothing
+//! is left half-written.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// How long the first signal waits for the run to stop by itself.
+pub const GRACE: Duration = Duration::from_millis(1500);
 
 /// The signal received first, 0 while none.
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// Set once the run itself reported the stop (so the fallback report is not printed too).
+static REPORTED: AtomicBool = AtomicBool::new(false);
+/// The phases finished so far and the one under way, for the report of a forced stop.
+static PHASES: Mutex<Progress> = Mutex::new(Progress {
+    done: Vec::new(),
+    current: None,
+});
 
-extern "C" fn on_signal(signal: libc::c_int) {
-    if SIGNAL
-        .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
-        .is_err()
-    {
-        // The second signal: stop now, with the shell's code for it.
-        unsafe { libc::_exit(128 + signal) };
+struct Progress {
+    done: Vec<String>,
+    current: Option<String>,
+}
+
+/// Records that a phase started (for the report of a stop the phase did not reach).
+pub fn phase_started(path: &str) {
+    if let Ok(mut p) = PHASES.lock() {
+        p.current = Some(path.to_string());
     }
 }
 
-/// Routes SIGINT and SIGTERM to [`requested`].
+/// Records that a phase finished.
+pub fn phase_finished(path: &str) {
+    if let Ok(mut p) = PHASES.lock() {
+        p.current = None;
+        p.done.push(path.to_string());
+    }
+}
+
+/// Says that the run reported its own stop; the process is about to end.
+pub fn stop_reported() {
+    REPORTED.store(true, Ordering::SeqCst);
+}
+
+/// Routes SIGINT and SIGTERM to [`requested`]: both are blocked in every thread (call
+/// this before any thread starts; programs kubeadm runs start with them unblocked) and
+/// one thread waits for them.
 pub fn install() {
-    let handler: extern "C" fn(libc::c_int) = on_signal;
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = handler as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut());
+    // SAFETY: the set lives on this stack across each call; the calls only read it.
+    unsafe {
+        let set = signal_set();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(watch);
+}
+
+fn signal_set() -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set before sigaddset reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        set
+    }
+}
+
+/// The signal thread: the first signal asks for a stop; after [`GRACE`] without the run
+/// ending, or at a second signal, the process ends.
+fn watch() {
+    let set = signal_set();
+    let mut first = 0;
+    // SAFETY: sigwait writes the signal number into `first`.
+    while unsafe { libc::sigwait(&set, &mut first) } != 0 {}
+    SIGNAL.store(first, Ordering::SeqCst);
+    let timeout = libc::timespec {
+        tv_sec: GRACE.as_secs() as libc::time_t,
+        tv_nsec: GRACE.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: sigtimedwait reads the set and the timeout, and may write nothing else.
+    let second = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout) };
+    if second > 0 {
+        // SAFETY: _exit ends the process without running anything else.
+        unsafe { libc::_exit(128 + second) };
+    }
+    if !REPORTED.load(Ordering::SeqCst) {
+        let (done, current) = match PHASES.lock() {
+            Ok(p) => (p.done.join(", "), p.current.clone()),
+            Err(_) => (String::new(), None),
+        };
+        let name = signal_name(first);
+        match current {
+            None if done.is_empty() => {
+                eprintln!("error: stopped by {name}; every file written is complete")
+            }
+            _ => eprintln!(
+                "error: stopped by {name}{}: phases done: [{done}]. Every file written is complete; run the same command again to finish (what is done is reused), or 'kubeadm reset' to undo",
+                current.map(|c| format!(" during {c}")).unwrap_or_default()
+            ),
         }
+    }
+    // SAFETY: as above.
+    unsafe { libc::_exit(128 + first) };
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
     }
 }
 
@@ -37,9 +123,7 @@ pub fn install() {
 pub fn requested() -> Option<&'static str> {
     match SIGNAL.load(Ordering::SeqCst) {
         0 => None,
-        libc::SIGINT => Some("SIGINT"),
-        libc::SIGTERM => Some("SIGTERM"),
-        _ => Some("a signal"),
+        s => Some(signal_name(s)),
     }
 }
 

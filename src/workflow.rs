@@ -356,6 +356,7 @@ impl<D> Workflow<D> {
                 .filter(|_| inside)
                 .map(|f| format!(" during {}", f.path))
                 .unwrap_or_default();
+            crate::interrupt::stop_reported();
             anyhow::anyhow!(
                 "stopped by {signal}{during}: phases done: [{}]; not done: [{}]. Every file written is complete; run the same command again to finish (what is done is reused), or 'kubeadm reset' to undo",
                 done.join(", "),
@@ -386,10 +387,12 @@ impl<D> Workflow<D> {
                 }
             }
             reporter.phase_started(&f.path);
+            crate::interrupt::phase_started(&f.path);
             let start = Instant::now();
             match run(data) {
                 Ok(()) => {
                     let took = start.elapsed();
+                    crate::interrupt::phase_finished(&f.path);
                     reporter.phase_finished(&f.path, took);
                     summary.ran.push((f.path.clone(), took));
                 }
