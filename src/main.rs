@@ -14,7 +14,7 @@ fn main() -> ExitCode {
                 let _ = clap_err.print();
                 return ExitCode::from(2);
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", kubeadm::output::bounded(&format!("{e:#}")));
             ExitCode::from(kubeadm::interrupt::exit_code().unwrap_or(1))
         }
     }

@@ -7,6 +7,52 @@ use std::time::Duration;
 use crate::host::{HostAction, Sensitivity};
 use crate::workflow::{Reporter, RunSummary, SkipReason};
 
+/// The longest word (a run without spaces, such as a quoted value) an error or warning
+/// shows whole; a longer one is cut to its start and its size.
+pub const MAX_SHOWN_WORD: usize = 200;
+/// The longest error or warning text shown whole.
+pub const MAX_SHOWN_MESSAGE: usize = 4096;
+
+/// A message as kubeadm prints it: any input it quotes shown as a bounded excerpt, never
+/// a whole multi-megabyte value (a word longer than [`MAX_SHOWN_WORD`] bytes keeps its
+/// first 120 characters and says how long it was; the whole stops at
+/// [`MAX_SHOWN_MESSAGE`] bytes).
+pub fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_SHOWN_WORD
+        || (text.len() <= MAX_SHOWN_MESSAGE
+            && text.split([' ', '\n']).all(|w| w.len() <= MAX_SHOWN_WORD))
+    {
+        return text.into();
+    }
+    let mut out = String::new();
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        for (j, word) in line.split(' ').enumerate() {
+            if j > 0 {
+                out.push(' ');
+            }
+            if word.len() <= MAX_SHOWN_WORD {
+                out.push_str(word);
+            } else {
+                out.extend(word.chars().take(120));
+                out.push_str(&format!("... ({} bytes)", word.len()));
+            }
+            if out.len() > MAX_SHOWN_MESSAGE {
+                let mut end = MAX_SHOWN_MESSAGE;
+                while !out.is_char_boundary(end) {
+                    end -= 1;
+                }
+                out.truncate(end);
+                out.push_str(&format!("... (message cut at {MAX_SHOWN_MESSAGE} bytes)"));
+                return out.into();
+            }
+        }
+    }
+    out.into()
+}
+
 /// Formats a duration the way the progress lines show it: `212ms`, `3.4s`.
 pub fn human_duration(d: Duration) -> String {
     if d < Duration::from_secs(1) {
@@ -212,6 +258,28 @@ pub fn warn_once_as(key: &str, w: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_values_in_messages_are_cut() {
+        let short = "a: invalid value \"x\"";
+        assert_eq!(super::bounded(short), short);
+        let value = "C".repeat(7_000_000);
+        let msg = format!("kubernetesVersion: Invalid value: \"{value}\": not a version");
+        let shown = super::bounded(&msg);
+        assert!(shown.len() < 300, "{}", shown.len());
+        assert!(
+            shown.starts_with("kubernetesVersion: Invalid value: \"CCC"),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with("... (7000003 bytes) not a version"),
+            "{shown}"
+        );
+        let many = "word ".repeat(10_000);
+        let shown = super::bounded(&many);
+        assert!(shown.len() < super::MAX_SHOWN_MESSAGE + 100);
+        assert!(shown.ends_with("(message cut at 4096 bytes)"));
+    }
+
     use super::*;
     use std::sync::{Arc, Mutex};
 

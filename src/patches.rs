@@ -154,6 +154,7 @@ impl PatchSet {
                 continue;
             };
             let text = host.read_to_string(&path)?;
+            crate::yaml::check_nesting(&text, &format!("patch file {}", path.display()))?;
             for (i, doc) in split_documents(&text).into_iter().enumerate() {
                 let body: Value = serde_yaml_ng::from_str(doc).with_context(|| {
                     format!(

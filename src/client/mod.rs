@@ -221,7 +221,18 @@ impl KubeClient {
 
     /// From kubeconfig text.
     pub fn from_kubeconfig_text(text: &str) -> anyhow::Result<Self> {
-        let kc = kube::config::Kubeconfig::from_yaml(text).context("not a valid kubeconfig")?;
+        crate::yaml::check_nesting(text, "the kubeconfig")?;
+        // The client library's errors quote the file; ours say where without quoting it.
+        let kc =
+            kube::config::Kubeconfig::from_yaml(text).map_err(
+                |_| match serde_yaml_ng::from_str::<kube::config::Kubeconfig>(text) {
+                    Err(e) => anyhow::anyhow!(
+                        "not a valid kubeconfig: {}",
+                        crate::yaml::error_without_values(&e)
+                    ),
+                    Ok(_) => anyhow::anyhow!("not a valid kubeconfig"),
+                },
+            )?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;

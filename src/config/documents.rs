@@ -196,6 +196,16 @@ fn as_text(v: &Option<serde_yaml_ng::Value>) -> Option<String> {
 
 /// Reads a configuration file's text.
 pub fn parse(text: &str, file: &str) -> Result<Documents, ConfigError> {
+    if let Some(line) = crate::yaml::flow_depth_exceeded(text) {
+        return Err(ConfigError {
+            file: file.into(),
+            line,
+            message: format!(
+                "more than {} nested '[' or '{{'; no configuration needs that many, refusing to parse it (is it the right file?)",
+                crate::yaml::MAX_FLOW_DEPTH
+            ),
+        });
+    }
     let mut docs = Documents::default();
     let mut v1beta3_cluster_timeout = None;
     let mut v1beta3_init: Option<v1beta3::InitConfiguration> = None;

@@ -26,7 +26,7 @@ pub fn load_file(
     let text = read_user_file(host, path)?;
     let docs = documents::parse(&text, &path.display().to_string())?;
     for w in &docs.warnings {
-        eprintln!("{w}");
+        eprintln!("{}", crate::output::bounded(w));
     }
     Ok(docs)
 }

@@ -203,9 +203,12 @@ impl KubeConfig {
         Ok(())
     }
 
-    /// Parses a kubeconfig file's text.
+    /// Parses a kubeconfig file's text. Errors say where and what is wrong, never a value
+    /// of the text: a kubeconfig holds keys, and the path may lead to any file.
     pub fn from_yaml(text: &str) -> anyhow::Result<Self> {
-        Ok(serde_yaml_ng::from_str(text)?)
+        crate::yaml::check_nesting(text, "the kubeconfig")?;
+        serde_yaml_ng::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{}", crate::yaml::error_without_values(&e)))
     }
 
     fn context(&self) -> Option<&Context> {

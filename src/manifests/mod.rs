@@ -234,8 +234,14 @@ pub fn to_yaml(pod: &Pod) -> anyhow::Result<String> {
 
 /// Reads a static Pod manifest.
 pub fn from_yaml(path: &Path, text: &str) -> anyhow::Result<Pod> {
-    serde_yaml_ng::from_str(text)
-        .with_context(|| format!("{}: not a valid Pod manifest", path.display()))
+    crate::yaml::check_nesting(text, &path.display().to_string())?;
+    serde_yaml_ng::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a valid Pod manifest: {}",
+            path.display(),
+            crate::yaml::error_without_values(&e)
+        )
+    })
 }
 
 /// Patches a static Pod with the user's patches for `target`, then writes it to

@@ -738,7 +738,9 @@ fn cri_endpoint(d: &ResetData) -> anyhow::Result<String> {
         .host
         .read_to_string(&kubelet_dir.join(crate::kubelet::INSTANCE_CONFIG_FILE))
     {
-        if let Ok(v) = serde_yaml_ng::from_str::<serde_json::Value>(&text) {
+        let parsed = crate::yaml::check_nesting(&text, "instance-config.yaml")
+            .and_then(|()| Ok(serde_yaml_ng::from_str::<serde_json::Value>(&text)?));
+        if let Ok(v) = parsed {
             if let Some(e) = v["containerRuntimeEndpoint"]
                 .as_str()
                 .filter(|e| !e.is_empty())
