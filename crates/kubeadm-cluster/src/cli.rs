@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::escape;
 use crate::run::{self, Settings};
 use crate::spec::Cluster;
 
@@ -117,7 +118,7 @@ pub fn main() -> i32 {
     match run_cli(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", escape::controls(&format!("{e:#}")));
             1
         }
     }
@@ -149,7 +150,13 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
         Command::Status { .. } => rt.block_on(run::status(&cluster, &s))?,
         Command::Kubeconfig { .. } => {
             let kc = rt.block_on(run::kubeconfig(&cluster, &s))?;
-            std::io::stdout().write_all(&kc)?;
+            let mut out = std::io::stdout();
+            if out.is_terminal() {
+                // Shown, not saved: a host's file reaches the terminal escaped.
+                out.write_all(escape::controls(&String::from_utf8_lossy(&kc)).as_bytes())?;
+            } else {
+                out.write_all(&kc)?;
+            }
             return Ok(0);
         }
     };
@@ -159,12 +166,12 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
 
 fn confirm_reset(c: &Cluster) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("reset removes the cluster from all {} hosts of {}; there is no terminal to confirm it on: pass --yes", c.hosts.len(), c.file);
+        anyhow::bail!("reset removes the cluster from all {} hosts of {}; there is no terminal to confirm it on: pass --yes", c.hosts.len(), escape::controls(&c.file));
     }
     print!(
         "[reset] kubeadm reset -f will run on all {} hosts of {}: their cluster files, etcd data and Node state are removed. Are you sure? [y/N] ",
         c.hosts.len(),
-        c.file
+        escape::controls(&c.file)
     );
     std::io::stdout().flush()?;
     let mut answer = String::new();

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod documents;
+pub mod escape;
 pub mod facts;
 pub mod run;
 pub mod spec;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::documents::{self, Secrets, Trust};
+use crate::escape;
 use crate::facts::{self, Facts};
 use crate::spec::{Cluster, Host, Role};
 use crate::ssh::{self, quote, Remote};
@@ -81,7 +82,8 @@ impl Report {
         self.hosts.iter().any(|h| h.outcome.failed())
     }
 
-    /// The summary table, with the reasons of failed and skipped hosts below it.
+    /// The summary table, with the reasons of failed and skipped hosts below it (what
+    /// hosts said escaped).
     pub fn table(&self) -> String {
         let w = self
             .hosts
@@ -107,7 +109,7 @@ impl Report {
                 _ => {}
             }
         }
-        s
+        escape::controls(&s).into_owned()
     }
 }
 
@@ -138,8 +140,9 @@ fn label(h: &Host) -> String {
     h.node_name.clone().unwrap_or_else(|| h.address.clone())
 }
 
+/// Prints a line of `h`'s progress; what hosts and the file say is escaped.
 fn say(h: &Host, what: impl std::fmt::Display) {
-    println!("[{}] {what}", label(h));
+    println!("{}", escape::controls(&format!("[{}] {what}", label(h))));
 }
 
 /// A host as a run sees it: its connection and facts, or why it has none, and how it
@@ -382,7 +385,7 @@ where
 /// `kubeadm-cluster apply`: see the crate's documentation.
 pub async fn apply(c: &Cluster, s: &Settings) -> anyhow::Result<Report> {
     for w in &c.kubeadm.warnings {
-        eprintln!("{w}");
+        eprintln!("{}", escape::controls(w));
     }
     let binary = std::fs::read(&s.kubeadm_binary).map_err(|e| {
         anyhow::anyhow!(
@@ -867,5 +870,26 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("worker-long-name failed: cannot connect"), "{t}");
+    }
+
+    #[test]
+    fn what_a_host_said_reaches_the_table_escaped() {
+        let r = Report {
+            hosts: vec![HostResult {
+                label: "w-1".into(),
+                role: Role::Worker,
+                outcome: Outcome::Failed(
+                    "kubeadm join exited with 1:\n    \x1b[2Jgone\r[w-2] joined".into(),
+                ),
+                elapsed: Duration::ZERO,
+            }],
+        };
+        let t = r.table();
+        assert!(
+            t.contains(
+                "w-1 failed: kubeadm join exited with 1:\n    \\u{1b}[2Jgone\\r[w-2] joined"
+            ),
+            "{t}"
+        );
     }
 }
