@@ -19,6 +19,9 @@ pub struct Cli {
     command: Command,
 }
 
+/// The longest connection timeout taken, in seconds (ssh refuses larger ones).
+const MAX_CONNECT_TIMEOUT: u64 = 3600;
+
 #[derive(Debug, clap::Args)]
 struct Common {
     /// The cluster file (kind: Cluster, apiVersion: kubeadm-rs.io/v1alpha1).
@@ -33,7 +36,12 @@ struct Common {
     #[arg(long)]
     accept_new_host_keys: bool,
     /// How long connecting to a host may take.
-    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_CONNECT_TIMEOUT)
+    )]
     connect_timeout: u64,
 }
 
@@ -91,6 +99,9 @@ fn settings(
     common: &Common,
     binary: Option<PathBuf>,
 ) -> anyhow::Result<(Settings, tempfile::TempDir)> {
+    if let Some(f) = &common.known_hosts {
+        crate::spec::check_path(f, true).map_err(|why| anyhow::anyhow!("--known-hosts: {why}"))?;
+    }
     // The master connections' sockets: a private directory of this run.
     let control = tempfile::Builder::new()
         .prefix("kubeadm-cluster-ssh.")
@@ -104,7 +115,7 @@ fn settings(
                     .or_else(|| c.known_hosts_file.clone()),
                 accept_new_host_keys: common.accept_new_host_keys,
                 control_dir: control.path().to_path_buf(),
-                connect_timeout: Duration::from_secs(common.connect_timeout.max(1)),
+                connect_timeout: Duration::from_secs(common.connect_timeout),
             },
             kubeadm_binary: binary.unwrap_or_else(default_kubeadm_binary),
         },
