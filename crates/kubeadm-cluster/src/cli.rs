@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::escape;
 use crate::run::{self, Settings};
 use crate::spec::Cluster;
 
@@ -17,6 +18,9 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The longest connection timeout taken, in seconds (ssh refuses larger ones).
+const MAX_CONNECT_TIMEOUT: u64 = 3600;
 
 #[derive(Debug, clap::Args)]
 struct Common {
@@ -32,7 +36,12 @@ struct Common {
     #[arg(long)]
     accept_new_host_keys: bool,
     /// How long connecting to a host may take.
-    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_CONNECT_TIMEOUT)
+    )]
     connect_timeout: u64,
 }
 
@@ -90,6 +99,9 @@ fn settings(
     common: &Common,
     binary: Option<PathBuf>,
 ) -> anyhow::Result<(Settings, tempfile::TempDir)> {
+    if let Some(f) = &common.known_hosts {
+        crate::spec::check_path(f, true).map_err(|why| anyhow::anyhow!("--known-hosts: {why}"))?;
+    }
     // The master connections' sockets: a private directory of this run.
     let control = tempfile::Builder::new()
         .prefix("kubeadm-cluster-ssh.")
@@ -103,7 +115,7 @@ fn settings(
                     .or_else(|| c.known_hosts_file.clone()),
                 accept_new_host_keys: common.accept_new_host_keys,
                 control_dir: control.path().to_path_buf(),
-                connect_timeout: Duration::from_secs(common.connect_timeout.max(1)),
+                connect_timeout: Duration::from_secs(common.connect_timeout),
             },
             kubeadm_binary: binary.unwrap_or_else(default_kubeadm_binary),
         },
@@ -117,7 +129,7 @@ pub fn main() -> i32 {
     match run_cli(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", escape::controls(&format!("{e:#}")));
             1
         }
     }
@@ -149,7 +161,13 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
         Command::Status { .. } => rt.block_on(run::status(&cluster, &s))?,
         Command::Kubeconfig { .. } => {
             let kc = rt.block_on(run::kubeconfig(&cluster, &s))?;
-            std::io::stdout().write_all(&kc)?;
+            let mut out = std::io::stdout();
+            if out.is_terminal() {
+                // Shown, not saved: a host's file reaches the terminal escaped.
+                out.write_all(escape::controls(&String::from_utf8_lossy(&kc)).as_bytes())?;
+            } else {
+                out.write_all(&kc)?;
+            }
             return Ok(0);
         }
     };
@@ -159,12 +177,12 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
 
 fn confirm_reset(c: &Cluster) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("reset removes the cluster from all {} hosts of {}; there is no terminal to confirm it on: pass --yes", c.hosts.len(), c.file);
+        anyhow::bail!("reset removes the cluster from all {} hosts of {}; there is no terminal to confirm it on: pass --yes", c.hosts.len(), escape::controls(&c.file));
     }
     print!(
         "[reset] kubeadm reset -f will run on all {} hosts of {}: their cluster files, etcd data and Node state are removed. Are you sure? [y/N] ",
         c.hosts.len(),
-        c.file
+        escape::controls(&c.file)
     );
     std::io::stdout().flush()?;
     let mut answer = String::new();

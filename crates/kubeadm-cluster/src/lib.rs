@@ -4,8 +4,10 @@
 //! in parallel), skipping hosts already joined; `reset` takes it apart again; `status`
 //! and `kubeconfig` look at it.
 
+pub mod address;
 pub mod cli;
 pub mod documents;
+pub mod escape;
 pub mod facts;
 pub mod run;
 pub mod spec;

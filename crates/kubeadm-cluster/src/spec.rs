@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use kubeadm::config::documents::{self, Documents};
 use serde::Deserialize;
 
+mod fields;
+
+pub use fields::check_path;
+use fields::{at_line, excerpt, Fields};
+
 /// The only version of the file this release reads.
 pub const API_VERSION: &str = "kubeadm-rs.io/v1alpha1";
 /// The document's kind.
@@ -15,6 +20,11 @@ pub const KIND: &str = "Cluster";
 pub const DEFAULT_KUBEADM_PATH: &str = "/usr/local/bin/kubeadm";
 /// How many workers join at once unless the file says otherwise.
 pub const DEFAULT_PARALLEL_JOINS: usize = 8;
+/// The most workers joining at once: each holds an ssh process and three pipes here,
+/// which must stay well inside the usual limit of 1024 open files.
+pub const MAX_PARALLEL_JOINS: usize = 128;
+/// The most hosts a file lists: Kubernetes supports clusters of up to 5000 nodes.
+pub const MAX_HOSTS: usize = 5000;
 
 /// A host's part in the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -49,7 +59,8 @@ pub struct Arg {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Host {
-    /// Where SSH reaches it: an IP address or a name.
+    /// Where SSH reaches it: a DNS name, an IPv4 address or an IPv6 address (given
+    /// with or without brackets, kept without).
     pub address: String,
     /// SSH's port (22).
     #[serde(default = "default_port")]
@@ -161,13 +172,9 @@ impl Cluster {
 
     /// Parses and checks a cluster file's text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Cluster, SpecError> {
-        let err = |line: Option<usize>, message: String| SpecError {
-            file: file.to_string(),
-            line,
-            message,
-        };
+        let at = Fields { text, file };
         let de = serde_yaml_ng::Deserializer::from_str(text);
-        let wire: Wire = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut wire: Wire = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             let line = kubeadm::config::locate::line_of(text, &path)
@@ -177,172 +184,53 @@ impl Cluster {
             } else {
                 format!("{path}: ")
             };
-            err(line, format!("{at}{}", plain(&inner.to_string())))
+            at_line(file, line, format!("{at}{}", plain(&inner.to_string())))
         })?;
-        let line_of = |path: &str| kubeadm::config::locate::line_of(text, path);
         if wire.api_version != API_VERSION {
-            return Err(err(
-                line_of("apiVersion"),
+            return Err(at.field(
+                "apiVersion",
                 format!(
-                    "apiVersion: {:?} is not a version of the cluster file this release reads; use {API_VERSION:?}",
-                    wire.api_version
+                    "{} is not a version of the cluster file this release reads; use {API_VERSION:?}",
+                    excerpt(&wire.api_version)
                 ),
             ));
         }
         if wire.kind != KIND {
-            return Err(err(
-                line_of("kind"),
-                format!("kind: {:?} is not known; use {KIND:?}", wire.kind),
+            return Err(at.field(
+                "kind",
+                format!("{} is not known; use {KIND:?}", excerpt(&wire.kind)),
             ));
         }
-        if wire.hosts.is_empty() {
-            return Err(err(
-                line_of("hosts"),
-                "hosts: the cluster has no hosts; list at least one with role: control-plane"
-                    .into(),
-            ));
-        }
-        for (i, h) in wire.hosts.iter().enumerate() {
-            let at = |field: &str| line_of(&format!("hosts[{i}].{field}"));
-            if h.address.trim().is_empty() || h.address.contains(char::is_whitespace) {
-                return Err(err(
-                    at("address"),
-                    format!(
-                        "hosts[{i}].address: {:?} is not an address; give the IP address or name SSH reaches the host at",
-                        h.address
-                    ),
-                ));
-            }
-            if h.user.is_empty() {
-                return Err(err(
-                    at("user"),
-                    format!("hosts[{i}].user: empty; give the user SSH logs in as (root)"),
-                ));
-            }
-            if let Some(n) = &h.node_name {
-                if !is_dns_subdomain(n) {
-                    return Err(err(
-                        at("nodeName"),
-                        format!(
-                            "hosts[{i}].nodeName: {n:?} is not a valid Node name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters"
-                        ),
-                    ));
-                }
-            }
-            for (j, a) in h.kubelet_extra_args.iter().enumerate() {
-                if a.name.is_empty() || a.name.starts_with('-') {
-                    return Err(err(
-                        at(&format!("kubeletExtraArgs[{j}].name")),
-                        format!(
-                            "hosts[{i}].kubeletExtraArgs[{j}].name: {:?}: give the flag's name without dashes (for example node-labels)",
-                            a.name
-                        ),
-                    ));
-                }
-            }
-            for (k, other) in wire.hosts.iter().enumerate().take(i) {
-                if other.address == h.address && other.port == h.port {
-                    return Err(err(
-                        at("address"),
-                        format!(
-                            "hosts[{i}].address: {}:{} is already hosts[{k}]; each host is listed once",
-                            h.address, h.port
-                        ),
-                    ));
-                }
-                if h.node_name.is_some() && other.node_name == h.node_name {
-                    return Err(err(
-                        at("nodeName"),
-                        format!(
-                            "hosts[{i}].nodeName: {:?} is already the name of hosts[{k}]; Node names are unique",
-                            h.node_name.as_deref().unwrap_or_default()
-                        ),
-                    ));
-                }
-            }
-        }
+        fields::check_hosts(&at, &mut wire.hosts)?;
         let control_planes = wire
             .hosts
             .iter()
             .filter(|h| h.role == Role::ControlPlane)
             .count();
         if control_planes == 0 {
-            return Err(err(
-                line_of("hosts"),
-                "hosts: no host has role: control-plane; the first control plane creates the cluster".into(),
+            return Err(at.field(
+                "hosts",
+                "no host has role: control-plane; the first control plane creates the cluster",
             ));
         }
-        if let Some(ep) = &wire.control_plane_endpoint {
-            let (h, _) = kubeadm::config::split_host_port(ep);
-            if h.is_empty() || ep.contains(char::is_whitespace) {
-                return Err(err(
-                    line_of("controlPlaneEndpoint"),
-                    format!("controlPlaneEndpoint: {ep:?} is not host[:port]"),
-                ));
-            }
-        }
-        // The embedded kubeadm configuration, parsed as kubeadm parses a --config file;
-        // its errors point at lines of this file.
-        let kubeadm_text = wire.kubeadm.clone().unwrap_or_default();
-        let block_line = line_of("kubeadm").unwrap_or(1);
-        let mut docs = if kubeadm_text.trim().is_empty() {
-            Documents::default()
-        } else {
-            documents::parse(&kubeadm_text, file).map_err(|e| {
-                err(
-                    Some(block_line + e.line),
-                    format!("kubeadm (the embedded configuration): {}", e.message),
-                )
-            })?
-        };
-        let cpe_in_kubeadm = docs
-            .cluster
-            .as_ref()
-            .map(|c| c.control_plane_endpoint.clone())
-            .filter(|c| !c.is_empty());
-        let control_plane_endpoint = match (&wire.control_plane_endpoint, cpe_in_kubeadm) {
-            (Some(a), Some(b)) if *a != b => {
-                return Err(err(
-                    line_of("controlPlaneEndpoint"),
-                    format!(
-                        "controlPlaneEndpoint: {a:?} differs from the ClusterConfiguration's controlPlaneEndpoint {b:?}; give it once"
-                    ),
-                ))
-            }
-            (Some(a), _) => Some(a.clone()),
-            (None, b) => b,
-        };
-        if control_planes > 1 && control_plane_endpoint.is_none() {
-            return Err(err(
-                line_of("hosts"),
-                format!(
-                    "controlPlaneEndpoint: required with {control_planes} control planes: the nodes must reach the API servers at one stable address (a load balancer or a DNS name that follows them), set as controlPlaneEndpoint: host:port"
-                ),
-            ));
-        }
+        let mut docs = embedded(&at, wire.kubeadm.as_deref().unwrap_or_default())?;
+        let control_plane_endpoint = fields::control_plane_endpoint(
+            &at,
+            wire.control_plane_endpoint.as_deref(),
+            &docs,
+            control_planes,
+        )?;
         if docs.upgrade.is_some() {
             docs.warnings.push(format!(
                 "{file}: the kubeadm configuration's UpgradeConfiguration is not used by kubeadm-cluster"
             ));
             docs.upgrade = None;
         }
-        let parallel_joins = wire.parallel_joins.unwrap_or(DEFAULT_PARALLEL_JOINS);
-        if parallel_joins == 0 {
-            return Err(err(
-                line_of("parallelJoins"),
-                "parallelJoins: 0 would join no worker; give at least 1".into(),
-            ));
-        }
-        let kubeadm_path = wire
-            .kubeadm_path
-            .unwrap_or_else(|| DEFAULT_KUBEADM_PATH.to_string());
-        if !kubeadm_path.starts_with('/') || kubeadm_path.ends_with('/') {
-            return Err(err(
-                line_of("kubeadmPath"),
-                format!(
-                    "kubeadmPath: {kubeadm_path:?} is not an absolute file path (for example {DEFAULT_KUBEADM_PATH})"
-                ),
-            ));
+        let parallel_joins = fields::parallel_joins(&at, wire.parallel_joins)?;
+        let kubeadm_path = fields::kubeadm_path(&at, wire.kubeadm_path)?;
+        if let Some(f) = &wire.known_hosts_file {
+            // ssh reads UserKnownHostsFile as a list of files separated by spaces.
+            check_path(f, true).map_err(|why| at.field("knownHostsFile", why))?;
         }
         Ok(Cluster {
             file: file.to_string(),
@@ -364,6 +252,37 @@ impl Cluster {
     }
 }
 
+/// The embedded kubeadm configuration, parsed as kubeadm parses a --config file; its
+/// errors point at lines of the cluster file.
+fn embedded(at: &Fields<'_>, kubeadm_text: &str) -> Result<Documents, SpecError> {
+    if kubeadm_text.trim().is_empty() {
+        return Ok(Documents::default());
+    }
+    let block_line = at.line("kubeadm").unwrap_or(1);
+    let docs = documents::parse(kubeadm_text, at.file).map_err(|e| {
+        at_line(
+            at.file,
+            Some(block_line + e.line),
+            format!("kubeadm (the embedded configuration): {}", e.message),
+        )
+    })?;
+    // The API server's port is part of the join endpoint kubeadm-cluster writes.
+    if let Some(init) = &docs.init {
+        let port = init.local_api_endpoint.bind_port;
+        if !(0..=65535).contains(&port) {
+            return Err(at_line(
+                at.file,
+                kubeadm::config::locate::line_of(kubeadm_text, "localAPIEndpoint.bindPort")
+                    .map(|l| block_line + l),
+                format!(
+                    "kubeadm (the embedded configuration): InitConfiguration localAPIEndpoint.bindPort: {port} is not a port; give 1 to 65535 (6443 by default)"
+                ),
+            ));
+        }
+    }
+    Ok(docs)
+}
+
 /// serde's message without the location and path it may carry (we give both).
 fn plain(msg: &str) -> String {
     let msg = match msg.rfind(" at line ") {
@@ -374,18 +293,6 @@ fn plain(msg: &str) -> String {
         Some((path, rest)) if !path.contains(' ') => rest.to_string(),
         _ => msg.to_string(),
     }
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
 }
 
 #[cfg(test)]

@@ -68,7 +68,11 @@ impl Output {
 impl Remote {
     /// Connects to `h`.
     pub async fn connect(h: &Host, o: &Options) -> anyhow::Result<Remote> {
-        let name = format!("{}@{}:{}", h.user, h.address, h.port);
+        let name = format!(
+            "{}@{}",
+            h.user,
+            kubeadm::config::join_host_port(&h.address, h.port)
+        );
         let mut b = SessionBuilder::default();
         b.user(h.user.clone())
             .port(h.port)
@@ -86,7 +90,12 @@ impl Remote {
         if let Some(f) = &o.known_hosts_file {
             b.user_known_hosts_file(f);
         }
-        let session = b.connect(&h.address).await.map_err(|e| {
+        // The crate puts the destination last on ssh's command line with no `--` before
+        // it; the file's checks (crate::address) keep addresses and users from beginning
+        // with '-', and the destination begins with the user besides, so it cannot be
+        // read as an option. The user is also given with -l, which ssh prefers.
+        let destination = format!("{}@{}", h.user, h.address);
+        let session = b.connect(&destination).await.map_err(|e| {
             let text = error_text(&e);
             let hint = if text.contains("Host key verification failed")
                 || text.contains("host key")

@@ -1,0 +1,391 @@
+//! What `apply` does, decided from the hosts' facts before anything changes: a list of
+//! steps in the order they run, each naming its hosts. A host that ends before a step
+//! (it failed, or an earlier step ended it) is passed over by that step.
+
+use super::observe::{same_machine, Binary, Found};
+use crate::facts::Facts;
+use crate::spec::{Cluster, Role};
+
+/// One step of `apply`; hosts are indices into the file's hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Step {
+    /// The host fails, for `why`, without anything run on it.
+    Refuse { host: usize, why: String },
+    /// kubeadm is installed on these hosts (theirs differs), several at once.
+    Install { hosts: Vec<usize> },
+    /// The run ends here: every host not yet ended is skipped, for `why`.
+    Stop { why: String },
+    /// The host is left as it is; `why` is said on its line.
+    Keep { host: usize, why: &'static str },
+    /// The host holds an unfinished join to this cluster: it is joined again (join's
+    /// preflight reuses what the earlier attempt wrote).
+    Rejoin { host: usize },
+    /// Preflight on these hosts at once; one failing ends the run with nothing changed.
+    Preflight { hosts: Vec<usize> },
+    /// `kubeadm init` on the first control plane (the certificates uploaded when a
+    /// control plane is left to join).
+    Init { host: usize },
+    /// A bootstrap token (and the certificates uploaded, when a control plane is left to
+    /// join) on the first control plane of the existing cluster, when a host is left to
+    /// join.
+    PrepareJoins { host: usize },
+    /// These control planes join, one at a time (each adds an etcd member); after one
+    /// fails, the rest are skipped.
+    JoinControlPlanes { hosts: Vec<usize> },
+    /// These workers join, `parallelJoins` at once; one failing does not stop the others.
+    JoinWorkers { hosts: Vec<usize> },
+}
+
+/// The steps of `apply`, and the cluster they build on.
+#[derive(Debug)]
+pub(super) struct Plan {
+    /// The first control plane (see [`Found`]).
+    pub(super) primary: usize,
+    /// The cluster's CA pin, when it exists already.
+    pub(super) pin: Option<String>,
+    /// In order.
+    pub(super) steps: Vec<Step>,
+}
+
+/// Plans `apply` from the hosts' `facts` (in the file's order, `None` for a host that
+/// could not be read), the cluster they show and the binary to install.
+pub(super) fn apply(c: &Cluster, facts: &[Option<&Facts>], found: &Found, binary: &Binary) -> Plan {
+    let mut steps = Vec::new();
+    // Hosts with nothing more to do in this run.
+    let mut done: Vec<bool> = facts.iter().map(|f| f.is_none()).collect();
+
+    // A binary for another architecture is not installed.
+    if let Some(want) = binary.arch {
+        for (i, f) in facts.iter().enumerate() {
+            let Some(f) = f else { continue };
+            if !same_machine(want, &f.arch) {
+                steps.push(Step::Refuse {
+                    host: i,
+                    why: format!(
+                        "the host is {have}, the kubeadm binary {} is built for {want}: give a kubeadm for {have} with --kubeadm-binary",
+                        binary.path.display(),
+                        have = f.arch
+                    ),
+                });
+                done[i] = true;
+            }
+        }
+    }
+
+    // kubeadm, where the host's differs.
+    let install: Vec<usize> = (0..c.hosts.len())
+        .filter(|&i| {
+            !done[i] && facts[i].and_then(|f| f.kubeadm_sha256.as_deref()) != Some(&binary.sha)
+        })
+        .collect();
+    steps.push(Step::Install { hosts: install });
+
+    let primary = found.primary;
+    if facts[primary].is_none() {
+        steps.push(Step::Stop {
+            why: format!(
+                "the first control plane {} cannot be reached",
+                super::label(&c.hosts[primary])
+            ),
+        });
+        return Plan {
+            primary,
+            pin: found.pin.clone(),
+            steps,
+        };
+    }
+
+    for (i, step) in decide_each(c, facts, found, &done) {
+        if matches!(step, Step::Keep { .. } | Step::Refuse { .. }) {
+            done[i] = true;
+        }
+        steps.push(step);
+    }
+
+    // Every host left, the first control plane too when init runs there.
+    let left = |role: Option<Role>| -> Vec<usize> {
+        (0..c.hosts.len())
+            .filter(|&i| !done[i] && role.is_none_or(|r| c.hosts[i].role == r))
+            .collect()
+    };
+    steps.push(Step::Preflight { hosts: left(None) });
+    steps.push(match found.pin {
+        None => Step::Init { host: primary },
+        Some(_) => Step::PrepareJoins { host: primary },
+    });
+    let mut control_planes = left(Some(Role::ControlPlane));
+    control_planes.retain(|&i| i != primary);
+    steps.push(Step::JoinControlPlanes {
+        hosts: control_planes,
+    });
+    steps.push(Step::JoinWorkers {
+        hosts: left(Some(Role::Worker)),
+    });
+    Plan {
+        primary,
+        pin: found.pin.clone(),
+        steps,
+    }
+}
+
+/// What each host's facts decide against the cluster found, in the file's order: the
+/// hosts already in it are kept, those of another cluster refused, an unfinished join to
+/// it joined again. Hosts in `done` are passed over.
+fn decide_each(
+    c: &Cluster,
+    facts: &[Option<&Facts>],
+    found: &Found,
+    done: &[bool],
+) -> Vec<(usize, Step)> {
+    let mut steps = Vec::new();
+    for (i, f) in facts.iter().enumerate() {
+        let Some(f) = f else { continue };
+        if done[i] {
+            continue;
+        }
+        let same = found.pin.is_some() && f.ca_pin == found.pin;
+        let step = if i == found.primary {
+            // Without the cluster, init runs here; what an interrupted init left is its
+            // preflight's to judge (it reuses what this configuration wrote).
+            if found.pin.is_none() {
+                continue;
+            }
+            Step::Keep {
+                host: i,
+                why: "the cluster exists here",
+            }
+        } else if same && !f.kubelet_conf {
+            Step::Rejoin { host: i }
+        } else if f.kubelet_conf && same {
+            if c.hosts[i].role == Role::ControlPlane && !f.apiserver_manifest {
+                Step::Refuse {
+                    host: i,
+                    why: "the host is a worker of this cluster, not a control plane; reset it (kubeadm reset -f) to join it as a control plane".into(),
+                }
+            } else {
+                Step::Keep {
+                    host: i,
+                    why: "already a node of this cluster",
+                }
+            }
+        } else if f.kubelet_conf || f.ca_pin.is_some() {
+            Step::Refuse {
+                host: i,
+                why: format!(
+                    "the host holds the files of {}: /etc/kubernetes/pki/ca.crt is not this cluster's CA; reset it first (kubeadm reset -f on the host, or kubeadm-cluster reset with a file listing it)",
+                    if f.kubelet_conf { "another cluster's node" } else { "another cluster" }
+                ),
+            }
+        } else {
+            continue;
+        };
+        steps.push((i, step));
+    }
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::run::observe::find_cluster;
+
+    fn cluster() -> Cluster {
+        Cluster::parse(
+            "apiVersion: kubeadm-rs.io/v1alpha1
+kind: Cluster
+hosts:
+- {address: 10.0.0.10, role: control-plane, nodeName: cp-1}
+- {address: 10.0.0.11, role: control-plane, nodeName: cp-2}
+- {address: 10.0.0.12, role: worker, nodeName: w-1}
+- {address: 10.0.0.13, role: worker, nodeName: w-2}
+controlPlaneEndpoint: lb.example:6443
+",
+            "cluster.yaml",
+        )
+        .unwrap()
+    }
+
+    fn binary(arch: Option<&'static str>) -> Binary {
+        Binary {
+            path: PathBuf::from("/opt/kubeadm"),
+            bytes: Arc::new(Vec::new()),
+            sha: "1".repeat(64),
+            arch,
+        }
+    }
+
+    fn host(arch: &str, kubeadm: bool) -> Facts {
+        Facts {
+            arch: arch.into(),
+            kubeadm_sha256: kubeadm.then(|| "1".repeat(64)),
+            ..Facts::default()
+        }
+    }
+
+    fn pinned(mut f: Facts, pin: &str, kubelet_conf: bool, apiserver: bool) -> Facts {
+        f.ca_pin = Some(pin.into());
+        f.kubelet_conf = kubelet_conf;
+        f.apiserver_manifest = apiserver;
+        f.admin_conf = apiserver;
+        f.any_state = true;
+        f
+    }
+
+    fn plan(facts: &[Option<Facts>], b: &Binary) -> Plan {
+        let c = cluster();
+        let facts: Vec<Option<&Facts>> = facts.iter().map(Option::as_ref).collect();
+        let found = find_cluster(&c, &facts);
+        apply(&c, &facts, &found, b)
+    }
+
+    #[test]
+    fn a_new_cluster_is_installed_checked_initialised_and_joined_in_that_order() {
+        let p = plan(
+            &[
+                Some(host("x86_64", false)),
+                Some(host("x86_64", true)),
+                Some(host("x86_64", false)),
+                None,
+            ],
+            &binary(Some("x86_64")),
+        );
+        assert_eq!(p.primary, 0);
+        assert_eq!(p.pin, None);
+        assert_eq!(
+            p.steps,
+            [
+                Step::Install { hosts: vec![0, 2] },
+                Step::Preflight {
+                    hosts: vec![0, 1, 2]
+                },
+                Step::Init { host: 0 },
+                Step::JoinControlPlanes { hosts: vec![1] },
+                Step::JoinWorkers { hosts: vec![2] },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_existing_cluster_keeps_its_nodes_rejoins_the_unfinished_and_refuses_strangers() {
+        let cp2 = host("x86_64", true);
+        let p = plan(
+            &[
+                Some(cp2.clone()),
+                Some(pinned(host("x86_64", true), "ours", true, true)),
+                Some(pinned(host("x86_64", true), "ours", false, false)),
+                Some(pinned(host("x86_64", true), "theirs", true, false)),
+            ],
+            &binary(Some("x86_64")),
+        );
+        // The cluster's files are on cp-2: it is the first control plane.
+        assert_eq!(p.primary, 1);
+        assert_eq!(p.pin.as_deref(), Some("ours"));
+        assert_eq!(p.steps[0], Step::Install { hosts: vec![] });
+        assert_eq!(
+            p.steps[1],
+            Step::Keep {
+                host: 1,
+                why: "the cluster exists here"
+            }
+        );
+        assert_eq!(p.steps[2], Step::Rejoin { host: 2 });
+        assert!(
+            matches!(&p.steps[3], Step::Refuse { host: 3, why } if why.contains("another cluster's node")),
+            "{:?}",
+            p.steps[3]
+        );
+        assert_eq!(
+            p.steps[4..],
+            [
+                Step::Preflight { hosts: vec![0, 2] },
+                Step::PrepareJoins { host: 1 },
+                Step::JoinControlPlanes { hosts: vec![0] },
+                Step::JoinWorkers { hosts: vec![2] },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_worker_of_the_cluster_listed_as_a_control_plane_is_refused() {
+        let p = plan(
+            &[
+                Some(pinned(host("x86_64", true), "ours", true, true)),
+                Some(pinned(host("x86_64", true), "ours", true, false)),
+                Some(pinned(host("x86_64", true), "ours", true, false)),
+                Some(host("x86_64", true)),
+            ],
+            &binary(Some("x86_64")),
+        );
+        assert!(
+            matches!(&p.steps[2], Step::Refuse { host: 1, why } if why.contains("not a control plane")),
+            "{:?}",
+            p.steps
+        );
+        assert_eq!(
+            p.steps[3],
+            Step::Keep {
+                host: 2,
+                why: "already a node of this cluster"
+            }
+        );
+        assert_eq!(p.steps[4], Step::Preflight { hosts: vec![3] });
+    }
+
+    #[test]
+    fn an_unreachable_first_control_plane_stops_the_run_after_the_installs() {
+        let p = plan(
+            &[None, Some(host("x86_64", false)), None, None],
+            &binary(Some("x86_64")),
+        );
+        assert_eq!(
+            p.steps,
+            [
+                Step::Install { hosts: vec![1] },
+                Step::Stop {
+                    why: "the first control plane cp-1 cannot be reached".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_host_of_another_architecture_is_refused_before_the_installs() {
+        let p = plan(
+            &[
+                Some(host("x86_64", false)),
+                Some(host("aarch64", false)),
+                Some(host("x86_64", false)),
+                Some(host("x86_64", false)),
+            ],
+            &binary(Some("x86_64")),
+        );
+        assert!(
+            matches!(&p.steps[0], Step::Refuse { host: 1, why }
+                if why == "the host is aarch64, the kubeadm binary /opt/kubeadm is built for x86_64: give a kubeadm for aarch64 with --kubeadm-binary"),
+            "{:?}",
+            p.steps[0]
+        );
+        assert_eq!(
+            p.steps[1],
+            Step::Install {
+                hosts: vec![0, 2, 3]
+            }
+        );
+        assert_eq!(p.steps[3], Step::Init { host: 0 });
+        assert_eq!(p.steps[4], Step::JoinControlPlanes { hosts: vec![] });
+        // A binary that is not ELF is installed everywhere.
+        let p = plan(
+            &[
+                Some(host("x86_64", false)),
+                Some(host("aarch64", false)),
+                None,
+                None,
+            ],
+            &binary(None),
+        );
+        assert_eq!(p.steps[0], Step::Install { hosts: vec![0, 1] });
+    }
+}
