@@ -161,17 +161,31 @@ impl std::error::Error for SpecError {}
 impl Cluster {
     /// Reads and checks the file at `path`.
     pub fn load(path: &Path) -> Result<Cluster, SpecError> {
+        use kubeadm::host::Host;
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
-            file: file.clone(),
-            line: None,
-            message: format!("cannot read the cluster file: {e}"),
-        })?;
+        // kubeadm's own reading: a regular file only (a FIFO never blocks), bounded in size.
+        let text = kubeadm::host::RealHost::new("/")
+            .read_to_string(path)
+            .map_err(|e| SpecError {
+                file: file.clone(),
+                line: None,
+                message: format!("cannot read the cluster file: {}", e.cause_text()),
+            })?;
         Self::parse(&text, &file)
     }
 
     /// Parses and checks a cluster file's text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Cluster, SpecError> {
+        if let Some(line) = kubeadm::yaml::flow_depth_exceeded(text) {
+            return Err(at_line(
+                file,
+                Some(line),
+                format!(
+                    "more than {} nested '[' or '{{'; no cluster file needs that many, refusing to parse it",
+                    kubeadm::yaml::MAX_FLOW_DEPTH
+                ),
+            ));
+        }
         let at = Fields { text, file };
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let mut wire: Wire = serde_path_to_error::deserialize(de).map_err(|e| {

@@ -140,3 +140,35 @@ fn a_good_file_does_reach_ssh_with_the_user_before_the_address() {
         );
     }
 }
+
+/// A cluster file that is a FIFO, a device or nests without end is refused at once, with
+/// the path (and the line), and nothing is started.
+#[test]
+fn cluster_files_that_are_no_files_or_nest_without_end_are_refused() {
+    let bench = Bench::new();
+    let fifo = bench.dir.path().join("fifo.yaml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (code, err) = bench.run("status", &fifo);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("is a FIFO, not a regular file"), "{err}");
+    let (code, err) = bench.run("status", Path::new("/dev/zero"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("/dev/zero: cannot read the cluster file: is a character device"),
+        "{err}"
+    );
+    let deep = bench.dir.path().join("deep.yaml");
+    std::fs::write(
+        &deep,
+        format!(
+            "apiVersion: kubeadm-rs.io/v1alpha1\nhosts: {}",
+            "[".repeat(100_000)
+        ),
+    )
+    .unwrap();
+    let (code, err) = bench.run("status", &deep);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("deep.yaml:2: more than 256 nested"), "{err}");
+    assert_eq!(bench.ssh_started(), None);
+}
