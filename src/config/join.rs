@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use super::print::default_join;
+use super::default_join;
 use super::v1beta4;
 use super::validation::{FieldError, ValidationErrors};
 use crate::names::is_dns_subdomain;

@@ -124,7 +124,7 @@ impl ResetData {
             })?,
             None => ResetConfiguration::default(),
         };
-        crate::config::print::default_reset(&mut config);
+        crate::config::default_reset(&mut config);
         // Flags given on the command line win over the file, as upstream's
         // ValueFromFlagsOrConfig.
         if let Some(d) = &args.cert_dir {
