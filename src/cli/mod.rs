@@ -362,29 +362,6 @@ pub(crate) fn real_host(global: &GlobalArgs) -> Arc<dyn Host> {
     Arc::new(RealHost::new(root))
 }
 
-/// Reads `--config` when given.
-pub(crate) fn load_config(
-    host: &dyn Host,
-    config: &Option<PathBuf>,
-) -> anyhow::Result<Option<crate::config::documents::Documents>> {
-    config
-        .as_deref()
-        .map(|p| crate::config::load_file(host, p))
-        .transpose()
-}
-
-/// `--config` parsed quietly, for a look at one setting before the run (its warnings
-/// are printed when the run loads it); `None` when absent or unreadable, which the run
-/// then reports.
-pub(crate) fn peek_config(
-    host: &dyn Host,
-    config: &Option<PathBuf>,
-) -> Option<crate::config::documents::Documents> {
-    let path = config.as_ref()?;
-    let text = host.read_to_string(path).ok()?;
-    crate::config::documents::parse(&text, &path.display().to_string()).ok()
-}
-
 #[cfg(test)]
 mod tests {
     #[test]

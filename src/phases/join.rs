@@ -1,20 +1,20 @@
 //! The `kubeadm join` workflow.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::cli::join::JoinArgs;
 use crate::config::join::{join_configuration, JoinConfiguration, JoinOverrides};
 use crate::host::Host;
 use crate::workflow::{Phase, Workflow};
 
 impl crate::workflow::WorkflowData for JoinData {
     fn skip_phases(&self) -> Vec<String> {
-        if self.args.skip_phases.is_empty() {
+        if self.opts.skip_phases.is_empty() {
             self.cfg.versioned.skip_phases.clone()
         } else {
-            self.args.skip_phases.clone()
+            self.opts.skip_phases.clone()
         }
     }
 
@@ -23,10 +23,95 @@ impl crate::workflow::WorkflowData for JoinData {
     }
 }
 
+/// What `kubeadm join` was asked on its command line, as plain values (upstream's
+/// `joinOptions`). The command line fills it from its flags; anything else that drives
+/// the workflow builds one directly. `None` and empty mean "not given", so that the
+/// configuration file or the defaults decide.
+#[derive(Debug, Clone, Default)]
+pub struct JoinOptions {
+    /// The control-plane endpoint (host:port) to discover the cluster from (the argument).
+    pub api_server_endpoint: Option<String>,
+    /// `--apiserver-advertise-address`: for a control-plane join.
+    pub apiserver_advertise_address: Option<String>,
+    /// `--apiserver-bind-port`: for a control-plane join.
+    pub apiserver_bind_port: Option<u16>,
+    /// `--certificate-key`: decrypts the kubeadm-certs Secret.
+    pub certificate_key: Option<String>,
+    /// `--config`: the configuration file.
+    pub config: Option<PathBuf>,
+    /// `--control-plane`: this node hosts a new control-plane instance.
+    pub control_plane: bool,
+    /// `--cri-socket`: the container runtime's socket; detected when not given.
+    pub cri_socket: Option<String>,
+    /// `--discovery-file`: a file or URL holding the cluster's information.
+    pub discovery_file: Option<String>,
+    /// `--discovery-token`.
+    pub discovery_token: Option<String>,
+    /// `--discovery-token-ca-cert-hash`: the pins of the cluster's CA.
+    pub discovery_token_ca_cert_hash: Vec<String>,
+    /// `--discovery-token-unsafe-skip-ca-verification`.
+    pub discovery_token_unsafe_skip_ca_verification: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--ignore-preflight-errors`.
+    pub ignore_preflight_errors: Vec<String>,
+    /// `--node-name`.
+    pub node_name: Option<String>,
+    /// `--patches`: the directory of patches for the static Pods and the kubelet.
+    pub patches: Option<PathBuf>,
+    /// `--skip-phases`: when empty, the configuration's `skipPhases` apply.
+    pub skip_phases: Vec<String>,
+    /// `--tls-bootstrap-token`.
+    pub tls_bootstrap_token: Option<String>,
+    /// `--token`: the discovery and TLS bootstrap token when those are not given.
+    pub token: Option<String>,
+}
+
+impl JoinOptions {
+    /// The flags (by their long names) whose options were given, for upstream's rule on
+    /// mixing flags with `--config` ([`crate::config::check_mixed_flags`]).
+    pub fn given_flags(&self) -> Vec<&'static str> {
+        [
+            (
+                self.apiserver_advertise_address.is_some(),
+                "apiserver-advertise-address",
+            ),
+            (self.apiserver_bind_port.is_some(), "apiserver-bind-port"),
+            (self.certificate_key.is_some(), "certificate-key"),
+            (self.config.is_some(), "config"),
+            (self.control_plane, "control-plane"),
+            (self.cri_socket.is_some(), "cri-socket"),
+            (self.discovery_file.is_some(), "discovery-file"),
+            (self.discovery_token.is_some(), "discovery-token"),
+            (
+                !self.discovery_token_ca_cert_hash.is_empty(),
+                "discovery-token-ca-cert-hash",
+            ),
+            (
+                self.discovery_token_unsafe_skip_ca_verification,
+                "discovery-token-unsafe-skip-ca-verification",
+            ),
+            (self.dry_run, "dry-run"),
+            (
+                !self.ignore_preflight_errors.is_empty(),
+                "ignore-preflight-errors",
+            ),
+            (self.node_name.is_some(), "node-name"),
+            (self.patches.is_some(), "patches"),
+            (!self.skip_phases.is_empty(), "skip-phases"),
+            (self.tls_bootstrap_token.is_some(), "tls-bootstrap-token"),
+            (self.token.is_some(), "token"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect()
+    }
+}
+
 /// What the join phases share.
 pub struct JoinData {
-    /// The command-line flags.
-    pub args: JoinArgs,
+    /// What the command line asked.
+    pub opts: JoinOptions,
     /// The configuration every phase reads.
     pub cfg: JoinConfiguration,
     /// The machine (or the dry-run recorder).
@@ -42,31 +127,31 @@ pub struct JoinData {
 }
 
 impl JoinData {
-    /// Builds the data from the flags and `--config`.
-    pub fn new(args: JoinArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        let docs = match &args.config {
+    /// Builds the data from the options and `--config`.
+    pub fn new(opts: JoinOptions, host: Arc<dyn Host>) -> anyhow::Result<Self> {
+        let docs = match &opts.config {
             Some(path) => {
-                crate::config::check_mixed_flags(&args.given_flags())?;
+                crate::config::check_mixed_flags(&opts.given_flags())?;
                 Some(crate::config::load_file(host.as_ref(), path)?)
             }
             None => None,
         };
         let overrides = JoinOverrides {
-            api_server_endpoint: args.api_server_endpoint.clone(),
-            advertise_address: args.apiserver_advertise_address.clone(),
-            bind_port: args.apiserver_bind_port,
-            certificate_key: args.certificate_key.clone(),
-            control_plane: args.control_plane,
-            cri_socket: args.cri_socket.clone(),
-            discovery_file: args.discovery_file.clone(),
-            discovery_token: args.discovery_token.clone(),
-            ca_cert_hashes: args.discovery_token_ca_cert_hash.clone(),
-            unsafe_skip_ca_verification: args.discovery_token_unsafe_skip_ca_verification,
-            node_name: args.node_name.clone(),
-            tls_bootstrap_token: args.tls_bootstrap_token.clone(),
-            token: args.token.clone(),
-            patches: args.patches.clone(),
-            ignore_preflight_errors: args.ignore_preflight_errors.clone(),
+            api_server_endpoint: opts.api_server_endpoint.clone(),
+            advertise_address: opts.apiserver_advertise_address.clone(),
+            bind_port: opts.apiserver_bind_port,
+            certificate_key: opts.certificate_key.clone(),
+            control_plane: opts.control_plane,
+            cri_socket: opts.cri_socket.clone(),
+            discovery_file: opts.discovery_file.clone(),
+            discovery_token: opts.discovery_token.clone(),
+            ca_cert_hashes: opts.discovery_token_ca_cert_hash.clone(),
+            unsafe_skip_ca_verification: opts.discovery_token_unsafe_skip_ca_verification,
+            node_name: opts.node_name.clone(),
+            tls_bootstrap_token: opts.tls_bootstrap_token.clone(),
+            token: opts.token.clone(),
+            patches: opts.patches.clone(),
+            ignore_preflight_errors: opts.ignore_preflight_errors.clone(),
         };
         let mut cfg = join_configuration(host.as_ref(), docs.as_ref(), &overrides)?;
         // The CRI socket is detected when not given, as upstream's dynamic defaults do.
@@ -77,7 +162,7 @@ impl JoinData {
             *socket = format!("unix://{socket}");
         }
         Ok(JoinData {
-            args,
+            opts,
             cfg,
             host,
             cluster: None,
@@ -192,14 +277,14 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
         d.host.as_ref(),
         &[crate::preflight::Check::IsPrivilegedUser],
         &ignored,
-        d.args.dry_run,
+        d.opts.dry_run,
         &mut d.notes,
     )?;
     super::preflight::run_checks(
         d.host.as_ref(),
         &checks,
         &ignored,
-        d.args.dry_run,
+        d.opts.dry_run,
         &mut d.notes,
     )
 }
@@ -417,7 +502,7 @@ fn bootstrap_csr_state(
 fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
     let host = d.host.clone();
     let conf = JoinData::kubernetes_dir().join("kubelet.conf");
-    if d.args.dry_run {
+    if d.opts.dry_run {
         println!("[dryrun] Would wait for the kubelet at http://127.0.0.1:10248/healthz to perform the TLS bootstrap and write {}", conf.display());
         return Ok(());
     }

@@ -197,7 +197,7 @@ pub fn manifests(d: &mut JoinData) -> anyhow::Result<()> {
 
 /// The admin client of the new node (admin.conf, written by the kubeconfig phase).
 fn admin_client(d: &JoinData) -> anyhow::Result<Arc<dyn Api>> {
-    if d.args.dry_run {
+    if d.opts.dry_run {
         return Ok(Arc::new(crate::client::DryRunClient::new()));
     }
     let path = PathBuf::from(super::kubeconfig::KUBERNETES_DIR).join("admin.conf");
@@ -223,7 +223,7 @@ fn etcd_client(d: &JoinData, cfg: &InitConfiguration) -> anyhow::Result<crate::e
 /// `check-etcd`: the existing etcd cluster answers (local etcd only).
 pub fn check_etcd(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
-    if matches!(cfg.cluster.etcd, Etcd::External(_)) || d.args.dry_run {
+    if matches!(cfg.cluster.etcd, Etcd::External(_)) || d.opts.dry_run {
         return Ok(());
     }
     let members = etcd_client(d, &cfg)?.member_list()?;
@@ -244,7 +244,7 @@ pub fn etcd_join(d: &mut JoinData) -> anyhow::Result<()> {
     }
     let peer_url = crate::manifests::etcd::peer_url(&cfg.local_api_endpoint.advertise_address);
     let manifests_dir = PathBuf::from(crate::manifests::MANIFESTS_DIR);
-    if d.args.dry_run {
+    if d.opts.dry_run {
         println!("[dryrun] Would add {peer_url} to the etcd cluster as a learner and promote it");
         super::staticpods::write_local_etcd(d.host.as_ref(), &cfg, &manifests_dir, &[])?;
         return Ok(());
@@ -282,11 +282,11 @@ pub fn etcd_join(d: &mut JoinData) -> anyhow::Result<()> {
 pub fn mark(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
     let api = admin_client(d)?;
-    super::api::mark_control_plane(api.as_ref(), &cfg, d.args.dry_run)
+    super::api::mark_control_plane(api.as_ref(), &cfg, d.opts.dry_run)
 }
 
 /// `wait-control-plane` of a joining control-plane node.
 pub fn wait(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
-    super::api::wait_control_plane(d.host.as_ref(), &cfg, d.args.dry_run)
+    super::api::wait_control_plane(d.host.as_ref(), &cfg, d.opts.dry_run)
 }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::reset::ResetArgs;
 use crate::config::v1beta4::ResetConfiguration;
 use crate::host::Host;
 use crate::manifests::MANIFESTS_DIR;
@@ -20,10 +19,10 @@ use crate::workflow::{Phase, Workflow};
 
 impl crate::workflow::WorkflowData for ResetData {
     fn skip_phases(&self) -> Vec<String> {
-        if self.args.skip_phases.is_empty() {
+        if self.opts.skip_phases.is_empty() {
             self.config.skip_phases.clone()
         } else {
-            self.args.skip_phases.clone()
+            self.opts.skip_phases.clone()
         }
     }
 
@@ -91,10 +90,35 @@ pub enum NodeEtcd {
     None,
 }
 
+/// What `kubeadm reset` was asked on its command line, as plain values. The command line
+/// fills it from its flags; anything else that drives the workflow builds one directly.
+/// `None`, `false` and empty mean "not given", so that the ResetConfiguration decides.
+#[derive(Debug, Clone, Default)]
+pub struct ResetOptions {
+    /// `--cert-dir`: the certificate directory to clean.
+    pub cert_dir: Option<PathBuf>,
+    /// `--cleanup-tmp-dir`.
+    pub cleanup_tmp_dir: bool,
+    /// `--config`: a file holding a ResetConfiguration.
+    pub config: Option<PathBuf>,
+    /// `--cri-socket`: the container runtime whose pod sandboxes go.
+    pub cri_socket: Option<String>,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--force`: reset without asking.
+    pub force: bool,
+    /// `--ignore-preflight-errors`.
+    pub ignore_preflight_errors: Vec<String>,
+    /// `--kubeconfig`: how to reach the cluster to read its configuration.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--skip-phases`: when empty, the configuration's `skipPhases` apply.
+    pub skip_phases: Vec<String>,
+}
+
 /// What the reset phases share.
 pub struct ResetData {
-    /// The command-line flags.
-    pub args: ResetArgs,
+    /// What the command line asked.
+    pub opts: ResetOptions,
     /// The machine (or the dry-run recorder).
     pub host: Arc<dyn Host>,
     /// The ResetConfiguration with the flags applied over it.
@@ -113,13 +137,13 @@ pub struct ResetData {
 }
 
 impl ResetData {
-    /// Builds the data from the flags, `--config` and what the node and the cluster say.
-    pub fn new(args: ResetArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        let mut config = match crate::cli::load_config(host.as_ref(), &args.config)? {
+    /// Builds the data from the options, `--config` and what the node and the cluster say.
+    pub fn new(opts: ResetOptions, host: Arc<dyn Host>) -> anyhow::Result<Self> {
+        let mut config = match crate::config::load_optional_file(host.as_ref(), opts.config.as_deref())? {
             Some(docs) => docs.reset.with_context(|| {
                 format!(
                     "{}: no ResetConfiguration document (apiVersion: kubeadm.k8s.io/v1beta4, kind: ResetConfiguration)",
-                    args.config.as_deref().unwrap_or(Path::new("")).display()
+                    opts.config.as_deref().unwrap_or(Path::new("")).display()
                 )
             })?,
             None => ResetConfiguration::default(),
@@ -127,24 +151,24 @@ impl ResetData {
         crate::config::default_reset(&mut config);
         // Flags given on the command line win over the file, as upstream's
         // ValueFromFlagsOrConfig.
-        if let Some(d) = &args.cert_dir {
+        if let Some(d) = &opts.cert_dir {
             config.certificates_dir = d.display().to_string();
         }
-        config.cleanup_tmp_dir |= args.cleanup_tmp_dir;
-        if let Some(s) = &args.cri_socket {
+        config.cleanup_tmp_dir |= opts.cleanup_tmp_dir;
+        if let Some(s) = &opts.cri_socket {
             config.cri_socket = s.clone();
         }
-        config.dry_run |= args.dry_run;
-        config.force |= args.force;
-        if !args.ignore_preflight_errors.is_empty() {
-            config.ignore_preflight_errors = args.ignore_preflight_errors.clone();
+        config.dry_run |= opts.dry_run;
+        config.force |= opts.force;
+        if !opts.ignore_preflight_errors.is_empty() {
+            config.ignore_preflight_errors = opts.ignore_preflight_errors.clone();
         }
         crate::config::validation::validate_reset(&config)?;
-        let cert_dir_given = args.cert_dir.is_some()
-            || args.config.is_some()
+        let cert_dir_given = opts.cert_dir.is_some()
+            || opts.config.is_some()
                 && config.certificates_dir != crate::config::DEFAULT_CERTIFICATES_DIR;
         let mut data = ResetData {
-            args,
+            opts,
             host,
             certificates_dir: PathBuf::from(&config.certificates_dir),
             config,
@@ -235,7 +259,7 @@ impl ResetData {
         &self,
     ) -> anyhow::Result<(crate::config::v1beta4::ClusterConfiguration, Vec<String>)> {
         let path = self
-            .args
+            .opts
             .kubeconfig
             .clone()
             .unwrap_or_else(|| Path::new(KUBERNETES_DIR).join("admin.conf"));

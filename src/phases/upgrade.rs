@@ -143,7 +143,7 @@ pub struct UpgradeData {
 impl UpgradeData {
     /// Builds the data from the options and `--config` (an UpgradeConfiguration).
     pub fn new(opts: UpgradeOptions, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        let upgrade = crate::cli::load_config(host.as_ref(), &opts.config)?
+        let upgrade = crate::config::load_optional_file(host.as_ref(), opts.config.as_deref())?
             .and_then(|d| d.upgrade)
             .unwrap_or_default();
         crate::config::validation::validate_upgrade(&upgrade)?;
