@@ -3,13 +3,22 @@
 //! As upstream, a failing step does not stop the reset: each failure is reported as it
 //! happens, the remaining steps still run, and the command fails at the end when any step
 //! did.
+//!
+//! Here: what the phases share (the options, and what the node and the cluster say about
+//! this node's certificates and etcd), the preflight phase and the workflow; the
+//! remove-etcd-member and cleanup-node phases have a file each, as upstream's.
+
+mod cleanupnode;
+mod removeetcdmember;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
+
+use cleanupnode::cleanup_node;
+use removeetcdmember::remove_etcd_member;
 
 use crate::config::v1beta4::ResetConfiguration;
 use crate::host::Host;
@@ -268,7 +277,7 @@ impl ResetData {
         }
         let client = crate::client::KubeClient::from_kubeconfig(self.host.as_ref(), &path)?;
         let api: &dyn crate::client::Api = &client;
-        let cluster = super::api::read_kubeadm_config(api)?
+        let cluster = crate::phases::api::read_kubeadm_config(api)?
             .cluster
             .context("the ConfigMap's ClusterConfiguration is empty")?;
         let endpoints = crate::etcd::cluster_endpoints(api).unwrap_or_default();
@@ -278,17 +287,6 @@ impl ResetData {
     fn fail(&mut self, what: String) {
         eprintln!("[reset] ERROR: {what}");
         self.failures.push(what);
-    }
-}
-
-/// The `umount2` value of a ResetConfiguration `unmountFlags` entry.
-fn unmount_flag(name: &str) -> Option<i32> {
-    match name {
-        "MNT_FORCE" => Some(libc::MNT_FORCE),
-        "MNT_DETACH" => Some(libc::MNT_DETACH),
-        "MNT_EXPIRE" => Some(libc::MNT_EXPIRE),
-        "UMOUNT_NOFOLLOW" => Some(libc::UMOUNT_NOFOLLOW),
-        _ => None,
     }
 }
 
@@ -393,7 +391,7 @@ fn preflight(d: &mut ResetData) -> anyhow::Result<()> {
     println!("[preflight] Running pre-flight checks");
     let ignored = crate::preflight::Ignored::new(&d.config.ignore_preflight_errors)?;
     let mut notes = Vec::new();
-    super::preflight::run_checks(
+    crate::phases::preflight::run_checks(
         d.host.as_ref(),
         &[crate::preflight::Check::IsPrivilegedUser],
         &ignored,
@@ -402,389 +400,6 @@ fn preflight(d: &mut ResetData) -> anyhow::Result<()> {
     )?;
     println!("{}", d.source_note);
     Ok(())
-}
-
-/// `remove-etcd-member`: this node's member leaves the etcd cluster, then its data goes.
-fn remove_etcd_member(d: &mut ResetData) -> anyhow::Result<()> {
-    let (data_dir, peer_url, client_url) = match d.etcd.clone() {
-        NodeEtcd::Local {
-            data_dir,
-            peer_url,
-            client_url,
-        } => (data_dir, peer_url, client_url),
-        NodeEtcd::External => {
-            println!("[reset] External etcd: the member is not kubeadm's to remove; reset or remove it with the tools of that etcd cluster");
-            return Ok(());
-        }
-        NodeEtcd::None => {
-            println!("[reset] No etcd config found. Assuming external etcd");
-            println!("[reset] Please, manually reset etcd to prevent further issues");
-            return Ok(());
-        }
-    };
-    let remove_data = match &peer_url {
-        None => true,
-        Some(peer_url) if d.config.dry_run => {
-            println!("[reset] Would remove the etcd member with peer URL {peer_url} from the etcd cluster");
-            true
-        }
-        Some(peer_url) => match leave_etcd_cluster(d, peer_url, client_url.as_deref()) {
-            Ok(Left::Removed(id)) => {
-                println!(
-                    "[reset] Removed the etcd member {id:x} ({peer_url}) from the etcd cluster"
-                );
-                true
-            }
-            Ok(Left::LastMember) => {
-                println!("[reset] This node's etcd member ({peer_url}) is the only member of its cluster: there is no cluster left to remove it from, so its data goes with this node");
-                true
-            }
-            Ok(Left::Unreachable(why)) => {
-                // As upstream: with no member to ask, the data goes with the node; the
-                // member, if others remain, must be removed through them.
-                eprintln!("[reset] WARNING: Failed to remove etcd member: no etcd member answered ({why}); if other control-plane nodes remain, remove this member there with 'etcdctl member remove'");
-                true
-            }
-            Ok(Left::NotAMember) => {
-                println!("[reset] The etcd cluster has no member with peer URL {peer_url}; nothing to remove");
-                true
-            }
-            Ok(Left::LastVoter { learners }) => {
-                d.fail(format!("the etcd member {peer_url} is the last voting member of its cluster ({learners} learner(s) still depend on it): removing it would leave the cluster without quorum; its data in {} is left in place. Remove the learners first (etcdctl member remove), then reset again", data_dir.display()));
-                false
-            }
-            Err(e) => {
-                d.fail(format!("removing the etcd member {peer_url}: {e:#}; its data in {} is left in place. Remove the member with 'etcdctl member remove', then run 'kubeadm reset' again", data_dir.display()));
-                false
-            }
-        },
-    };
-    if remove_data && !is_empty_dir(d.host.as_ref(), &data_dir) {
-        match clean_dir(d.host.as_ref(), &data_dir) {
-            Ok(()) => println!(
-                "[reset] {} contents of the etcd data directory: {}",
-                if d.config.dry_run {
-                    "Would delete"
-                } else {
-                    "Deleted"
-                },
-                data_dir.display()
-            ),
-            Err(e) => d.fail(format!(
-                "deleting the contents of the etcd data directory {}: {e:#}",
-                data_dir.display()
-            )),
-        }
-    }
-    Ok(())
-}
-
-/// What becomes of this node's member.
-#[derive(Debug, PartialEq, Eq)]
-enum Left {
-    Removed(u64),
-    Unreachable(String),
-    LastMember,
-    NotAMember,
-    LastVoter { learners: usize },
-}
-
-/// This node's member among `members`, when it is to be removed; otherwise why not.
-fn decide<'a>(
-    members: &'a [crate::etcd::EtcdMember],
-    peer_url: &str,
-) -> Result<&'a crate::etcd::EtcdMember, Left> {
-    let me = members
-        .iter()
-        .find(|m| m.peer_urls.iter().any(|u| u == peer_url))
-        .ok_or(Left::NotAMember)?;
-    if members.len() == 1 {
-        return Err(Left::LastMember);
-    }
-    let voters = members.iter().filter(|m| !m.is_learner).count();
-    if !me.is_learner && voters == 1 {
-        return Err(Left::LastVoter {
-            learners: members.len() - 1,
-        });
-    }
-    Ok(me)
-}
-
-/// Removes this node's member (known by its peer URL) through another member when one
-/// answers, so the removal's answer does not depend on the member being removed.
-fn leave_etcd_cluster(
-    d: &ResetData,
-    peer_url: &str,
-    client_url: Option<&str>,
-) -> anyhow::Result<Left> {
-    let pki = &d.certificates_dir;
-    let (ca, cert, key) = (
-        pki.join("etcd/ca.crt"),
-        pki.join("etcd/healthcheck-client.crt"),
-        pki.join("etcd/healthcheck-client.key"),
-    );
-    let mut endpoints: Vec<String> = d
-        .cluster_etcd_endpoints
-        .iter()
-        .filter(|e| Some(e.as_str()) != client_url)
-        .cloned()
-        .collect();
-    endpoints.extend(client_url.map(str::to_string));
-    let mut client =
-        match crate::etcd::EtcdClient::connect(d.host.as_ref(), &endpoints, &ca, &cert, &key) {
-            Ok(c) => c,
-            Err(e) => return Ok(Left::Unreachable(format!("{e:#}"))),
-        };
-    let members = client.member_list()?;
-    let me = match decide(&members, peer_url) {
-        Ok(me) => me.clone(),
-        Err(left) => return Ok(left),
-    };
-    // Talk to another member for the removal itself.
-    let others: Vec<String> = members
-        .iter()
-        .filter(|m| m.id != me.id)
-        .flat_map(|m| m.client_urls.iter().cloned())
-        .collect();
-    if !others.is_empty() {
-        if let Ok(c) = crate::etcd::EtcdClient::connect(d.host.as_ref(), &others, &ca, &cert, &key)
-        {
-            client = c;
-        }
-    }
-    client.remove(me.id)?;
-    Ok(Left::Removed(me.id))
-}
-
-/// `cleanup-node`: the kubelet stopped, its mounts undone, the pod sandboxes gone, and
-/// kubeadm's files removed.
-fn cleanup_node(d: &mut ResetData) -> anyhow::Result<()> {
-    d.cleaned_node = true;
-    let host = d.host.clone();
-    let dry = d.config.dry_run;
-
-    match crate::kubelet::stop(host.as_ref()) {
-        crate::kubelet::ServiceOutcome::Done => println!(
-            "[reset] {} the kubelet service",
-            if dry { "Would stop" } else { "Stopped" }
-        ),
-        crate::kubelet::ServiceOutcome::NoInitSystem => {
-            eprintln!("[reset] WARNING: The kubelet service could not be stopped by kubeadm. Unable to detect a supported init system!");
-            eprintln!("[reset] WARNING: Please ensure kubelet is stopped manually");
-        }
-        crate::kubelet::ServiceOutcome::Failed(why) => {
-            eprintln!(
-                "[reset] WARNING: The kubelet service could not be stopped by kubeadm: {why}"
-            );
-            eprintln!("[reset] WARNING: Please ensure kubelet is stopped manually");
-        }
-    }
-
-    let kubelet_dir = Path::new(crate::kubelet::KUBELET_DIR);
-    let mut dirs: Vec<PathBuf> = vec![PathBuf::from(MANIFESTS_DIR)];
-    match unmount_kubelet_dir(d, kubelet_dir) {
-        Ok(true) => dirs.push(kubelet_dir.to_path_buf()),
-        Ok(false) => {}
-        Err(e) => d.fail(format!(
-            "unmounting the mounts under {}: {e:#}; its contents are left in place so that nothing mounted there is deleted",
-            kubelet_dir.display()
-        )),
-    }
-
-    remove_pod_sandboxes(d);
-
-    if d.certificates_dir != Path::new(crate::config::DEFAULT_CERTIFICATES_DIR) {
-        eprintln!(
-            "[reset] WARNING: Cleaning a non-default certificates directory: {:?}",
-            d.certificates_dir.display().to_string()
-        );
-    }
-    dirs.push(d.certificates_dir.clone());
-    if d.config.cleanup_tmp_dir {
-        dirs.push(Path::new(KUBERNETES_DIR).join("tmp"));
-    }
-    let shown: Vec<String> = dirs.iter().map(|p| p.display().to_string()).collect();
-    let verb = if dry { "Would delete" } else { "Deleting" };
-    println!(
-        "[reset] {verb} contents of directories: [{}]",
-        shown.join(" ")
-    );
-    for dir in &dirs {
-        if let Err(e) = clean_dir(host.as_ref(), dir) {
-            d.fail(format!("deleting the contents of {}: {e:#}", dir.display()));
-        }
-    }
-    let files: Vec<PathBuf> = [
-        "admin.conf",
-        "super-admin.conf",
-        "kubelet.conf",
-        "bootstrap-kubelet.conf",
-        "controller-manager.conf",
-        "scheduler.conf",
-    ]
-    .iter()
-    .map(|f| Path::new(KUBERNETES_DIR).join(f))
-    .collect();
-    let shown: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-    println!("[reset] {verb} files: [{}]", shown.join(" "));
-    for f in &files {
-        if let Err(e) = host.remove_file(f) {
-            d.fail(format!("removing {}: {e}", f.display()));
-        }
-    }
-    Ok(())
-}
-
-/// Unmounts what is mounted under the kubelet's directory, deepest first; true when
-/// nothing is left mounted there, so its contents can go.
-fn unmount_kubelet_dir(d: &mut ResetData, dir: &Path) -> anyhow::Result<bool> {
-    let host = d.host.clone();
-    let mut mounts = match host.mounts_under(dir) {
-        Ok(m) => m,
-        Err(e) if e.is_not_found() => return Ok(false),
-        Err(e) => return Err(e.into()),
-    };
-    println!(
-        "[reset] Unmounting mounted directories in {:?}",
-        dir.display().to_string()
-    );
-    let flags = d
-        .config
-        .unmount_flags
-        .iter()
-        .filter_map(|f| unmount_flag(f))
-        .fold(0, |a, b| a | b);
-    // Deepest first: what is mounted on top goes before what it sits on.
-    mounts.reverse();
-    mounts.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
-    let mut errors = Vec::new();
-    for m in &mounts {
-        tracing::debug!("[reset] Unmounting {}", m.display());
-        if let Err(e) = host.unmount(m, flags) {
-            match &e {
-                crate::host::HostError::Io { error, .. }
-                    if error.raw_os_error() == Some(libc::EINVAL) =>
-                {
-                    eprintln!(
-                        "[reset] WARNING: Ignoring EINVAL error while unmounting {:?}",
-                        m.display().to_string()
-                    );
-                }
-                _ => errors.push(e.to_string()),
-            }
-        }
-    }
-    if !errors.is_empty() {
-        anyhow::bail!("{}", errors.join("; "));
-    }
-    // A dry run unmounts nothing; a real run checks that nothing is left before the
-    // directory's contents are deleted.
-    if !d.config.dry_run {
-        let left = host.mounts_under(dir)?;
-        if !left.is_empty() {
-            let shown: Vec<String> = left.iter().map(|p| p.display().to_string()).collect();
-            anyhow::bail!("still mounted: {}", shown.join(", "));
-        }
-    }
-    Ok(true)
-}
-
-/// Stops and removes every pod sandbox of the runtime, as upstream's
-/// `RemoveContainers` (five attempts each).
-fn remove_pod_sandboxes(d: &mut ResetData) {
-    let endpoint = match cri_endpoint(d) {
-        Ok(e) => e,
-        Err(e) => {
-            d.fail(format!("finding the container runtime: {e:#}"));
-            return;
-        }
-    };
-    let mut client = match crate::cri::CriClient::connect_on(
-        d.host.as_ref(),
-        &endpoint,
-        Duration::from_secs(10),
-    ) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("[reset] WARNING: Failed to remove containers: {e}");
-            return;
-        }
-    };
-    let sandboxes = match client.list_pod_sandboxes() {
-        Ok(s) => s,
-        Err(e) => {
-            d.fail(format!("listing the pod sandboxes: {e}"));
-            return;
-        }
-    };
-    if d.config.dry_run {
-        for s in &sandboxes {
-            println!(
-                "[reset] Would stop and remove the pod sandbox {} ({}/{})",
-                s.id, s.namespace, s.name
-            );
-        }
-        return;
-    }
-    println!(
-        "[reset] Removing {} pod sandbox(es) through {endpoint}",
-        sandboxes.len()
-    );
-    for s in sandboxes {
-        let mut last = None;
-        for _ in 0..5 {
-            match client
-                .stop_pod_sandbox(&s.id)
-                .and_then(|_| client.remove_pod_sandbox(&s.id))
-            {
-                Ok(()) => {
-                    last = None;
-                    break;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        if let Some(e) = last {
-            d.fail(format!(
-                "removing the pod sandbox {} ({}/{}): {e}",
-                s.id, s.namespace, s.name
-            ));
-        }
-    }
-}
-
-/// The runtime to clean: the flag or the configuration, else what this node's kubelet
-/// was told (`instance-config.yaml`, `kubeadm-flags.env`), else the one socket present.
-fn cri_endpoint(d: &ResetData) -> anyhow::Result<String> {
-    if !d.config.cri_socket.is_empty() {
-        return Ok(d.config.cri_socket.clone());
-    }
-    let kubelet_dir = Path::new(crate::kubelet::KUBELET_DIR);
-    if let Ok(text) = d
-        .host
-        .read_to_string(&kubelet_dir.join(crate::kubelet::INSTANCE_CONFIG_FILE))
-    {
-        if let Ok(v) = serde_yaml_ng::from_str::<serde_json::Value>(&text) {
-            if let Some(e) = v["containerRuntimeEndpoint"]
-                .as_str()
-                .filter(|e| !e.is_empty())
-            {
-                return Ok(e.to_string());
-            }
-        }
-    }
-    if let Ok(text) = d
-        .host
-        .read_to_string(&kubelet_dir.join("kubeadm-flags.env"))
-    {
-        if let Some(e) = text
-            .split(|c: char| c.is_whitespace() || c == '"')
-            .find_map(|w| w.strip_prefix("--container-runtime-endpoint="))
-        {
-            return Ok(e.to_string());
-        }
-    }
-    Ok(crate::cri::detect_cri_socket(d.host.as_ref())?)
 }
 
 /// The reset phases, in upstream's order.
@@ -829,52 +444,5 @@ mod tests {
         assert!(super::confirm(&mut "Y\n".as_bytes()).unwrap());
         assert!(!super::confirm(&mut "yes please\n".as_bytes()).unwrap());
         assert!(!super::confirm(&mut "".as_bytes()).unwrap());
-    }
-
-    fn member(id: u64, peer: &str, learner: bool) -> crate::etcd::EtcdMember {
-        crate::etcd::EtcdMember {
-            id,
-            name: format!("m{id}"),
-            peer_urls: vec![peer.into()],
-            client_urls: vec![],
-            is_learner: learner,
-        }
-    }
-
-    #[test]
-    fn which_member_leaves() {
-        use super::{decide, Left};
-        let a = member(1, "https://10.0.0.1:2380", false);
-        let b = member(2, "https://10.0.0.2:2380", false);
-        let l = member(3, "https://10.0.0.3:2380", true);
-        let two = [a.clone(), b.clone()];
-        assert_eq!(decide(&two, "https://10.0.0.2:2380").unwrap().id, 2);
-        assert_eq!(
-            decide(&two, "https://10.0.0.9:2380").unwrap_err(),
-            Left::NotAMember
-        );
-        assert_eq!(
-            decide(std::slice::from_ref(&a), "https://10.0.0.1:2380").unwrap_err(),
-            Left::LastMember
-        );
-        // The last voter with a learner behind it stays; the learner may go.
-        let with_learner = [a.clone(), l.clone()];
-        assert_eq!(
-            decide(&with_learner, "https://10.0.0.1:2380").unwrap_err(),
-            Left::LastVoter { learners: 1 }
-        );
-        assert_eq!(
-            decide(&with_learner, "https://10.0.0.3:2380").unwrap().id,
-            3
-        );
-    }
-
-    #[test]
-    fn unmount_flags_are_upstream_names() {
-        assert_eq!(super::unmount_flag("MNT_FORCE"), Some(1));
-        assert_eq!(super::unmount_flag("MNT_DETACH"), Some(2));
-        assert_eq!(super::unmount_flag("MNT_EXPIRE"), Some(4));
-        assert_eq!(super::unmount_flag("UMOUNT_NOFOLLOW"), Some(8));
-        assert_eq!(super::unmount_flag("MNT_LAZY"), None);
     }
 }
