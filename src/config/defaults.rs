@@ -76,7 +76,7 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Default bootstrap token usages.
 pub const DEFAULT_TOKEN_USAGES: [&str; 2] = ["signing", "authentication"];
 /// Default bootstrap token group.
-pub const DEFAULT_TOKEN_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+pub const DEFAULT_TOKEN_GROUP: &str = crate::token::NODE_BOOTSTRAP_GROUP;
 /// The oldest control-plane minor version this release deploys (one below its own).
 pub const MINIMUM_CONTROL_PLANE_MINOR: u32 = 36;
 

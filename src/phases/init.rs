@@ -598,7 +598,7 @@ pub fn workflow() -> Workflow<InitData> {
                 }),
             Phase::new("wait-control-plane", "Wait for the control plane to start")
                 .inherit(API_FLAGS)
-                .run(|d: &mut InitData| super::api::wait_control_plane(d.host.as_ref(), &d.cfg, d.opts.dry_run)),
+                .run(|d: &mut InitData| super::waitcontrolplane::wait_control_plane(d.host.as_ref(), &d.cfg, d.opts.dry_run)),
             Phase::new("upload-config", "Upload the kubeadm and kubelet configuration to a ConfigMap")
                 .children(vec![
                     Phase::all("Upload all configuration to a config map", API_FLAGS),

@@ -288,5 +288,5 @@ pub fn mark(d: &mut JoinData) -> anyhow::Result<()> {
 /// `wait-control-plane` of a joining control-plane node.
 pub fn wait(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
-    super::api::wait_control_plane(d.host.as_ref(), &cfg, d.opts.dry_run)
+    super::waitcontrolplane::wait_control_plane(d.host.as_ref(), &cfg, d.opts.dry_run)
 }

@@ -11,3 +11,4 @@ pub mod preflight;
 pub mod reset;
 pub mod staticpods;
 pub mod upgrade;
+pub mod waitcontrolplane;

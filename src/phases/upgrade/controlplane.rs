@@ -200,7 +200,7 @@ fn wait_component_healthy(
             crate::manifests::etcd::METRICS_PORT
         )
     } else {
-        crate::phases::api::component_health_urls(cfg)
+        crate::phases::waitcontrolplane::component_health_urls(cfg)
             .into_iter()
             .find(|(n, _)| *n == component)
             .map(|(_, u)| u)
