@@ -5,7 +5,6 @@ pub mod api;
 pub mod certs;
 pub mod init;
 pub mod join;
-pub mod joincp;
 pub mod kubeconfig;
 pub mod preflight;
 pub mod reset;

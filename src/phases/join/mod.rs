@@ -1,4 +1,7 @@
-//! The `kubeadm join` workflow.
+//! The `kubeadm join` workflow: its options, the data its phases share, the phases of every
+//! join, and the tree; the control-plane part of `--control-plane` is in `controlplane`.
+
+mod controlplane;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -248,7 +251,7 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
         let cp = d.control_plane_config()?;
         // This node's keys are made in the background while the checks and image pulls
         // wait on I/O.
-        let names = super::joincp::keys_needed(d.host.as_ref(), &cp)?;
+        let names = controlplane::keys_needed(d.host.as_ref(), &cp)?;
         d.keys = crate::pki::KeyCache::spawn(names, cp.cluster.encryption_algorithm);
         let have: Vec<String> = checks.iter().map(|c| c.name()).collect();
         let manifests_dir = std::path::Path::new(crate::manifests::MANIFESTS_DIR);
@@ -258,29 +261,29 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
             .collect();
         // The static Pods an earlier run of this join wrote are reused.
         let proxy_env = crate::manifests::proxy_env_of(std::env::vars());
-        let paths = super::preflight::InitPaths {
+        let paths = crate::phases::preflight::InitPaths {
             manifests_dir,
             kubeconfig_dir: &JoinData::kubernetes_dir(),
             proxy_env: &proxy_env,
         };
-        let earlier = super::preflight::EarlierRun::find(d.host.as_ref(), &cp, &paths)?;
+        let earlier = crate::phases::preflight::EarlierRun::find(d.host.as_ref(), &cp, &paths)?;
         checks.extend(earlier.apply(cp_checks));
     }
     // What an earlier join of this node to this cluster left is reused.
-    let earlier = super::preflight::EarlierRun::find_join(
+    let earlier = crate::phases::preflight::EarlierRun::find_join(
         d.host.as_ref(),
         &d.cfg,
         &JoinData::kubernetes_dir(),
     );
     checks = earlier.apply(checks);
-    super::preflight::run_checks(
+    crate::phases::preflight::run_checks(
         d.host.as_ref(),
         &[crate::preflight::Check::IsPrivilegedUser],
         &ignored,
         d.opts.dry_run,
         &mut d.notes,
     )?;
-    super::preflight::run_checks(
+    crate::phases::preflight::run_checks(
         d.host.as_ref(),
         &checks,
         &ignored,
@@ -363,7 +366,7 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
         .call("GET", &crate::client::object_path("ConfigMap", Some("kube-system"), "kubelet-config"), None, "application/json")
         .map_err(|e| anyhow::anyhow!(e))
         .context("reading the kubelet-config ConfigMap (was the cluster made by kubeadm, and is the token valid?)")?;
-    let cluster_config = super::api::kubelet_config_of(&cm)?;
+    let cluster_config = crate::phases::api::kubelet_config_of(&cm)?;
     let default_cp_taint = vec![crate::config::v1beta4::Taint {
         effect: "NoSchedule".into(),
         key: "node-role.kubernetes.io/control-plane".into(),
@@ -405,10 +408,10 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    super::staticpods::start_kubelet(
+    crate::phases::staticpods::start_kubelet(
         host.as_ref(),
         std::path::Path::new(crate::kubelet::KUBELET_DIR),
-        super::staticpods::KubeletSettings {
+        crate::phases::staticpods::KubeletSettings {
             cluster_config,
             node_name: &d.cfg.node_name,
             cri_socket: &d.cfg.versioned.node_registration.cri_socket,
@@ -645,15 +648,15 @@ pub fn workflow() -> Workflow<JoinData> {
             Phase::new("control-plane-prepare", "Prepare the machine for serving a control plane")
                 .children(vec![
                     Phase::all("Prepare the machine for serving a control plane", CONTROL_PLANE_PREPARE_FLAGS),
-                    prepare("download-certs", "Download certificates shared among control-plane nodes from the kubeadm-certs Secret", super::joincp::download_certs),
-                    prepare("certs", "Generate the certificates for the new control plane components", super::joincp::certs),
-                    prepare("kubeconfig", "Generate the kubeconfig for the new control plane components", super::joincp::kubeconfigs),
-                    prepare("control-plane", "Generate the manifests for the new control plane components", super::joincp::manifests),
+                    prepare("download-certs", "Download certificates shared among control-plane nodes from the kubeadm-certs Secret", controlplane::download_certs),
+                    prepare("certs", "Generate the certificates for the new control plane components", controlplane::certs),
+                    prepare("kubeconfig", "Generate the kubeconfig for the new control plane components", controlplane::kubeconfigs),
+                    prepare("control-plane", "Generate the manifests for the new control plane components", controlplane::manifests),
                 ]),
             Phase::new("check-etcd", "Check that the etcd cluster is healthy")
                 .hidden()
                 .inherit(DISCOVERY_FLAGS)
-                .run(super::joincp::check_etcd)
+                .run(controlplane::check_etcd)
                 .run_if(JoinData::control_plane),
             Phase::new("kubelet-start", "Write kubelet settings, certificates and (re)start the kubelet")
                 .inherit(&[
@@ -672,7 +675,7 @@ pub fn workflow() -> Workflow<JoinData> {
                 .run(join_kubelet_start),
             Phase::new("etcd-join", "Join etcd for control plane nodes")
                 .inherit(CONTROL_PLANE_JOIN_FLAGS)
-                .run(super::joincp::etcd_join)
+                .run(controlplane::etcd_join)
                 .run_if(JoinData::control_plane),
             Phase::new("kubelet-wait-bootstrap", "Wait for the kubelet to bootstrap itself")
                 .inherit(DISCOVERY_FLAGS)
@@ -682,12 +685,12 @@ pub fn workflow() -> Workflow<JoinData> {
                     Phase::all("Join a machine as a control plane instance", CONTROL_PLANE_JOIN_FLAGS),
                     Phase::new("mark-control-plane", "Mark a node as a control-plane")
                         .inherit(CONTROL_PLANE_JOIN_FLAGS)
-                        .run(super::joincp::mark)
+                        .run(controlplane::mark)
                         .run_if(JoinData::control_plane),
                 ]),
             Phase::new("wait-control-plane", "Wait for the control plane to start")
                 .inherit(DISCOVERY_FLAGS)
-                .run(super::joincp::wait)
+                .run(controlplane::wait)
                 .run_if(JoinData::control_plane),
         ],
     )
