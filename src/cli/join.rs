@@ -66,52 +66,26 @@ pub struct JoinArgs {
     pub token: Option<String>,
 }
 
-impl From<JoinArgs> for JoinOptions {
-    fn from(a: JoinArgs) -> Self {
-        // Every flag named, so that a flag added to one side and not the other does not
-        // compile.
-        let JoinArgs {
-            api_server_endpoint,
-            apiserver_advertise_address,
-            apiserver_bind_port,
-            certificate_key,
-            config,
-            control_plane,
-            cri_socket,
-            discovery_file,
-            discovery_token,
-            discovery_token_ca_cert_hash,
-            discovery_token_unsafe_skip_ca_verification,
-            dry_run,
-            ignore_preflight_errors,
-            node_name,
-            patches,
-            skip_phases,
-            tls_bootstrap_token,
-            token,
-        } = a;
-        JoinOptions {
-            api_server_endpoint,
-            apiserver_advertise_address,
-            apiserver_bind_port,
-            certificate_key,
-            config,
-            control_plane,
-            cri_socket,
-            discovery_file,
-            discovery_token,
-            discovery_token_ca_cert_hash,
-            discovery_token_unsafe_skip_ca_verification,
-            dry_run,
-            ignore_preflight_errors,
-            node_name,
-            patches,
-            skip_phases,
-            tls_bootstrap_token,
-            token,
-        }
-    }
-}
+options_from_args!(JoinArgs => JoinOptions {
+    api_server_endpoint,
+    apiserver_advertise_address,
+    apiserver_bind_port,
+    certificate_key,
+    config,
+    control_plane,
+    cri_socket,
+    discovery_file,
+    discovery_token,
+    discovery_token_ca_cert_hash,
+    discovery_token_unsafe_skip_ca_verification,
+    dry_run,
+    ignore_preflight_errors,
+    node_name,
+    patches,
+    skip_phases,
+    tls_bootstrap_token,
+    token,
+});
 
 impl WorkflowArgs for JoinArgs {
     fn dry_run(&self, _host: &dyn crate::host::Host) -> bool {

@@ -1,6 +1,21 @@
 //! The command line: one file per command group, each defining its flags (as upstream
 //! names them) and handing over to the library. No domain logic lives here.
 
+/// `impl From<$args> for $opts` that moves each listed field across by name: a command's
+/// clap arguments into the options its workflow owns. Both sides are spelt out in full
+/// (a destructuring and a struct literal, no `..`), so a flag added to one and not the
+/// other is a compile error rather than a flag silently ignored.
+macro_rules! options_from_args {
+    ($args:ident => $opts:ident { $($field:ident),* $(,)? }) => {
+        impl From<$args> for $opts {
+            fn from(a: $args) -> Self {
+                let $args { $($field),* } = a;
+                $opts { $($field),* }
+            }
+        }
+    };
+}
+
 pub mod certs;
 pub mod completion;
 pub mod config;

@@ -39,34 +39,17 @@ pub struct ResetArgs {
     pub skip_phases: Vec<String>,
 }
 
-impl From<ResetArgs> for ResetOptions {
-    fn from(a: ResetArgs) -> Self {
-        // Every flag named, so that a flag added to one side and not the other does not
-        // compile.
-        let ResetArgs {
-            cert_dir,
-            cleanup_tmp_dir,
-            config,
-            cri_socket,
-            dry_run,
-            force,
-            ignore_preflight_errors,
-            kubeconfig,
-            skip_phases,
-        } = a;
-        ResetOptions {
-            cert_dir,
-            cleanup_tmp_dir,
-            config,
-            cri_socket,
-            dry_run,
-            force,
-            ignore_preflight_errors,
-            kubeconfig,
-            skip_phases,
-        }
-    }
-}
+options_from_args!(ResetArgs => ResetOptions {
+    cert_dir,
+    cleanup_tmp_dir,
+    config,
+    cri_socket,
+    dry_run,
+    force,
+    ignore_preflight_errors,
+    kubeconfig,
+    skip_phases,
+});
 
 impl WorkflowArgs for ResetArgs {
     /// `--dry-run`, or `dryRun: true` in the ResetConfiguration: either makes the whole
