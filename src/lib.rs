@@ -18,6 +18,7 @@ pub mod interrupt;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod manifests;
+pub mod names;
 pub mod objects;
 pub mod output;
 pub mod patches;

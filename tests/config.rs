@@ -6,9 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use kubeadm::config::documents::{parse, Documents};
-use kubeadm::config::print::{default_join, default_reset, default_upgrade, migrate, validate};
+use kubeadm::config::print::{migrate, validate};
 use kubeadm::config::{
-    default_cluster, default_init, init_configuration, EncryptionAlgorithm, InitOverrides,
+    default_cluster, default_init, default_join, default_reset, default_upgrade,
+    init_configuration, EncryptionAlgorithm, InitOverrides,
 };
 use kubeadm::host::RealHost;
 

@@ -374,7 +374,7 @@ pub fn kube_proxy_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>>
     let role_binding = objects::role_binding(
         ns,
         "kube-proxy",
-        vec![objects::group(crate::phases::api::NODE_BOOTSTRAP_GROUP)],
+        vec![objects::group(crate::token::NODE_BOOTSTRAP_GROUP)],
     );
     let mut config_map = objects::config_map(
         ns,

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use super::token::OutputArgs;
-use super::{load_config, real_host, GlobalArgs};
+use super::{real_host, GlobalArgs};
 use crate::config::{
-    init_configuration, InitOverrides, DEFAULT_CERTIFICATES_DIR, DEFAULT_CERTIFICATE_VALIDITY,
+    init_configuration, load_optional_file, InitOverrides, DEFAULT_CERTIFICATES_DIR,
+    DEFAULT_CERTIFICATE_VALIDITY,
 };
 use crate::copycerts::create_certificate_key;
 use crate::host::Host;
@@ -43,7 +44,7 @@ pub struct CertDirArgs {
 impl CertDirArgs {
     /// `--cert-dir`, else the configuration file's `certificatesDir`, else the default.
     fn dirs(&self, host: &dyn Host) -> anyhow::Result<Dirs> {
-        let from_file = load_config(host, &self.config)?
+        let from_file = load_optional_file(host, self.config.as_deref())?
             .and_then(|d| d.cluster)
             .map(|c| c.certificates_dir)
             .filter(|d| !d.is_empty());
@@ -164,7 +165,7 @@ pub fn run(global: &GlobalArgs, cmd: CertsCommand) -> anyhow::Result<()> {
             renew(host.as_ref(), &a.dirs(host.as_ref())?, target)
         }
         CertsCommand::GenerateCsr(a) => {
-            let docs = load_config(host.as_ref(), &a.config)?;
+            let docs = load_optional_file(host.as_ref(), a.config.as_deref())?;
             let cfg = init_configuration(
                 host.as_ref(),
                 docs.as_ref(),

@@ -272,7 +272,7 @@ fn images_configuration(
     cri_socket: Option<String>,
 ) -> anyhow::Result<crate::config::InitConfiguration> {
     let host = super::real_host(global);
-    let docs = super::load_config(host.as_ref(), &a.config)?;
+    let docs = crate::config::load_optional_file(host.as_ref(), a.config.as_deref())?;
     let feature_gates = match &a.feature_gates {
         Some(text) => crate::config::parse_feature_gates(text)?,
         None => Default::default(),

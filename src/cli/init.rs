@@ -7,7 +7,7 @@ use clap::ArgMatches;
 
 use super::{run_workflow, GlobalArgs, WorkflowArgs};
 use crate::duration::parse_duration;
-use crate::phases::init::{workflow, InitData};
+use crate::phases::init::{workflow, InitData, InitOptions};
 
 /// Flags of `kubeadm init` (and, where a phase inherits them, of `kubeadm init phase ...`).
 #[derive(Debug, Clone, clap::Args)]
@@ -92,57 +92,34 @@ pub struct InitArgs {
     pub upload_certs: bool,
 }
 
-impl InitArgs {
-    /// The long names of the flags given on the command line, for the `--config` mixing rule.
-    pub fn given_flags(&self) -> Vec<&'static str> {
-        [
-            (
-                self.apiserver_advertise_address.is_some(),
-                "apiserver-advertise-address",
-            ),
-            (self.apiserver_bind_port.is_some(), "apiserver-bind-port"),
-            (
-                !self.apiserver_cert_extra_sans.is_empty(),
-                "apiserver-cert-extra-sans",
-            ),
-            (self.cert_dir.is_some(), "cert-dir"),
-            (self.certificate_key.is_some(), "certificate-key"),
-            (self.config.is_some(), "config"),
-            (
-                self.control_plane_endpoint.is_some(),
-                "control-plane-endpoint",
-            ),
-            (self.cri_socket.is_some(), "cri-socket"),
-            (self.dry_run, "dry-run"),
-            (self.feature_gates.is_some(), "feature-gates"),
-            (
-                !self.ignore_preflight_errors.is_empty(),
-                "ignore-preflight-errors",
-            ),
-            (self.image_repository.is_some(), "image-repository"),
-            (self.kubeconfig.is_some(), "kubeconfig"),
-            (self.kubeconfig_dir.is_some(), "kubeconfig-dir"),
-            (self.kubernetes_version.is_some(), "kubernetes-version"),
-            (self.node_name.is_some(), "node-name"),
-            (self.patches.is_some(), "patches"),
-            (self.pod_network_cidr.is_some(), "pod-network-cidr"),
-            (self.service_cidr.is_some(), "service-cidr"),
-            (self.service_dns_domain.is_some(), "service-dns-domain"),
-            (
-                self.skip_certificate_key_print,
-                "skip-certificate-key-print",
-            ),
-            (!self.skip_phases.is_empty(), "skip-phases"),
-            (self.skip_token_print, "skip-token-print"),
-            (self.token.is_some(), "token"),
-            (self.token_ttl.is_some(), "token-ttl"),
-            (self.upload_certs, "upload-certs"),
-        ]
-        .into_iter()
-        .filter_map(|(given, name)| given.then_some(name))
-        .collect()
-    }
-}
+options_from_args!(InitArgs => InitOptions {
+    apiserver_advertise_address,
+    apiserver_bind_port,
+    apiserver_cert_extra_sans,
+    cert_dir,
+    certificate_key,
+    config,
+    control_plane_endpoint,
+    cri_socket,
+    dry_run,
+    feature_gates,
+    ignore_preflight_errors,
+    image_repository,
+    kubeconfig,
+    kubeconfig_dir,
+    kubernetes_version,
+    node_name,
+    patches,
+    pod_network_cidr,
+    service_cidr,
+    service_dns_domain,
+    skip_certificate_key_print,
+    skip_phases,
+    skip_token_print,
+    token,
+    token_ttl,
+    upload_certs,
+});
 
 impl WorkflowArgs for InitArgs {
     fn dry_run(&self, _host: &dyn crate::host::Host) -> bool {
@@ -160,6 +137,6 @@ pub fn run(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<()> {
         global,
         matches,
         PHASE_ONLY_FLAGS,
-        |args: InitArgs, host| InitData::new(args, host),
+        |args: InitArgs, host| InitData::new(args.into(), host),
     )
 }

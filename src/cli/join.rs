@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::ArgMatches;
 
 use super::{run_workflow, GlobalArgs, WorkflowArgs};
-use crate::phases::join::{workflow, JoinData};
+use crate::phases::join::{workflow, JoinData, JoinOptions};
 
 /// Flags of `kubeadm join` (and, where a phase inherits them, of `kubeadm join phase ...`).
 #[derive(Debug, Clone, clap::Args)]
@@ -66,45 +66,26 @@ pub struct JoinArgs {
     pub token: Option<String>,
 }
 
-impl JoinArgs {
-    /// The long names of the flags given on the command line, for the `--config` mixing rule.
-    pub fn given_flags(&self) -> Vec<&'static str> {
-        [
-            (
-                self.apiserver_advertise_address.is_some(),
-                "apiserver-advertise-address",
-            ),
-            (self.apiserver_bind_port.is_some(), "apiserver-bind-port"),
-            (self.certificate_key.is_some(), "certificate-key"),
-            (self.config.is_some(), "config"),
-            (self.control_plane, "control-plane"),
-            (self.cri_socket.is_some(), "cri-socket"),
-            (self.discovery_file.is_some(), "discovery-file"),
-            (self.discovery_token.is_some(), "discovery-token"),
-            (
-                !self.discovery_token_ca_cert_hash.is_empty(),
-                "discovery-token-ca-cert-hash",
-            ),
-            (
-                self.discovery_token_unsafe_skip_ca_verification,
-                "discovery-token-unsafe-skip-ca-verification",
-            ),
-            (self.dry_run, "dry-run"),
-            (
-                !self.ignore_preflight_errors.is_empty(),
-                "ignore-preflight-errors",
-            ),
-            (self.node_name.is_some(), "node-name"),
-            (self.patches.is_some(), "patches"),
-            (!self.skip_phases.is_empty(), "skip-phases"),
-            (self.tls_bootstrap_token.is_some(), "tls-bootstrap-token"),
-            (self.token.is_some(), "token"),
-        ]
-        .into_iter()
-        .filter_map(|(given, name)| given.then_some(name))
-        .collect()
-    }
-}
+options_from_args!(JoinArgs => JoinOptions {
+    api_server_endpoint,
+    apiserver_advertise_address,
+    apiserver_bind_port,
+    certificate_key,
+    config,
+    control_plane,
+    cri_socket,
+    discovery_file,
+    discovery_token,
+    discovery_token_ca_cert_hash,
+    discovery_token_unsafe_skip_ca_verification,
+    dry_run,
+    ignore_preflight_errors,
+    node_name,
+    patches,
+    skip_phases,
+    tls_bootstrap_token,
+    token,
+});
 
 impl WorkflowArgs for JoinArgs {
     fn dry_run(&self, _host: &dyn crate::host::Host) -> bool {
@@ -115,6 +96,6 @@ impl WorkflowArgs for JoinArgs {
 /// Runs `kubeadm join` or `kubeadm join phase ...`.
 pub fn run(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<()> {
     run_workflow(&workflow(), global, matches, &[], |args: JoinArgs, host| {
-        JoinData::new(args, host)
+        JoinData::new(args.into(), host)
     })
 }

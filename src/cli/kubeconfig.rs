@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{load_config, real_host, GlobalArgs};
-use crate::config::{init_configuration, InitOverrides};
+use super::{real_host, GlobalArgs};
+use crate::config::{init_configuration, load_optional_file, InitOverrides};
 use crate::duration::parse_duration;
 use crate::kubeconfig::{AuthInfo, KubeConfig};
 use crate::phases::kubeconfig::client_cert_kubeconfig;
@@ -44,7 +44,7 @@ const DEFAULT_USER_VALIDITY: Duration = Duration::from_secs(8760 * 3600);
 pub fn run(global: &GlobalArgs, cmd: KubeconfigCommand) -> anyhow::Result<()> {
     let KubeconfigCommand::User(a) = cmd;
     let host = real_host(global);
-    let docs = load_config(host.as_ref(), &a.config)?;
+    let docs = load_optional_file(host.as_ref(), a.config.as_deref())?;
     let cfg = init_configuration(host.as_ref(), docs.as_ref(), &InitOverrides::default())?;
     let (ca_crt, ca_key_path) = cert_and_key_paths(&cfg.cluster.certificates_dir, "ca");
     let ca_der = load_cert(host.as_ref(), &ca_crt)?.ok_or_else(|| {

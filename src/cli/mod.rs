@@ -1,6 +1,21 @@
 //! The command line: one file per command group, each defining its flags (as upstream
 //! names them) and handing over to the library. No domain logic lives here.
 
+/// `impl From<$args> for $opts` that moves each listed field across by name: a command's
+/// clap arguments into the options its workflow owns. Both sides are spelt out in full
+/// (a destructuring and a struct literal, no `..`), so a flag added to one and not the
+/// other is a compile error rather than a flag silently ignored.
+macro_rules! options_from_args {
+    ($args:ident => $opts:ident { $($field:ident),* $(,)? }) => {
+        impl From<$args> for $opts {
+            fn from(a: $args) -> Self {
+                let $args { $($field),* } = a;
+                $opts { $($field),* }
+            }
+        }
+    };
+}
+
 pub mod certs;
 pub mod completion;
 pub mod config;
@@ -360,29 +375,6 @@ pub(crate) fn lock_node(host: &dyn Host, command: &str) -> anyhow::Result<crate:
 pub(crate) fn real_host(global: &GlobalArgs) -> Arc<dyn Host> {
     let root = global.rootfs.clone().unwrap_or_else(|| PathBuf::from("/"));
     Arc::new(RealHost::new(root))
-}
-
-/// Reads `--config` when given.
-pub(crate) fn load_config(
-    host: &dyn Host,
-    config: &Option<PathBuf>,
-) -> anyhow::Result<Option<crate::config::documents::Documents>> {
-    config
-        .as_deref()
-        .map(|p| crate::config::load_file(host, p))
-        .transpose()
-}
-
-/// `--config` parsed quietly, for a look at one setting before the run (its warnings
-/// are printed when the run loads it); `None` when absent or unreadable, which the run
-/// then reports.
-pub(crate) fn peek_config(
-    host: &dyn Host,
-    config: &Option<PathBuf>,
-) -> Option<crate::config::documents::Documents> {
-    let path = config.as_ref()?;
-    let text = host.read_to_string(path).ok()?;
-    crate::config::documents::parse(&text, &path.display().to_string()).ok()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::ArgMatches;
 
 use super::{run_workflow, GlobalArgs, WorkflowArgs};
-use crate::phases::reset::{workflow, ResetData};
+use crate::phases::reset::{workflow, ResetData, ResetOptions};
 
 /// Flags of `kubeadm reset` (and of `kubeadm reset phase ...`).
 #[derive(Debug, Clone, clap::Args)]
@@ -39,12 +39,24 @@ pub struct ResetArgs {
     pub skip_phases: Vec<String>,
 }
 
+options_from_args!(ResetArgs => ResetOptions {
+    cert_dir,
+    cleanup_tmp_dir,
+    config,
+    cri_socket,
+    dry_run,
+    force,
+    ignore_preflight_errors,
+    kubeconfig,
+    skip_phases,
+});
+
 impl WorkflowArgs for ResetArgs {
     /// `--dry-run`, or `dryRun: true` in the ResetConfiguration: either makes the whole
     /// run a dry run, host included.
     fn dry_run(&self, host: &dyn crate::host::Host) -> bool {
         self.dry_run
-            || super::peek_config(host, &self.config)
+            || crate::config::peek_file(host, self.config.as_deref())
                 .and_then(|d| d.reset)
                 .is_some_and(|r| r.dry_run)
     }
@@ -57,6 +69,6 @@ pub fn run(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<()> {
         global,
         matches,
         &[],
-        |args: ResetArgs, host| ResetData::new(args, host),
+        |args: ResetArgs, host| ResetData::new(args.into(), host),
     )
 }

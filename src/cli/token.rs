@@ -116,7 +116,7 @@ pub fn run(global: &super::GlobalArgs, args: TokenArgs) -> anyhow::Result<()> {
             if c.print_join_command {
                 println!(
                     "{}",
-                    join_command(
+                    crate::phases::init::join_command(
                         host.as_ref(),
                         &kubeconfig,
                         &spec.token,
@@ -303,34 +303,4 @@ fn list_tokens(api: &dyn Api, output: &str) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash sha256:<hash>`
-/// for the cluster of a kubeconfig (and `--control-plane --certificate-key` with a key).
-pub fn join_command(
-    host: &dyn crate::host::Host,
-    kubeconfig: &std::path::Path,
-    token: &BootstrapToken,
-    certificate_key: Option<&str>,
-) -> anyhow::Result<String> {
-    let text = host
-        .read_to_string(kubeconfig)
-        .with_context(|| format!("reading {}", kubeconfig.display()))?;
-    let kc = crate::kubeconfig::KubeConfig::from_yaml(&text)
-        .with_context(|| format!("{}: not a kubeconfig", kubeconfig.display()))?;
-    let cluster = kc
-        .current_cluster()
-        .with_context(|| format!("{}: no current cluster", kubeconfig.display()))?;
-    let endpoint = cluster
-        .server
-        .trim_start_matches("https://")
-        .trim_end_matches('/')
-        .to_string();
-    let pin = crate::pki::public_key_pin_pem(&cluster.certificate_authority_data)?;
-    let mut cmd =
-        format!("kubeadm join {endpoint} --token {token} --discovery-token-ca-cert-hash {pin}");
-    if let Some(k) = certificate_key {
-        cmd.push_str(&format!(" --control-plane --certificate-key {k}"));
-    }
-    Ok(cmd)
 }

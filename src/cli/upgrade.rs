@@ -149,7 +149,7 @@ impl super::WorkflowArgs for ApplyArgs {
     /// whole run a dry run, host included.
     fn dry_run(&self, host: &dyn crate::host::Host) -> bool {
         self.dry_run
-            || super::peek_config(host, &self.common.config)
+            || crate::config::peek_file(host, self.common.config.as_deref())
                 .and_then(|d| d.upgrade)
                 .and_then(|u| u.apply.dry_run)
                 .unwrap_or(false)
@@ -160,7 +160,7 @@ impl super::WorkflowArgs for NodeArgs {
     /// `--dry-run`, or `node.dryRun: true` in the UpgradeConfiguration.
     fn dry_run(&self, host: &dyn crate::host::Host) -> bool {
         self.dry_run
-            || super::peek_config(host, &self.config)
+            || crate::config::peek_file(host, self.config.as_deref())
                 .and_then(|d| d.upgrade)
                 .and_then(|u| u.node.dry_run)
                 .unwrap_or(false)
@@ -264,7 +264,10 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
             println!("{line}");
         }
     };
-    let docs = super::load_config(super::real_host(global).as_ref(), &a.common.config)?;
+    let docs = crate::config::load_optional_file(
+        super::real_host(global).as_ref(),
+        a.common.config.as_deref(),
+    )?;
     let plan_cfg = docs
         .as_ref()
         .and_then(|d| d.upgrade.as_ref())
@@ -362,7 +365,7 @@ fn diff(global: &super::GlobalArgs, a: DiffArgs) -> anyhow::Result<()> {
     use crate::upgrade::semver::KubeVersion;
 
     let host = super::real_host(global);
-    let upgrade_cfg = super::load_config(host.as_ref(), &a.config)?
+    let upgrade_cfg = crate::config::load_optional_file(host.as_ref(), a.config.as_deref())?
         .and_then(|d| d.upgrade)
         .map(|u| u.diff)
         .unwrap_or_default();

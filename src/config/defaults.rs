@@ -76,7 +76,7 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Default bootstrap token usages.
 pub const DEFAULT_TOKEN_USAGES: [&str; 2] = ["signing", "authentication"];
 /// Default bootstrap token group.
-pub const DEFAULT_TOKEN_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
+pub const DEFAULT_TOKEN_GROUP: &str = crate::token::NODE_BOOTSTRAP_GROUP;
 /// The oldest control-plane minor version this release deploys (one below its own).
 pub const MINIMUM_CONTROL_PLANE_MINOR: u32 = 36;
 
@@ -167,6 +167,62 @@ pub fn default_cluster(c: &mut v1beta4::ClusterConfiguration) {
     if let Some(local) = &mut c.etcd.local {
         set(&mut local.data_dir, DEFAULT_ETCD_DATA_DIR);
     }
+}
+
+/// Upstream's `SetDefaults_JoinConfiguration`.
+pub fn default_join(j: &mut v1beta4::JoinConfiguration) {
+    j.api_version = v1beta4::API_VERSION.into();
+    j.kind = "JoinConfiguration".into();
+    if j.ca_cert_path.is_empty() {
+        j.ca_cert_path = "/etc/kubernetes/pki/ca.crt".into();
+    }
+    if let Some(cp) = &mut j.control_plane {
+        if cp.local_api_endpoint.bind_port == 0 {
+            cp.local_api_endpoint.bind_port = DEFAULT_API_BIND_PORT as i32;
+        }
+    }
+    if j.discovery.tls_bootstrap_token.is_empty() {
+        if let Some(bt) = &j.discovery.bootstrap_token {
+            j.discovery.tls_bootstrap_token = bt.token.clone();
+        }
+    }
+    if let Some(f) = &mut j.discovery.file {
+        if let Some(path) = f.kube_config_path.strip_prefix("file://") {
+            f.kube_config_path = path.to_string();
+        }
+    }
+    default_node_registration(&mut j.node_registration);
+    default_timeouts(j.timeouts.get_or_insert_with(Default::default));
+}
+
+/// Upstream's `SetDefaults_ResetConfiguration`.
+pub fn default_reset(r: &mut v1beta4::ResetConfiguration) {
+    r.api_version = v1beta4::API_VERSION.into();
+    r.kind = "ResetConfiguration".into();
+    if r.certificates_dir.is_empty() {
+        r.certificates_dir = DEFAULT_CERTIFICATES_DIR.into();
+    }
+    default_timeouts(r.timeouts.get_or_insert_with(Default::default));
+}
+
+/// Upstream's `SetDefaults_UpgradeConfiguration`.
+pub fn default_upgrade(u: &mut v1beta4::UpgradeConfiguration) {
+    u.api_version = v1beta4::API_VERSION.into();
+    u.kind = "UpgradeConfiguration".into();
+    u.node.etcd_upgrade.get_or_insert(true);
+    u.node.certificate_renewal.get_or_insert(true);
+    if u.node.image_pull_policy.is_empty() {
+        u.node.image_pull_policy = "IfNotPresent".into();
+    }
+    u.node.image_pull_serial.get_or_insert(true);
+    u.apply.etcd_upgrade.get_or_insert(true);
+    u.apply.certificate_renewal.get_or_insert(true);
+    if u.apply.image_pull_policy.is_empty() {
+        u.apply.image_pull_policy = "IfNotPresent".into();
+    }
+    u.apply.image_pull_serial.get_or_insert(true);
+    u.plan.etcd_upgrade.get_or_insert(true);
+    default_timeouts(u.timeouts.get_or_insert_with(Default::default));
 }
 
 /// Parses `--feature-gates a=true,b=false`.

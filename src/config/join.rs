@@ -5,10 +5,10 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use super::print::default_join;
+use super::default_join;
 use super::v1beta4;
 use super::validation::{FieldError, ValidationErrors};
-use crate::pki::is_dns_subdomain;
+use crate::names::is_dns_subdomain;
 use crate::token::BootstrapToken;
 
 /// Values from the join command line.

@@ -84,6 +84,27 @@ pub fn check_mixed_flags(given: &[&str]) -> anyhow::Result<()> {
     }
 }
 
+/// Reads the configuration file of `--config` when one was given (see [`load_file`]);
+/// `None` when not. Fails as [`load_file`] does: unreadable, or not a valid configuration.
+pub fn load_optional_file(
+    host: &dyn crate::host::Host,
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<documents::Documents>> {
+    path.map(|p| load_file(host, p)).transpose()
+}
+
+/// A configuration file parsed quietly, for a look at one setting before the run starts
+/// (whether it asks for a dry run, say): its warnings are printed when the run loads it.
+/// `None` when no file was given or it cannot be read or parsed; the run then reports why.
+pub fn peek_file(
+    host: &dyn crate::host::Host,
+    path: Option<&std::path::Path>,
+) -> Option<documents::Documents> {
+    let path = path?;
+    let text = host.read_to_string(path).ok()?;
+    documents::parse(&text, &path.display().to_string()).ok()
+}
+
 /// Key algorithm for every key kubeadm generates (`ClusterConfiguration.encryptionAlgorithm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EncryptionAlgorithm {

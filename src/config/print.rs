@@ -4,7 +4,7 @@
 
 use super::documents::Documents;
 use super::v1beta4 as v4;
-use super::{default_cluster, default_init, default_node_registration, default_timeouts};
+use super::{default_cluster, default_init, default_join, default_reset, default_upgrade};
 
 /// The placeholder token upstream prints in defaults.
 pub const PLACEHOLDER_TOKEN: &str = "abcdef.0123456789abcdef";
@@ -51,62 +51,6 @@ pub fn init_defaults() -> anyhow::Result<String> {
     default_init(&mut init);
     default_cluster(&mut cluster);
     Ok(format!("{}---\n{}", yaml(&init)?, yaml(&cluster)?))
-}
-
-/// Upstream's `SetDefaults_JoinConfiguration`.
-pub fn default_join(j: &mut v4::JoinConfiguration) {
-    j.api_version = v4::API_VERSION.into();
-    j.kind = "JoinConfiguration".into();
-    if j.ca_cert_path.is_empty() {
-        j.ca_cert_path = "/etc/kubernetes/pki/ca.crt".into();
-    }
-    if let Some(cp) = &mut j.control_plane {
-        if cp.local_api_endpoint.bind_port == 0 {
-            cp.local_api_endpoint.bind_port = super::DEFAULT_API_BIND_PORT as i32;
-        }
-    }
-    if j.discovery.tls_bootstrap_token.is_empty() {
-        if let Some(bt) = &j.discovery.bootstrap_token {
-            j.discovery.tls_bootstrap_token = bt.token.clone();
-        }
-    }
-    if let Some(f) = &mut j.discovery.file {
-        if let Some(path) = f.kube_config_path.strip_prefix("file://") {
-            f.kube_config_path = path.to_string();
-        }
-    }
-    default_node_registration(&mut j.node_registration);
-    default_timeouts(j.timeouts.get_or_insert_with(Default::default));
-}
-
-/// Upstream's `SetDefaults_ResetConfiguration`.
-pub fn default_reset(r: &mut v4::ResetConfiguration) {
-    r.api_version = v4::API_VERSION.into();
-    r.kind = "ResetConfiguration".into();
-    if r.certificates_dir.is_empty() {
-        r.certificates_dir = super::DEFAULT_CERTIFICATES_DIR.into();
-    }
-    default_timeouts(r.timeouts.get_or_insert_with(Default::default));
-}
-
-/// Upstream's `SetDefaults_UpgradeConfiguration`.
-pub fn default_upgrade(u: &mut v4::UpgradeConfiguration) {
-    u.api_version = v4::API_VERSION.into();
-    u.kind = "UpgradeConfiguration".into();
-    u.node.etcd_upgrade.get_or_insert(true);
-    u.node.certificate_renewal.get_or_insert(true);
-    if u.node.image_pull_policy.is_empty() {
-        u.node.image_pull_policy = "IfNotPresent".into();
-    }
-    u.node.image_pull_serial.get_or_insert(true);
-    u.apply.etcd_upgrade.get_or_insert(true);
-    u.apply.certificate_renewal.get_or_insert(true);
-    if u.apply.image_pull_policy.is_empty() {
-        u.apply.image_pull_policy = "IfNotPresent".into();
-    }
-    u.apply.image_pull_serial.get_or_insert(true);
-    u.plan.etcd_upgrade.get_or_insert(true);
-    default_timeouts(u.timeouts.get_or_insert_with(Default::default));
 }
 
 /// `kubeadm config print join-defaults`.

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::{split_host_port, v1beta4, EncryptionAlgorithm, MINIMUM_CONTROL_PLANE_MINOR};
-use crate::pki::is_dns_subdomain;
+use crate::names::{is_dns_subdomain, is_wildcard_dns_subdomain};
 use crate::token::BootstrapToken;
 
 /// Feature gates kubeadm knows in this release, and whether each is locked to true (GA).
@@ -242,10 +242,7 @@ fn warn_zero_duration(e: &mut Errors, path: &str, d: &Option<crate::duration::Go
 }
 
 fn validate_san(e: &mut Errors, path: &str, san: &str) {
-    if san.parse::<IpAddr>().is_err()
-        && !is_dns_subdomain(san)
-        && !san.strip_prefix("*.").is_some_and(is_dns_subdomain)
-    {
+    if san.parse::<IpAddr>().is_err() && !is_dns_subdomain(san) && !is_wildcard_dns_subdomain(san) {
         e.invalid(
             path,
             san,

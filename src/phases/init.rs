@@ -1,22 +1,26 @@
 //! The `kubeadm init` workflow.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
 
 use super::certs::{self, KeyCache};
 use super::kubeconfig as kubeconfig_phase;
 use super::staticpods;
-use crate::cli::init::InitArgs;
 use crate::config::{init_configuration, InitConfiguration, InitOverrides};
 use crate::host::Host;
 use crate::pki::certlist;
+use crate::token::BootstrapToken;
 use crate::workflow::{Phase, Workflow};
 
 impl crate::workflow::WorkflowData for InitData {
     fn skip_phases(&self) -> Vec<String> {
-        if self.args.skip_phases.is_empty() {
+        if self.opts.skip_phases.is_empty() {
             self.cfg.versioned.init.skip_phases.clone()
         } else {
-            self.args.skip_phases.clone()
+            self.opts.skip_phases.clone()
         }
     }
 
@@ -25,10 +29,123 @@ impl crate::workflow::WorkflowData for InitData {
     }
 }
 
+/// What `kubeadm init` was asked on its command line, as plain values (upstream's
+/// `initOptions`). The command line fills it from its flags; anything else that drives
+/// the workflow builds one directly. `None` and empty mean "not given", so that the
+/// configuration file or the defaults decide.
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    /// `--apiserver-advertise-address`: the address the API server advertises.
+    pub apiserver_advertise_address: Option<String>,
+    /// `--apiserver-bind-port`: the port the API server binds to.
+    pub apiserver_bind_port: Option<u16>,
+    /// `--apiserver-cert-extra-sans`: more SANs for the API server's certificate.
+    pub apiserver_cert_extra_sans: Vec<String>,
+    /// `--cert-dir`: where the certificates go.
+    pub cert_dir: Option<PathBuf>,
+    /// `--certificate-key`: the key that encrypts the kubeadm-certs Secret.
+    pub certificate_key: Option<String>,
+    /// `--config`: the configuration file.
+    pub config: Option<PathBuf>,
+    /// `--control-plane-endpoint`: the control plane's stable address.
+    pub control_plane_endpoint: Option<String>,
+    /// `--cri-socket`: the container runtime's socket.
+    pub cri_socket: Option<String>,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--feature-gates`, as given (`a=true,b=false`): parsed when the workflow starts.
+    pub feature_gates: Option<String>,
+    /// `--ignore-preflight-errors`.
+    pub ignore_preflight_errors: Vec<String>,
+    /// `--image-repository`.
+    pub image_repository: Option<String>,
+    /// `--kubeconfig`: the admin kubeconfig the cluster phases use.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--kubeconfig-dir`: where the kubeconfig files go.
+    pub kubeconfig_dir: Option<PathBuf>,
+    /// `--kubernetes-version`.
+    pub kubernetes_version: Option<String>,
+    /// `--node-name`.
+    pub node_name: Option<String>,
+    /// `--patches`: the directory of patches for the static Pods and the kubelet.
+    pub patches: Option<PathBuf>,
+    /// `--pod-network-cidr`.
+    pub pod_network_cidr: Option<String>,
+    /// `--service-cidr`.
+    pub service_cidr: Option<String>,
+    /// `--service-dns-domain`.
+    pub service_dns_domain: Option<String>,
+    /// `--skip-certificate-key-print`.
+    pub skip_certificate_key_print: bool,
+    /// `--skip-phases`: when empty, the configuration's `skipPhases` apply.
+    pub skip_phases: Vec<String>,
+    /// `--skip-token-print`.
+    pub skip_token_print: bool,
+    /// `--token`: the first bootstrap token.
+    pub token: Option<String>,
+    /// `--token-ttl`.
+    pub token_ttl: Option<Duration>,
+    /// `--upload-certs`.
+    pub upload_certs: bool,
+}
+
+impl InitOptions {
+    /// The flags (by their long names) whose options were given, for upstream's rule on
+    /// mixing flags with `--config` ([`crate::config::check_mixed_flags`]).
+    pub fn given_flags(&self) -> Vec<&'static str> {
+        [
+            (
+                self.apiserver_advertise_address.is_some(),
+                "apiserver-advertise-address",
+            ),
+            (self.apiserver_bind_port.is_some(), "apiserver-bind-port"),
+            (
+                !self.apiserver_cert_extra_sans.is_empty(),
+                "apiserver-cert-extra-sans",
+            ),
+            (self.cert_dir.is_some(), "cert-dir"),
+            (self.certificate_key.is_some(), "certificate-key"),
+            (self.config.is_some(), "config"),
+            (
+                self.control_plane_endpoint.is_some(),
+                "control-plane-endpoint",
+            ),
+            (self.cri_socket.is_some(), "cri-socket"),
+            (self.dry_run, "dry-run"),
+            (self.feature_gates.is_some(), "feature-gates"),
+            (
+                !self.ignore_preflight_errors.is_empty(),
+                "ignore-preflight-errors",
+            ),
+            (self.image_repository.is_some(), "image-repository"),
+            (self.kubeconfig.is_some(), "kubeconfig"),
+            (self.kubeconfig_dir.is_some(), "kubeconfig-dir"),
+            (self.kubernetes_version.is_some(), "kubernetes-version"),
+            (self.node_name.is_some(), "node-name"),
+            (self.patches.is_some(), "patches"),
+            (self.pod_network_cidr.is_some(), "pod-network-cidr"),
+            (self.service_cidr.is_some(), "service-cidr"),
+            (self.service_dns_domain.is_some(), "service-dns-domain"),
+            (
+                self.skip_certificate_key_print,
+                "skip-certificate-key-print",
+            ),
+            (!self.skip_phases.is_empty(), "skip-phases"),
+            (self.skip_token_print, "skip-token-print"),
+            (self.token.is_some(), "token"),
+            (self.token_ttl.is_some(), "token-ttl"),
+            (self.upload_certs, "upload-certs"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect()
+    }
+}
+
 /// What the init phases share.
 pub struct InitData {
-    /// The command-line flags.
-    pub args: InitArgs,
+    /// What the command line asked.
+    pub opts: InitOptions,
     /// The configuration every phase reads.
     pub cfg: InitConfiguration,
     /// The machine (or the dry-run recorder).
@@ -53,7 +170,7 @@ impl InitData {
 
     /// `--kubeconfig-dir`, or `/etc/kubernetes`.
     pub fn kubeconfig_dir(&self) -> std::path::PathBuf {
-        self.args
+        self.opts
             .kubeconfig_dir
             .clone()
             .unwrap_or_else(|| kubeconfig_phase::KUBERNETES_DIR.into())
@@ -61,7 +178,7 @@ impl InitData {
 
     /// `--kubeconfig`, or admin.conf in the kubeconfig directory.
     pub fn admin_kubeconfig(&self) -> std::path::PathBuf {
-        self.args
+        self.opts
             .kubeconfig
             .clone()
             .unwrap_or_else(|| self.kubeconfig_dir().join("admin.conf"))
@@ -73,7 +190,7 @@ impl InitData {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
-        let client: Arc<dyn crate::client::Api> = if self.args.dry_run {
+        let client: Arc<dyn crate::client::Api> = if self.opts.dry_run {
             Arc::new(crate::client::DryRunClient::new())
         } else {
             Arc::new(crate::client::KubeClient::from_kubeconfig(
@@ -82,7 +199,7 @@ impl InitData {
             )?)
         };
         let super_admin_path = self.kubeconfig_dir().join("super-admin.conf");
-        let super_admin = if !self.args.dry_run && self.host.exists(&super_admin_path)? {
+        let super_admin = if !self.opts.dry_run && self.host.exists(&super_admin_path)? {
             Some(crate::client::KubeClient::from_kubeconfig(
                 self.host.as_ref(),
                 &super_admin_path,
@@ -103,38 +220,38 @@ impl InitData {
         crate::manifests::MANIFESTS_DIR.into()
     }
 
-    /// Builds the data from the flags.
-    pub fn new(args: InitArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        let feature_gates = match &args.feature_gates {
+    /// Builds the data from the options and `--config`.
+    pub fn new(opts: InitOptions, host: Arc<dyn Host>) -> anyhow::Result<Self> {
+        let feature_gates = match &opts.feature_gates {
             Some(text) => crate::config::parse_feature_gates(text)?,
             None => Default::default(),
         };
-        let docs = match &args.config {
+        let docs = match &opts.config {
             Some(path) => {
-                crate::config::check_mixed_flags(&args.given_flags())?;
+                crate::config::check_mixed_flags(&opts.given_flags())?;
                 Some(crate::config::load_file(host.as_ref(), path)?)
             }
             None => None,
         };
         let overrides = InitOverrides {
-            advertise_address: args.apiserver_advertise_address.clone(),
-            bind_port: args.apiserver_bind_port,
-            cert_sans: args.apiserver_cert_extra_sans.clone(),
-            cert_dir: args.cert_dir.clone(),
-            control_plane_endpoint: args.control_plane_endpoint.clone(),
-            cri_socket: args.cri_socket.clone(),
-            image_repository: args.image_repository.clone(),
-            kubernetes_version: args.kubernetes_version.clone(),
-            node_name: args.node_name.clone(),
-            pod_subnet: args.pod_network_cidr.clone(),
-            service_subnet: args.service_cidr.clone(),
-            dns_domain: args.service_dns_domain.clone(),
+            advertise_address: opts.apiserver_advertise_address.clone(),
+            bind_port: opts.apiserver_bind_port,
+            cert_sans: opts.apiserver_cert_extra_sans.clone(),
+            cert_dir: opts.cert_dir.clone(),
+            control_plane_endpoint: opts.control_plane_endpoint.clone(),
+            cri_socket: opts.cri_socket.clone(),
+            image_repository: opts.image_repository.clone(),
+            kubernetes_version: opts.kubernetes_version.clone(),
+            node_name: opts.node_name.clone(),
+            pod_subnet: opts.pod_network_cidr.clone(),
+            service_subnet: opts.service_cidr.clone(),
+            dns_domain: opts.service_dns_domain.clone(),
             feature_gates,
-            token: args.token.clone(),
-            token_ttl: args.token_ttl,
-            certificate_key: args.certificate_key.clone(),
-            patches: args.patches.clone(),
-            ignore_preflight_errors: args.ignore_preflight_errors.clone(),
+            token: opts.token.clone(),
+            token_ttl: opts.token_ttl,
+            certificate_key: opts.certificate_key.clone(),
+            patches: opts.patches.clone(),
+            ignore_preflight_errors: opts.ignore_preflight_errors.clone(),
         };
         let mut cfg = init_configuration(host.as_ref(), docs.as_ref(), &overrides)?;
         // Tokens left empty are generated now, as upstream's dynamic defaults do.
@@ -150,7 +267,7 @@ impl InitData {
         let certificate_key =
             Some(cfg.versioned.init.certificate_key.clone()).filter(|k| !k.is_empty());
         Ok(InitData {
-            args,
+            opts,
             cfg,
             host,
             keys: KeyCache::default(),
@@ -306,6 +423,38 @@ fn control_plane(name: &'static str, short: &'static str) -> Phase<InitData> {
         })
 }
 
+/// `kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash sha256:<hash>`
+/// for the cluster of a kubeconfig (and `--control-plane --certificate-key` with a key), as
+/// `show-join-command` and `kubeadm token create --print-join-command` print it. Fails when
+/// the kubeconfig cannot be read, has no current cluster, or its CA is not a certificate.
+pub fn join_command(
+    host: &dyn crate::host::Host,
+    kubeconfig: &std::path::Path,
+    token: &BootstrapToken,
+    certificate_key: Option<&str>,
+) -> anyhow::Result<String> {
+    let text = host
+        .read_to_string(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let kc = crate::kubeconfig::KubeConfig::from_yaml(&text)
+        .with_context(|| format!("{}: not a kubeconfig", kubeconfig.display()))?;
+    let cluster = kc
+        .current_cluster()
+        .with_context(|| format!("{}: no current cluster", kubeconfig.display()))?;
+    let endpoint = cluster
+        .server
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
+    let pin = crate::pki::public_key_pin_pem(&cluster.certificate_authority_data)?;
+    let mut cmd =
+        format!("kubeadm join {endpoint} --token {token} --discovery-token-ca-cert-hash {pin}");
+    if let Some(k) = certificate_key {
+        cmd.push_str(&format!(" --control-plane --certificate-key {k}"));
+    }
+    Ok(cmd)
+}
+
 /// `show-join-command`: how to use the cluster and how to join nodes to it.
 fn show_join_command(d: &mut InitData) -> anyhow::Result<()> {
     let admin = d.admin_kubeconfig();
@@ -318,8 +467,8 @@ fn show_join_command(d: &mut InitData) -> anyhow::Result<()> {
             .map(|t| t.token.as_str())
             .unwrap_or(""),
     )?;
-    let mut worker = crate::cli::token::join_command(d.host.as_ref(), &admin, &token, None)?;
-    if d.args.skip_token_print {
+    let mut worker = join_command(d.host.as_ref(), &admin, &token, None)?;
+    if d.opts.skip_token_print {
         worker = worker.replace(&token.to_string(), "<value withheld>");
     }
     let pretty = |cmd: &str| {
@@ -340,13 +489,13 @@ fn show_join_command(d: &mut InitData) -> anyhow::Result<()> {
     println!("You should now deploy a pod network to the cluster.");
     println!("Run \"kubectl apply -f [podnetwork].yaml\" with one of the options listed at:");
     println!("  https://kubernetes.io/docs/concepts/cluster-administration/addons/\n");
-    if let (true, Some(key)) = (d.args.upload_certs, d.certificate_key.as_deref()) {
-        let key = if d.args.skip_certificate_key_print {
+    if let (true, Some(key)) = (d.opts.upload_certs, d.certificate_key.as_deref()) {
+        let key = if d.opts.skip_certificate_key_print {
             "<value withheld>"
         } else {
             key
         };
-        let cp = crate::cli::token::join_command(d.host.as_ref(), &admin, &token, Some(key))?;
+        let cp = join_command(d.host.as_ref(), &admin, &token, Some(key))?;
         println!("You can now join any number of control-plane nodes running the following command on each as root:\n");
         println!("{}\n", pretty(&cp));
     }
@@ -379,7 +528,7 @@ pub fn workflow() -> Workflow<InitData> {
                         kubeconfig_dir: &kubeconfig_dir,
                         proxy_env: &d.proxy_env,
                     };
-                    let dry_run = d.args.dry_run;
+                    let dry_run = d.opts.dry_run;
                     super::preflight::init(d.host.as_ref(), &d.cfg, &paths, dry_run, &mut d.notes)
                 }),
             Phase::new("certs", "Certificate generation")
@@ -449,7 +598,7 @@ pub fn workflow() -> Workflow<InitData> {
                 }),
             Phase::new("wait-control-plane", "Wait for the control plane to start")
                 .inherit(API_FLAGS)
-                .run(|d: &mut InitData| super::api::wait_control_plane(d.host.as_ref(), &d.cfg, d.args.dry_run)),
+                .run(|d: &mut InitData| super::waitcontrolplane::wait_control_plane(d.host.as_ref(), &d.cfg, d.opts.dry_run)),
             Phase::new("upload-config", "Upload the kubeadm and kubelet configuration to a ConfigMap")
                 .children(vec![
                     Phase::all("Upload all configuration to a config map", API_FLAGS),
@@ -471,17 +620,17 @@ pub fn workflow() -> Workflow<InitData> {
                     let key = d.certificate_key.clone().unwrap_or_default();
                     let api = d.api()?;
                     super::api::upload_certs(api.as_ref(), d.host.as_ref(), &d.cfg, &key)?;
-                    if !d.args.skip_certificate_key_print {
+                    if !d.opts.skip_certificate_key_print {
                         println!("[upload-certs] Using certificate key:\n{key}");
                     }
                     Ok(())
                 })
-                .run_if(|d: &InitData| d.args.upload_certs),
+                .run_if(|d: &InitData| d.opts.upload_certs),
             Phase::new("mark-control-plane", "Mark a node as a control-plane")
                 .inherit(&["config", "dry-run", "kubeconfig", "node-name"])
                 .run(|d: &mut InitData| {
                     let api = d.api()?;
-                    super::api::mark_control_plane(api.as_ref(), &d.cfg, d.args.dry_run)
+                    super::api::mark_control_plane(api.as_ref(), &d.cfg, d.opts.dry_run)
                 }),
             Phase::new("bootstrap-token", "Generates bootstrap tokens used to join a node to a cluster")
                 .aliases(&["bootstraptoken"])
@@ -489,7 +638,7 @@ pub fn workflow() -> Workflow<InitData> {
                 .run(|d: &mut InitData| {
                     let api = d.api()?;
                     let info = super::api::cluster_info_kubeconfig(d.host.as_ref(), &d.admin_kubeconfig())?;
-                    super::api::bootstrap_token(api.as_ref(), &d.cfg, &info, d.args.skip_token_print)
+                    super::api::bootstrap_token(api.as_ref(), &d.cfg, &info, d.opts.skip_token_print)
                 }),
             Phase::new("kubelet-finalize", "Updates settings relevant to the kubelet after TLS bootstrap")
                 .children(vec![

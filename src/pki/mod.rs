@@ -27,6 +27,7 @@ pub use x509::CertInfo;
 
 use crate::config::{split_host_port, Etcd, InitConfiguration};
 use crate::host::{Host, HostError, Sensitivity};
+use crate::names::{is_dns_subdomain, is_wildcard_dns_subdomain};
 
 /// How far back a new CA's validity starts, so that nodes with slightly slow clocks accept
 /// it (upstream's `CertificateBackdate`).
@@ -148,7 +149,7 @@ fn append_sans(dns: &mut Vec<String>, ips: &mut Vec<IpAddr>, sans: &[String], ce
     for san in sans {
         if let Ok(ip) = san.parse::<IpAddr>() {
             ips.push(ip);
-        } else if is_dns_subdomain(san) || san.strip_prefix("*.").is_some_and(is_dns_subdomain) {
+        } else if is_dns_subdomain(san) || is_wildcard_dns_subdomain(san) {
             dns.push(san.clone());
         } else {
             eprintln!(
@@ -156,20 +157,6 @@ fn append_sans(dns: &mut Vec<String>, ips: &mut Vec<IpAddr>, sans: &[String], ce
             );
         }
     }
-}
-
-/// RFC 1123 subdomain: lower-case labels of `[a-z0-9-]`, at most 253 characters.
-pub fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
 }
 
 fn alt_names(rule: SanRule, cfg: &InitConfiguration) -> anyhow::Result<(Vec<String>, Vec<IpAddr>)> {

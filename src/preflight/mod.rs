@@ -204,7 +204,7 @@ impl Check {
             }
             Check::Hostname(name) => {
                 let name = name.to_lowercase();
-                if !crate::pki::is_dns_subdomain(&name) {
+                if !crate::names::is_dns_subdomain(&name) {
                     warnings.push(format!(
                         "invalid node name format {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
                     ));

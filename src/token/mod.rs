@@ -9,6 +9,10 @@ const TOKEN_CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 pub const TOKEN_ID_LEN: usize = 6;
 /// Length of the secret part.
 pub const TOKEN_SECRET_LEN: usize = 16;
+/// The group kubeadm's bootstrap tokens authenticate as unless their `groups` say
+/// otherwise (upstream's `NodeBootstrapTokenAuthGroup`); the RBAC rules that let a node
+/// join (reading kubeadm-config, kubelet-config and kube-proxy, posting its CSR) name it.
+pub const NODE_BOOTSTRAP_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
 
 /// A bootstrap token. Its `Display` shows the whole token, so only show it where upstream
 /// prints it (the join command, `token create`); [`BootstrapToken::id`] is safe to log.

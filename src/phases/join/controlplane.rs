@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::join::JoinData;
+use super::JoinData;
 use crate::client::{Api, KubeClient};
 use crate::config::{Etcd, InitConfiguration, InitOverrides};
 
@@ -44,7 +44,7 @@ impl JoinData {
             return Ok(c.clone());
         }
         let client = self.bootstrap_client()?;
-        let docs = super::api::read_kubeadm_config(&client)?;
+        let docs = crate::phases::api::read_kubeadm_config(&client)?;
         let cp = self.cfg.control_plane.clone().unwrap_or_default();
         let ep = &cp.local_api_endpoint;
         let overrides = InitOverrides {
@@ -127,7 +127,7 @@ pub fn keys_needed(
     host: &dyn crate::host::Host,
     cfg: &InitConfiguration,
 ) -> anyhow::Result<Vec<String>> {
-    let mut names: Vec<String> = super::certs::needed(host, cfg, &[])?
+    let mut names: Vec<String> = crate::phases::certs::needed(host, cfg, &[])?
         .into_iter()
         .filter(|n| {
             crate::pki::certlist::CERTS
@@ -136,9 +136,9 @@ pub fn keys_needed(
         })
         .collect();
     let skip: Vec<String> = JOIN_KUBECONFIG_SKIP.map(String::from).to_vec();
-    names.extend(super::kubeconfig::needed(
+    names.extend(crate::phases::kubeconfig::needed(
         host,
-        std::path::Path::new(super::kubeconfig::KUBERNETES_DIR),
+        std::path::Path::new(crate::phases::kubeconfig::KUBERNETES_DIR),
         &skip,
     )?);
     Ok(names)
@@ -150,14 +150,14 @@ pub fn certs(d: &mut JoinData) -> anyhow::Result<()> {
     let host = d.host.clone();
     // The keys started in preflight are taken as they are made.
     let ready = std::mem::take(&mut d.keys);
-    let mut keys = super::certs::prepare(host.as_ref(), &cfg, &[], ready)?;
+    let mut keys = crate::phases::certs::prepare(host.as_ref(), &cfg, &[], ready)?;
     for spec in crate::pki::certlist::CERTS {
         if spec.is_etcd() && matches!(cfg.cluster.etcd, Etcd::External(_)) {
             continue;
         }
-        super::certs::run_cert(host.as_ref(), &cfg, &mut keys, spec)?;
+        crate::phases::certs::run_cert(host.as_ref(), &cfg, &mut keys, spec)?;
     }
-    super::certs::run_sa(host.as_ref(), &cfg, &mut keys)?;
+    crate::phases::certs::run_sa(host.as_ref(), &cfg, &mut keys)?;
     d.keys = keys;
     Ok(())
 }
@@ -166,13 +166,13 @@ pub fn certs(d: &mut JoinData) -> anyhow::Result<()> {
 pub fn kubeconfigs(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
     let host = d.host.clone();
-    let dir = PathBuf::from(super::kubeconfig::KUBERNETES_DIR);
+    let dir = PathBuf::from(crate::phases::kubeconfig::KUBERNETES_DIR);
     let skip: Vec<String> = JOIN_KUBECONFIG_SKIP.map(String::from).to_vec();
     let ready = std::mem::take(&mut d.keys);
-    let mut keys = super::kubeconfig::prepare(host.as_ref(), &cfg, &dir, &skip, ready)?;
+    let mut keys = crate::phases::kubeconfig::prepare(host.as_ref(), &cfg, &dir, &skip, ready)?;
     for name in ["admin", "controller-manager", "scheduler"] {
         let spec = crate::kubeconfig::spec(name).expect("in the table");
-        super::kubeconfig::run_kubeconfig(host.as_ref(), &cfg, &dir, &mut keys, spec)?;
+        crate::phases::kubeconfig::run_kubeconfig(host.as_ref(), &cfg, &dir, &mut keys, spec)?;
     }
     Ok(())
 }
@@ -183,12 +183,12 @@ pub fn manifests(d: &mut JoinData) -> anyhow::Result<()> {
     let host = d.host.clone();
     let proxy_env = crate::manifests::proxy_env_of(std::env::vars());
     for c in crate::manifests::controlplane::COMPONENTS {
-        super::staticpods::write_control_plane_component(
+        crate::phases::staticpods::write_control_plane_component(
             host.as_ref(),
             &cfg,
             c,
             std::path::Path::new(crate::manifests::MANIFESTS_DIR),
-            std::path::Path::new(super::kubeconfig::KUBERNETES_DIR),
+            std::path::Path::new(crate::phases::kubeconfig::KUBERNETES_DIR),
             &proxy_env,
         )?;
     }
@@ -197,10 +197,10 @@ pub fn manifests(d: &mut JoinData) -> anyhow::Result<()> {
 
 /// The admin client of the new node (admin.conf, written by the kubeconfig phase).
 fn admin_client(d: &JoinData) -> anyhow::Result<Arc<dyn Api>> {
-    if d.args.dry_run {
+    if d.opts.dry_run {
         return Ok(Arc::new(crate::client::DryRunClient::new()));
     }
-    let path = PathBuf::from(super::kubeconfig::KUBERNETES_DIR).join("admin.conf");
+    let path = PathBuf::from(crate::phases::kubeconfig::KUBERNETES_DIR).join("admin.conf");
     Ok(Arc::new(KubeClient::from_kubeconfig(
         d.host.as_ref(),
         &path,
@@ -223,7 +223,7 @@ fn etcd_client(d: &JoinData, cfg: &InitConfiguration) -> anyhow::Result<crate::e
 /// `check-etcd`: the existing etcd cluster answers (local etcd only).
 pub fn check_etcd(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
-    if matches!(cfg.cluster.etcd, Etcd::External(_)) || d.args.dry_run {
+    if matches!(cfg.cluster.etcd, Etcd::External(_)) || d.opts.dry_run {
         return Ok(());
     }
     let members = etcd_client(d, &cfg)?.member_list()?;
@@ -244,9 +244,9 @@ pub fn etcd_join(d: &mut JoinData) -> anyhow::Result<()> {
     }
     let peer_url = crate::manifests::etcd::peer_url(&cfg.local_api_endpoint.advertise_address);
     let manifests_dir = PathBuf::from(crate::manifests::MANIFESTS_DIR);
-    if d.args.dry_run {
+    if d.opts.dry_run {
         println!("[dryrun] Would add {peer_url} to the etcd cluster as a learner and promote it");
-        super::staticpods::write_local_etcd(d.host.as_ref(), &cfg, &manifests_dir, &[])?;
+        crate::phases::staticpods::write_local_etcd(d.host.as_ref(), &cfg, &manifests_dir, &[])?;
         return Ok(());
     }
     let mut client = etcd_client(d, &cfg)?;
@@ -254,7 +254,7 @@ pub fn etcd_join(d: &mut JoinData) -> anyhow::Result<()> {
     println!("[etcd] Announced new etcd member joining to the existing etcd cluster");
     let members = client.member_list()?;
     let initial = crate::etcd::initial_cluster(&members, &cfg.node_registration.name, &peer_url);
-    super::staticpods::write_local_etcd(d.host.as_ref(), &cfg, &manifests_dir, &initial)?;
+    crate::phases::staticpods::write_local_etcd(d.host.as_ref(), &cfg, &manifests_dir, &initial)?;
     if members.iter().any(|m| m.id == id && !m.is_learner) {
         println!(
             "[etcd] The etcd member {id:x} is already a voting member (joined by an earlier run)"
@@ -282,11 +282,11 @@ pub fn etcd_join(d: &mut JoinData) -> anyhow::Result<()> {
 pub fn mark(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
     let api = admin_client(d)?;
-    super::api::mark_control_plane(api.as_ref(), &cfg, d.args.dry_run)
+    crate::phases::api::mark_control_plane(api.as_ref(), &cfg, d.opts.dry_run)
 }
 
 /// `wait-control-plane` of a joining control-plane node.
 pub fn wait(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
-    super::api::wait_control_plane(d.host.as_ref(), &cfg, d.args.dry_run)
+    crate::phases::waitcontrolplane::wait_control_plane(d.host.as_ref(), &cfg, d.opts.dry_run)
 }

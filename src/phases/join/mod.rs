@@ -1,20 +1,23 @@
-//! The `kubeadm join` workflow.
+//! The `kubeadm join` workflow: its options, the data its phases share, the phases of every
+//! join, and the tree; the control-plane part of `--control-plane` is in `controlplane`.
 
+mod controlplane;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::cli::join::JoinArgs;
 use crate::config::join::{join_configuration, JoinConfiguration, JoinOverrides};
 use crate::host::Host;
 use crate::workflow::{Phase, Workflow};
 
 impl crate::workflow::WorkflowData for JoinData {
     fn skip_phases(&self) -> Vec<String> {
-        if self.args.skip_phases.is_empty() {
+        if self.opts.skip_phases.is_empty() {
             self.cfg.versioned.skip_phases.clone()
         } else {
-            self.args.skip_phases.clone()
+            self.opts.skip_phases.clone()
         }
     }
 
@@ -23,10 +26,95 @@ impl crate::workflow::WorkflowData for JoinData {
     }
 }
 
+/// What `kubeadm join` was asked on its command line, as plain values (upstream's
+/// `joinOptions`). The command line fills it from its flags; anything else that drives
+/// the workflow builds one directly. `None` and empty mean "not given", so that the
+/// configuration file or the defaults decide.
+#[derive(Debug, Clone, Default)]
+pub struct JoinOptions {
+    /// The control-plane endpoint (host:port) to discover the cluster from (the argument).
+    pub api_server_endpoint: Option<String>,
+    /// `--apiserver-advertise-address`: for a control-plane join.
+    pub apiserver_advertise_address: Option<String>,
+    /// `--apiserver-bind-port`: for a control-plane join.
+    pub apiserver_bind_port: Option<u16>,
+    /// `--certificate-key`: decrypts the kubeadm-certs Secret.
+    pub certificate_key: Option<String>,
+    /// `--config`: the configuration file.
+    pub config: Option<PathBuf>,
+    /// `--control-plane`: this node hosts a new control-plane instance.
+    pub control_plane: bool,
+    /// `--cri-socket`: the container runtime's socket; detected when not given.
+    pub cri_socket: Option<String>,
+    /// `--discovery-file`: a file or URL holding the cluster's information.
+    pub discovery_file: Option<String>,
+    /// `--discovery-token`.
+    pub discovery_token: Option<String>,
+    /// `--discovery-token-ca-cert-hash`: the pins of the cluster's CA.
+    pub discovery_token_ca_cert_hash: Vec<String>,
+    /// `--discovery-token-unsafe-skip-ca-verification`.
+    pub discovery_token_unsafe_skip_ca_verification: bool,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `--ignore-preflight-errors`.
+    pub ignore_preflight_errors: Vec<String>,
+    /// `--node-name`.
+    pub node_name: Option<String>,
+    /// `--patches`: the directory of patches for the static Pods and the kubelet.
+    pub patches: Option<PathBuf>,
+    /// `--skip-phases`: when empty, the configuration's `skipPhases` apply.
+    pub skip_phases: Vec<String>,
+    /// `--tls-bootstrap-token`.
+    pub tls_bootstrap_token: Option<String>,
+    /// `--token`: the discovery and TLS bootstrap token when those are not given.
+    pub token: Option<String>,
+}
+
+impl JoinOptions {
+    /// The flags (by their long names) whose options were given, for upstream's rule on
+    /// mixing flags with `--config` ([`crate::config::check_mixed_flags`]).
+    pub fn given_flags(&self) -> Vec<&'static str> {
+        [
+            (
+                self.apiserver_advertise_address.is_some(),
+                "apiserver-advertise-address",
+            ),
+            (self.apiserver_bind_port.is_some(), "apiserver-bind-port"),
+            (self.certificate_key.is_some(), "certificate-key"),
+            (self.config.is_some(), "config"),
+            (self.control_plane, "control-plane"),
+            (self.cri_socket.is_some(), "cri-socket"),
+            (self.discovery_file.is_some(), "discovery-file"),
+            (self.discovery_token.is_some(), "discovery-token"),
+            (
+                !self.discovery_token_ca_cert_hash.is_empty(),
+                "discovery-token-ca-cert-hash",
+            ),
+            (
+                self.discovery_token_unsafe_skip_ca_verification,
+                "discovery-token-unsafe-skip-ca-verification",
+            ),
+            (self.dry_run, "dry-run"),
+            (
+                !self.ignore_preflight_errors.is_empty(),
+                "ignore-preflight-errors",
+            ),
+            (self.node_name.is_some(), "node-name"),
+            (self.patches.is_some(), "patches"),
+            (!self.skip_phases.is_empty(), "skip-phases"),
+            (self.tls_bootstrap_token.is_some(), "tls-bootstrap-token"),
+            (self.token.is_some(), "token"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect()
+    }
+}
+
 /// What the join phases share.
 pub struct JoinData {
-    /// The command-line flags.
-    pub args: JoinArgs,
+    /// What the command line asked.
+    pub opts: JoinOptions,
     /// The configuration every phase reads.
     pub cfg: JoinConfiguration,
     /// The machine (or the dry-run recorder).
@@ -42,31 +130,31 @@ pub struct JoinData {
 }
 
 impl JoinData {
-    /// Builds the data from the flags and `--config`.
-    pub fn new(args: JoinArgs, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        let docs = match &args.config {
+    /// Builds the data from the options and `--config`.
+    pub fn new(opts: JoinOptions, host: Arc<dyn Host>) -> anyhow::Result<Self> {
+        let docs = match &opts.config {
             Some(path) => {
-                crate::config::check_mixed_flags(&args.given_flags())?;
+                crate::config::check_mixed_flags(&opts.given_flags())?;
                 Some(crate::config::load_file(host.as_ref(), path)?)
             }
             None => None,
         };
         let overrides = JoinOverrides {
-            api_server_endpoint: args.api_server_endpoint.clone(),
-            advertise_address: args.apiserver_advertise_address.clone(),
-            bind_port: args.apiserver_bind_port,
-            certificate_key: args.certificate_key.clone(),
-            control_plane: args.control_plane,
-            cri_socket: args.cri_socket.clone(),
-            discovery_file: args.discovery_file.clone(),
-            discovery_token: args.discovery_token.clone(),
-            ca_cert_hashes: args.discovery_token_ca_cert_hash.clone(),
-            unsafe_skip_ca_verification: args.discovery_token_unsafe_skip_ca_verification,
-            node_name: args.node_name.clone(),
-            tls_bootstrap_token: args.tls_bootstrap_token.clone(),
-            token: args.token.clone(),
-            patches: args.patches.clone(),
-            ignore_preflight_errors: args.ignore_preflight_errors.clone(),
+            api_server_endpoint: opts.api_server_endpoint.clone(),
+            advertise_address: opts.apiserver_advertise_address.clone(),
+            bind_port: opts.apiserver_bind_port,
+            certificate_key: opts.certificate_key.clone(),
+            control_plane: opts.control_plane,
+            cri_socket: opts.cri_socket.clone(),
+            discovery_file: opts.discovery_file.clone(),
+            discovery_token: opts.discovery_token.clone(),
+            ca_cert_hashes: opts.discovery_token_ca_cert_hash.clone(),
+            unsafe_skip_ca_verification: opts.discovery_token_unsafe_skip_ca_verification,
+            node_name: opts.node_name.clone(),
+            tls_bootstrap_token: opts.tls_bootstrap_token.clone(),
+            token: opts.token.clone(),
+            patches: opts.patches.clone(),
+            ignore_preflight_errors: opts.ignore_preflight_errors.clone(),
         };
         let mut cfg = join_configuration(host.as_ref(), docs.as_ref(), &overrides)?;
         // The CRI socket is detected when not given, as upstream's dynamic defaults do.
@@ -77,7 +165,7 @@ impl JoinData {
             *socket = format!("unix://{socket}");
         }
         Ok(JoinData {
-            args,
+            opts,
             cfg,
             host,
             cluster: None,
@@ -163,7 +251,7 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
         let cp = d.control_plane_config()?;
         // This node's keys are made in the background while the checks and image pulls
         // wait on I/O.
-        let names = super::joincp::keys_needed(d.host.as_ref(), &cp)?;
+        let names = controlplane::keys_needed(d.host.as_ref(), &cp)?;
         d.keys = crate::pki::KeyCache::spawn(names, cp.cluster.encryption_algorithm);
         let have: Vec<String> = checks.iter().map(|c| c.name()).collect();
         let manifests_dir = std::path::Path::new(crate::manifests::MANIFESTS_DIR);
@@ -173,33 +261,33 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
             .collect();
         // The static Pods an earlier run of this join wrote are reused.
         let proxy_env = crate::manifests::proxy_env_of(std::env::vars());
-        let paths = super::preflight::InitPaths {
+        let paths = crate::phases::preflight::InitPaths {
             manifests_dir,
             kubeconfig_dir: &JoinData::kubernetes_dir(),
             proxy_env: &proxy_env,
         };
-        let earlier = super::preflight::EarlierRun::find(d.host.as_ref(), &cp, &paths)?;
+        let earlier = crate::phases::preflight::EarlierRun::find(d.host.as_ref(), &cp, &paths)?;
         checks.extend(earlier.apply(cp_checks));
     }
     // What an earlier join of this node to this cluster left is reused.
-    let earlier = super::preflight::EarlierRun::find_join(
+    let earlier = crate::phases::preflight::EarlierRun::find_join(
         d.host.as_ref(),
         &d.cfg,
         &JoinData::kubernetes_dir(),
     );
     checks = earlier.apply(checks);
-    super::preflight::run_checks(
+    crate::phases::preflight::run_checks(
         d.host.as_ref(),
         &[crate::preflight::Check::IsPrivilegedUser],
         &ignored,
-        d.args.dry_run,
+        d.opts.dry_run,
         &mut d.notes,
     )?;
-    super::preflight::run_checks(
+    crate::phases::preflight::run_checks(
         d.host.as_ref(),
         &checks,
         &ignored,
-        d.args.dry_run,
+        d.opts.dry_run,
         &mut d.notes,
     )
 }
@@ -278,7 +366,7 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
         .call("GET", &crate::client::object_path("ConfigMap", Some("kube-system"), "kubelet-config"), None, "application/json")
         .map_err(|e| anyhow::anyhow!(e))
         .context("reading the kubelet-config ConfigMap (was the cluster made by kubeadm, and is the token valid?)")?;
-    let cluster_config = super::api::kubelet_config_of(&cm)?;
+    let cluster_config = crate::phases::api::kubelet_config_of(&cm)?;
     let default_cp_taint = vec![crate::config::v1beta4::Taint {
         effect: "NoSchedule".into(),
         key: "node-role.kubernetes.io/control-plane".into(),
@@ -320,10 +408,10 @@ fn join_kubelet_start(d: &mut JoinData) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    super::staticpods::start_kubelet(
+    crate::phases::staticpods::start_kubelet(
         host.as_ref(),
         std::path::Path::new(crate::kubelet::KUBELET_DIR),
-        super::staticpods::KubeletSettings {
+        crate::phases::staticpods::KubeletSettings {
             cluster_config,
             node_name: &d.cfg.node_name,
             cri_socket: &d.cfg.versioned.node_registration.cri_socket,
@@ -417,7 +505,7 @@ fn bootstrap_csr_state(
 fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
     let host = d.host.clone();
     let conf = JoinData::kubernetes_dir().join("kubelet.conf");
-    if d.args.dry_run {
+    if d.opts.dry_run {
         println!("[dryrun] Would wait for the kubelet at http://127.0.0.1:10248/healthz to perform the TLS bootstrap and write {}", conf.display());
         return Ok(());
     }
@@ -560,15 +648,15 @@ pub fn workflow() -> Workflow<JoinData> {
             Phase::new("control-plane-prepare", "Prepare the machine for serving a control plane")
                 .children(vec![
                     Phase::all("Prepare the machine for serving a control plane", CONTROL_PLANE_PREPARE_FLAGS),
-                    prepare("download-certs", "Download certificates shared among control-plane nodes from the kubeadm-certs Secret", super::joincp::download_certs),
-                    prepare("certs", "Generate the certificates for the new control plane components", super::joincp::certs),
-                    prepare("kubeconfig", "Generate the kubeconfig for the new control plane components", super::joincp::kubeconfigs),
-                    prepare("control-plane", "Generate the manifests for the new control plane components", super::joincp::manifests),
+                    prepare("download-certs", "Download certificates shared among control-plane nodes from the kubeadm-certs Secret", controlplane::download_certs),
+                    prepare("certs", "Generate the certificates for the new control plane components", controlplane::certs),
+                    prepare("kubeconfig", "Generate the kubeconfig for the new control plane components", controlplane::kubeconfigs),
+                    prepare("control-plane", "Generate the manifests for the new control plane components", controlplane::manifests),
                 ]),
             Phase::new("check-etcd", "Check that the etcd cluster is healthy")
                 .hidden()
                 .inherit(DISCOVERY_FLAGS)
-                .run(super::joincp::check_etcd)
+                .run(controlplane::check_etcd)
                 .run_if(JoinData::control_plane),
             Phase::new("kubelet-start", "Write kubelet settings, certificates and (re)start the kubelet")
                 .inherit(&[
@@ -587,7 +675,7 @@ pub fn workflow() -> Workflow<JoinData> {
                 .run(join_kubelet_start),
             Phase::new("etcd-join", "Join etcd for control plane nodes")
                 .inherit(CONTROL_PLANE_JOIN_FLAGS)
-                .run(super::joincp::etcd_join)
+                .run(controlplane::etcd_join)
                 .run_if(JoinData::control_plane),
             Phase::new("kubelet-wait-bootstrap", "Wait for the kubelet to bootstrap itself")
                 .inherit(DISCOVERY_FLAGS)
@@ -597,12 +685,12 @@ pub fn workflow() -> Workflow<JoinData> {
                     Phase::all("Join a machine as a control plane instance", CONTROL_PLANE_JOIN_FLAGS),
                     Phase::new("mark-control-plane", "Mark a node as a control-plane")
                         .inherit(CONTROL_PLANE_JOIN_FLAGS)
-                        .run(super::joincp::mark)
+                        .run(controlplane::mark)
                         .run_if(JoinData::control_plane),
                 ]),
             Phase::new("wait-control-plane", "Wait for the control plane to start")
                 .inherit(DISCOVERY_FLAGS)
-                .run(super::joincp::wait)
+                .run(controlplane::wait)
                 .run_if(JoinData::control_plane),
         ],
     )
