@@ -1,5 +1,5 @@
-//! Inputs read as upstream reads them: duration flags take a sign (`--token-ttl -5s` is
-//! the flag's value) and Go's range.
+//! Inputs read as upstream reads them: a byte order mark may start a configuration file;
+//! duration flags take a sign (`--token-ttl -5s` is the flag's value) and Go's range.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -26,6 +26,62 @@ fn text(o: &Output) -> (String, String) {
 /// A root and a scratch directory, both empty.
 fn dirs() -> (tempfile::TempDir, tempfile::TempDir) {
     (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap())
+}
+
+/// A configuration with a quick key type, this node's advertise address, and `cluster`
+/// added to its ClusterConfiguration.
+fn config(cluster: &str) -> String {
+    format!(
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.0.2.10\nnodeRegistration:\n  name: cp-1\n  criSocket: unix:///run/containerd/containerd.sock\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nencryptionAlgorithm: ECDSA-P256\n{cluster}"
+    )
+}
+
+/// `kubeadm init --dry-run` with a configuration file; its output, error and success.
+fn init_dry_run(file: &str) -> (bool, String, String) {
+    let (root, tmp) = dirs();
+    std::fs::write(root.path().join("k.yaml"), file).unwrap();
+    let o = kubeadm(
+        root.path(),
+        tmp.path(),
+        &[
+            "init",
+            "--dry-run",
+            "--skip-phases",
+            "preflight",
+            "--config",
+            "/k.yaml",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        1,
+        "the root holds only the configuration"
+    );
+    (o.status.success(), out, err)
+}
+
+#[test]
+fn a_byte_order_mark_may_start_the_configuration() {
+    let file = format!(
+        "\u{feff}{}",
+        config("controlPlaneEndpoint: cp.example\n").replace("---\n", "---\n\u{feff}")
+    );
+    let (root, tmp) = dirs();
+    std::fs::write(root.path().join("k.yaml"), &file).unwrap();
+    let o = kubeadm(
+        root.path(),
+        tmp.path(),
+        &["config", "validate", "--config", "/k.yaml"],
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let (ok, out, err) = init_dry_run(&file);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("kubeadm join cp.example:6443 --token "),
+        "{out}"
+    );
+    assert!(out.contains("- --advertise-address=192.0.2.10"), "{out}");
 }
 
 #[test]
