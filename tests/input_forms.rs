@@ -1,5 +1,7 @@
-//! Inputs read as upstream reads them: a byte order mark may start a configuration file;
-//! duration flags take a sign (`--token-ttl -5s` is the flag's value) and Go's range.
+//! Inputs read as upstream reads them: `controlPlaneEndpoint` takes upstream's host and
+//! port forms, a port 1-65535, and gives the join command upstream prints; a byte order
+//! mark may start a configuration file; duration flags take a sign (`--token-ttl -5s` is
+//! the flag's value) and Go's range.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -59,6 +61,67 @@ fn init_dry_run(file: &str) -> (bool, String, String) {
         "the root holds only the configuration"
     );
     (o.status.success(), out, err)
+}
+
+#[test]
+fn control_plane_endpoint_forms_give_upstreams_join_command() {
+    for (endpoint, join) in [
+        ("\"[::1]:6443\"", "[::1]:6443"),
+        ("cp.example:6443", "cp.example:6443"),
+        ("cp.example", "cp.example:6443"),
+        ("\"::1\"", "[::1]:6443"),
+        ("1.2.3.4", "1.2.3.4:6443"),
+        ("\"1.2.3.4:\"", "1.2.3.4:6443"),
+        ("cp.example:8443", "cp.example:8443"),
+    ] {
+        let (ok, out, err) = init_dry_run(&config(&format!("controlPlaneEndpoint: {endpoint}\n")));
+        assert!(ok, "{endpoint}: {out}{err}");
+        assert!(
+            out.contains(&format!("kubeadm join {join} --token ")),
+            "{endpoint}: wanted the join command with {join}:\n{out}"
+        );
+    }
+    for (endpoint, why) in [
+        (
+            "[::1]:99999",
+            "port \"99999\" must be a number between 1 and 65535",
+        ),
+        (
+            "1.2.3.4:0",
+            "port \"0\" must be a number between 1 and 65535",
+        ),
+        (
+            "[::1]",
+            "host \"[::1]\" must be an IP address or a DNS subdomain",
+        ),
+    ] {
+        let want = format!(
+            "ClusterConfiguration.controlPlaneEndpoint: Invalid value: \"{}\": {why}",
+            endpoint.replace('"', "\\\"")
+        );
+        let (ok, out, err) =
+            init_dry_run(&config(&format!("controlPlaneEndpoint: \"{endpoint}\"\n")));
+        assert!(!ok, "{endpoint} accepted: {out}");
+        assert!(err.contains(&want), "{endpoint}: wanted {want}\n{err}");
+        assert!(!out.contains("kubeadm join"), "{out}");
+        // The flag names the same field.
+        let (root, tmp) = dirs();
+        let o = kubeadm(
+            root.path(),
+            tmp.path(),
+            &[
+                "init",
+                "--dry-run",
+                "--control-plane-endpoint",
+                endpoint,
+                "--apiserver-advertise-address",
+                "192.0.2.10",
+            ],
+        );
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(&want), "{endpoint}: wanted {want}\n{err}");
+    }
 }
 
 #[test]

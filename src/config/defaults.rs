@@ -315,6 +315,12 @@ pub fn init_configuration(
         Some(d) => d.locate(e),
         None => e,
     })?;
+    // As upstream: an endpoint without a port gets the API server's, in the configuration
+    // uploaded to the cluster as well.
+    if let Ok((host, None)) = super::parse_host_port(&cluster.control_plane_endpoint) {
+        cluster.control_plane_endpoint =
+            super::join_host_port(&host, init.local_api_endpoint.bind_port as u16);
+    }
 
     let etcd = match (&cluster.etcd.local, &cluster.etcd.external) {
         (_, Some(ext)) => Etcd::External(ExternalEtcd {
