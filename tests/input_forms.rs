@@ -1,8 +1,10 @@
-//! Inputs read as upstream reads them: `controlPlaneEndpoint` takes upstream's host and
-//! port forms, a port 1-65535, and gives the join command upstream prints; a byte order
-//! mark may start a configuration file; duration flags take a sign (`--token-ttl -5s` is
-//! the flag's value) and Go's range.
+//! Inputs read as upstream reads them: an unspecified advertise address (`0.0.0.0`, `::`)
+//! stands for the address of the default route's interface; `controlPlaneEndpoint` takes
+//! upstream's host and port forms, a port 1-65535, and gives the join command upstream
+//! prints; a byte order mark may start a configuration file; duration flags take a sign
+//! (`--token-ttl -5s` is the flag's value) and Go's range.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -28,6 +30,56 @@ fn text(o: &Output) -> (String, String) {
 /// A root and a scratch directory, both empty.
 fn dirs() -> (tempfile::TempDir, tempfile::TempDir) {
     (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap())
+}
+
+/// The `--advertise-address` of the API server's static Pod that a dry run of its phase
+/// writes, with `args` added.
+fn advertised(config: Option<&str>, args: &[&str]) -> String {
+    let (root, tmp) = dirs();
+    let mut all = vec!["init", "phase", "control-plane", "apiserver", "--dry-run"];
+    if let Some(c) = config {
+        std::fs::write(root.path().join("k.yaml"), c).unwrap();
+        all.extend(["--config", "/k.yaml"]);
+    }
+    all.extend_from_slice(args);
+    let o = kubeadm(root.path(), tmp.path(), &all);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{args:?}: {out}{err}");
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("- --advertise-address="))
+        .unwrap_or_else(|| panic!("no --advertise-address in:\n{out}"))
+        .to_string()
+}
+
+/// An address of this machine: one a socket can be bound to.
+fn is_local(a: &str) -> bool {
+    let a: IpAddr = a.parse().unwrap();
+    !a.is_unspecified() && std::net::UdpSocket::bind((a, 0)).is_ok()
+}
+
+#[test]
+fn an_unspecified_advertise_address_stands_for_the_default_routes() {
+    let chosen = advertised(None, &[]);
+    assert!(is_local(&chosen), "{chosen}");
+    assert_eq!(
+        advertised(None, &["--apiserver-advertise-address", "0.0.0.0"]),
+        chosen
+    );
+    let file = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 0.0.0.0\n";
+    assert_eq!(advertised(Some(file), &[]), chosen);
+    // `::` asks for an IPv6 address first, and takes an IPv4 one when the default routes
+    // give none.
+    for given in [
+        advertised(None, &["--apiserver-advertise-address", "::"]),
+        advertised(Some(&file.replace("0.0.0.0", "\"::\"")), &[]),
+    ] {
+        assert!(is_local(&given), "{given}");
+    }
+    // A given address is kept.
+    assert_eq!(
+        advertised(None, &["--apiserver-advertise-address", "192.0.2.10"]),
+        "192.0.2.10"
+    );
 }
 
 /// A configuration with a quick key type, this node's advertise address, and `cluster`
