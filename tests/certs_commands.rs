@@ -344,6 +344,64 @@ fn kubeconfig_user_prints_a_working_kubeconfig() {
     assert_eq!(o.status.code(), Some(2), "--client-name is required");
 }
 
+/// `--validity-period` is an offset from now, as upstream's: a negative one (which Go's
+/// flag parser takes as the flag's value) makes a certificate that has already expired,
+/// and one past Go's duration range is refused.
+#[test]
+fn kubeconfig_user_validity_period_is_a_signed_offset_from_now() {
+    let root = tempfile::tempdir().unwrap();
+    ok(root.path(), &["init", "phase", "certs", "ca"]);
+    let not_after = |period: &[&str]| {
+        let mut args = vec!["kubeconfig", "user", "--client-name", "alice"];
+        args.extend_from_slice(period);
+        let kc: serde_json::Value = serde_yaml_ng::from_str(&ok(root.path(), &args)).unwrap();
+        use base64::Engine;
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(
+                kc["users"][0]["user"]["client-certificate-data"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        let cert = pem.parse_x509().unwrap();
+        cert.validity().not_after.timestamp()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for period in [
+        &["--validity-period", "-1h"][..],
+        &["--validity-period=-1h"],
+    ] {
+        let t = not_after(period);
+        assert!((t - (now - 3600)).abs() < 120, "{period:?}: {t} vs {now}");
+    }
+    let t = not_after(&["--validity-period", "2h"]);
+    assert!((t - (now + 7200)).abs() < 120, "{t} vs {now}");
+
+    let o = kubeadm(
+        root.path(),
+        &[
+            "kubeconfig",
+            "user",
+            "--client-name",
+            "alice",
+            "--validity-period",
+            "99999999999h",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "'--validity-period <duration>': invalid duration \"99999999999h\": out of range"
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_config_file_drives_the_init_phases() {
     let root = tempfile::tempdir().unwrap();

@@ -2,8 +2,9 @@
 //! started by the test with its own root, state and socket: version and status, an image
 //! made by the test from busybox-static and imported with `ctr`, image listing and status,
 //! a host-network pod sandbox run, stopped and removed, and a pull that cannot reach its
-//! registry.
+//! registry. A test that fails with a sandbox running leaves no process or mount behind.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use kubeadm::cri::CriClient;
 
 mod support;
 
-use support::containerd::{start_containerd, IMAGE};
+use support::containerd::{start_containerd, still_running, Process, IMAGE};
 
 #[test]
 fn the_cri_client_drives_a_real_containerd() {
@@ -150,4 +151,53 @@ fn the_cri_client_drives_a_real_containerd() {
             "{err}"
         );
     }
+}
+
+/// A test that fails while its runtime runs a Pod sandbox leaves nothing behind: the shim
+/// (which outlives a containerd that is merely killed), the sandbox's process and their
+/// mounts end with the runtime, and its directory is removed.
+#[test]
+fn a_failing_test_leaves_no_runtime_process_behind() {
+    let mut seen: Vec<Process> = Vec::new();
+    let mut dir = None;
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let c = start_containerd();
+        c.import_image();
+        dir = Path::new(c.socket.trim_start_matches("unix://"))
+            .parent()
+            .map(Path::to_path_buf);
+        let mut cl = CriClient::connect(&c.socket, Duration::from_secs(30)).unwrap();
+        cl.run_pod_sandbox("left-running", "default", "uid-left-running", &[])
+            .unwrap();
+        // The sandbox's process replaces runc's shortly after the sandbox is reported
+        // running.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        seen = c.processes();
+        while !seen.iter().any(|p| p.cmdline.contains("busybox sleep"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+            seen = c.processes();
+        }
+        panic!("this test fails on purpose, with a Pod sandbox running");
+    }));
+    assert!(failed.is_err());
+    assert!(
+        seen.iter()
+            .any(|p| p.cmdline.contains("containerd-shim-runc-v2")),
+        "the sandbox has a shim: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|p| p.cmdline.contains("busybox sleep")),
+        "the sandbox's process runs: {seen:?}"
+    );
+    assert_eq!(still_running(&seen), vec![], "processes outlived the test");
+    let dir = dir.unwrap();
+    assert!(!dir.exists(), "{} is removed", dir.display());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&dir.display().to_string()),
+        "a mount under {} outlived the test:\n{mounts}",
+        dir.display()
+    );
 }

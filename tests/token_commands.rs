@@ -209,6 +209,63 @@ fn an_expired_token_stops_working_and_is_cleaned_up() {
     );
 }
 
+/// `--ttl` takes what Go's flag parser takes: a negative duration is the flag's value (not
+/// an unknown flag) and makes a token that never expires, as upstream writes no
+/// expiration for a TTL of zero or less; a duration past Go's range is refused.
+#[test]
+fn negative_ttls_never_expire_and_huge_ones_are_refused() {
+    let (root, server) = control_plane();
+    let r = root.path();
+    ok(
+        r,
+        &token_args(&["create", "abcdef.0123456789abcdef", "--ttl", "-5s"]),
+    );
+    ok(
+        r,
+        &token_args(&["create", "ghijkl.0123456789abcdef", "--ttl=-5s"]),
+    );
+    ok(
+        r,
+        &token_args(&["create", "mnopqr.0123456789abcdef", "--ttl", "1h"]),
+    );
+    for (id, expires) in [("abcdef", false), ("ghijkl", false), ("mnopqr", true)] {
+        let secret = server
+            .state()
+            .store
+            .get(
+                testapiserver::resources::find("", "v1", "secrets").unwrap(),
+                "kube-system",
+                &format!("bootstrap-token-{id}"),
+            )
+            .unwrap();
+        assert_eq!(
+            secret["data"].get("expiration").is_some(),
+            expires,
+            "{secret}"
+        );
+    }
+    let list = ok(r, &token_args(&["list"]));
+    assert_eq!(list.matches("<forever>").count(), 2, "{list}");
+    // Still valid after the five seconds.
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(
+        testapiserver::auth::from_bearer(&server.state().store, "abcdef.0123456789abcdef").is_ok()
+    );
+
+    let o = kubeadm(r, &token_args(&["create", "--ttl", "99999999999h"]));
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("invalid value '99999999999h' for '--ttl <duration>': invalid duration \"99999999999h\": out of range"),
+        "{err}"
+    );
+    assert_eq!(
+        ok(r, &token_args(&["list"])).lines().count(),
+        4,
+        "nothing made"
+    );
+}
+
 #[test]
 fn join_command_and_dry_run() {
     let (root, server) = control_plane();

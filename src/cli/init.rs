@@ -6,7 +6,6 @@ use std::time::Duration;
 use clap::ArgMatches;
 
 use super::{run_workflow, GlobalArgs, WorkflowArgs};
-use crate::duration::parse_duration;
 use crate::phases::init::{workflow, InitData, InitOptions};
 
 /// Flags of `kubeadm init` (and, where a phase inherits them, of `kubeadm init phase ...`).
@@ -85,7 +84,7 @@ pub struct InitArgs {
     #[arg(long, value_name = "string")]
     pub token: Option<String>,
     /// The duration before the token is automatically deleted (e.g. 1s, 2m, 3h). If set to '0', the token will never expire [default: 24h0m0s]
-    #[arg(long, value_name = "duration", value_parser = parse_duration)]
+    #[arg(long, value_name = "duration", value_parser = crate::token::parse_ttl_flag, allow_hyphen_values = true)]
     pub token_ttl: Option<Duration>,
     /// Upload control-plane certificates to the kubeadm-certs Secret.
     #[arg(long)]

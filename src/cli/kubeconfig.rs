@@ -1,11 +1,10 @@
 //! `kubeadm kubeconfig`: kubeconfig file utilities.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::{real_host, GlobalArgs};
 use crate::config::{init_configuration, load_optional_file, InitOverrides};
-use crate::duration::parse_duration;
+use crate::duration::parse_go_duration;
 use crate::kubeconfig::{AuthInfo, KubeConfig};
 use crate::phases::kubeconfig::client_cert_kubeconfig;
 use crate::pki::{self, cert_and_key_paths, load_cert, load_key, CertRequest, PrivateKey, Usage};
@@ -33,12 +32,12 @@ pub struct UserArgs {
     #[arg(long, value_name = "string")]
     pub token: Option<String>,
     /// The validity period of the client certificate. It is an offset from the current time. [default: 8760h0m0s]
-    #[arg(long, value_name = "duration", value_parser = parse_duration)]
-    pub validity_period: Option<Duration>,
+    #[arg(long, value_name = "duration", value_parser = parse_go_duration, allow_hyphen_values = true)]
+    pub validity_period: Option<time::Duration>,
 }
 
 /// Default `--validity-period`: one year.
-const DEFAULT_USER_VALIDITY: Duration = Duration::from_secs(8760 * 3600);
+const DEFAULT_USER_VALIDITY: time::Duration = time::Duration::hours(8760);
 
 /// Runs a `kubeadm kubeconfig` subcommand.
 pub fn run(global: &GlobalArgs, cmd: KubeconfigCommand) -> anyhow::Result<()> {
@@ -77,8 +76,16 @@ pub fn run(global: &GlobalArgs, cmd: KubeconfigCommand) -> anyhow::Result<()> {
                 vec![],
                 vec![Usage::ClientAuth],
             );
+            // An offset from now, as upstream takes it: a negative one makes a
+            // certificate that has already expired.
             let validity = a.validity_period.unwrap_or(DEFAULT_USER_VALIDITY);
-            let cert = pki::new_signed_cert(&req, &key, &ca_der, &ca_key, validity)?;
+            let now = std::time::SystemTime::now();
+            let not_after = if validity.is_negative() {
+                now - validity.unsigned_abs()
+            } else {
+                now + validity.unsigned_abs()
+            };
+            let cert = pki::new_signed_cert_until(&req, &key, &ca_der, &ca_key, not_after)?;
             client_cert_kubeconfig(
                 &cfg.cluster.cluster_name,
                 &server,

@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::client::{Api, DryRunClient, KubeClient};
-use crate::duration::parse_duration;
 use crate::token::{BootstrapToken, TokenSpec};
 
 /// `kubeadm token` and the flags its subcommands share.
@@ -62,7 +61,7 @@ pub struct TokenCreateArgs {
     #[arg(long)]
     pub print_join_command: bool,
     /// The duration before the token is automatically deleted (e.g. 1s, 2m, 3h). If set to '0', the token will never expire [default: 24h0m0s]
-    #[arg(long, value_name = "duration", value_parser = parse_duration)]
+    #[arg(long, value_name = "duration", value_parser = crate::token::parse_ttl_flag, allow_hyphen_values = true)]
     pub ttl: Option<Duration>,
     /// Describes the ways in which this token can be used. You can pass --usages multiple times or provide a comma separated list of options. Valid options: [signing,authentication] [default: signing,authentication]
     #[arg(long, value_name = "strings", value_delimiter = ',')]

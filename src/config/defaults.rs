@@ -1,7 +1,7 @@
 //! Upstream's defaults (`apis/kubeadm/v1beta4/defaults.go`, `constants`) and the building of
 //! an [`InitConfiguration`] from them and the command-line flags.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -354,23 +354,37 @@ pub fn init_configuration(
         );
         *socket = format!("unix://{socket}");
     }
-    let advertise_address = if init.local_api_endpoint.advertise_address.is_empty() {
-        let a = default_advertise_address(host)?;
-        init.local_api_endpoint.advertise_address = a.to_string();
-        a
+    let given = &init.local_api_endpoint.advertise_address;
+    let given = if given.is_empty() {
+        None
     } else {
-        let a = &init.local_api_endpoint.advertise_address;
-        a.parse::<IpAddr>().map_err(|_| {
+        Some(given.parse::<IpAddr>().map_err(|_| {
             anyhow::anyhow!(
-                "InitConfiguration.localAPIEndpoint.advertiseAddress: Invalid value: {a:?}: not an IP address; give an address of this machine such as 192.168.1.10"
+                "InitConfiguration.localAPIEndpoint.advertiseAddress: Invalid value: {given:?}: not an IP address; give an address of this machine such as 192.168.1.10"
             )
-        })?
+        })?)
+    };
+    // As upstream (its ChooseAPIServerBindAddress): none, 0.0.0.0 or :: stands for the
+    // address of the default route's interface, of the same family first.
+    let advertise_address = match given {
+        Some(a) if !a.is_unspecified() => a,
+        _ => {
+            let a = default_advertise_address(host, given.is_some_and(|a| a.is_ipv6()))?;
+            init.local_api_endpoint.advertise_address = a.to_string();
+            a
+        }
     };
     cluster.kubernetes_version = resolve_kubernetes_version(&cluster.kubernetes_version)?;
     super::validation::validate_init(&init, &cluster).map_err(|e| match docs {
         Some(d) => d.locate(e),
         None => e,
     })?;
+    // As upstream: an endpoint without a port gets the API server's, in the configuration
+    // uploaded to the cluster as well.
+    if let Ok((host, None)) = super::parse_host_port(&cluster.control_plane_endpoint) {
+        cluster.control_plane_endpoint =
+            super::join_host_port(&host, init.local_api_endpoint.bind_port as u16);
+    }
 
     let etcd = match (&cluster.etcd.local, &cluster.etcd.external) {
         (_, Some(ext)) => Etcd::External(ExternalEtcd {
@@ -433,51 +447,143 @@ pub fn init_configuration(
     })
 }
 
-/// The IPv4 address of the interface that holds the default route, as upstream's
-/// `ChooseHostInterface`: the route with the lowest metric in `/proc/net/route`, then the
-/// first global unicast address of its interface.
-pub fn default_advertise_address(host: &dyn Host) -> anyhow::Result<IpAddr> {
-    let routes = host
-        .read_to_string(std::path::Path::new("/proc/net/route"))
-        .context("reading the routing table to choose the advertise address (set --apiserver-advertise-address)")?;
-    let iface = default_route_interface(&routes).ok_or_else(|| {
+/// The address of this machine that upstream's `ChooseHostInterface` picks (used for an
+/// advertise address that is absent or unspecified): for each address family in order
+/// (IPv4 first, or IPv6 first when `ipv6_first`), each default route of that family in
+/// the order the kernel lists them, the first global unicast address of that family on
+/// the route's interface, else on a loopback interface (where some routed setups put the
+/// node's address). Without a routing table, the first such address of any interface
+/// that is not a loopback one. (Upstream also skips interfaces that are down; the
+/// addresses read here do not say, and a down interface holds no default route.)
+pub fn default_advertise_address(host: &dyn Host, ipv6_first: bool) -> anyhow::Result<IpAddr> {
+    let v4 = match host.read_to_string(std::path::Path::new("/proc/net/route")) {
+        Ok(t) => Some(t),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => {
+            return Err(e).context(
+                "reading the routing table to choose the advertise address (set --apiserver-advertise-address)",
+            )
+        }
+    };
+    // The IPv6 table is optional, as upstream reads it.
+    let v6 = host
+        .read_to_string(std::path::Path::new("/proc/net/ipv6_route"))
+        .unwrap_or_default();
+    choose_host_address(
+        v4.as_deref().map(|v4| (v4, v6.as_str())),
+        &host.interface_addresses(),
+        ipv6_first,
+    )
+    .map_err(|why| {
         anyhow::anyhow!(
-            "no default route found in /proc/net/route, so no advertise address can be chosen; set --apiserver-advertise-address or localAPIEndpoint.advertiseAddress"
+            "{why}; set --apiserver-advertise-address or localAPIEndpoint.advertiseAddress"
         )
-    })?;
-    host.interface_addresses()
+    })
+}
+
+/// [`default_advertise_address`] on the routing tables (`/proc/net/route` and
+/// `/proc/net/ipv6_route`, `None` when the machine has none) and the interfaces'
+/// addresses.
+fn choose_host_address(
+    routes: Option<(&str, &str)>,
+    addresses: &[(String, IpAddr)],
+    ipv6_first: bool,
+) -> Result<IpAddr, String> {
+    let families = if ipv6_first {
+        [true, false]
+    } else {
+        [false, true]
+    };
+    let loopback: Vec<&str> = addresses
+        .iter()
+        .filter(|(_, a)| a.is_loopback())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let first_on = |is_v6: bool, on: &dyn Fn(&str) -> bool| {
+        addresses
+            .iter()
+            .find(|(name, a)| on(name) && a.is_ipv6() == is_v6 && is_global_unicast(a))
+            .map(|(_, a)| *a)
+    };
+    let Some((v4, v6)) = routes else {
+        return families
+            .into_iter()
+            .find_map(|is_v6| first_on(is_v6, &|name| !loopback.contains(&name)))
+            .ok_or_else(|| "no interface has a global unicast address".to_string());
+    };
+    let routes: Vec<(bool, &str)> = default_routes_v4(v4)
         .into_iter()
-        .filter(|(name, _)| *name == iface)
-        .map(|(_, a)| a)
-        .find(|a| matches!(a, IpAddr::V4(v4) if is_global_unicast(v4)))
+        .map(|i| (false, i))
+        .chain(default_routes_v6(v6).into_iter().map(|i| (true, i)))
+        .collect();
+    if routes.is_empty() {
+        return Err("no default route found in /proc/net/route or /proc/net/ipv6_route, so no advertise address can be chosen".into());
+    }
+    families
+        .into_iter()
+        .flat_map(|is_v6| {
+            routes
+                .iter()
+                .filter(move |(v6, _)| *v6 == is_v6)
+                .map(move |(_, iface)| (is_v6, *iface))
+        })
+        .find_map(|(is_v6, iface)| {
+            first_on(is_v6, &|name| name == iface)
+                .or_else(|| first_on(is_v6, &|name| loopback.contains(&name)))
+        })
         .ok_or_else(|| {
-            anyhow::anyhow!(
-                "the default-route interface {iface} has no global IPv4 address; set --apiserver-advertise-address or localAPIEndpoint.advertiseAddress"
+            let ifaces: Vec<&str> = routes.iter().map(|(_, i)| *i).collect();
+            format!(
+                "the default routes' interfaces ({}) have no global unicast address",
+                ifaces.join(", ")
             )
         })
 }
 
-fn is_global_unicast(a: &Ipv4Addr) -> bool {
-    !(a.is_loopback()
-        || a.is_link_local()
-        || a.is_multicast()
-        || a.is_broadcast()
-        || a.is_unspecified())
+/// Go's `IP.IsGlobalUnicast`.
+fn is_global_unicast(a: &IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v4) => {
+            !(v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_unspecified())
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_loopback()
+                || v6.is_multicast()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
 }
 
-/// The interface of the default route with the lowest metric.
-fn default_route_interface(table: &str) -> Option<String> {
+/// The interfaces of the IPv4 default routes (destination 0.0.0.0), in table order.
+fn default_routes_v4(table: &str) -> Vec<&str> {
     table
         .lines()
-        .skip(1)
+        .filter(|l| !l.starts_with("Iface"))
         .filter_map(|l| {
+            // Iface Destination Gateway ...
             let f: Vec<&str> = l.split_whitespace().collect();
-            // Iface Destination Gateway Flags RefCnt Use Metric Mask ...
-            (f.len() >= 8 && f[1] == "00000000" && f[7] == "00000000")
-                .then(|| (f[6].parse::<u32>().unwrap_or(u32::MAX), f[0].to_string()))
+            (f.len() >= 3 && f[1] == "00000000").then_some(f[0])
         })
-        .min()
-        .map(|(_, iface)| iface)
+        .collect()
+}
+
+/// The interfaces of the IPv6 default routes (destination ::, through a gateway), in
+/// table order.
+fn default_routes_v6(table: &str) -> Vec<&str> {
+    const ZERO: &str = "00000000000000000000000000000000";
+    table
+        .lines()
+        .filter_map(|l| {
+            // Destination prefix-length source prefix-length next-hop metric ... iface
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 10 && f[0] == ZERO && f[4] != ZERO).then_some(f[9])
+        })
+        .collect()
 }
 
 /// A configuration for tests: node `node1`, advertise address 192.0.2.10, every other
@@ -572,14 +678,104 @@ pub fn test_config() -> InitConfiguration {
 mod tests {
     use super::*;
 
+    const V4_HEADER: &str =
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+
+    fn addrs(list: &[(&str, &str)]) -> Vec<(String, IpAddr)> {
+        list.iter()
+            .map(|(i, a)| (i.to_string(), a.parse().unwrap()))
+            .collect()
+    }
+
+    /// This machine's kind of tables: one IPv4 and one IPv6 default route on eth0, the
+    /// interface holding a link-local address before its global ones.
     #[test]
-    fn default_route_with_lowest_metric_wins() {
-        let table =
-            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
-eth1\t00000000\t0101A8C0\t0003\t0\t0\t200\t00000000\t0\t0\t0\n\
+    fn the_default_routes_interface_gives_the_address_of_the_family_asked_first() {
+        let v4 = format!(
+            "{V4_HEADER}eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\neth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+        );
+        let v6 = "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n\
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fd000000000000000000000000000001 00000400 00000002 00000000 00000003     eth0\n\
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n";
+        let a = addrs(&[
+            ("lo", "127.0.0.1"),
+            ("lo", "::1"),
+            ("eth0", "fe80::fc:ff:fe00:1"),
+            ("eth0", "192.0.2.2"),
+            ("eth0", "fd00::2"),
+        ]);
+        let pick = |ipv6_first| choose_host_address(Some((&v4, v6)), &a, ipv6_first);
+        assert_eq!(pick(false), Ok("192.0.2.2".parse().unwrap()));
+        assert_eq!(pick(true), Ok("fd00::2".parse().unwrap()));
+        // Without an IPv6 default route, IPv6 first falls back to IPv4; the unreachable
+        // route of lo (no gateway) is no default route.
+        let v6_lo_only = v6.lines().nth(2).unwrap();
+        assert_eq!(
+            choose_host_address(Some((&v4, v6_lo_only)), &a, true),
+            Ok("192.0.2.2".parse().unwrap())
+        );
+        // Only an IPv6 default route: IPv4 first falls back to it.
+        assert_eq!(
+            choose_host_address(Some((V4_HEADER, v6)), &a, false),
+            Ok("fd00::2".parse().unwrap())
+        );
+    }
+
+    /// The routes in the order the kernel lists them, as upstream reads them; a route's
+    /// interface without a global address of the family gives the loopback interface's.
+    #[test]
+    fn routes_are_taken_in_table_order_then_loopback() {
+        let v4 = format!(
+            "{V4_HEADER}eth1\t00000000\t0101A8C0\t0003\t0\t0\t200\t00000000\t0\t0\t0\n\
 eth0\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
-eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n";
-        assert_eq!(default_route_interface(table).as_deref(), Some("eth0"));
-        assert_eq!(default_route_interface("Iface\tDestination\n"), None);
+eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"
+        );
+        let a = addrs(&[("eth0", "10.0.0.5"), ("eth1", "192.168.1.5")]);
+        assert_eq!(
+            choose_host_address(Some((&v4, "")), &a, false),
+            Ok("192.168.1.5".parse().unwrap())
+        );
+        // RFC 5549 style: the routes' interfaces have link-local addresses only, the
+        // node's address is on lo.
+        let a = addrs(&[
+            ("lo", "127.0.0.1"),
+            ("lo", "203.0.113.7"),
+            ("eth0", "169.254.0.9"),
+            ("eth1", "fe80::1"),
+        ]);
+        assert_eq!(
+            choose_host_address(Some((&v4, "")), &a, false),
+            Ok("203.0.113.7".parse().unwrap())
+        );
+        let e = choose_host_address(Some((&v4, "")), &addrs(&[("eth0", "169.254.0.9")]), false)
+            .unwrap_err();
+        assert!(
+            e.contains("(eth1, eth0) have no global unicast address"),
+            "{e}"
+        );
+        let e = choose_host_address(Some((V4_HEADER, "")), &a, false).unwrap_err();
+        assert!(e.starts_with("no default route found"), "{e}");
+    }
+
+    /// Without a routing table, the first global address of an interface that is not a
+    /// loopback one.
+    #[test]
+    fn without_a_routing_table_any_interface_but_loopback() {
+        let a = addrs(&[
+            ("lo", "127.0.0.1"),
+            ("lo", "203.0.113.7"),
+            ("eth0", "fd00::9"),
+            ("eth1", "198.51.100.4"),
+        ]);
+        assert_eq!(
+            choose_host_address(None, &a, false),
+            Ok("198.51.100.4".parse().unwrap())
+        );
+        assert_eq!(
+            choose_host_address(None, &a, true),
+            Ok("fd00::9".parse().unwrap())
+        );
+        let only_lo = addrs(&[("lo", "127.0.0.1"), ("lo", "203.0.113.7")]);
+        assert!(choose_host_address(None, &only_lo, false).is_err());
     }
 }

@@ -99,7 +99,9 @@ struct Chunk<'a> {
     first_line: usize,
 }
 
-/// Splits a YAML stream at `---` lines, remembering where each document starts.
+/// Splits a YAML stream at `---` lines, remembering where each document starts. A byte
+/// order mark at the start of a document is dropped: upstream splits the file into
+/// documents first and its YAML reader skips a mark at the start of each.
 fn split(text: &str) -> Vec<Chunk<'_>> {
     let mut chunks = Vec::new();
     let mut start = 0;
@@ -123,6 +125,10 @@ fn split(text: &str) -> Vec<Chunk<'_>> {
     });
     chunks
         .into_iter()
+        .map(|c| Chunk {
+            text: c.text.strip_prefix('\u{feff}').unwrap_or(c.text),
+            first_line: c.first_line,
+        })
         .filter(|c| {
             c.text
                 .lines()
@@ -333,6 +339,23 @@ pub fn parse(text: &str, file: &str) -> Result<Documents, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_starts_a_document() {
+        let bom = "\u{feff}apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nclusterName: a\n---\n\u{feff}apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  bogus: 1\n";
+        let e = parse(bom, "k.yaml").unwrap_err();
+        // The mark moves no line: the error is where the field is.
+        assert!(
+            e.to_string()
+                .starts_with("k.yaml:8: InitConfiguration: localAPIEndpoint.bogus: unknown field"),
+            "{e}"
+        );
+        let docs = parse(&bom.replace("  bogus: 1\n", "  bindPort: 6443\n"), "k.yaml").unwrap();
+        assert_eq!(docs.cluster.unwrap().cluster_name, "a");
+        assert_eq!(docs.init.unwrap().local_api_endpoint.bind_port, 6443);
+        // A file that is only a mark holds no document.
+        assert!(parse("\u{feff}", "k.yaml").unwrap().sources.is_empty());
+    }
 
     #[test]
     fn errors_carry_file_line_kind_and_field() {

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::default_join;
+use super::go_split_host_port;
 use super::v1beta4;
 use super::validation::{FieldError, ValidationErrors};
 use crate::names::is_dns_subdomain;
@@ -168,30 +169,6 @@ pub fn apply_join_overrides(j: &mut v1beta4::JoinConfiguration, o: &JoinOverride
 pub fn valid_pin(pin: &str) -> bool {
     pin.strip_prefix("sha256:")
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// Go's `net.SplitHostPort`: the host (brackets removed) and the port, or why not.
-fn go_split_host_port(s: &str) -> Result<(&str, &str), &'static str> {
-    let Some(colon) = s.rfind(':') else {
-        return Err("missing port in address");
-    };
-    let (host, port) = (&s[..colon], &s[colon + 1..]);
-    if let Some(inner) = host.strip_prefix('[') {
-        let Some(inner) = inner.strip_suffix(']') else {
-            return Err("missing ']' in address");
-        };
-        if inner.contains(['[', ']']) {
-            return Err("unexpected '[' in address");
-        }
-        return Ok((inner, port));
-    }
-    if host.contains(':') {
-        return Err("too many colons in address");
-    }
-    if host.contains(['[', ']']) {
-        return Err("unexpected '[' or ']' in address");
-    }
-    Ok((host, port))
 }
 
 /// Upstream's join validation, every problem at once with its field path.

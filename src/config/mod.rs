@@ -320,6 +320,59 @@ pub fn split_host_port(s: &str) -> (String, Option<u16>) {
     (s.to_string(), None)
 }
 
+/// Go's `net.SplitHostPort`: the host (brackets removed) and the port, or why not.
+pub(crate) fn go_split_host_port(s: &str) -> Result<(&str, &str), &'static str> {
+    let Some(colon) = s.rfind(':') else {
+        return Err("missing port in address");
+    };
+    let (host, port) = (&s[..colon], &s[colon + 1..]);
+    if let Some(inner) = host.strip_prefix('[') {
+        let Some(inner) = inner.strip_suffix(']') else {
+            return Err("missing ']' in address");
+        };
+        if inner.contains(['[', ']']) {
+            return Err("unexpected '[' in address");
+        }
+        return Ok((inner, port));
+    }
+    if host.contains(':') {
+        return Err("too many colons in address");
+    }
+    if host.contains(['[', ']']) {
+        return Err("unexpected '[' or ']' in address");
+    }
+    Ok((host, port))
+}
+
+/// Upstream's `ParseHostPort`, which `controlPlaneEndpoint` must pass: `host:port`,
+/// `[ipv6]:port`, or a host alone (an IPv6 address without brackets included); the host
+/// an IP address or a DNS subdomain, the port (when given) 1-65535. Returns the host and
+/// the port, or what is wrong.
+pub fn parse_host_port(s: &str) -> Result<(String, Option<u16>), String> {
+    // What Go cannot split is a host without a port.
+    let (host, port) = go_split_host_port(s).unwrap_or((s, ""));
+    let port = if port.is_empty() {
+        None
+    } else {
+        // As Go's strconv.ParseUint: decimal digits only, no sign.
+        let p = port
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| port.parse::<u16>().ok())
+            .flatten()
+            .filter(|p| *p != 0);
+        Some(p.ok_or_else(|| {
+            format!("port {port:?} must be a number between 1 and 65535, for example lb.example.com:6443")
+        })?)
+    };
+    if host.parse::<IpAddr>().is_err() && !crate::names::is_dns_subdomain(host) {
+        return Err(format!(
+            "host {host:?} must be an IP address or a DNS subdomain (RFC 1123), for example lb.example.com:6443 or [fd00::1]:6443"
+        ));
+    }
+    Ok((host.to_string(), port))
+}
+
 /// Joins a host and a port, bracketing IPv6 addresses.
 pub fn join_host_port(host: &str, port: u16) -> String {
     if host.contains(':') {
@@ -346,6 +399,48 @@ mod tests {
         );
         assert_eq!(split_host_port("fd00::1"), ("fd00::1".into(), None));
         assert_eq!(join_host_port("fd00::1", 6443), "[fd00::1]:6443");
+    }
+
+    /// Upstream's `ParseHostPort`: the forms it takes, and the port range it keeps.
+    #[test]
+    fn control_plane_endpoint_forms() {
+        for (given, host, port) in [
+            ("cp.example:6443", "cp.example", Some(6443)),
+            ("cp.example", "cp.example", None),
+            ("[::1]:6443", "::1", Some(6443)),
+            ("::1", "::1", None),
+            ("fd00::1:6443", "fd00::1:6443", None),
+            ("1.2.3.4:65535", "1.2.3.4", Some(65535)),
+            ("1.2.3.4:", "1.2.3.4", None),
+            ("cp.example:06443", "cp.example", Some(6443)),
+        ] {
+            assert_eq!(
+                parse_host_port(given),
+                Ok((host.to_string(), port)),
+                "{given}"
+            );
+        }
+        for (given, why) in [
+            (
+                "[::1]:99999",
+                "port \"99999\" must be a number between 1 and 65535",
+            ),
+            (
+                "1.2.3.4:0",
+                "port \"0\" must be a number between 1 and 65535",
+            ),
+            ("cp.example:+443", "port \"+443\""),
+            ("cp.example:port", "port \"port\""),
+            (
+                "[::1]",
+                "host \"[::1]\" must be an IP address or a DNS subdomain",
+            ),
+            ("lb_1.example:6443", "host \"lb_1.example\""),
+            ("[fe80::1%eth0]:6443", "host \"fe80::1%eth0\""),
+        ] {
+            let e = parse_host_port(given).unwrap_err();
+            assert!(e.starts_with(why), "{given}: {e}");
+        }
     }
 
     #[test]

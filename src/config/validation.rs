@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::{split_host_port, v1beta4, EncryptionAlgorithm, MINIMUM_CONTROL_PLANE_MINOR};
+use super::{parse_host_port, v1beta4, EncryptionAlgorithm, MINIMUM_CONTROL_PLANE_MINOR};
 use crate::names::{is_dns_subdomain, is_wildcard_dns_subdomain};
 use crate::token::BootstrapToken;
 
@@ -564,16 +564,11 @@ fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
         }
     }
     if !c.control_plane_endpoint.is_empty() {
-        let (h, _) = split_host_port(&c.control_plane_endpoint);
-        let bad_port = c.control_plane_endpoint.contains(':')
-            && !c.control_plane_endpoint.starts_with('[')
-            && c.control_plane_endpoint.matches(':').count() == 1
-            && split_host_port(&c.control_plane_endpoint).1.is_none();
-        if (h.parse::<IpAddr>().is_err() && !is_dns_subdomain(&h)) || bad_port {
+        if let Err(why) = parse_host_port(&c.control_plane_endpoint) {
             e.invalid(
                 &format!("{cc}.controlPlaneEndpoint"),
                 &c.control_plane_endpoint,
-                "expected an IP address or DNS name, optionally with a port (lb.example.com:6443)",
+                &why,
             );
         }
     }

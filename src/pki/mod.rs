@@ -285,13 +285,26 @@ pub fn new_signed_cert(
     ca_key: &PrivateKey,
     validity: Duration,
 ) -> anyhow::Result<Vec<u8>> {
+    new_signed_cert_until(req, key, ca_cert_der, ca_key, SystemTime::now() + validity)
+}
+
+/// As [`new_signed_cert`], valid until `not_after` (or the CA's end, if sooner), which
+/// may be in the past: `kubeconfig user --validity-period` takes a negative offset, as
+/// upstream's does.
+pub fn new_signed_cert_until(
+    req: &CertRequest,
+    key: &PrivateKey,
+    ca_cert_der: &[u8],
+    ca_key: &PrivateKey,
+    not_after: SystemTime,
+) -> anyhow::Result<Vec<u8>> {
     let ca = CertInfo::parse(ca_cert_der)?;
     let mut p = CertificateParams::default();
     p.distinguished_name = subject(req)?;
     p.subject_alt_names = san_list(req)?;
     p.serial_number = Some(random_serial()?);
     p.not_before = to_offset(ca.not_before);
-    p.not_after = to_offset((SystemTime::now() + validity).min(ca.not_after));
+    p.not_after = to_offset(not_after.min(ca.not_after));
     p.is_ca = IsCa::ExplicitNoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     if key.is_rsa() {

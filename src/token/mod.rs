@@ -116,6 +116,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ttl_flags_read_as_upstream_uses_them() {
+        use std::time::Duration;
+        assert_eq!(parse_ttl_flag("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_ttl_flag("0"), Ok(Duration::ZERO));
+        // Never expires, as a TTL of 0 does.
+        assert_eq!(parse_ttl_flag("-5s"), Ok(Duration::ZERO));
+        let e = parse_ttl_flag("99999999999h").unwrap_err();
+        assert!(e.contains("out of range"), "{e}");
+        assert!(parse_ttl_flag("5").is_err());
+    }
+
+    #[test]
     fn generated_tokens_parse_and_differ() {
         let a = BootstrapToken::generate().unwrap();
         let b = BootstrapToken::generate().unwrap();
@@ -158,6 +170,19 @@ pub const DEFAULT_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token
 pub const DEFAULT_USAGES: [&str; 2] = ["signing", "authentication"];
 /// The Secret type of bootstrap tokens.
 pub const SECRET_TYPE: &str = "bootstrap.kubernetes.io/token";
+
+/// Reads a token TTL flag (`init --token-ttl`, `token create --ttl`) as upstream's flag
+/// parser does: any Go duration, a negative one included. A TTL of zero or less makes a
+/// token that never expires (upstream writes an expiration into the token's Secret only
+/// for a positive TTL), so it reads as zero, the TTL that says so.
+pub fn parse_ttl_flag(text: &str) -> Result<std::time::Duration, String> {
+    let ttl = crate::duration::parse_go_duration(text)?;
+    Ok(if ttl.is_positive() {
+        ttl.unsigned_abs()
+    } else {
+        std::time::Duration::ZERO
+    })
+}
 
 /// A bootstrap token with the settings its Secret carries.
 #[derive(Clone, Debug)]
