@@ -1,5 +1,6 @@
 //! Inputs read as upstream reads them: an unspecified advertise address (`0.0.0.0`, `::`)
-//! stands for the address of the default route's interface; `controlPlaneEndpoint` takes
+//! stands for the address of the default route's interface (none at all: upstream's
+//! warning and `0.0.0.0`; only an IPv6 one: its address); `controlPlaneEndpoint` takes
 //! upstream's host and port forms, a port 1-65535, and gives the join command upstream
 //! prints; a byte order mark may start a configuration file; duration flags take a sign
 //! (`--token-ttl -5s` is the flag's value) and Go's range.
@@ -245,4 +246,95 @@ fn duration_flags_take_a_sign_and_gos_range() {
         init(&["--token-ttl", "2562047h47m16.854775807s"]).0,
         Some(0)
     );
+}
+
+/// A network namespace made by the test, removed however the test ends.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str, setup: &[&[&str]]) -> Netns {
+        let name = format!("kubeadm-rs-{tag}-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let ok = Command::new("ip").args(args).status().unwrap().success();
+            assert!(ok, "ip {args:?}");
+        };
+        ip(&["netns", "add", &name]);
+        let ns = Netns(name);
+        ip(&["-n", &ns.0, "link", "set", "lo", "up"]);
+        for args in setup {
+            let mut all = vec!["-n", ns.0.as_str()];
+            all.extend_from_slice(args);
+            ip(&all);
+        }
+        ns
+    }
+
+    /// The advertise address an apiserver dry run in the namespace writes, and what it
+    /// printed on standard error.
+    fn advertised(&self) -> (String, String) {
+        let (root, tmp) = dirs();
+        let o = Command::new("ip")
+            .args(["netns", "exec", &self.0, env!("CARGO_BIN_EXE_kubeadm")])
+            .arg("--rootfs")
+            .arg(root.path())
+            .args(["init", "phase", "control-plane", "apiserver", "--dry-run"])
+            .env("TMPDIR", tmp.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}{err}");
+        let a = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("- --advertise-address="))
+            .unwrap_or_else(|| panic!("no --advertise-address in:\n{out}"))
+            .to_string();
+        (a, err)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .status();
+    }
+}
+
+/// No default route at all: upstream's warning, and 0.0.0.0 (not an error). Only an IPv6
+/// default route: that route's IPv6 address.
+#[test]
+fn without_a_default_route_the_address_is_0000_with_upstreams_warning() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root for network namespaces");
+        return;
+    }
+    let bare = Netns::new("noroute", &[]);
+    let (a, err) = bare.advertised();
+    assert_eq!(a, "0.0.0.0");
+    assert!(
+        err.contains("WARNING: could not obtain a bind address for the API Server: no default routes found in \"/proc/net/route\" or \"/proc/net/ipv6_route\"; using: 0.0.0.0"),
+        "{err}"
+    );
+    let v6 = Netns::new(
+        "v6only",
+        &[
+            &["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+            &["link", "set", "v0", "up"],
+            &["link", "set", "v1", "up"],
+            &["-6", "addr", "add", "fd00:5::7/64", "dev", "v0", "nodad"],
+            &[
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                "fd00:5::1",
+                "dev",
+                "v0",
+            ],
+        ],
+    );
+    let (a, err) = v6.advertised();
+    assert_eq!(a, "fd00:5::7", "{err}");
 }

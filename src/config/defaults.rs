@@ -455,6 +455,9 @@ pub fn init_configuration(
 /// node's address). Without a routing table, the first such address of any interface
 /// that is not a loopback one. (Upstream also skips interfaces that are down; the
 /// addresses read here do not say, and a down interface holds no default route.)
+///
+/// A routing table without any default route is no error, as upstream's
+/// `ChooseAPIServerBindAddress` has it: a warning, and `0.0.0.0`.
 pub fn default_advertise_address(host: &dyn Host, ipv6_first: bool) -> anyhow::Result<IpAddr> {
     let v4 = match host.read_to_string(std::path::Path::new("/proc/net/route")) {
         Ok(t) => Some(t),
@@ -469,7 +472,7 @@ pub fn default_advertise_address(host: &dyn Host, ipv6_first: bool) -> anyhow::R
     let v6 = host
         .read_to_string(std::path::Path::new("/proc/net/ipv6_route"))
         .unwrap_or_default();
-    choose_host_address(
+    let chosen = choose_host_address(
         v4.as_deref().map(|v4| (v4, v6.as_str())),
         &host.interface_addresses(),
         ipv6_first,
@@ -478,17 +481,23 @@ pub fn default_advertise_address(host: &dyn Host, ipv6_first: bool) -> anyhow::R
         anyhow::anyhow!(
             "{why}; set --apiserver-advertise-address or localAPIEndpoint.advertiseAddress"
         )
-    })
+    })?;
+    Ok(chosen.unwrap_or_else(|| {
+        tracing::warn!(
+            "WARNING: could not obtain a bind address for the API Server: no default routes found in \"/proc/net/route\" or \"/proc/net/ipv6_route\"; using: 0.0.0.0"
+        );
+        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+    }))
 }
 
 /// [`default_advertise_address`] on the routing tables (`/proc/net/route` and
 /// `/proc/net/ipv6_route`, `None` when the machine has none) and the interfaces'
-/// addresses.
+/// addresses; `Ok(None)` when the tables hold no default route.
 fn choose_host_address(
     routes: Option<(&str, &str)>,
     addresses: &[(String, IpAddr)],
     ipv6_first: bool,
-) -> Result<IpAddr, String> {
+) -> Result<Option<IpAddr>, String> {
     let families = if ipv6_first {
         [true, false]
     } else {
@@ -509,6 +518,7 @@ fn choose_host_address(
         return families
             .into_iter()
             .find_map(|is_v6| first_on(is_v6, &|name| !loopback.contains(&name)))
+            .map(Some)
             .ok_or_else(|| "no interface has a global unicast address".to_string());
     };
     let routes: Vec<(bool, &str)> = default_routes_v4(v4)
@@ -517,7 +527,7 @@ fn choose_host_address(
         .chain(default_routes_v6(v6).into_iter().map(|i| (true, i)))
         .collect();
     if routes.is_empty() {
-        return Err("no default route found in /proc/net/route or /proc/net/ipv6_route, so no advertise address can be chosen".into());
+        return Ok(None);
     }
     families
         .into_iter()
@@ -531,6 +541,7 @@ fn choose_host_address(
             first_on(is_v6, &|name| name == iface)
                 .or_else(|| first_on(is_v6, &|name| loopback.contains(&name)))
         })
+        .map(Some)
         .ok_or_else(|| {
             let ifaces: Vec<&str> = routes.iter().map(|(_, i)| *i).collect();
             format!(
@@ -705,19 +716,19 @@ mod tests {
             ("eth0", "fd00::2"),
         ]);
         let pick = |ipv6_first| choose_host_address(Some((&v4, v6)), &a, ipv6_first);
-        assert_eq!(pick(false), Ok("192.0.2.2".parse().unwrap()));
-        assert_eq!(pick(true), Ok("fd00::2".parse().unwrap()));
+        assert_eq!(pick(false), Ok(Some("192.0.2.2".parse().unwrap())));
+        assert_eq!(pick(true), Ok(Some("fd00::2".parse().unwrap())));
         // Without an IPv6 default route, IPv6 first falls back to IPv4; the unreachable
         // route of lo (no gateway) is no default route.
         let v6_lo_only = v6.lines().nth(2).unwrap();
         assert_eq!(
             choose_host_address(Some((&v4, v6_lo_only)), &a, true),
-            Ok("192.0.2.2".parse().unwrap())
+            Ok(Some("192.0.2.2".parse().unwrap()))
         );
         // Only an IPv6 default route: IPv4 first falls back to it.
         assert_eq!(
             choose_host_address(Some((V4_HEADER, v6)), &a, false),
-            Ok("fd00::2".parse().unwrap())
+            Ok(Some("fd00::2".parse().unwrap()))
         );
     }
 
@@ -733,7 +744,7 @@ eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"
         let a = addrs(&[("eth0", "10.0.0.5"), ("eth1", "192.168.1.5")]);
         assert_eq!(
             choose_host_address(Some((&v4, "")), &a, false),
-            Ok("192.168.1.5".parse().unwrap())
+            Ok(Some("192.168.1.5".parse().unwrap()))
         );
         // RFC 5549 style: the routes' interfaces have link-local addresses only, the
         // node's address is on lo.
@@ -745,7 +756,7 @@ eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"
         ]);
         assert_eq!(
             choose_host_address(Some((&v4, "")), &a, false),
-            Ok("203.0.113.7".parse().unwrap())
+            Ok(Some("203.0.113.7".parse().unwrap()))
         );
         let e = choose_host_address(Some((&v4, "")), &addrs(&[("eth0", "169.254.0.9")]), false)
             .unwrap_err();
@@ -753,8 +764,11 @@ eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"
             e.contains("(eth1, eth0) have no global unicast address"),
             "{e}"
         );
-        let e = choose_host_address(Some((V4_HEADER, "")), &a, false).unwrap_err();
-        assert!(e.starts_with("no default route found"), "{e}");
+        // No default route at all: upstream's warning and 0.0.0.0, decided by the caller.
+        assert_eq!(
+            choose_host_address(Some((V4_HEADER, "")), &a, false),
+            Ok(None)
+        );
     }
 
     /// Without a routing table, the first global address of an interface that is not a
@@ -769,11 +783,11 @@ eth0\t0000000A\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"
         ]);
         assert_eq!(
             choose_host_address(None, &a, false),
-            Ok("198.51.100.4".parse().unwrap())
+            Ok(Some("198.51.100.4".parse().unwrap()))
         );
         assert_eq!(
             choose_host_address(None, &a, true),
-            Ok("fd00::9".parse().unwrap())
+            Ok(Some("fd00::9".parse().unwrap()))
         );
         let only_lo = addrs(&[("lo", "127.0.0.1"), ("lo", "203.0.113.7")]);
         assert!(choose_host_address(None, &only_lo, false).is_err());
