@@ -4,6 +4,21 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+/// A worker join on `root` (preflight skipped) whose discovery asks 127.0.0.1:`port`.
+fn join(root: &std::path::Path, port: u16) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kubeadm"));
+    c.arg("--rootfs").arg(root).args([
+        "join",
+        &format!("127.0.0.1:{port}"),
+        "--token",
+        "abcdef.0123456789abcdef",
+        "--discovery-token-unsafe-skip-ca-verification",
+        "--skip-phases",
+        "preflight",
+    ]);
+    c
+}
+
 #[test]
 fn a_signal_stops_the_join_and_says_what_is_not_done() {
     for (signal, code, name) in [
@@ -17,18 +32,7 @@ fn a_signal_stops_the_join_and_says_what_is_not_done() {
             .local_addr()
             .unwrap()
             .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
-            .arg("--rootfs")
-            .arg(root.path())
-            .args([
-                "join",
-                &format!("127.0.0.1:{port}"),
-                "--token",
-                "abcdef.0123456789abcdef",
-                "--discovery-token-unsafe-skip-ca-verification",
-                "--skip-phases",
-                "preflight",
-            ])
+        let mut child = join(root.path(), port)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -93,18 +97,7 @@ fn one_sigterm_ends_a_blocked_phase_within_two_seconds() {
     let root = tempfile::tempdir().unwrap();
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
-    let child = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
-        .arg("--rootfs")
-        .arg(root.path())
-        .args([
-            "join",
-            &format!("127.0.0.1:{port}"),
-            "--token",
-            "abcdef.0123456789abcdef",
-            "--discovery-token-unsafe-skip-ca-verification",
-            "--skip-phases",
-            "preflight",
-        ])
+    let child = join(root.path(), port)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

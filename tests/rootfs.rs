@@ -77,13 +77,7 @@ impl Outside {
 }
 
 fn kubeadm(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubeadm"))
-        .arg("--rootfs")
-        .arg(root)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    support::kubeadm_in(None, root, args)
 }
 
 fn text(o: &Output) -> String {
