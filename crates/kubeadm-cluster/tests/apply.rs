@@ -1,8 +1,9 @@
 //! kubeadm-cluster against test hosts reached over real SSH: a cluster of one control
 //! plane and two workers is applied (one worker unreachable at first), applied again,
 //! and reset; a cluster of two control planes and a worker holds both etcd members and
-//! lists its three Nodes through the fetched kubeconfig. Skips, saying why, where
-//! namespaces cannot be made (not root, tools missing).
+//! lists its three Nodes through the fetched kubeconfig; `plan` shows init and joins on
+//! fresh hosts and every host unchanged once applied, and changes nothing on any host.
+//! Skips, saying why, where namespaces cannot be made (not root, tools missing).
 
 mod support;
 
@@ -42,11 +43,24 @@ fn one_control_plane_and_two_workers_apply_reapply_and_reset() {
     );
     let file = file.to_str().unwrap();
 
+    // Without a terminal to confirm the plan on, apply shows it and stops unless --yes.
+    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("STEP  HOST"), "the plan is shown:\n{out}");
+    assert!(
+        out.contains("there is no terminal to confirm it on: pass --yes"),
+        "{out}"
+    );
+    assert!(
+        !cp.file("/usr/local/bin/kubeadm").exists(),
+        "nothing was installed"
+    );
+
     // A host failing preflight (w-1 holds a stray bootstrap kubeconfig) stops the run
     // before anything changes.
     let stray = w1.file("/etc/kubernetes/bootstrap-kubelet.conf");
     std::fs::write(&stray, "not a kubeconfig\n").unwrap();
-    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
     assert!(!ok, "{out}");
     assert_result(&out, "w-1", "FAILED");
     assert_result(&out, "cp-1", "skipped");
@@ -69,7 +83,7 @@ fn one_control_plane_and_two_workers_apply_reapply_and_reset() {
 
     // w-2 cannot be reached: it fails, the others are built.
     w2.stop_sshd();
-    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
     assert!(!ok, "a failed host makes the run fail:\n{out}");
     assert_result(&out, "cp-1", "initialized");
     assert_result(&out, "w-1", "joined");
@@ -136,7 +150,7 @@ fn one_control_plane_and_two_workers_apply_reapply_and_reset() {
     )
     .unwrap();
     w2.start_sshd().unwrap();
-    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
     assert!(ok, "{out}");
     assert_result(&out, "cp-1", "unchanged");
     assert_result(&out, "w-1", "unchanged");
@@ -149,7 +163,7 @@ fn one_control_plane_and_two_workers_apply_reapply_and_reset() {
     assert!(!out.contains("kubeadm init"), "{out}");
 
     // Nothing left to do: every host unchanged, kubeadm not installed again.
-    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
     assert!(ok, "{out}");
     for n in ["cp-1", "w-1", "w-2"] {
         assert_result(&out, n, "unchanged");
@@ -201,6 +215,156 @@ fn one_control_plane_and_two_workers_apply_reapply_and_reset() {
         assert!(etcd.is_empty(), "{} keeps etcd data", h.node);
     }
     let (ok, out) = net.kubeadm_cluster(&["reset", "--yes", "-f", file]);
+    assert!(ok, "{out}");
+    for n in ["cp-1", "w-1", "w-2"] {
+        assert_result(&out, n, "unchanged");
+    }
+}
+
+/// Runs `plan -o json`: whether it succeeded and the plan.
+fn plan_json(net: &Net, file: &str) -> (bool, serde_json::Value) {
+    let o = net.operator(
+        env!("CARGO_BIN_EXE_kubeadm-cluster"),
+        &["plan", "-o", "json", "-f", file],
+    );
+    let plan = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "plan -o json printed no JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.success(), plan)
+}
+
+/// `(host, action, step)` of each host of a JSON plan, in the plan's order.
+fn actions_of(plan: &serde_json::Value) -> Vec<(String, String, Option<u64>)> {
+    plan["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["host"].as_str().unwrap().to_string(),
+                h["action"].as_str().unwrap().to_string(),
+                h["step"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn plan_shows_init_and_joins_then_all_unchanged_and_changes_nothing() {
+    if skip() {
+        return;
+    }
+    let mut net = Net::new().unwrap();
+    let cp = net.host(0, "cp-1", true).unwrap();
+    let w1 = net.host(1, "w-1", false).unwrap();
+    let w2 = net.host(2, "w-2", false).unwrap();
+    let hosts = [&cp, &w1, &w2];
+    let file = cluster_file(
+        &net,
+        &[(&cp, "control-plane"), (&w1, "worker"), (&w2, "worker")],
+        None,
+    );
+    let file = file.to_str().unwrap();
+
+    // Fresh hosts: init on the first control plane, then both workers at once, kubeadm
+    // installed everywhere first; nothing is changed.
+    let before: Vec<_> = hosts.iter().map(|h| files_of(h)).collect();
+    let (ok, out) = net.kubeadm_cluster(&["plan", "-f", file]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("the cluster does not exist yet: kubeadm init makes it on cp-1"),
+        "{out}"
+    );
+    for line in [
+        "1     cp-1  control-plane  init ",
+        "2     w-1   worker         join ",
+        "2     w-2   worker         join ",
+    ] {
+        assert!(out.contains(line), "{line:?} missing:\n{out}");
+    }
+    assert!(
+        out.contains("kubeadm installed first at /usr/local/bin/kubeadm"),
+        "{out}"
+    );
+    let (ok, plan) = plan_json(&net, file);
+    assert!(ok, "{plan:#}");
+    assert_eq!(plan["cluster"]["exists"], false);
+    assert_eq!(
+        actions_of(&plan),
+        [
+            ("cp-1".into(), "init".into(), Some(1)),
+            ("w-1".into(), "join".into(), Some(2)),
+            ("w-2".into(), "join".into(), Some(2)),
+        ]
+    );
+    assert!(plan["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["installKubeadm"] == true));
+    for (h, b) in hosts.iter().zip(&before) {
+        assert_eq!(&files_of(h), b, "plan changed files of {}", h.node);
+    }
+    assert!(!cp.file("/usr/local/bin/kubeadm").exists());
+
+    let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
+    assert!(ok, "{out}");
+    // apply showed the plan before acting.
+    let shown = out
+        .find("1     cp-1  control-plane  init ")
+        .expect("the plan");
+    assert!(shown < out.find("[cp-1] kubeadm init").unwrap(), "{out}");
+
+    // Applied: every host unchanged, the Nodes and the control plane as the API shows
+    // them; nothing is changed, on the hosts or in the cluster.
+    let before: Vec<_> = hosts.iter().map(|h| files_of(h)).collect();
+    let nodes_before = nodes_of(&cp);
+    let (ok, plan) = plan_json(&net, file);
+    assert!(ok, "{plan:#}");
+    assert_eq!(plan["cluster"]["exists"], true);
+    assert_eq!(plan["cluster"]["apiError"], serde_json::Value::Null);
+    assert_eq!(
+        actions_of(&plan),
+        [
+            ("cp-1".into(), "unchanged".into(), None),
+            ("w-1".into(), "unchanged".into(), None),
+            ("w-2".into(), "unchanged".into(), None),
+        ]
+    );
+    for h in plan["hosts"].as_array().unwrap() {
+        assert_eq!(h["installKubeadm"], false, "{h}");
+        assert_eq!(h["node"]["kubeletVersion"], KUBELET_VERSION, "{h}");
+        assert_eq!(h["node"]["ready"], true, "{h}");
+    }
+    assert_eq!(
+        plan["cluster"]["controlPlane"],
+        serde_json::json!([{"node": "cp-1", "version": KUBELET_VERSION}])
+    );
+    assert_eq!(
+        plan["cluster"]["etcdMembers"][0]["name"], "cp-1",
+        "{plan:#}"
+    );
+    assert_eq!(plan["otherNodes"], serde_json::json!([]));
+    let (ok, out) = net.kubeadm_cluster(&["plan", "-f", file]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(
+            "-     w-2   worker         unchanged    Ready v1.37.1  already a node of this cluster"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("    Nodes: 3, 3 Ready\n"), "{out}");
+    assert!(out.contains("    etcd members: cp-1\n"), "{out}");
+    for (h, b) in hosts.iter().zip(&before) {
+        assert_eq!(&files_of(h), b, "plan changed files of {}", h.node);
+    }
+    assert_eq!(nodes_of(&cp), nodes_before);
+    // Nothing to do: apply does not ask.
+    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
     assert!(ok, "{out}");
     for n in ["cp-1", "w-1", "w-2"] {
         assert_result(&out, n, "unchanged");
@@ -295,7 +459,7 @@ fn two_control_planes_and_a_worker_share_etcd_and_list_their_nodes() {
         Some(&endpoint),
     );
     let file = file.to_str().unwrap();
-    let (ok, out) = net.kubeadm_cluster(&["apply", "-f", file]);
+    let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
     assert!(
         ok,
         "{out}\netcd of cp-2:\n{}",
