@@ -230,40 +230,36 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
     Ok(if report.any_failed() { 1 } else { 0 })
 }
 
-fn confirm_apply(c: &Cluster) -> anyhow::Result<()> {
+/// Asks `question` on the terminal; without one, fails saying that `what` needs
+/// `--yes`; an answer other than yes fails with `aborted`.
+fn confirm(what: &str, question: &str, aborted: &str) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!(
-            "apply changes the hosts of {} as planned above; there is no terminal to confirm it on: pass --yes",
-            escape::controls(&c.file)
-        );
+        anyhow::bail!("{what}; there is no terminal to confirm it on: pass --yes");
     }
-    print!(
-        "[apply] The hosts of {} will be changed as planned above. Go ahead? [y/N] ",
-        escape::controls(&c.file)
-    );
+    print!("{question} [y/N] ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     if !matches!(answer.trim(), "y" | "Y" | "yes") {
-        anyhow::bail!("apply aborted; nothing was changed");
+        anyhow::bail!("{aborted}");
     }
     Ok(())
 }
 
+fn confirm_apply(c: &Cluster) -> anyhow::Result<()> {
+    let file = escape::controls(&c.file);
+    confirm(
+        &format!("apply changes the hosts of {file} as planned above"),
+        &format!("[apply] The hosts of {file} will be changed as planned above. Go ahead?"),
+        "apply aborted; nothing was changed",
+    )
+}
+
 fn confirm_reset(c: &Cluster) -> anyhow::Result<()> {
-    if !std::io::stdin().is_terminal() {
-        anyhow::bail!("reset removes the cluster from all {} hosts of {}; there is no terminal to confirm it on: pass --yes", c.hosts.len(), escape::controls(&c.file));
-    }
-    print!(
-        "[reset] kubeadm reset -f will run on all {} hosts of {}: their cluster files, etcd data and Node state are removed. Are you sure? [y/N] ",
-        c.hosts.len(),
-        escape::controls(&c.file)
-    );
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    if !matches!(answer.trim(), "y" | "Y" | "yes") {
-        anyhow::bail!("reset aborted");
-    }
-    Ok(())
+    let (n, file) = (c.hosts.len(), escape::controls(&c.file));
+    confirm(
+        &format!("reset removes the cluster from all {n} hosts of {file}"),
+        &format!("[reset] kubeadm reset -f will run on all {n} hosts of {file}: their cluster files, etcd data and Node state are removed. Are you sure?"),
+        "reset aborted",
+    )
 }
