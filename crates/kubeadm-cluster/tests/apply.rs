@@ -2,7 +2,9 @@
 //! plane and two workers is applied (one worker unreachable at first), applied again,
 //! and reset; a cluster of two control planes and a worker holds both etcd members and
 //! lists its three Nodes through the fetched kubeconfig; `plan` shows init and joins on
-//! fresh hosts and every host unchanged once applied, and changes nothing on any host.
+//! fresh hosts and every host unchanged once applied, and changes nothing on any host;
+//! the file's manifests are applied server-side after init and again, changed, on a
+//! later apply.
 //! Skips, saying why, where namespaces cannot be made (not root, tools missing).
 
 mod support;
@@ -369,6 +371,119 @@ fn plan_shows_init_and_joins_then_all_unchanged_and_changes_nothing() {
     for n in ["cp-1", "w-1", "w-2"] {
         assert_result(&out, n, "unchanged");
     }
+}
+
+/// The object `plural` `ns/name` in the API server of `cp` (`None` when absent).
+fn object_of(cp: &TestHost, plural: &str, ns: &str, name: &str) -> Option<serde_json::Value> {
+    cp.sim.as_ref().unwrap().with_server(|s| {
+        let r = testapiserver::resources::find("", "v1", plural).unwrap();
+        s.unwrap().state().store.get(r, ns, name).ok()
+    })
+}
+
+#[test]
+fn manifests_are_applied_after_init_and_updated_on_each_apply() {
+    if skip() {
+        return;
+    }
+    let mut net = Net::new().unwrap();
+    let cp = net.host(0, "cp-1", true).unwrap();
+    let file = cluster_file(&net, &[(&cp, "control-plane")], None);
+    // The manifests: a directory beside the cluster file, named relative to it.
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("manifests:\n- addons\n");
+    std::fs::write(&file, text).unwrap();
+    let addons = net.dir.path().join("addons");
+    std::fs::create_dir(&addons).unwrap();
+    std::fs::write(addons.join("README.txt"), "not a manifest\n").unwrap();
+    let demo = addons.join("demo.yaml");
+    let config_map = |data: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: demo\ndata:\n{data}")
+    };
+    let namespace = "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n";
+    std::fs::write(
+        &demo,
+        format!("{}{namespace}", config_map("  colour: blue\n")),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+
+    // The plan shows the manifests' step, after init: the Namespace first.
+    let (ok, out) = net.kubeadm_cluster(&["plan", "-f", file]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("\nstep 2: the manifests, applied server-side (field manager kubeadm-cluster) through the admin.conf of cp-1; nothing is deleted:\n"),
+        "{out}"
+    );
+    let ns_line = format!("  Namespace demo           {}:9\n", demo.display());
+    let cm_line = format!("  ConfigMap demo/settings  {}:1\n", demo.display());
+    assert!(out.contains(&format!("{ns_line}{cm_line}")), "{out}");
+    let (ok, plan) = plan_json(&net, file);
+    assert!(ok, "{plan:#}");
+    assert_eq!(plan["manifests"]["step"], 2);
+    assert_eq!(plan["manifests"]["objects"][1]["kind"], "ConfigMap");
+
+    // Applied once the control plane is up.
+    let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
+    assert!(ok, "{out}");
+    let up = out.find("[cp-1] the cluster is initialized").expect("init");
+    let applied = out
+        .find("[manifests] applied ConfigMap demo/settings")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(up < applied, "{out}");
+    assert!(out.contains("\nmanifests: 2 objects applied\n"), "{out}");
+    assert!(object_of(&cp, "namespaces", "", "demo").is_some());
+    let cm = object_of(&cp, "configmaps", "demo", "settings").expect("the ConfigMap");
+    assert_eq!(cm["data"], serde_json::json!({"colour": "blue"}));
+    let managers = cm["metadata"]["managedFields"].as_array().unwrap();
+    assert!(
+        managers
+            .iter()
+            .any(|m| m["manager"] == "kubeadm-cluster" && m["operation"] == "Apply"),
+        "{managers:?}"
+    );
+
+    // The file changed: a second apply updates the ConfigMap, the host unchanged.
+    std::fs::write(
+        &demo,
+        format!(
+            "{}{namespace}",
+            config_map("  colour: green\n  size: large\n")
+        ),
+    )
+    .unwrap();
+    let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
+    assert!(ok, "{out}");
+    assert_result(&out, "cp-1", "unchanged");
+    let cm = object_of(&cp, "configmaps", "demo", "settings").unwrap();
+    assert_eq!(
+        cm["data"],
+        serde_json::json!({"colour": "green", "size": "large"})
+    );
+
+    // An object taken out of the files stays in the cluster.
+    std::fs::write(&demo, namespace).unwrap();
+    let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
+    assert!(ok, "{out}");
+    assert!(out.contains("\nmanifests: 1 object applied\n"), "{out}");
+    assert!(object_of(&cp, "configmaps", "demo", "settings").is_some());
+
+    // A document that is no object stops apply before any host is reached.
+    std::fs::write(
+        &demo,
+        format!("{namespace}---\napiVersion: v1\nmetadata: {{name: x}}\n"),
+    )
+    .unwrap();
+    let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "error: {}:7: an object without kind",
+            demo.display()
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("connected"), "{out}");
 }
 
 /// The secret of the bootstrap token apply made (read from the API server's store).

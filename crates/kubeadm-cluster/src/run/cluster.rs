@@ -108,7 +108,7 @@ impl Observed {
 
 /// The files of the first control plane this reads: its admin kubeconfig, and the
 /// client certificate etcd's health check uses (as kubeadm itself uses it).
-const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
+pub(super) const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
 const ETCD_CA: &str = "/etc/kubernetes/pki/etcd/ca.crt";
 const ETCD_CERT: &str = "/etc/kubernetes/pki/etcd/healthcheck-client.crt";
 const ETCD_KEY: &str = "/etc/kubernetes/pki/etcd/healthcheck-client.key";

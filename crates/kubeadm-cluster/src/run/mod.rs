@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use crate::documents::Secrets;
 use crate::escape;
+use crate::manifests;
 use crate::spec::{Cluster, Host};
 use crate::ssh;
 
@@ -39,9 +40,11 @@ pub struct Settings {
 pub struct Planned {
     nodes: Vec<observe::Node>,
     plan: plan::Plan,
-    actions: Vec<plan::HostAction>,
+    actions: plan::Numbered,
     binary: observe::Binary,
     observed: cluster::Observed,
+    /// The objects of the manifests, in the order they are applied.
+    objects: Vec<manifests::Object>,
 }
 
 /// Observes the hosts and the cluster and plans `apply`; nothing changes on any host.
@@ -50,6 +53,9 @@ pub async fn plan(c: &Cluster, s: &Settings) -> anyhow::Result<Planned> {
         eprintln!("{}", escape::controls(w));
     }
     let binary = observe::Binary::read(&s.kubeadm_binary)?;
+    // A manifest that cannot be read or is not objects stops the run before any host
+    // is reached.
+    let objects = manifests::read(c)?;
     let nodes = observe::connect_all(c, s).await;
     let facts: Vec<_> = nodes.iter().map(|n| n.facts.as_ref()).collect();
     let found = observe::find_cluster(c, &facts);
@@ -64,7 +70,7 @@ pub async fn plan(c: &Cluster, s: &Settings) -> anyhow::Result<Planned> {
         }
         _ => cluster::Observed::NoCluster,
     };
-    let plan = plan::apply(c, &facts, &found, &binary);
+    let plan = plan::apply(c, &facts, &found, &binary, !objects.is_empty());
     let reachable: Vec<bool> = facts.iter().map(Option::is_some).collect();
     let actions = plan.actions(&reachable);
     Ok(Planned {
@@ -73,6 +79,7 @@ pub async fn plan(c: &Cluster, s: &Settings) -> anyhow::Result<Planned> {
         actions,
         binary,
         observed,
+        objects,
     })
 }
 
@@ -87,19 +94,26 @@ impl Planned {
         show::json(c, self)
     }
 
-    /// Whether running it changes any host (a kubeadm installed, a node made).
+    /// Whether running it changes anything: a kubeadm installed, a node made, the
+    /// manifests applied (server-side apply of unchanged files changes nothing, but
+    /// whether they changed is only known by applying them).
     pub fn changes_anything(&self) -> bool {
-        self.actions.iter().any(|a| a.install || a.action.changes())
+        self.actions.manifests.is_some()
+            || self
+                .actions
+                .hosts
+                .iter()
+                .any(|a| a.install || a.action.changes())
     }
 
     /// Whether a host would fail or not be attempted.
     pub fn any_fails(&self) -> bool {
-        self.actions.iter().any(|a| a.action.fails())
+        self.actions.hosts.iter().any(|a| a.action.fails())
     }
 
-    /// Runs the plan and reports how every host ended.
+    /// Runs the plan and reports how every host (and the manifests) ended.
     pub async fn execute(self, c: &Cluster) -> anyhow::Result<Report> {
-        execute::apply(c, self.nodes, self.plan, &self.binary).await
+        execute::apply(c, self.nodes, self.plan, &self.binary, self.objects).await
     }
 
     /// Ends the connections without running anything.
@@ -146,7 +160,12 @@ pub fn progress_on_stderr() {
 
 /// Prints a line of `h`'s progress; what hosts and the file say is escaped.
 fn say(h: &Host, what: impl std::fmt::Display) {
-    let line = escape::controls(&format!("[{}] {what}", label(h))).into_owned();
+    say_as(&label(h), what)
+}
+
+/// Prints a line of progress of `who` (a host, or a step of the whole cluster).
+fn say_as(who: &str, what: impl std::fmt::Display) {
+    let line = escape::controls(&format!("[{who}] {what}")).into_owned();
     if PROGRESS_ON_STDERR.load(Ordering::Relaxed) {
         eprintln!("{line}");
     } else {

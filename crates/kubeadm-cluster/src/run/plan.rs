@@ -35,6 +35,9 @@ pub(super) enum Step {
     JoinControlPlanes { hosts: Vec<usize> },
     /// These workers join, `parallelJoins` at once; one failing does not stop the others.
     JoinWorkers { hosts: Vec<usize> },
+    /// The add-on manifests are applied through the admin kubeconfig of this host, the
+    /// first control plane.
+    Manifests { host: usize },
 }
 
 /// What a plan does to one host.
@@ -86,6 +89,16 @@ pub(super) struct HostAction {
     pub(super) why: Option<String>,
 }
 
+/// The hosts' actions in the order of the run, and the place of the manifests in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Numbered {
+    /// Each host's action: those that run first, in their order, then the others in the
+    /// file's order.
+    pub(super) hosts: Vec<HostAction>,
+    /// The step the manifests are applied at, when they are.
+    pub(super) manifests: Option<usize>,
+}
+
 /// The steps of `apply`, and the cluster they build on.
 #[derive(Debug)]
 pub(super) struct Plan {
@@ -99,13 +112,15 @@ pub(super) struct Plan {
 
 impl Plan {
     /// Each host's action, those that run first in their order, then the others in the
-    /// file's order; `reachable` says which hosts' facts were read.
-    pub(super) fn actions(&self, reachable: &[bool]) -> Vec<HostAction> {
+    /// file's order, and the manifests' step; `reachable` says which hosts' facts were
+    /// read.
+    pub(super) fn actions(&self, reachable: &[bool]) -> Numbered {
         let n = reachable.len();
         let mut decided: Vec<Option<HostAction>> = vec![None; n];
         let mut install = vec![false; n];
         let mut rejoin = vec![false; n];
         let mut step = 0;
+        let mut manifests = None;
         let act = |host: usize, action: Action, step: Option<usize>, why: Option<String>| {
             Some(HostAction {
                 host,
@@ -133,6 +148,10 @@ impl Plan {
                 }
                 Step::Rejoin { host } => rejoin[*host] = true,
                 Step::Preflight { .. } | Step::PrepareJoins { .. } => {}
+                Step::Manifests { .. } => {
+                    step += 1;
+                    manifests = Some(step);
+                }
                 Step::Init { host } => {
                     step += 1;
                     decided[*host] = act(*host, Action::Init, Some(step), None);
@@ -165,13 +184,23 @@ impl Plan {
             .collect();
         // Stable: hosts of one step, and those outside the run, stay in the file's order.
         out.sort_by_key(|a| a.step.unwrap_or(usize::MAX));
-        out
+        Numbered {
+            hosts: out,
+            manifests,
+        }
     }
 }
 
 /// Plans `apply` from the hosts' `facts` (in the file's order, `None` for a host that
-/// could not be read), the cluster they show and the binary to install.
-pub(super) fn apply(c: &Cluster, facts: &[Option<&Facts>], found: &Found, binary: &Binary) -> Plan {
+/// could not be read), the cluster they show, the binary to install and whether there
+/// are manifests to apply.
+pub(super) fn apply(
+    c: &Cluster,
+    facts: &[Option<&Facts>],
+    found: &Found,
+    binary: &Binary,
+    manifests: bool,
+) -> Plan {
     let mut steps = Vec::new();
     // Hosts with nothing more to do in this run.
     let mut done: Vec<bool> = facts.iter().map(|f| f.is_none()).collect();
@@ -235,6 +264,11 @@ pub(super) fn apply(c: &Cluster, facts: &[Option<&Facts>], found: &Found, binary
         None => Step::Init { host: primary },
         Some(_) => Step::PrepareJoins { host: primary },
     });
+    // Once the first control plane is up, before the nodes join (a pod network among
+    // them lets the nodes turn Ready as they come).
+    if manifests {
+        steps.push(Step::Manifests { host: primary });
+    }
     let mut control_planes = left(Some(Role::ControlPlane));
     control_planes.retain(|&i| i != primary);
     steps.push(Step::JoinControlPlanes {
@@ -360,7 +394,7 @@ controlPlaneEndpoint: lb.example:6443
         let c = cluster();
         let facts: Vec<Option<&Facts>> = facts.iter().map(Option::as_ref).collect();
         let found = find_cluster(&c, &facts);
-        apply(&c, &facts, &found, b)
+        apply(&c, &facts, &found, b, false)
     }
 
     #[test]
@@ -388,7 +422,7 @@ controlPlaneEndpoint: lb.example:6443
                 Step::JoinWorkers { hosts: vec![2] },
             ]
         );
-        let acts = p.actions(&[true, true, true, false]);
+        let acts = p.actions(&[true, true, true, false]).hosts;
         let seen: Vec<_> = acts
             .iter()
             .map(|a| (a.host, a.action, a.step, a.install))
@@ -443,7 +477,7 @@ controlPlaneEndpoint: lb.example:6443
             ]
         );
         // The joins in their order, then the hosts nothing runs on, in the file's order.
-        let acts = p.actions(&[true; 4]);
+        let acts = p.actions(&[true; 4]).hosts;
         let seen: Vec<_> = acts.iter().map(|a| (a.host, a.action, a.step)).collect();
         assert_eq!(
             seen,
@@ -461,6 +495,34 @@ controlPlaneEndpoint: lb.example:6443
         assert_eq!(acts[2].why.as_deref(), Some("the cluster exists here"));
         assert!(acts.iter().any(|a| a.action.changes()));
         assert!(acts[3].action.fails() && !acts[2].action.fails());
+    }
+
+    #[test]
+    fn manifests_are_applied_once_the_first_control_plane_is_up_before_the_joins() {
+        let c = cluster();
+        let fresh = host("x86_64", true);
+        let facts = [Some(&fresh), Some(&fresh), Some(&fresh), Some(&fresh)];
+        let found = find_cluster(&c, &facts);
+        let p = apply(&c, &facts, &found, &binary(None), true);
+        let at = |want: &Step| p.steps.iter().position(|s| s == want).unwrap();
+        let manifests = at(&Step::Manifests { host: 0 });
+        assert_eq!(manifests, at(&Step::Init { host: 0 }) + 1);
+        assert!(manifests < at(&Step::JoinControlPlanes { hosts: vec![1] }));
+        let n = p.actions(&[true; 4]);
+        assert_eq!(n.manifests, Some(2));
+        let steps: Vec<_> = n.hosts.iter().map(|a| (a.host, a.step)).collect();
+        assert_eq!(
+            steps,
+            [(0, Some(1)), (1, Some(3)), (2, Some(4)), (3, Some(4))]
+        );
+        // An existing cluster with nothing to join: the manifests are the only step.
+        let joined = pinned(host("x86_64", true), "ours", true, true);
+        let worker = pinned(host("x86_64", true), "ours", true, false);
+        let facts = [Some(&joined), Some(&joined), Some(&worker), Some(&worker)];
+        let found = find_cluster(&c, &facts);
+        let n = apply(&c, &facts, &found, &binary(None), true).actions(&[true; 4]);
+        assert_eq!(n.manifests, Some(1));
+        assert!(n.hosts.iter().all(|a| a.action == Action::Unchanged));
     }
 
     #[test]
@@ -504,7 +566,7 @@ controlPlaneEndpoint: lb.example:6443
                 },
             ]
         );
-        let acts = p.actions(&[false, true, false, false]);
+        let acts = p.actions(&[false, true, false, false]).hosts;
         assert_eq!(acts[1].action, Action::Skipped);
         assert_eq!(
             acts[1].why.as_deref(),

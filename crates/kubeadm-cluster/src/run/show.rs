@@ -9,6 +9,7 @@ use super::plan::Action;
 use super::{label, Outcome, Planned};
 use crate::escape;
 use crate::facts::Facts;
+use crate::manifests::{self, Object};
 use crate::spec::{Cluster, Host, Role};
 
 /// The Node name `h` (the file's `i`th host, `first` when it is the first control plane)
@@ -62,6 +63,17 @@ struct ClusterLine {
     state: Option<ClusterState>,
 }
 
+/// The manifests' step.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ManifestsLine {
+    /// Its place in the run.
+    step: usize,
+    field_manager: &'static str,
+    /// The objects, in the order they are applied.
+    objects: Vec<Object>,
+}
+
 /// The whole plan, as `-o json` prints it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -69,6 +81,8 @@ struct PlanDocument {
     file: String,
     cluster: ClusterLine,
     hosts: Vec<HostLine>,
+    /// The manifests, when they are applied.
+    manifests: Option<ManifestsLine>,
     /// Nodes of the cluster no host of the file is: left alone.
     other_nodes: Vec<String>,
 }
@@ -77,6 +91,7 @@ fn document(c: &Cluster, p: &Planned) -> PlanDocument {
     let state = p.observed.state();
     let hosts: Vec<HostLine> = p
         .actions
+        .hosts
         .iter()
         .map(|a| {
             let n = &p.nodes[a.host];
@@ -124,6 +139,11 @@ fn document(c: &Cluster, p: &Planned) -> PlanDocument {
             state: state.cloned(),
         },
         hosts,
+        manifests: p.actions.manifests.map(|step| ManifestsLine {
+            step,
+            field_manager: manifests::FIELD_MANAGER,
+            objects: p.objects.clone(),
+        }),
         other_nodes,
     }
 }
@@ -253,6 +273,21 @@ pub(super) fn text(c: &Cluster, p: &Planned) -> String {
             node,
             detail.join("; ")
         ));
+    }
+    if let Some(m) = &d.manifests {
+        s.push_str(&format!(
+            "\nstep {}: the manifests, applied server-side (field manager {}) through the admin.conf of {first}; nothing is deleted:\n",
+            m.step, m.field_manager
+        ));
+        let w = m
+            .objects
+            .iter()
+            .map(|o| o.describe().len())
+            .max()
+            .unwrap_or(0);
+        for o in &m.objects {
+            s.push_str(&format!("  {:<w$}  {}\n", o.describe(), o.place()));
+        }
     }
     escape::controls(&s).into_owned()
 }
