@@ -94,15 +94,19 @@ pub struct ConfigError {
     pub message: String,
 }
 
-struct Chunk<'a> {
-    text: &'a str,
-    first_line: usize,
+/// One document of a YAML stream.
+pub struct Chunk<'a> {
+    /// Its text.
+    pub text: &'a str,
+    /// The line of the stream it starts on.
+    pub first_line: usize,
 }
 
 /// Splits a YAML stream at `---` lines, remembering where each document starts. A byte
 /// order mark at the start of a document is dropped: upstream splits the file into
-/// documents first and its YAML reader skips a mark at the start of each.
-fn split(text: &str) -> Vec<Chunk<'_>> {
+/// documents first and its YAML reader skips a mark at the start of each. Documents of
+/// nothing but blank lines and comments are left out.
+pub fn split(text: &str) -> Vec<Chunk<'_>> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut first_line = 1;

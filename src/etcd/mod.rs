@@ -52,12 +52,32 @@ impl EtcdClient {
             host.read(p)
                 .with_context(|| format!("reading {}", p.display()))
         };
+        Self::connect_pem(endpoints, &read(ca)?, &read(cert)?, &read(key)?).map_err(|failures| {
+            anyhow::anyhow!(
+                "connecting to etcd: no endpoint answered ({failures}); is etcd running, and are {} and {} signed by {}?",
+                cert.display(),
+                key.display(),
+                ca.display()
+            )
+        })
+    }
+
+    /// Connects to the first of `endpoints` that answers, with the CA, client certificate
+    /// and key given as PEM (read elsewhere than on this machine); fails with each
+    /// endpoint's reason.
+    pub fn connect_pem(
+        endpoints: &[String],
+        ca: &[u8],
+        cert: &[u8],
+        key: &[u8],
+    ) -> Result<Self, String> {
         let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(read(ca)?))
-            .identity(Identity::from_pem(read(cert)?, read(key)?));
+            .ca_certificate(Certificate::from_pem(ca))
+            .identity(Identity::from_pem(cert, key));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()?;
+            .build()
+            .map_err(|e| e.to_string())?;
         let connect_timeout = Duration::from_secs(5);
         let mut failures = Vec::new();
         for endpoint in endpoints {
@@ -84,13 +104,11 @@ impl EtcdClient {
                 Err(e) => failures.push(format!("{endpoint}: {e}")),
             }
         }
-        anyhow::bail!(
-            "connecting to etcd: no endpoint answered ({}); is etcd running, and are {} and {} signed by {}?",
-            if failures.is_empty() { "none given".to_string() } else { failures.join("; ") },
-            cert.display(),
-            key.display(),
-            ca.display()
-        )
+        Err(if failures.is_empty() {
+            "none given".to_string()
+        } else {
+            failures.join("; ")
+        })
     }
 
     /// The endpoint this client talks to.

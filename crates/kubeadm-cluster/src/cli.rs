@@ -1,4 +1,4 @@
-//! The command line: `apply`, `reset`, `status` and `kubeconfig`, each with
+//! The command line: `plan`, `apply`, `reset`, `status` and `kubeconfig`, each with
 //! `-f cluster.yaml`.
 
 use std::io::{IsTerminal, Write};
@@ -45,11 +45,33 @@ struct Common {
     connect_timeout: u64,
 }
 
+/// How `plan` prints the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// A summary of the cluster and a table of the hosts.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Makes the hosts the cluster the file describes: installs kubeadm, runs preflight
-    /// everywhere, initialises the first control plane, joins the others; hosts already
-    /// joined are left as they are.
+    /// Shows what apply would do to each host, in order (init, join, unchanged), from the
+    /// hosts' facts and the cluster's state; changes nothing.
+    Plan {
+        #[command(flatten)]
+        common: Common,
+        /// The kubeadm binary apply would install on the hosts (default: the kubeadm
+        /// beside this program, else the one on PATH).
+        #[arg(long, value_name = "FILE")]
+        kubeadm_binary: Option<PathBuf>,
+        /// The plan's format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Makes the hosts the cluster the file describes: shows the plan and, once
+    /// confirmed, installs kubeadm, runs preflight everywhere, initialises the first
+    /// control plane, joins the others; hosts already joined are left as they are.
     Apply {
         #[command(flatten)]
         common: Common,
@@ -57,6 +79,9 @@ enum Command {
         /// program, else the one on PATH).
         #[arg(long, value_name = "FILE")]
         kubeadm_binary: Option<PathBuf>,
+        /// Do not ask for confirmation of the plan.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Runs `kubeadm reset -f` on every host: workers first, then the control planes in
     /// the reverse of their join order.
@@ -143,6 +168,12 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
         Command::Apply {
             common,
             kubeadm_binary,
+            ..
+        }
+        | Command::Plan {
+            common,
+            kubeadm_binary,
+            ..
         } => (common, kubeadm_binary.clone()),
         Command::Reset { common, .. }
         | Command::Status { common }
@@ -150,8 +181,32 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
     };
     let cluster = Cluster::load(&common.file)?;
     let (s, _control) = settings(&cluster, common, binary)?;
+    if let Command::Plan { .. } = &cli.command {
+        // Standard output holds the plan alone.
+        run::progress_on_stderr();
+    }
     let report = match &cli.command {
-        Command::Apply { .. } => rt.block_on(run::apply(&cluster, &s))?,
+        Command::Plan { output, .. } => {
+            let planned = rt.block_on(run::plan(&cluster, &s))?;
+            match output {
+                Format::Text => print!("{}", planned.text(&cluster)),
+                Format::Json => println!("{:#}", planned.json(&cluster)),
+            }
+            let fails = planned.any_fails();
+            rt.block_on(planned.close());
+            return Ok(if fails { 1 } else { 0 });
+        }
+        Command::Apply { yes, .. } => {
+            let planned = rt.block_on(run::plan(&cluster, &s))?;
+            print!("{}", planned.text(&cluster));
+            if planned.changes_anything() && !yes {
+                if let Err(e) = confirm_apply(&cluster) {
+                    rt.block_on(planned.close());
+                    return Err(e);
+                }
+            }
+            rt.block_on(planned.execute(&cluster))?
+        }
         Command::Reset { yes, .. } => {
             if !yes {
                 confirm_reset(&cluster)?;
@@ -175,20 +230,36 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
     Ok(if report.any_failed() { 1 } else { 0 })
 }
 
-fn confirm_reset(c: &Cluster) -> anyhow::Result<()> {
+/// Asks `question` on the terminal; without one, fails saying that `what` needs
+/// `--yes`; an answer other than yes fails with `aborted`.
+fn confirm(what: &str, question: &str, aborted: &str) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("reset removes the cluster from all {} hosts of {}; there is no terminal to confirm it on: pass --yes", c.hosts.len(), escape::controls(&c.file));
+        anyhow::bail!("{what}; there is no terminal to confirm it on: pass --yes");
     }
-    print!(
-        "[reset] kubeadm reset -f will run on all {} hosts of {}: their cluster files, etcd data and Node state are removed. Are you sure? [y/N] ",
-        c.hosts.len(),
-        escape::controls(&c.file)
-    );
+    print!("{question} [y/N] ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     if !matches!(answer.trim(), "y" | "Y" | "yes") {
-        anyhow::bail!("reset aborted");
+        anyhow::bail!("{aborted}");
     }
     Ok(())
+}
+
+fn confirm_apply(c: &Cluster) -> anyhow::Result<()> {
+    let file = escape::controls(&c.file);
+    confirm(
+        &format!("apply changes the hosts of {file} as planned above"),
+        &format!("[apply] The hosts of {file} will be changed as planned above. Go ahead?"),
+        "apply aborted; nothing was changed",
+    )
+}
+
+fn confirm_reset(c: &Cluster) -> anyhow::Result<()> {
+    let (n, file) = (c.hosts.len(), escape::controls(&c.file));
+    confirm(
+        &format!("reset removes the cluster from all {n} hosts of {file}"),
+        &format!("[reset] kubeadm reset -f will run on all {n} hosts of {file}: their cluster files, etcd data and Node state are removed. Are you sure?"),
+        "reset aborted",
+    )
 }

@@ -10,6 +10,9 @@ use crate::ssh::{quote, Remote};
 pub struct Facts {
     /// `uname -m`.
     pub arch: String,
+    /// `uname -n`: the host's name, which kubeadm makes the Node's name (lower-cased)
+    /// unless the configuration names it.
+    pub hostname: String,
     /// Where the kubelet is installed.
     pub kubelet: Option<String>,
     /// The container runtime sockets found.
@@ -36,6 +39,7 @@ pub fn script(kubeadm_path: &str) -> String {
     format!(
         r#"K={k}
 echo "arch=$(uname -m)"
+echo "hostname=$(uname -n)"
 echo "kubelet=$(command -v kubelet 2>/dev/null)"
 for s in /run/containerd/containerd.sock /run/crio/crio.sock /run/cri-dockerd.sock; do
   if [ -S "$s" ]; then echo "runtime=$s"; fi
@@ -66,6 +70,7 @@ pub fn parse(out: &str) -> anyhow::Result<Facts> {
         let (k, v) = line.split_once('=').unwrap_or((line, ""));
         match k {
             "arch" => f.arch = v.to_string(),
+            "hostname" => f.hostname = v.to_string(),
             "kubelet" if !v.is_empty() => f.kubelet = Some(v.to_string()),
             "runtime" => f.runtimes.push(v.to_string()),
             "kubeadm" => f.kubeadm_sha256 = Some(v.to_string()),
@@ -127,8 +132,9 @@ mod tests {
 
     #[test]
     fn facts_parse_with_and_without_a_ca() {
-        let f = parse("arch=x86_64\nkubelet=\nruntime=/run/containerd/containerd.sock\nkubeadm=abc\nstate=yes\n").unwrap();
+        let f = parse("arch=x86_64\nhostname=Node-1\nkubelet=\nruntime=/run/containerd/containerd.sock\nkubeadm=abc\nstate=yes\n").unwrap();
         assert_eq!(f.arch, "x86_64");
+        assert_eq!(f.hostname, "Node-1");
         assert_eq!(f.kubelet, None);
         assert_eq!(f.runtimes, ["/run/containerd/containerd.sock"]);
         assert_eq!(f.kubeadm_sha256.as_deref(), Some("abc"));

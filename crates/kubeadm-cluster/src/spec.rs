@@ -112,6 +112,19 @@ struct Wire {
     known_hosts_file: Option<PathBuf>,
     #[serde(default)]
     parallel_joins: Option<usize>,
+    #[serde(default)]
+    manifests: Vec<String>,
+}
+
+/// An entry of `manifests:`: a YAML (or JSON) file, or a directory of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// As the file gives it.
+    pub given: String,
+    /// Where it is: relative paths are taken from the cluster file's directory.
+    pub path: PathBuf,
+    /// Its line in the cluster file.
+    pub line: Option<usize>,
 }
 
 /// A cluster file, checked.
@@ -134,6 +147,9 @@ pub struct Cluster {
     pub known_hosts_file: Option<PathBuf>,
     /// How many workers join at once.
     pub parallel_joins: usize,
+    /// The add-on manifests applied once the first control plane is up, and on every
+    /// apply.
+    pub manifests: Vec<Manifest>,
 }
 
 /// A cluster file that cannot be used: where and why.
@@ -246,6 +262,7 @@ impl Cluster {
             // ssh reads UserKnownHostsFile as a list of files separated by spaces.
             check_path(f, true).map_err(|why| at.field("knownHostsFile", why))?;
         }
+        let manifests = fields::manifests(&at, wire.manifests)?;
         Ok(Cluster {
             file: file.to_string(),
             hosts: wire.hosts,
@@ -254,6 +271,7 @@ impl Cluster {
             kubeadm_path,
             known_hosts_file: wire.known_hosts_file,
             parallel_joins,
+            manifests,
         })
     }
 
@@ -401,6 +419,24 @@ kubeadm: |
         // Both, differing: refused.
         let both = format!("{GOOD}  controlPlaneEndpoint: lb.example:6443\n");
         assert!(error(&both).contains("differs from the ClusterConfiguration's"));
+    }
+
+    #[test]
+    fn manifests_are_taken_from_the_cluster_files_directory() {
+        let with = format!("{GOOD}manifests:\n- addons/\n- /srv/cni.yaml\n");
+        let c = Cluster::parse(&with, "/etc/clusters/prod.yaml").unwrap();
+        let paths: Vec<_> = c.manifests.iter().map(|m| m.path.clone()).collect();
+        assert_eq!(
+            paths,
+            [
+                PathBuf::from("/etc/clusters/addons/"),
+                PathBuf::from("/srv/cni.yaml")
+            ]
+        );
+        assert_eq!(c.manifests[0].line, Some(16));
+        assert!(Cluster::parse(GOOD, "c.yaml").unwrap().manifests.is_empty());
+        let e = error(&format!("{GOOD}manifests:\n- \"\"\n"));
+        assert!(e.starts_with("cluster.yaml:16: manifests[0]: empty"), "{e}");
     }
 
     #[test]

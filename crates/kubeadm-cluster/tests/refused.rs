@@ -64,7 +64,8 @@ hosts:
         c.arg(command).arg("-f").arg(file);
         match command {
             "apply" => {
-                c.arg("--kubeadm-binary")
+                c.arg("--yes")
+                    .arg("--kubeadm-binary")
                     .arg(env!("CARGO_BIN_EXE_kubeadm-cluster"));
             }
             "reset" => {

@@ -234,6 +234,9 @@ pub struct Options {
     pub kubelet_health: bool,
     /// Report mirror Pods of the static Pods.
     pub mirror_pods: bool,
+    /// Report the Node Ready with this kubelet version in its status, as a running kubelet
+    /// does (`None`: the Node is registered with no status).
+    pub kubelet_version: Option<String>,
 }
 
 impl Options {
@@ -248,6 +251,7 @@ impl Options {
             etcd_log: None,
             kubelet_health: true,
             mirror_pods: true,
+            kubelet_version: None,
         }
     }
 }
@@ -265,6 +269,8 @@ struct Running {
     health: Vec<Killed>,
     etcd: Option<Killed>,
     node_registered: bool,
+    /// The kubelet version the Node's status was last reported with.
+    status_reported: Option<String>,
     /// The TLS bootstrap's CSR, once posted, with the key it was made with.
     csr: Option<(String, rcgen::KeyPair)>,
     /// The mirror Pods reported, by component, with the hash they carry.
@@ -439,6 +445,7 @@ impl NodeSim {
         let bootstrap = root.join("etc/kubernetes/bootstrap-kubelet.conf");
         if !kubelet_conf.exists() {
             r.node_registered = false;
+            r.status_reported = None;
             r.mirrors.clear();
             if bootstrap.exists() {
                 Self::bootstrap(o, r, &bootstrap, &kubelet_conf);
@@ -472,8 +479,32 @@ impl NodeSim {
                 return;
             }
         }
+        if o.kubelet_version.is_some() && r.status_reported != o.kubelet_version {
+            Self::node_status(o, r, &client);
+        }
         if o.mirror_pods {
             Self::mirror_pods(o, r, &client);
+        }
+    }
+
+    /// The Node's status as a healthy kubelet reports it: Ready, with its version.
+    fn node_status(o: &Options, r: &mut Running, client: &KubeClient) {
+        let path = format!("/api/v1/nodes/{}/status", o.node);
+        let Ok(mut node) = client.call("GET", &path, None, "application/json") else {
+            return;
+        };
+        node["status"]["nodeInfo"]["kubeletVersion"] = json!(o.kubelet_version);
+        node["status"]["conditions"] = json!([{
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "kubelet is posting ready status",
+        }]);
+        if client
+            .call("PUT", &path, Some(&node), "application/json")
+            .is_ok()
+        {
+            r.status_reported = o.kubelet_version.clone();
         }
     }
 

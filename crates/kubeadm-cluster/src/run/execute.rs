@@ -5,26 +5,33 @@ use std::sync::Arc;
 
 use super::observe::{Binary, Node};
 use super::plan::{Plan, Step};
-use super::{hide, label, redact, say, HostResult, Outcome, Report};
+use super::{cluster, hide, label, redact, say, say_as, HostResult, Outcome, Report};
 use crate::documents::{self, Secrets, Trust};
 use crate::facts;
+use crate::manifests::{self, Object};
 use crate::spec::{Cluster, Host, Role};
 use crate::ssh::{self, quote, Remote};
 
-/// Runs `plan` on `nodes` (as observed) and reports how every host ended.
+/// Runs `plan` on `nodes` (as observed), with the manifests' `objects`, and reports how
+/// every host (and the manifests) ended.
 pub(super) async fn apply(
     c: &Cluster,
     nodes: Vec<Node>,
     plan: Plan,
     binary: &Binary,
+    objects: Vec<Object>,
 ) -> anyhow::Result<Report> {
     let endpoint = documents::join_endpoint(c, &nodes[plan.primary].host);
+    let manifests = (!objects.is_empty())
+        .then(|| Outcome::Skipped("the run stopped before the first control plane was up".into()));
     let mut run = Run {
         c: Arc::new(c.clone()),
         nodes,
         pins: plan.pin.into_iter().collect(),
         secrets: None,
         endpoint,
+        objects: Arc::new(objects),
+        manifests,
     };
     for step in plan.steps {
         let next = match step {
@@ -38,13 +45,18 @@ pub(super) async fn apply(
             Step::PrepareJoins { host } => run.prepare_joins(host).await?,
             Step::JoinControlPlanes { hosts } => run.join_control_planes(&hosts).await?,
             Step::JoinWorkers { hosts } => run.join_workers(&hosts).await?,
+            Step::Manifests { host } => run.manifests(host).await,
         };
         if let Next::Stop(why) = next {
-            return Ok(stop_here(run.nodes, &why).await);
+            let mut r = stop_here(run.nodes, &why).await;
+            r.manifests = run.manifests;
+            return Ok(r);
         }
     }
     close_all(&mut run.nodes).await;
-    Ok(report(run.nodes))
+    let mut r = report(run.nodes);
+    r.manifests = run.manifests;
+    Ok(r)
 }
 
 /// After a step: on to the next, or the run ends, for the reason given.
@@ -63,6 +75,10 @@ struct Run {
     secrets: Option<Secrets>,
     /// Where joining nodes find the API server.
     endpoint: String,
+    /// The manifests' objects, in the order they are applied.
+    objects: Arc<Vec<Object>>,
+    /// How the manifests ended (`None` when there are none).
+    manifests: Option<Outcome>,
 }
 
 impl Run {
@@ -341,6 +357,54 @@ impl Run {
     }
 }
 
+impl Run {
+    /// The manifests, applied server-side from this machine through the admin
+    /// kubeconfig of the first control plane; a failure is the manifests', the run goes on.
+    async fn manifests(&mut self, primary: usize) -> Next {
+        let n = &self.nodes[primary];
+        let (Some(r), false) = (
+            n.remote.clone(),
+            n.outcome.as_ref().is_some_and(Outcome::failed),
+        ) else {
+            return Next::Go;
+        };
+        let objects = self.objects.clone();
+        say_as(
+            "manifests",
+            format_args!(
+                "applying {} object{} server-side (field manager {}) through the admin.conf of {}",
+                objects.len(),
+                if objects.len() == 1 { "" } else { "s" },
+                manifests::FIELD_MANAGER,
+                label(&n.host)
+            ),
+        );
+        let applied = async {
+            let admin = cluster::read_file(&r, cluster::ADMIN_CONF).await?;
+            tokio::task::spawn_blocking(move || {
+                let (client, _) = cluster::admin_client(&admin)?;
+                manifests::apply(&client, &objects, |o| {
+                    say_as(
+                        "manifests",
+                        format_args!("applied {} ({})", o.describe(), o.place()),
+                    )
+                })?;
+                anyhow::Ok(objects.len())
+            })
+            .await?
+        };
+        self.manifests = Some(match applied.await {
+            Ok(count) => Outcome::Applied(count),
+            Err(e) => {
+                let why = redact(&format!("{e:#}"));
+                say_as("manifests", format_args!("failed: {why}"));
+                Outcome::Failed(why)
+            }
+        });
+        Next::Go
+    }
+}
+
 /// How many hosts have failed so far.
 pub(super) fn failed(nodes: &[Node]) -> usize {
     nodes
@@ -351,6 +415,7 @@ pub(super) fn failed(nodes: &[Node]) -> usize {
 
 pub(super) fn report(nodes: Vec<Node>) -> Report {
     Report {
+        manifests: None,
         hosts: nodes
             .into_iter()
             .map(|n| HostResult {

@@ -1,6 +1,7 @@
 //! What `apply` does, decided from the hosts' facts before anything changes: a list of
-//! steps in the order they run, each naming its hosts. A host that ends before a step
-//! (it failed, or an earlier step ended it) is passed over by that step.
+//! steps in the order they run, each naming its hosts, and from them each host's action.
+//! A host that ends before a step (it failed, or an earlier step ended it) is passed over
+//! by that step.
 
 use super::observe::{same_machine, Binary, Found};
 use crate::facts::Facts;
@@ -34,6 +35,68 @@ pub(super) enum Step {
     JoinControlPlanes { hosts: Vec<usize> },
     /// These workers join, `parallelJoins` at once; one failing does not stop the others.
     JoinWorkers { hosts: Vec<usize> },
+    /// The add-on manifests are applied through the admin kubeconfig of this host, the
+    /// first control plane.
+    Manifests { host: usize },
+}
+
+/// What a plan does to one host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum Action {
+    /// `kubeadm init` makes the cluster here.
+    Init,
+    /// The host joins the cluster, as its role says.
+    Join,
+    /// Nothing is done (kubeadm may be installed).
+    Unchanged,
+    /// The host fails without anything run on it.
+    Refused,
+    /// The host is not attempted: the run stops before it.
+    Skipped,
+    /// The host could not be reached or read.
+    Unreachable,
+}
+
+impl Action {
+    /// Whether the host ends failed (or not done) when the plan runs.
+    pub(super) fn fails(self) -> bool {
+        matches!(
+            self,
+            Action::Refused | Action::Skipped | Action::Unreachable
+        )
+    }
+
+    /// Whether the host changes.
+    pub(super) fn changes(self) -> bool {
+        matches!(self, Action::Init | Action::Join)
+    }
+}
+
+/// One host's part of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct HostAction {
+    /// Its index in the file's hosts.
+    pub(super) host: usize,
+    /// What is done to it.
+    pub(super) action: Action,
+    /// Its place in the run, from 1; hosts of one number run at once (the workers).
+    /// `None` when nothing runs there.
+    pub(super) step: Option<usize>,
+    /// kubeadm is installed there first.
+    pub(super) install: bool,
+    /// Why, when it says more than the action.
+    pub(super) why: Option<String>,
+}
+
+/// The hosts' actions in the order of the run, and the place of the manifests in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Numbered {
+    /// Each host's action: those that run first, in their order, then the others in the
+    /// file's order.
+    pub(super) hosts: Vec<HostAction>,
+    /// The step the manifests are applied at, when they are.
+    pub(super) manifests: Option<usize>,
 }
 
 /// The steps of `apply`, and the cluster they build on.
@@ -47,9 +110,97 @@ pub(super) struct Plan {
     pub(super) steps: Vec<Step>,
 }
 
+impl Plan {
+    /// Each host's action, those that run first in their order, then the others in the
+    /// file's order, and the manifests' step; `reachable` says which hosts' facts were
+    /// read.
+    pub(super) fn actions(&self, reachable: &[bool]) -> Numbered {
+        let n = reachable.len();
+        let mut decided: Vec<Option<HostAction>> = vec![None; n];
+        let mut install = vec![false; n];
+        let mut rejoin = vec![false; n];
+        let mut step = 0;
+        let mut manifests = None;
+        let act = |host: usize, action: Action, step: Option<usize>, why: Option<String>| {
+            Some(HostAction {
+                host,
+                action,
+                step,
+                install: false,
+                why,
+            })
+        };
+        for s in &self.steps {
+            match s {
+                Step::Refuse { host, why } => {
+                    decided[*host] = act(*host, Action::Refused, None, Some(why.clone()))
+                }
+                Step::Install { hosts } => hosts.iter().for_each(|&i| install[i] = true),
+                Step::Stop { why } => {
+                    for (i, d) in decided.iter_mut().enumerate() {
+                        if reachable[i] && d.is_none() {
+                            *d = act(i, Action::Skipped, None, Some(why.clone()));
+                        }
+                    }
+                }
+                Step::Keep { host, why } => {
+                    decided[*host] = act(*host, Action::Unchanged, None, Some(why.to_string()))
+                }
+                Step::Rejoin { host } => rejoin[*host] = true,
+                Step::Preflight { .. } | Step::PrepareJoins { .. } => {}
+                Step::Manifests { .. } => {
+                    step += 1;
+                    manifests = Some(step);
+                }
+                Step::Init { host } => {
+                    step += 1;
+                    decided[*host] = act(*host, Action::Init, Some(step), None);
+                }
+                Step::JoinControlPlanes { hosts } | Step::JoinWorkers { hosts } => {
+                    // Control planes one at a time, workers at once.
+                    let at_once = matches!(s, Step::JoinWorkers { .. });
+                    for (k, &i) in hosts.iter().enumerate() {
+                        if k == 0 || !at_once {
+                            step += 1;
+                        }
+                        let why = rejoin[i]
+                            .then(|| "an unfinished join to this cluster: joining again".into());
+                        decided[i] = act(i, Action::Join, Some(step), why);
+                    }
+                }
+            }
+        }
+        // A host no step decides about could not be read.
+        let mut out: Vec<HostAction> = decided
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let mut a = a
+                    .or_else(|| act(i, Action::Unreachable, None, None))
+                    .expect("set");
+                a.install = install[i];
+                a
+            })
+            .collect();
+        // Stable: hosts of one step, and those outside the run, stay in the file's order.
+        out.sort_by_key(|a| a.step.unwrap_or(usize::MAX));
+        Numbered {
+            hosts: out,
+            manifests,
+        }
+    }
+}
+
 /// Plans `apply` from the hosts' `facts` (in the file's order, `None` for a host that
-/// could not be read), the cluster they show and the binary to install.
-pub(super) fn apply(c: &Cluster, facts: &[Option<&Facts>], found: &Found, binary: &Binary) -> Plan {
+/// could not be read), the cluster they show, the binary to install and whether there
+/// are manifests to apply.
+pub(super) fn apply(
+    c: &Cluster,
+    facts: &[Option<&Facts>],
+    found: &Found,
+    binary: &Binary,
+    manifests: bool,
+) -> Plan {
     let mut steps = Vec::new();
     // Hosts with nothing more to do in this run.
     let mut done: Vec<bool> = facts.iter().map(|f| f.is_none()).collect();
@@ -113,6 +264,11 @@ pub(super) fn apply(c: &Cluster, facts: &[Option<&Facts>], found: &Found, binary
         None => Step::Init { host: primary },
         Some(_) => Step::PrepareJoins { host: primary },
     });
+    // Once the first control plane is up, before the nodes join (a pod network among
+    // them lets the nodes turn Ready as they come).
+    if manifests {
+        steps.push(Step::Manifests { host: primary });
+    }
     let mut control_planes = left(Some(Role::ControlPlane));
     control_planes.retain(|&i| i != primary);
     steps.push(Step::JoinControlPlanes {
@@ -238,7 +394,7 @@ controlPlaneEndpoint: lb.example:6443
         let c = cluster();
         let facts: Vec<Option<&Facts>> = facts.iter().map(Option::as_ref).collect();
         let found = find_cluster(&c, &facts);
-        apply(&c, &facts, &found, b)
+        apply(&c, &facts, &found, b, false)
     }
 
     #[test]
@@ -264,6 +420,20 @@ controlPlaneEndpoint: lb.example:6443
                 Step::Init { host: 0 },
                 Step::JoinControlPlanes { hosts: vec![1] },
                 Step::JoinWorkers { hosts: vec![2] },
+            ]
+        );
+        let acts = p.actions(&[true, true, true, false]).hosts;
+        let seen: Vec<_> = acts
+            .iter()
+            .map(|a| (a.host, a.action, a.step, a.install))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (0, Action::Init, Some(1), true),
+                (1, Action::Join, Some(2), false),
+                (2, Action::Join, Some(3), true),
+                (3, Action::Unreachable, None, false),
             ]
         );
     }
@@ -306,6 +476,53 @@ controlPlaneEndpoint: lb.example:6443
                 Step::JoinWorkers { hosts: vec![2] },
             ]
         );
+        // The joins in their order, then the hosts nothing runs on, in the file's order.
+        let acts = p.actions(&[true; 4]).hosts;
+        let seen: Vec<_> = acts.iter().map(|a| (a.host, a.action, a.step)).collect();
+        assert_eq!(
+            seen,
+            [
+                (0, Action::Join, Some(1)),
+                (2, Action::Join, Some(2)),
+                (1, Action::Unchanged, None),
+                (3, Action::Refused, None),
+            ]
+        );
+        assert_eq!(
+            acts[1].why.as_deref(),
+            Some("an unfinished join to this cluster: joining again")
+        );
+        assert_eq!(acts[2].why.as_deref(), Some("the cluster exists here"));
+        assert!(acts.iter().any(|a| a.action.changes()));
+        assert!(acts[3].action.fails() && !acts[2].action.fails());
+    }
+
+    #[test]
+    fn manifests_are_applied_once_the_first_control_plane_is_up_before_the_joins() {
+        let c = cluster();
+        let fresh = host("x86_64", true);
+        let facts = [Some(&fresh), Some(&fresh), Some(&fresh), Some(&fresh)];
+        let found = find_cluster(&c, &facts);
+        let p = apply(&c, &facts, &found, &binary(None), true);
+        let at = |want: &Step| p.steps.iter().position(|s| s == want).unwrap();
+        let manifests = at(&Step::Manifests { host: 0 });
+        assert_eq!(manifests, at(&Step::Init { host: 0 }) + 1);
+        assert!(manifests < at(&Step::JoinControlPlanes { hosts: vec![1] }));
+        let n = p.actions(&[true; 4]);
+        assert_eq!(n.manifests, Some(2));
+        let steps: Vec<_> = n.hosts.iter().map(|a| (a.host, a.step)).collect();
+        assert_eq!(
+            steps,
+            [(0, Some(1)), (1, Some(3)), (2, Some(4)), (3, Some(4))]
+        );
+        // An existing cluster with nothing to join: the manifests are the only step.
+        let joined = pinned(host("x86_64", true), "ours", true, true);
+        let worker = pinned(host("x86_64", true), "ours", true, false);
+        let facts = [Some(&joined), Some(&joined), Some(&worker), Some(&worker)];
+        let found = find_cluster(&c, &facts);
+        let n = apply(&c, &facts, &found, &binary(None), true).actions(&[true; 4]);
+        assert_eq!(n.manifests, Some(1));
+        assert!(n.hosts.iter().all(|a| a.action == Action::Unchanged));
     }
 
     #[test]
@@ -349,6 +566,14 @@ controlPlaneEndpoint: lb.example:6443
                 },
             ]
         );
+        let acts = p.actions(&[false, true, false, false]).hosts;
+        assert_eq!(acts[1].action, Action::Skipped);
+        assert_eq!(
+            acts[1].why.as_deref(),
+            Some("the first control plane cp-1 cannot be reached")
+        );
+        assert_eq!(acts[0].action, Action::Unreachable);
+        assert!(acts.iter().all(|a| a.step.is_none()));
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub enum Outcome {
     Reset,
     /// Reachable and read (status).
     Reported(String),
+    /// This many objects applied (the manifests).
+    Applied(usize),
     /// Not attempted, and why.
     Skipped(String),
     /// Failed, and why.
@@ -37,6 +39,7 @@ impl Outcome {
             Outcome::Unchanged => "unchanged",
             Outcome::Reset => "reset",
             Outcome::Reported(s) => s,
+            Outcome::Applied(_) => "applied",
             Outcome::Skipped(_) => "skipped",
             Outcome::Failed(_) => "FAILED",
         }
@@ -61,12 +64,15 @@ pub struct HostResult {
 pub struct Report {
     /// The hosts in the file's order.
     pub hosts: Vec<HostResult>,
+    /// How the manifests ended, when the run had some to apply.
+    pub manifests: Option<Outcome>,
 }
 
 impl Report {
     /// Whether any host failed.
     pub fn any_failed(&self) -> bool {
         self.hosts.iter().any(|h| h.outcome.failed())
+            || self.manifests.as_ref().is_some_and(Outcome::failed)
     }
 
     /// The summary table, with the reasons of failed and skipped hosts below it (what
@@ -89,10 +95,20 @@ impl Report {
                 h.elapsed.as_secs_f64()
             ));
         }
-        for h in &self.hosts {
-            match &h.outcome {
-                Outcome::Failed(why) => s.push_str(&format!("\n{} failed: {why}\n", h.label)),
-                Outcome::Skipped(why) => s.push_str(&format!("\n{} skipped: {why}\n", h.label)),
+        match &self.manifests {
+            Some(Outcome::Applied(n)) => s.push_str(&format!(
+                "\nmanifests: {n} object{} applied\n",
+                if *n == 1 { "" } else { "s" }
+            )),
+            Some(o) => s.push_str(&format!("\nmanifests: {}\n", o.word())),
+            None => {}
+        }
+        let manifests = self.manifests.as_ref().map(|o| ("manifests", o));
+        let hosts = self.hosts.iter().map(|h| (h.label.as_str(), &h.outcome));
+        for (who, outcome) in hosts.chain(manifests) {
+            match outcome {
+                Outcome::Failed(why) => s.push_str(&format!("\n{who} failed: {why}\n")),
+                Outcome::Skipped(why) => s.push_str(&format!("\n{who} skipped: {why}\n")),
                 _ => {}
             }
         }
@@ -121,6 +137,7 @@ mod tests {
                     elapsed: Duration::ZERO,
                 },
             ],
+            manifests: None,
         };
         assert!(r.any_failed());
         let t = r.table();
@@ -136,6 +153,34 @@ mod tests {
     }
 
     #[test]
+    fn the_manifests_have_a_line_of_their_own_and_fail_the_run() {
+        let host = HostResult {
+            label: "cp-1".into(),
+            role: Role::ControlPlane,
+            outcome: Outcome::Unchanged,
+            elapsed: Duration::ZERO,
+        };
+        let mut r = Report {
+            hosts: vec![host],
+            manifests: Some(Outcome::Applied(2)),
+        };
+        assert!(!r.any_failed());
+        assert!(
+            r.table().ends_with("\nmanifests: 2 objects applied\n"),
+            "{}",
+            r.table()
+        );
+        r.manifests = Some(Outcome::Failed("a.yaml:3: ConfigMap x: forbidden".into()));
+        assert!(r.any_failed());
+        let t = r.table();
+        assert!(t.contains("\nmanifests: FAILED\n"), "{t}");
+        assert!(
+            t.ends_with("\nmanifests failed: a.yaml:3: ConfigMap x: forbidden\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
     fn what_a_host_said_reaches_the_table_escaped() {
         let r = Report {
             hosts: vec![HostResult {
@@ -146,6 +191,7 @@ mod tests {
                 ),
                 elapsed: Duration::ZERO,
             }],
+            manifests: None,
         };
         let t = r.table();
         assert!(

@@ -8,7 +8,8 @@ use std::path::Path;
 use kubeadm::config::documents::Documents;
 
 use super::{
-    Host, SpecError, DEFAULT_KUBEADM_PATH, DEFAULT_PARALLEL_JOINS, MAX_HOSTS, MAX_PARALLEL_JOINS,
+    Host, Manifest, SpecError, DEFAULT_KUBEADM_PATH, DEFAULT_PARALLEL_JOINS, MAX_HOSTS,
+    MAX_PARALLEL_JOINS,
 };
 use crate::address;
 
@@ -301,6 +302,30 @@ pub(super) fn kubeadm_path(at: &Fields<'_>, given: Option<String>) -> Result<Str
         ));
     }
     Ok(path)
+}
+
+/// The `manifests:` entries, each a path relative to the cluster file's directory (or
+/// absolute).
+pub(super) fn manifests(at: &Fields<'_>, given: Vec<String>) -> Result<Vec<Manifest>, SpecError> {
+    let base = Path::new(at.file).parent().unwrap_or(Path::new(""));
+    given
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let field = format!("manifests[{i}]");
+            check_path(Path::new(&m), false).map_err(|why| {
+                at.field(
+                    &field,
+                    format!("{why} (a YAML file or a directory of them, relative to this file)"),
+                )
+            })?;
+            Ok(Manifest {
+                path: base.join(&m),
+                line: at.line(&field),
+                given: m,
+            })
+        })
+        .collect()
 }
 
 fn is_dns_subdomain(s: &str) -> bool {

@@ -180,6 +180,7 @@ exec /usr/sbin/sshd -D -e -f {d}/ssh/sshd_config
         opts.netns = Some(ns.clone());
         opts.etcd = control_plane;
         opts.etcd_log = Some(dir.join("etcd.log"));
+        opts.kubelet_version = Some(KUBELET_VERSION.into());
         let mut h = TestHost {
             netns: ns,
             addr,
@@ -319,6 +320,10 @@ impl TestHost {
     }
 }
 
+/// The kubelet version the test hosts' Nodes report (the cluster files' Kubernetes
+/// version).
+pub const KUBELET_VERSION: &str = "v1.37.1";
+
 /// The host checks a test host cannot pass (no kubelet or runtime installed, no systemd).
 pub const HOST_CHECKS: &str = nodesim::HOST_CHECKS;
 
@@ -356,7 +361,7 @@ pub fn cluster_file(net: &Net, hosts: &[(&TestHost, &str)], endpoint: Option<&st
   ---
   apiVersion: kubeadm.k8s.io/v1beta4
   kind: ClusterConfiguration
-  kubernetesVersion: v1.37.1
+  kubernetesVersion: {KUBELET_VERSION}
   ---
   apiVersion: kubeadm.k8s.io/v1beta4
   kind: JoinConfiguration
@@ -408,4 +413,44 @@ pub fn nodes_of(cp: &TestHost) -> Vec<String> {
         names.sort();
         names
     })
+}
+
+/// Every file of a test host (its private directories and the overlays' upper
+/// directories): path, mode, size, modification time and a hash of the content, to
+/// tell whether anything on the host changed.
+pub fn files_of(h: &TestHost) -> std::collections::BTreeMap<PathBuf, String> {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::MetadataExt;
+    fn walk(dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            let mut what = format!(
+                "{:o} {} {}.{}",
+                m.mode(),
+                m.len(),
+                m.mtime(),
+                m.mtime_nsec()
+            );
+            if m.is_dir() {
+                walk(&p, out);
+            } else if m.is_file() {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                std::fs::read(&p).unwrap_or_default().hash(&mut hasher);
+                what.push_str(&format!(" {:x}", hasher.finish()));
+            } else if m.file_type().is_symlink() {
+                what.push_str(&format!(" -> {:?}", std::fs::read_link(&p).ok()));
+            }
+            out.insert(p, what);
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(&h.root(), &mut out);
+    walk(&h.dir.join("upper"), &mut out);
+    out
 }
