@@ -335,7 +335,7 @@ fn ha_with_external_etcd() {
     ] {
         assert!(cmd.contains(&flag.to_string()), "{flag} missing: {cmd:?}");
     }
-    // A repeated extraArg stays repeated, sorted by value.
+    // A repeated extraArg stays repeated, in the order written.
     let ciphers: Vec<_> = cmd
         .iter()
         .filter(|a| a.starts_with("--tls-cipher-suites="))
@@ -343,8 +343,8 @@ fn ha_with_external_etcd() {
     assert_eq!(
         ciphers,
         [
-            "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-            "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+            "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
         ]
     );
     assert_eq!(
@@ -410,6 +410,58 @@ fn ha_with_external_etcd() {
         Some("unix:///run/crio/crio.sock")
     );
     assert!(read(root.path(), "/var/lib/kubelet/kubeadm-flags.env").contains("--node-ip=10.0.0.21"));
+}
+
+/// The first `--service-account-issuer` signs the tokens, the others are only accepted: the
+/// user's order must survive. Upstream (#135400) sorts kubeadm's defaults, drops those the user
+/// overrides, and appends the user's flags as written.
+#[test]
+fn extra_args_keep_their_order_after_the_sorted_defaults() {
+    let config = format!(
+        "{DEFAULT_CONFIG}\
+apiServer:
+  extraArgs:
+  - name: service-account-issuer
+    value: https://oidc.example.com
+  - name: audit-log-maxage
+    value: \"30\"
+  - name: service-account-issuer
+    value: https://kubernetes.default.svc.cluster.local
+etcd:
+  local:
+    extraArgs:
+    - name: quota-backend-bytes
+      value: \"8589934592\"
+    - name: auto-compaction-retention
+      value: \"8\"
+"
+    );
+    let (root, _work) = generate(&config);
+    let api = command_of(&manifest(root.path(), "kube-apiserver"));
+    let user = [
+        "--service-account-issuer=https://oidc.example.com",
+        "--audit-log-maxage=30",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    ];
+    assert_eq!(&api[api.len() - user.len()..], user, "{api:?}");
+    let defaults = &api[1..api.len() - user.len()];
+    let mut sorted = defaults.to_vec();
+    sorted.sort();
+    assert_eq!(defaults, sorted, "kubeadm's own flags stay sorted");
+    assert!(
+        !defaults
+            .iter()
+            .any(|a| a.starts_with("--service-account-issuer=")),
+        "the user's flags replace kubeadm's issuer: {api:?}"
+    );
+    let etcd = command_of(&manifest(root.path(), "etcd"));
+    assert_eq!(
+        &etcd[etcd.len() - 2..],
+        [
+            "--quota-backend-bytes=8589934592",
+            "--auto-compaction-retention=8"
+        ]
+    );
 }
 
 #[test]
