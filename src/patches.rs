@@ -26,17 +26,20 @@ pub enum Target {
     KubeletConfiguration,
     /// The CoreDNS Deployment.
     CorednsDeployment,
+    /// The kube-proxy DaemonSet (upstream since #138090).
+    KubeProxyDaemonset,
 }
 
 impl Target {
     /// Every target, as upstream lists them.
-    pub const ALL: [Target; 6] = [
+    pub const ALL: [Target; 7] = [
         Target::KubeApiserver,
         Target::KubeControllerManager,
         Target::KubeScheduler,
         Target::Etcd,
         Target::KubeletConfiguration,
         Target::CorednsDeployment,
+        Target::KubeProxyDaemonset,
     ];
 
     /// The name a patch file starts with.
@@ -48,6 +51,7 @@ impl Target {
             Target::Etcd => "etcd",
             Target::KubeletConfiguration => "kubeletconfiguration",
             Target::CorednsDeployment => "corednsdeployment",
+            Target::KubeProxyDaemonset => "kubeproxydaemonset",
         }
     }
 
@@ -57,7 +61,7 @@ impl Target {
     }
 
     /// Whether the target is a Kubernetes object whose lists merge by key in a strategic
-    /// patch (a Pod or a Deployment); a plain configuration's lists are replaced.
+    /// patch (a Pod, Deployment or DaemonSet); a plain configuration's lists are replaced.
     fn has_merge_keys(self) -> bool {
         !matches!(self, Target::KubeletConfiguration)
     }
@@ -385,6 +389,14 @@ mod tests {
         assert_eq!(
             parse_name("kubeletconfiguration+json.yaml").unwrap(),
             Some((Target::KubeletConfiguration, PatchType::Json))
+        );
+        assert_eq!(
+            parse_name("kubeproxydaemonset0+json.json").unwrap(),
+            Some((Target::KubeProxyDaemonset, PatchType::Json))
+        );
+        assert_eq!(
+            parse_name("corednsdeployment.yaml").unwrap(),
+            Some((Target::CorednsDeployment, PatchType::Strategic))
         );
         assert_eq!(parse_name("README.md").unwrap(), None);
         assert_eq!(parse_name("kube-proxy.yaml").unwrap(), None);
