@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kubeadm::config::documents::{parse, Documents};
+use kubeadm::config::documents::{parse, parse_with, Documents, Strictness};
 use kubeadm::config::print::{migrate, validate};
 use kubeadm::config::{
     default_cluster, default_init, default_join, default_reset, default_upgrade,
@@ -281,7 +281,8 @@ fn bad_configurations_name_the_field() {
     assert!(BAD.len() >= 50);
     for (yaml, want) in BAD {
         let yaml = yaml.replace("CLUSTER\n", CLUSTER).replace("INIT\n", INIT);
-        let err = match parse(&yaml, "f.yaml") {
+        // As `config validate` reads a file: strictly.
+        let err = match parse_with(&yaml, "f.yaml", Strictness::Strict) {
             Err(e) => e.to_string(),
             Ok(docs) => format!(
                 "{:#}",
@@ -450,4 +451,66 @@ fn what_upstream_accepts_validates_with_a_warning() {
             "one warning, printed once:\n{yaml}\n{err}"
         );
     }
+}
+
+/// Upstream decodes with strict=false everywhere but `config validate` and `config
+/// migrate`: a field it does not know (sealos writes v1beta3's `discovery.timeout` into its
+/// v1beta4 files) is a warning elsewhere, and those two refuse it, component
+/// configurations included.
+#[test]
+fn unknown_fields_warn_except_in_validate_and_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sealos.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.0.2.10\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\nimageRepository: registry.example\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  timeout: 5m0s\n  bootstrapToken:\n    apiServerEndpoint: 192.0.2.10:6443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\n---\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\nmaxPod: 3\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+            .args(args)
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["config", "images", "list", "--config"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("registry.example/kube-apiserver:v1.37.1"),
+        "the file was read"
+    );
+    for warning in [
+        "Kind:\"JoinConfiguration\"}: strict decoding error: unknown field \"discovery.timeout\"",
+        "Kind:\"KubeletConfiguration\"}: strict decoding error: unknown field \"maxPod\"",
+    ] {
+        assert_eq!(err.matches(warning).count(), 1, "{err}");
+    }
+    assert!(!err.contains("0123456789"), "{err}");
+    for command in [
+        &["config", "validate", "--config"][..],
+        &["config", "migrate", "--old-config"][..],
+    ] {
+        let o = run(command);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{command:?}: {err}");
+        assert!(
+            err.contains(
+                "sealos.yaml:14: JoinConfiguration: discovery.timeout: unknown field `timeout`"
+            ),
+            "{command:?}: {err}"
+        );
+    }
+    // Without the kubeadm field, the kubelet's is refused in turn.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("  timeout: 5m0s\n", "");
+    std::fs::write(&file, text).unwrap();
+    let o = run(&["config", "validate", "--config"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("sealos.yaml:22: KubeletConfiguration: maxPod: unknown field;"),
+        "{err}"
+    );
 }

@@ -2,6 +2,7 @@
 //! (`kubeadm.k8s.io/v1beta4`, `v1beta3`) convert into these; command-line flags are applied
 //! on top, then defaults, then validation.
 
+pub mod componentfields;
 mod defaults;
 pub mod documents;
 pub mod join;
@@ -23,8 +24,18 @@ pub fn load_file(
     host: &dyn crate::host::Host,
     path: &std::path::Path,
 ) -> anyhow::Result<documents::Documents> {
+    load_file_with(host, path, documents::Strictness::Lenient)
+}
+
+/// As [`load_file`], with unknown fields errors when `strictness` says so (upstream's
+/// `config validate` and `config migrate`).
+pub fn load_file_with(
+    host: &dyn crate::host::Host,
+    path: &std::path::Path,
+    strictness: documents::Strictness,
+) -> anyhow::Result<documents::Documents> {
     let text = read_user_file(host, path)?;
-    let docs = documents::parse(&text, &path.display().to_string())?;
+    let docs = documents::parse_with(&text, &path.display().to_string(), strictness)?;
     for w in &docs.warnings {
         eprintln!("{}", crate::output::bounded(w));
     }
