@@ -68,6 +68,9 @@ pub struct MigrateArgs {
 /// Flags of `kubeadm config validate`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
+    /// Allow validation of deprecated APIs.
+    #[arg(long)]
+    pub allow_deprecated_api: bool,
     /// Allow validation of experimental, unreleased APIs.
     #[arg(long)]
     pub allow_experimental_api: bool,
@@ -221,7 +224,9 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
                 super::usage_error("the --old-config flag is mandatory: the file to convert")
             })?;
             let host = super::real_host(global);
-            let text = print::migrate(&load_file_with(host.as_ref(), &old, Strictness::Strict)?)?;
+            // Upstream's MigrateOldConfig reads deprecated versions without a warning.
+            let docs = load_file_with(host.as_ref(), &old, Strictness::Strict, false)?;
+            let text = print::migrate(&docs)?;
             match m.new_config {
                 Some(path) => host
                     .write_file(
@@ -243,6 +248,7 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
                 super::real_host(global).as_ref(),
                 &path,
                 Strictness::Strict,
+                !v.allow_deprecated_api,
             )?)?;
             println!("ok");
             Ok(())

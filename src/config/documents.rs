@@ -29,8 +29,11 @@ pub struct Documents {
     pub kubelet: Option<serde_yaml_ng::Mapping>,
     /// `KubeProxyConfiguration`, kept whole.
     pub kube_proxy: Option<serde_yaml_ng::Mapping>,
-    /// Things worth telling the user (deprecated versions, ignored documents).
+    /// Things worth telling the user (ignored documents and fields).
     pub warnings: Vec<String>,
+    /// Warnings that the file uses a deprecated API version; kept apart because `config
+    /// migrate`, and `config validate --allow-deprecated-api`, do not print them.
+    pub deprecated: Vec<String>,
     /// True when a document used v1beta3.
     pub from_v1beta3: bool,
     /// Where each document came from, to point validation errors at their lines.
@@ -490,6 +493,14 @@ pub fn parse_with(
                     "your configuration file uses an old or unknown API spec: {v:?} (kind: {k:?}); kubeadm-rs reads kubeadm.k8s.io/v1beta4 and kubeadm.k8s.io/v1beta3. Convert older files with the kubeadm release that still reads them ('kubeadm config migrate')"
                 )));
             }
+            // `config validate` and `config migrate` refuse a kind no scheme knows, as
+            // upstream's validateKnownGVKs.
+            (v, k) if mode.strictness == Strictness::Strict => {
+                return Err(err(format!(
+                    "unknown configuration APIs: []schema.GroupVersionKind{{{}}}",
+                    go_gvk(v, k)
+                )))
+            }
             (v, k) => docs.warnings.push(format!(
                 "[config] WARNING: Ignored configuration document with GroupVersionKind {v}, Kind={k} ({file}:{})",
                 chunk.first_line
@@ -509,7 +520,7 @@ pub fn parse_with(
     }
     docs.warnings.extend(mode.warnings);
     if docs.from_v1beta3 {
-        docs.warnings.push(format!(
+        docs.deprecated.push(format!(
             "[config] WARNING: {file} uses the deprecated API version kubeadm.k8s.io/v1beta3; 'kubeadm config migrate --old-config {file} --new-config new.yaml' writes the same configuration as kubeadm.k8s.io/v1beta4"
         ));
     }

@@ -24,19 +24,22 @@ pub fn load_file(
     host: &dyn crate::host::Host,
     path: &std::path::Path,
 ) -> anyhow::Result<documents::Documents> {
-    load_file_with(host, path, documents::Strictness::Lenient)
+    load_file_with(host, path, documents::Strictness::Lenient, true)
 }
 
 /// As [`load_file`], with unknown fields errors when `strictness` says so (upstream's
-/// `config validate` and `config migrate`).
+/// `config validate` and `config migrate`), and the deprecated-API warning printed only
+/// when `show_deprecated`.
 pub fn load_file_with(
     host: &dyn crate::host::Host,
     path: &std::path::Path,
     strictness: documents::Strictness,
+    show_deprecated: bool,
 ) -> anyhow::Result<documents::Documents> {
     let text = read_user_file(host, path)?;
     let docs = documents::parse_with(&text, &path.display().to_string(), strictness)?;
-    for w in &docs.warnings {
+    let deprecated = docs.deprecated.iter().filter(|_| show_deprecated);
+    for w in docs.warnings.iter().chain(deprecated) {
         eprintln!("{}", crate::output::bounded(w));
     }
     Ok(docs)
