@@ -103,6 +103,10 @@ pub struct PatchSet {
     patches: Vec<Patch>,
     /// Files whose names name no target or have another extension; upstream ignores them.
     pub ignored: Vec<PathBuf>,
+    /// Whether applying says nothing: for a look at what would be written (preflight's
+    /// comparison with the files on disk), so that "[patches] Applied patch" is printed
+    /// once per patch, when the patched object is written.
+    quiet: bool,
 }
 
 /// Splits a file name into target, patch type and extension; `Ok(None)` for a file that
@@ -202,6 +206,12 @@ impl PatchSet {
         Ok(set)
     }
 
+    /// The same patches, applied without a word.
+    pub fn quiet(mut self) -> PatchSet {
+        self.quiet = true;
+        self
+    }
+
     /// Whether any patch applies to `target`.
     pub fn has(&self, target: Target) -> bool {
         self.patches.iter().any(|p| p.target == target)
@@ -224,11 +234,13 @@ impl PatchSet {
                 PatchType::Merge => json_patch::merge(&mut doc, &p.body),
                 PatchType::Strategic => strategic_merge(&mut doc, &p.body, target.has_merge_keys()),
             }
-            println!(
-                "[patches] Applied patch of type {:?} to target {:?}",
-                p.kind.media_type(),
-                target.name()
-            );
+            if !self.quiet {
+                println!(
+                    "[patches] Applied patch of type {:?} to target {:?}",
+                    p.kind.media_type(),
+                    target.name()
+                );
+            }
         }
         Ok(doc)
     }

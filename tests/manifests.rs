@@ -727,3 +727,45 @@ etcd:
     let etcd = command_of(&manifest(root.path(), "etcd"));
     assert!(etcd.contains(&"--quota-backend-bytes=8589934592".to_string()));
 }
+
+/// What `kubeadm init` says about patches and ignored documents, as upstream: each patch is
+/// applied once and said once (preflight only compares what it would write), a file the
+/// patches directory cannot use is named once, and a document `init` does not read is
+/// named with upstream's warning.
+#[test]
+fn init_says_each_patch_and_each_ignored_document_once() {
+    let root = root_with_patches(&[
+        ("kube-scheduler.yaml", "spec:\n  priority: 7\n"),
+        ("kubeletconfiguration+merge.yaml", "maxPods: 42\n"),
+        ("README.md", "not a patch\n"),
+    ]);
+    let text = DEFAULT_CONFIG.replacen(
+        "nodeRegistration:",
+        "patches:\n  directory: /patches\nnodeRegistration:",
+        1,
+    ) + "---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: 192.0.2.10:6443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\n";
+    let cfg = write_config(root.path(), &text);
+    let o = kubeadm(root.path(), &["init", "--config", &cfg, "--dry-run"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out}{err}");
+    let applied: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("[patches] Applied patch"))
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            "[patches] Applied patch of type \"application/strategic-merge-patch+json\" to target \"kube-scheduler\"",
+            "[patches] Applied patch of type \"application/merge-patch+json\" to target \"kubeletconfiguration\"",
+        ],
+        "{out}"
+    );
+    assert_eq!(err.matches("README.md").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("[config] WARNING: Ignored configuration document with GroupVersionKind kubeadm.k8s.io/v1beta4, Kind=JoinConfiguration (/kubeadm.yaml:15)").count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("0123456789abcdef"), "{err}");
+}

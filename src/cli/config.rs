@@ -129,7 +129,7 @@ pub struct ImagesPullArgs {
 
 /// Runs a `kubeadm config` subcommand.
 pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
-    use crate::config::documents::Strictness;
+    use crate::config::documents::{Reader, Strictness};
     use crate::config::{load_file_with, print};
     match args.command {
         ConfigCommand::Images(ImagesCommand::List(a)) => {
@@ -225,7 +225,13 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
             })?;
             let host = super::real_host(global);
             // Upstream's MigrateOldConfig reads deprecated versions without a warning.
-            let docs = load_file_with(host.as_ref(), &old, Strictness::Strict, false)?;
+            let docs = load_file_with(
+                host.as_ref(),
+                &old,
+                Strictness::Strict,
+                false,
+                Reader::ValidateOrMigrate,
+            )?;
             let text = print::migrate(&docs)?;
             match m.new_config {
                 Some(path) => host
@@ -249,6 +255,7 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
                 &path,
                 Strictness::Strict,
                 !v.allow_deprecated_api,
+                Reader::ValidateOrMigrate,
             )?)?;
             println!("ok");
             Ok(())

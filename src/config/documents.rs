@@ -45,6 +45,8 @@ pub struct Documents {
 pub struct Source {
     /// The file as the user named it.
     pub file: String,
+    /// The document's apiVersion.
+    pub api_version: String,
     /// The document's kind.
     pub kind: String,
     /// The line the document starts on.
@@ -58,6 +60,7 @@ impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Source")
             .field("file", &self.file)
+            .field("api_version", &self.api_version)
             .field("kind", &self.kind)
             .field("first_line", &self.first_line)
             .field("text", &format_args!("<{} bytes>", self.text.len()))
@@ -65,7 +68,72 @@ impl std::fmt::Debug for Source {
     }
 }
 
+/// Which command reads a file, for the documents it ignores: upstream's loaders each warn
+/// about the kinds they skip, in their own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// `init`, its phases, and every command built on an InitConfiguration (`config
+    /// images`, `certs`, `kubeconfig`, `token`): kinds other than Init/ClusterConfiguration,
+    /// except component configurations.
+    Init,
+    /// `join`: other kinds are skipped silently.
+    Join,
+    /// `reset`: every kind other than ResetConfiguration.
+    Reset,
+    /// `upgrade`: every kind other than UpgradeConfiguration.
+    Upgrade,
+    /// `config validate` and `config migrate`: each kind present is read by its own loader
+    /// (Init/Cluster, Join, Reset, Upgrade, in that order), each warning in its way.
+    ValidateOrMigrate,
+}
+
 impl Documents {
+    /// Upstream's warning for each document `reader` ignores, in upstream's words, with the
+    /// document's place in the file.
+    pub fn ignored_by(&self, reader: Reader) -> Vec<String> {
+        let has = |kind: &str| self.sources.iter().any(|s| s.kind == kind);
+        let passes: Vec<Reader> = match reader {
+            Reader::ValidateOrMigrate => [
+                (
+                    has("InitConfiguration") || has("ClusterConfiguration"),
+                    Reader::Init,
+                ),
+                (has("ResetConfiguration"), Reader::Reset),
+                (has("UpgradeConfiguration"), Reader::Upgrade),
+            ]
+            .into_iter()
+            .filter_map(|(present, r)| present.then_some(r))
+            .collect(),
+            other => vec![other],
+        };
+        let mut out = Vec::new();
+        for pass in passes {
+            for s in &self.sources {
+                let component = [KUBELET_API_VERSION, KUBE_PROXY_API_VERSION]
+                    .iter()
+                    .any(|v| v.split('/').next() == s.api_version.split('/').next());
+                let ignored = match pass {
+                    Reader::Init => {
+                        !matches!(
+                            s.kind.as_str(),
+                            "InitConfiguration" | "ClusterConfiguration"
+                        ) && !component
+                    }
+                    Reader::Join | Reader::ValidateOrMigrate => false,
+                    Reader::Reset => s.kind != "ResetConfiguration",
+                    Reader::Upgrade => s.kind != "UpgradeConfiguration",
+                };
+                if ignored {
+                    out.push(format!(
+                        "[config] WARNING: Ignored configuration document with GroupVersionKind {}, Kind={} ({}:{})",
+                        s.api_version, s.kind, s.file, s.first_line
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// Adds the file and line to each validation error whose field is written in a
     /// document of this file.
     pub fn locate(
@@ -430,6 +498,7 @@ pub fn parse_with(
         let m = &mut mode;
         docs.sources.push(Source {
             file: file.into(),
+            api_version: api_version.clone(),
             kind: kind.clone(),
             first_line: chunk.first_line,
             text: chunk.text.to_string(),
@@ -444,7 +513,9 @@ pub fn parse_with(
             (v1beta4::API_VERSION, "ClusterConfiguration") => {
                 put(&mut docs.cluster, file, &chunk, &kind, twice, m)?
             }
-            (v1beta4::API_VERSION, "JoinConfiguration") => put(&mut docs.join, file, &chunk, &kind, twice, m)?,
+            (v1beta4::API_VERSION, "JoinConfiguration") => {
+                put(&mut docs.join, file, &chunk, &kind, twice, m)?
+            }
             (v1beta4::API_VERSION, "ResetConfiguration") => {
                 put(&mut docs.reset, file, &chunk, &kind, twice, m)?
             }
@@ -501,10 +572,8 @@ pub fn parse_with(
                     go_gvk(v, k)
                 )))
             }
-            (v, k) => docs.warnings.push(format!(
-                "[config] WARNING: Ignored configuration document with GroupVersionKind {v}, Kind={k} ({file}:{})",
-                chunk.first_line
-            )),
+            // Ignored; which command warns about it, and how, is `Documents::ignored_by`.
+            _ => {}
         }
     }
     if let Some(init) = v1beta3_init {
@@ -626,6 +695,38 @@ mod tests {
     }
 
     #[test]
+    fn each_reader_warns_about_what_it_ignores_as_upstream() {
+        let text = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  file:\n    kubeConfigPath: /x\n---\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ResetConfiguration\n";
+        let d = parse(text, "k.yaml").unwrap();
+        let gvk = |v: &str, k: &str, line: usize| {
+            format!("[config] WARNING: Ignored configuration document with GroupVersionKind {v}, Kind={k} (k.yaml:{line})")
+        };
+        let join = gvk("kubeadm.k8s.io/v1beta4", "JoinConfiguration", 4);
+        let reset = gvk("kubeadm.k8s.io/v1beta4", "ResetConfiguration", 13);
+        let cluster = gvk("kubeadm.k8s.io/v1beta4", "ClusterConfiguration", 1);
+        let kubelet = gvk("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration", 10);
+        assert_eq!(d.ignored_by(Reader::Init), [join.clone(), reset.clone()]);
+        assert!(d.ignored_by(Reader::Join).is_empty());
+        assert_eq!(
+            d.ignored_by(Reader::Reset),
+            [cluster.clone(), join.clone(), kubelet.clone()]
+        );
+        assert_eq!(
+            d.ignored_by(Reader::Upgrade),
+            [
+                cluster.clone(),
+                join.clone(),
+                kubelet.clone(),
+                reset.clone()
+            ]
+        );
+        assert_eq!(
+            d.ignored_by(Reader::ValidateOrMigrate),
+            [join.clone(), reset, cluster, join, kubelet]
+        );
+    }
+
+    #[test]
     fn kinds_and_versions() {
         let e = parse(
             "apiVersion: kubeadm.k8s.io/v1beta2\nkind: InitConfiguration\n",
@@ -645,8 +746,8 @@ mod tests {
         let e = parse("foo: bar\n", "f").unwrap_err();
         assert!(e.message.contains("without apiVersion and kind"), "{e}");
         let d = parse("apiVersion: example.com/v1\nkind: Thing\n", "f").unwrap();
-        assert!(d.warnings[0].contains(
-            "Ignored configuration document with GroupVersionKind example.com/v1, Kind=Thing"
+        assert!(d.ignored_by(Reader::Init)[0].contains(
+            "Ignored configuration document with GroupVersionKind example.com/v1, Kind=Thing (f:1)"
         ));
     }
 }
