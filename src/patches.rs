@@ -26,17 +26,20 @@ pub enum Target {
     KubeletConfiguration,
     /// The CoreDNS Deployment.
     CorednsDeployment,
+    /// The kube-proxy DaemonSet (upstream since #138090).
+    KubeProxyDaemonset,
 }
 
 impl Target {
     /// Every target, as upstream lists them.
-    pub const ALL: [Target; 6] = [
+    pub const ALL: [Target; 7] = [
         Target::KubeApiserver,
         Target::KubeControllerManager,
         Target::KubeScheduler,
         Target::Etcd,
         Target::KubeletConfiguration,
         Target::CorednsDeployment,
+        Target::KubeProxyDaemonset,
     ];
 
     /// The name a patch file starts with.
@@ -48,6 +51,7 @@ impl Target {
             Target::Etcd => "etcd",
             Target::KubeletConfiguration => "kubeletconfiguration",
             Target::CorednsDeployment => "corednsdeployment",
+            Target::KubeProxyDaemonset => "kubeproxydaemonset",
         }
     }
 
@@ -57,7 +61,7 @@ impl Target {
     }
 
     /// Whether the target is a Kubernetes object whose lists merge by key in a strategic
-    /// patch (a Pod or a Deployment); a plain configuration's lists are replaced.
+    /// patch (a Pod, Deployment or DaemonSet); a plain configuration's lists are replaced.
     fn has_merge_keys(self) -> bool {
         !matches!(self, Target::KubeletConfiguration)
     }
@@ -99,6 +103,10 @@ pub struct PatchSet {
     patches: Vec<Patch>,
     /// Files whose names name no target or have another extension; upstream ignores them.
     pub ignored: Vec<PathBuf>,
+    /// Whether applying says nothing: for a look at what would be written (preflight's
+    /// comparison with the files on disk), so that "[patches] Applied patch" is printed
+    /// once per patch, when the patched object is written.
+    quiet: bool,
 }
 
 /// Splits a file name into target, patch type and extension; `Ok(None)` for a file that
@@ -198,6 +206,12 @@ impl PatchSet {
         Ok(set)
     }
 
+    /// The same patches, applied without a word.
+    pub fn quiet(mut self) -> PatchSet {
+        self.quiet = true;
+        self
+    }
+
     /// Whether any patch applies to `target`.
     pub fn has(&self, target: Target) -> bool {
         self.patches.iter().any(|p| p.target == target)
@@ -220,11 +234,13 @@ impl PatchSet {
                 PatchType::Merge => json_patch::merge(&mut doc, &p.body),
                 PatchType::Strategic => strategic_merge(&mut doc, &p.body, target.has_merge_keys()),
             }
-            println!(
-                "[patches] Applied patch of type {:?} to target {:?}",
-                p.kind.media_type(),
-                target.name()
-            );
+            if !self.quiet {
+                println!(
+                    "[patches] Applied patch of type {:?} to target {:?}",
+                    p.kind.media_type(),
+                    target.name()
+                );
+            }
         }
         Ok(doc)
     }
@@ -385,6 +401,14 @@ mod tests {
         assert_eq!(
             parse_name("kubeletconfiguration+json.yaml").unwrap(),
             Some((Target::KubeletConfiguration, PatchType::Json))
+        );
+        assert_eq!(
+            parse_name("kubeproxydaemonset0+json.json").unwrap(),
+            Some((Target::KubeProxyDaemonset, PatchType::Json))
+        );
+        assert_eq!(
+            parse_name("corednsdeployment.yaml").unwrap(),
+            Some((Target::CorednsDeployment, PatchType::Strategic))
         );
         assert_eq!(parse_name("README.md").unwrap(), None);
         assert_eq!(parse_name("kube-proxy.yaml").unwrap(), None);

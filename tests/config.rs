@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kubeadm::config::documents::{parse, Documents};
+use kubeadm::config::documents::{parse, parse_with, Documents, Strictness};
 use kubeadm::config::print::{migrate, validate};
 use kubeadm::config::{
     default_cluster, default_init, default_join, default_reset, default_upgrade,
@@ -69,20 +69,30 @@ fn corpus_parses_validates_and_migrates_to_the_same_configuration() {
         let again =
             parse(&migrated, "migrated").unwrap_or_else(|e| panic!("{name}: {e}\n{migrated}"));
         assert!(again.warnings.is_empty(), "{name}: {:?}", again.warnings);
+        assert!(
+            again.deprecated.is_empty(),
+            "{name}: {:?}",
+            again.deprecated
+        );
         let (a, b) = (defaulted(&docs), defaulted(&again));
         assert_eq!(a.init, b.init, "{name}");
         assert_eq!(a.cluster, b.cluster, "{name}");
         assert_eq!(a.join, b.join, "{name}");
         assert_eq!(a.reset, b.reset, "{name}");
         assert_eq!(a.upgrade, b.upgrade, "{name}");
-        assert_eq!(a.kubelet, b.kubelet, "{name}");
-        assert_eq!(a.kube_proxy, b.kube_proxy, "{name}");
+        // Only kubeadm kinds are migrated, as upstream's MigrateOldConfig.
+        assert_eq!(b.kubelet, None, "{name}");
+        assert_eq!(b.kube_proxy, None, "{name}");
         // Migrating the migrated file changes nothing.
         assert_eq!(migrate(&again).unwrap(), migrated, "{name}");
         if docs.init.is_some() || docs.cluster.is_some() {
             let host = RealHost::new("/nonexistent");
             let cfg = init_configuration(&host, Some(&docs), &overrides())
                 .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            // The component configurations stay in the old file: compare with them put back.
+            let mut again = again.clone();
+            again.kubelet = docs.kubelet.clone();
+            again.kube_proxy = docs.kube_proxy.clone();
             let cfg2 = init_configuration(&host, Some(&again), &overrides()).unwrap();
             assert_eq!(
                 cfg, cfg2,
@@ -129,7 +139,7 @@ fn v1beta3_converts_as_upstream() {
         "timeoutForControlPlane moves to timeouts.controlPlaneComponentHealthCheck"
     );
     assert!(d
-        .warnings
+        .deprecated
         .iter()
         .any(|w| w.contains("deprecated API version kubeadm.k8s.io/v1beta3")));
     let j = load("14-join-v1beta3.yaml").join.unwrap();
@@ -281,7 +291,8 @@ fn bad_configurations_name_the_field() {
     assert!(BAD.len() >= 50);
     for (yaml, want) in BAD {
         let yaml = yaml.replace("CLUSTER\n", CLUSTER).replace("INIT\n", INIT);
-        let err = match parse(&yaml, "f.yaml") {
+        // As `config validate` reads a file: strictly.
+        let err = match parse_with(&yaml, "f.yaml", Strictness::Strict) {
             Err(e) => e.to_string(),
             Ok(docs) => format!(
                 "{:#}",
@@ -450,4 +461,159 @@ fn what_upstream_accepts_validates_with_a_warning() {
             "one warning, printed once:\n{yaml}\n{err}"
         );
     }
+}
+
+/// Upstream decodes with strict=false everywhere but `config validate` and `config
+/// migrate`: a field it does not know (sealos writes v1beta3's `discovery.timeout` into its
+/// v1beta4 files) is a warning elsewhere, and those two refuse it, component
+/// configurations included.
+#[test]
+fn unknown_fields_warn_except_in_validate_and_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sealos.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.0.2.10\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\nimageRepository: registry.example\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  timeout: 5m0s\n  bootstrapToken:\n    apiServerEndpoint: 192.0.2.10:6443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\n---\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\nmaxPod: 3\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+            .args(args)
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["config", "images", "list", "--config"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("registry.example/kube-apiserver:v1.37.1"),
+        "the file was read"
+    );
+    for warning in [
+        "Kind:\"JoinConfiguration\"}: strict decoding error: unknown field \"discovery.timeout\"",
+        "Kind:\"KubeletConfiguration\"}: strict decoding error: unknown field \"maxPod\"",
+    ] {
+        assert_eq!(err.matches(warning).count(), 1, "{err}");
+    }
+    assert!(!err.contains("0123456789"), "{err}");
+    for command in [
+        &["config", "validate", "--config"][..],
+        &["config", "migrate", "--old-config"][..],
+    ] {
+        let o = run(command);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{command:?}: {err}");
+        assert!(
+            err.contains(
+                "sealos.yaml:14: JoinConfiguration: discovery.timeout: unknown field `timeout`"
+            ),
+            "{command:?}: {err}"
+        );
+    }
+    // Without the kubeadm field, the kubelet's is refused in turn.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("  timeout: 5m0s\n", "");
+    std::fs::write(&file, text).unwrap();
+    let o = run(&["config", "validate", "--config"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("sealos.yaml:22: KubeletConfiguration: maxPod: unknown field;"),
+        "{err}"
+    );
+}
+
+/// `config migrate` writes only kubeadm kinds (upstream's MigrateOldConfig), without the
+/// deprecated-API warning; `config validate` warns about a deprecated version unless
+/// `--allow-deprecated-api` (#135148), and checks an UpgradeConfiguration; both refuse a
+/// document kind no scheme knows.
+#[test]
+fn migrate_writes_kubeadm_kinds_and_validate_warns_about_deprecated_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("old.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nclusterName: old\n---\napiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: nftables\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: UpgradeConfiguration\napply:\n  certificateRenewal: false\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let path = file.display().to_string();
+    let (code, out, err) = run(&["config", "migrate", "--old-config", &path]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("deprecated"), "{err}");
+    let kinds: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("kind: "))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ClusterConfiguration", "UpgradeConfiguration"],
+        "{out}"
+    );
+    assert!(out.contains("clusterName: old") && out.contains("certificateRenewal: false"));
+
+    let (code, out, err) = run(&["config", "validate", "--config", &path]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "ok\n");
+    assert_eq!(err.matches("deprecated API version").count(), 1, "{err}");
+    let (code, _, err) = run(&[
+        "config",
+        "validate",
+        "--allow-deprecated-api",
+        "--config",
+        &path,
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("deprecated"), "{err}");
+
+    // The UpgradeConfiguration is validated.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            "  certificateRenewal: false\n",
+            "  imagePullPolicy: Sometimes\n",
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = run(&["config", "validate", "--config", &path]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("UpgradeConfiguration.apply.imagePullPolicy: Invalid value: \"Sometimes\""),
+        "{err}"
+    );
+
+    // A kind no scheme knows: refused by both, ignored with a warning elsewhere.
+    std::fs::write(&file, "apiVersion: example.com/v1\nkind: Thing\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n").unwrap();
+    for args in [
+        &["config", "validate", "--config", &path][..],
+        &["config", "migrate", "--old-config", &path][..],
+    ] {
+        let (code, _, err) = run(args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("old.yaml:1: unknown configuration APIs: []schema.GroupVersionKind{schema.GroupVersionKind{Group:\"example.com\", Version:\"v1\", Kind:\"Thing\"}}"),
+            "{args:?}: {err}"
+        );
+    }
+    let (code, _, err) = run(&["config", "images", "list", "--config", &path]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(
+            "Ignored configuration document with GroupVersionKind example.com/v1, Kind=Thing"
+        ),
+        "{err}"
+    );
 }

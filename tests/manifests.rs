@@ -335,7 +335,7 @@ fn ha_with_external_etcd() {
     ] {
         assert!(cmd.contains(&flag.to_string()), "{flag} missing: {cmd:?}");
     }
-    // A repeated extraArg stays repeated, sorted by value.
+    // A repeated extraArg stays repeated, in the order written.
     let ciphers: Vec<_> = cmd
         .iter()
         .filter(|a| a.starts_with("--tls-cipher-suites="))
@@ -343,8 +343,8 @@ fn ha_with_external_etcd() {
     assert_eq!(
         ciphers,
         [
-            "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-            "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+            "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
         ]
     );
     assert_eq!(
@@ -410,6 +410,58 @@ fn ha_with_external_etcd() {
         Some("unix:///run/crio/crio.sock")
     );
     assert!(read(root.path(), "/var/lib/kubelet/kubeadm-flags.env").contains("--node-ip=10.0.0.21"));
+}
+
+/// The first `--service-account-issuer` signs the tokens, the others are only accepted: the
+/// user's order must survive. Upstream (#135400) sorts kubeadm's defaults, drops those the user
+/// overrides, and appends the user's flags as written.
+#[test]
+fn extra_args_keep_their_order_after_the_sorted_defaults() {
+    let config = format!(
+        "{DEFAULT_CONFIG}\
+apiServer:
+  extraArgs:
+  - name: service-account-issuer
+    value: https://oidc.example.com
+  - name: audit-log-maxage
+    value: \"30\"
+  - name: service-account-issuer
+    value: https://kubernetes.default.svc.cluster.local
+etcd:
+  local:
+    extraArgs:
+    - name: quota-backend-bytes
+      value: \"8589934592\"
+    - name: auto-compaction-retention
+      value: \"8\"
+"
+    );
+    let (root, _work) = generate(&config);
+    let api = command_of(&manifest(root.path(), "kube-apiserver"));
+    let user = [
+        "--service-account-issuer=https://oidc.example.com",
+        "--audit-log-maxage=30",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    ];
+    assert_eq!(&api[api.len() - user.len()..], user, "{api:?}");
+    let defaults = &api[1..api.len() - user.len()];
+    let mut sorted = defaults.to_vec();
+    sorted.sort();
+    assert_eq!(defaults, sorted, "kubeadm's own flags stay sorted");
+    assert!(
+        !defaults
+            .iter()
+            .any(|a| a.starts_with("--service-account-issuer=")),
+        "the user's flags replace kubeadm's issuer: {api:?}"
+    );
+    let etcd = command_of(&manifest(root.path(), "etcd"));
+    assert_eq!(
+        &etcd[etcd.len() - 2..],
+        [
+            "--quota-backend-bytes=8589934592",
+            "--auto-compaction-retention=8"
+        ]
+    );
 }
 
 #[test]
@@ -674,4 +726,46 @@ etcd:
     );
     let etcd = command_of(&manifest(root.path(), "etcd"));
     assert!(etcd.contains(&"--quota-backend-bytes=8589934592".to_string()));
+}
+
+/// What `kubeadm init` says about patches and ignored documents, as upstream: each patch is
+/// applied once and said once (preflight only compares what it would write), a file the
+/// patches directory cannot use is named once, and a document `init` does not read is
+/// named with upstream's warning.
+#[test]
+fn init_says_each_patch_and_each_ignored_document_once() {
+    let root = root_with_patches(&[
+        ("kube-scheduler.yaml", "spec:\n  priority: 7\n"),
+        ("kubeletconfiguration+merge.yaml", "maxPods: 42\n"),
+        ("README.md", "not a patch\n"),
+    ]);
+    let text = DEFAULT_CONFIG.replacen(
+        "nodeRegistration:",
+        "patches:\n  directory: /patches\nnodeRegistration:",
+        1,
+    ) + "---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken:\n    apiServerEndpoint: 192.0.2.10:6443\n    token: abcdef.0123456789abcdef\n    unsafeSkipCAVerification: true\n";
+    let cfg = write_config(root.path(), &text);
+    let o = kubeadm(root.path(), &["init", "--config", &cfg, "--dry-run"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out}{err}");
+    let applied: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("[patches] Applied patch"))
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            "[patches] Applied patch of type \"application/strategic-merge-patch+json\" to target \"kube-scheduler\"",
+            "[patches] Applied patch of type \"application/merge-patch+json\" to target \"kubeletconfiguration\"",
+        ],
+        "{out}"
+    );
+    assert_eq!(err.matches("README.md").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("[config] WARNING: Ignored configuration document with GroupVersionKind kubeadm.k8s.io/v1beta4, Kind=JoinConfiguration (/kubeadm.yaml:15)").count(),
+        1,
+        "{err}"
+    );
+    assert!(!err.contains("0123456789abcdef"), "{err}");
 }

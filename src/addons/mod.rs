@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use crate::client::{self, Api};
 use crate::config::InitConfiguration;
 use crate::objects;
+use crate::patches::{PatchSet, Target};
 
 /// The CoreDNS configuration, as upstream writes it for the cluster's DNS domain.
 pub fn corefile(dns_domain: &str) -> String {
@@ -486,6 +487,23 @@ pub fn kube_proxy_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>>
     ])
 }
 
+/// Applies the user's `corednsdeployment` and `kubeproxydaemonset` patches to the CoreDNS
+/// Deployment and the kube-proxy DaemonSet among `objects`, as upstream patches them before
+/// creating them (in `init` and in `upgrade`); the other objects are left as they are.
+pub fn apply_patches(objects: &mut [Value], patches: &PatchSet) -> anyhow::Result<()> {
+    for object in objects.iter_mut() {
+        let target = match (object["kind"].as_str(), object["metadata"]["name"].as_str()) {
+            (Some("Deployment"), Some("coredns")) => Target::CorednsDeployment,
+            (Some("DaemonSet"), Some("kube-proxy")) => Target::KubeProxyDaemonset,
+            _ => continue,
+        };
+        if patches.has(target) {
+            *object = patches.apply(target, object.take())?;
+        }
+    }
+    Ok(())
+}
+
 /// Applies an addon's objects: the CoreDNS ConfigMap is kept when it exists (a user's
 /// Corefile survives), everything else is created or updated.
 pub fn apply(api: &dyn Api, objects: &[Value]) -> anyhow::Result<()> {
@@ -522,6 +540,44 @@ mod tests {
             d["spec"]["template"]["spec"]["containers"][0]["image"],
             "registry.k8s.io/coredns/coredns:v1.14.2"
         );
+    }
+
+    #[test]
+    fn patches_reach_the_coredns_deployment_and_the_kube_proxy_daemon_set_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("corednsdeployment+merge.yaml"),
+            "spec:\n  replicas: 5\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("kubeproxydaemonset.yaml"),
+            "spec:\n  template:\n    spec:\n      containers:\n      - name: kube-proxy\n        env:\n        - name: EXTRA\n          value: \"1\"\n",
+        )
+        .unwrap();
+        let host = crate::host::RealHost::new("/");
+        let set = PatchSet::load(&host, dir.path()).unwrap();
+        let cfg = test_config();
+        let mut dns = coredns_objects(&cfg).unwrap();
+        let before = dns.clone();
+        apply_patches(&mut dns, &set).unwrap();
+        let changed: Vec<_> = dns
+            .iter()
+            .zip(&before)
+            .filter(|(a, b)| a != b)
+            .map(|(a, _)| a["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(changed, ["Deployment"]);
+        assert_eq!(dns[4]["spec"]["replicas"], 5);
+        let mut proxy = kube_proxy_objects(&cfg).unwrap();
+        apply_patches(&mut proxy, &set).unwrap();
+        let ds = proxy.iter().find(|o| o["kind"] == "DaemonSet").unwrap();
+        let env = &ds["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert_eq!(
+            env[0]["name"], "NODE_NAME",
+            "a strategic patch merges by name"
+        );
+        assert_eq!(env[1], json!({"name": "EXTRA", "value": "1"}));
     }
 
     #[test]

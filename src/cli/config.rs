@@ -68,6 +68,9 @@ pub struct MigrateArgs {
 /// Flags of `kubeadm config validate`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
+    /// Allow validation of deprecated APIs.
+    #[arg(long)]
+    pub allow_deprecated_api: bool,
     /// Allow validation of experimental, unreleased APIs.
     #[arg(long)]
     pub allow_experimental_api: bool,
@@ -126,7 +129,8 @@ pub struct ImagesPullArgs {
 
 /// Runs a `kubeadm config` subcommand.
 pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
-    use crate::config::{load_file, print};
+    use crate::config::documents::{Reader, Strictness};
+    use crate::config::{load_file_with, print};
     match args.command {
         ConfigCommand::Images(ImagesCommand::List(a)) => {
             let cfg = images_configuration(global, &a.images, None)?;
@@ -220,7 +224,15 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
                 super::usage_error("the --old-config flag is mandatory: the file to convert")
             })?;
             let host = super::real_host(global);
-            let text = print::migrate(&load_file(host.as_ref(), &old)?)?;
+            // Upstream's MigrateOldConfig reads deprecated versions without a warning.
+            let docs = load_file_with(
+                host.as_ref(),
+                &old,
+                Strictness::Strict,
+                false,
+                Reader::ValidateOrMigrate,
+            )?;
+            let text = print::migrate(&docs)?;
             match m.new_config {
                 Some(path) => host
                     .write_file(
@@ -238,7 +250,13 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
             let path = v.config.ok_or_else(|| {
                 super::usage_error("the --config flag is mandatory: the file to validate")
             })?;
-            print::validate(&load_file(super::real_host(global).as_ref(), &path)?)?;
+            print::validate(&load_file_with(
+                super::real_host(global).as_ref(),
+                &path,
+                Strictness::Strict,
+                !v.allow_deprecated_api,
+                Reader::ValidateOrMigrate,
+            )?)?;
             println!("ok");
             Ok(())
         }

@@ -264,9 +264,10 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
             println!("{line}");
         }
     };
-    let docs = crate::config::load_optional_file(
+    let docs = crate::config::load_optional_file_for(
         super::real_host(global).as_ref(),
         a.common.config.as_deref(),
+        crate::config::documents::Reader::Upgrade,
     )?;
     let plan_cfg = docs
         .as_ref()
@@ -365,10 +366,14 @@ fn diff(global: &super::GlobalArgs, a: DiffArgs) -> anyhow::Result<()> {
     use crate::upgrade::semver::KubeVersion;
 
     let host = super::real_host(global);
-    let upgrade_cfg = crate::config::load_optional_file(host.as_ref(), a.config.as_deref())?
-        .and_then(|d| d.upgrade)
-        .map(|u| u.diff)
-        .unwrap_or_default();
+    let upgrade_cfg = crate::config::load_optional_file_for(
+        host.as_ref(),
+        a.config.as_deref(),
+        crate::config::documents::Reader::Upgrade,
+    )?
+    .and_then(|d| d.upgrade)
+    .map(|u| u.diff)
+    .unwrap_or_default();
     let kubeconfig = a
         .kubeconfig
         .clone()

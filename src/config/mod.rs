@@ -2,6 +2,7 @@
 //! (`kubeadm.k8s.io/v1beta4`, `v1beta3`) convert into these; command-line flags are applied
 //! on top, then defaults, then validation.
 
+pub mod componentfields;
 mod defaults;
 pub mod documents;
 pub mod join;
@@ -23,9 +24,34 @@ pub fn load_file(
     host: &dyn crate::host::Host,
     path: &std::path::Path,
 ) -> anyhow::Result<documents::Documents> {
+    load_file_for(host, path, documents::Reader::Init)
+}
+
+/// As [`load_file`], for a command that reads other kinds than InitConfiguration (its
+/// warnings about ignored documents are that command's).
+pub fn load_file_for(
+    host: &dyn crate::host::Host,
+    path: &std::path::Path,
+    reader: documents::Reader,
+) -> anyhow::Result<documents::Documents> {
+    load_file_with(host, path, documents::Strictness::Lenient, true, reader)
+}
+
+/// As [`load_file`], with unknown fields errors when `strictness` says so (upstream's
+/// `config validate` and `config migrate`), the deprecated-API warning printed only when
+/// `show_deprecated`, and the ignored documents of `reader` warned about.
+pub fn load_file_with(
+    host: &dyn crate::host::Host,
+    path: &std::path::Path,
+    strictness: documents::Strictness,
+    show_deprecated: bool,
+    reader: documents::Reader,
+) -> anyhow::Result<documents::Documents> {
     let text = read_user_file(host, path)?;
-    let docs = documents::parse(&text, &path.display().to_string())?;
-    for w in &docs.warnings {
+    let docs = documents::parse_with(&text, &path.display().to_string(), strictness)?;
+    let deprecated = docs.deprecated.iter().filter(|_| show_deprecated);
+    let ignored = docs.ignored_by(reader);
+    for w in docs.warnings.iter().chain(deprecated).chain(&ignored) {
         eprintln!("{}", crate::output::bounded(w));
     }
     Ok(docs)
@@ -90,7 +116,16 @@ pub fn load_optional_file(
     host: &dyn crate::host::Host,
     path: Option<&std::path::Path>,
 ) -> anyhow::Result<Option<documents::Documents>> {
-    path.map(|p| load_file(host, p)).transpose()
+    load_optional_file_for(host, path, documents::Reader::Init)
+}
+
+/// As [`load_optional_file`], for the command `reader` names.
+pub fn load_optional_file_for(
+    host: &dyn crate::host::Host,
+    path: Option<&std::path::Path>,
+    reader: documents::Reader,
+) -> anyhow::Result<Option<documents::Documents>> {
+    path.map(|p| load_file_for(host, p, reader)).transpose()
 }
 
 /// A configuration file parsed quietly, for a look at one setting before the run starts

@@ -93,8 +93,8 @@ pub fn upgrade_defaults() -> anyhow::Result<String> {
     yaml(&u)
 }
 
-/// `kubeadm config migrate`: every document of the file in v1beta4, with upstream's static
-/// defaults; an InitConfiguration always comes with its ClusterConfiguration.
+/// `kubeadm config migrate`: every kubeadm document of the file in v1beta4, with upstream's
+/// static defaults; an InitConfiguration always comes with its ClusterConfiguration.
 pub fn migrate(docs: &Documents) -> anyhow::Result<String> {
     let mut out = Vec::new();
     if docs.init.is_some() || docs.cluster.is_some() {
@@ -122,12 +122,8 @@ pub fn migrate(docs: &Documents) -> anyhow::Result<String> {
         default_upgrade(&mut u);
         out.push(yaml(&u)?);
     }
-    for component in [&docs.kubelet, &docs.kube_proxy].into_iter().flatten() {
-        out.push(yaml(component)?);
-    }
-    if out.is_empty() {
-        anyhow::bail!("the file holds no kubeadm configuration document to migrate");
-    }
+    // Only kubeadm kinds are migrated (upstream's MigrateOldConfig): the component
+    // configurations are left out, and a file without a kubeadm kind gives nothing.
     Ok(out.join("---\n"))
 }
 

@@ -469,7 +469,8 @@ mod tests {
         let extra = vec![args::arg("node-ip", "10.0.0.5")];
         assert_eq!(
             flags_env(&flags("host", "node-a", Some("key=v:NoSchedule"), &extra)),
-            "KUBELET_KUBEADM_ARGS=\"--hostname-override=node-a --node-ip=10.0.0.5 --register-with-taints=key=v:NoSchedule\"\n"
+            // kubeadm's flags sorted, then the user's (#135400).
+            "KUBELET_KUBEADM_ARGS=\"--hostname-override=node-a --register-with-taints=key=v:NoSchedule --node-ip=10.0.0.5\"\n"
         );
         let extra = vec![args::arg("hostname-override", "host")];
         assert_eq!(

@@ -1,6 +1,8 @@
 //! Component command lines: kubeadm's default flags merged with the user's `extraArgs`.
-//! Upstream's rule: a flag the user gives replaces every default of that name (and may be
-//! repeated); the result is sorted by name, then value.
+//! Upstream's rule (since #135400, backported to v1.32+): a flag the user gives replaces every
+//! default of that name (and may be repeated); the remaining defaults come first, sorted by
+//! name, then value; the user's flags follow in the order written, because some flags mean
+//! something by their order (the first `--service-account-issuer` is the one that signs).
 
 use crate::config::v1beta4::Arg;
 
@@ -37,16 +39,16 @@ pub fn set(args: &mut Vec<Arg>, name: &str, value: impl Into<String>) {
     }
 }
 
-/// The command-line flags (`--name=value`) of `defaults` overridden by `overrides`.
+/// The command-line flags (`--name=value`) of `defaults` overridden by `overrides`: the
+/// defaults not overridden, sorted, then every override in the user's order.
 pub fn to_command(defaults: &[Arg], overrides: &[Arg]) -> Vec<String> {
-    let mut all: Vec<&Arg> = overrides.iter().collect();
-    all.extend(
-        defaults
-            .iter()
-            .filter(|d| !overrides.iter().any(|o| o.name == d.name)),
-    );
-    all.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.value.cmp(&b.value)));
-    all.iter()
+    let mut kept: Vec<&Arg> = defaults
+        .iter()
+        .filter(|d| !overrides.iter().any(|o| o.name == d.name))
+        .collect();
+    kept.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.value.cmp(&b.value)));
+    kept.into_iter()
+        .chain(overrides)
         .map(|a| format!("--{}={}", a.name, a.value))
         .collect()
 }
@@ -56,13 +58,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn overrides_replace_defaults_and_may_repeat() {
-        let defaults = vec![arg("b", "1"), arg("a", "x"), arg("c", "3")];
-        let overrides = vec![arg("c", "z"), arg("c", "y"), arg("d", "")];
+    fn overrides_replace_defaults_and_keep_their_order_after_the_sorted_defaults() {
+        let defaults = vec![arg("b", "1"), arg("a", "x"), arg("c", "3"), arg("a", "w")];
+        let overrides = vec![arg("c", "z"), arg("d", ""), arg("c", "y"), arg("a0", "q")];
         assert_eq!(
             to_command(&defaults, &overrides),
-            vec!["--a=x", "--b=1", "--c=y", "--c=z", "--d="]
+            vec!["--a=w", "--a=x", "--b=1", "--c=z", "--d=", "--c=y", "--a0=q"]
         );
+    }
+
+    #[test]
+    fn no_overrides_gives_the_sorted_defaults() {
+        let defaults = vec![arg("b", "2"), arg("b", "1"), arg("a", "")];
+        assert_eq!(to_command(&defaults, &[]), vec!["--a=", "--b=1", "--b=2"]);
     }
 
     #[test]

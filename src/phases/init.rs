@@ -456,6 +456,18 @@ pub fn join_command(
 }
 
 /// `show-join-command`: how to use the cluster and how to join nodes to it.
+/// An addon's objects, with the user's patches for its Deployment or DaemonSet applied.
+fn addon_objects(
+    d: &InitData,
+    objects: fn(&InitConfiguration) -> anyhow::Result<Vec<serde_json::Value>>,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut objects = objects(&d.cfg)?;
+    if let Some(patches) = super::staticpods::load_patches(d.host.as_ref(), &d.cfg)? {
+        crate::addons::apply_patches(&mut objects, &patches)?;
+    }
+    Ok(objects)
+}
+
 fn show_join_command(d: &mut InitData) -> anyhow::Result<()> {
     let admin = d.admin_kubeconfig();
     let token = crate::token::BootstrapToken::parse(
@@ -654,7 +666,8 @@ pub fn workflow() -> Workflow<InitData> {
                         .inherit(COREDNS_FLAGS)
                         .run(|d: &mut InitData| {
                             let api = d.api()?;
-                            crate::addons::apply(api.as_ref(), &crate::addons::coredns_objects(&d.cfg)?)?;
+                            let objects = addon_objects(d, crate::addons::coredns_objects)?;
+                            crate::addons::apply(api.as_ref(), &objects)?;
                             println!("[addons] Applied essential addon: CoreDNS");
                             Ok(())
                         })
@@ -663,7 +676,8 @@ pub fn workflow() -> Workflow<InitData> {
                         .inherit(KUBE_PROXY_FLAGS)
                         .run(|d: &mut InitData| {
                             let api = d.api()?;
-                            crate::addons::apply(api.as_ref(), &crate::addons::kube_proxy_objects(&d.cfg)?)?;
+                            let objects = addon_objects(d, crate::addons::kube_proxy_objects)?;
+                            crate::addons::apply(api.as_ref(), &objects)?;
                             println!("[addons] Applied essential addon: kube-proxy");
                             Ok(())
                         })

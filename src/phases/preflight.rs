@@ -122,7 +122,9 @@ impl EarlierRun {
                 }
             }
         }
-        let patches = super::staticpods::load_patches(host, cfg)?;
+        // Only compared with the file on disk: the kubelet-start phase says what it applies.
+        let patches =
+            super::staticpods::load_patches(host, cfg)?.map(crate::patches::PatchSet::quiet);
         let kubelet = super::staticpods::kubelet_files(
             host,
             super::staticpods::init_kubelet_settings(cfg, None, patches.as_ref())?,

@@ -23,11 +23,18 @@ pub fn load_patches(host: &dyn Host, cfg: &InitConfiguration) -> anyhow::Result<
     match dir {
         Some(d) => {
             let set = PatchSet::load(host, Path::new(d))?;
-            for ignored in &set.ignored {
-                tracing::warn!(
-                    "[patches] Ignored {}: its name is not target[suffix][+patchtype].{{yaml,json}} with a known target",
-                    ignored.display()
-                );
+            // Upstream reads a directory once per run (its patch manager is cached by path),
+            // so what it ignores is said once, however many phases use the patches.
+            static ANNOUNCED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+            let mut announced = ANNOUNCED.lock().unwrap_or_else(|e| e.into_inner());
+            if !announced.iter().any(|a| a == Path::new(d)) {
+                announced.push(PathBuf::from(d));
+                for ignored in &set.ignored {
+                    tracing::warn!(
+                        "[patches] Ignored {}: its name is not target[suffix][+patchtype].{{yaml,json}} with a known target",
+                        ignored.display()
+                    );
+                }
             }
             Ok(Some(set))
         }
@@ -106,7 +113,7 @@ pub fn rendered_manifests(
     kubeconfig_dir: &Path,
     proxy_env: &[(String, String)],
 ) -> anyhow::Result<Vec<(&'static str, PathBuf, String)>> {
-    let patches = load_patches(host, cfg)?;
+    let patches = load_patches(host, cfg)?.map(PatchSet::quiet);
     let mut out = Vec::new();
     for component in controlplane::COMPONENTS {
         let pod = component_pod(host, cfg, component, kubeconfig_dir, proxy_env)?;

@@ -135,7 +135,11 @@ impl JoinData {
         let docs = match &opts.config {
             Some(path) => {
                 crate::config::check_mixed_flags(&opts.given_flags())?;
-                Some(crate::config::load_file(host.as_ref(), path)?)
+                Some(crate::config::load_file_for(
+                    host.as_ref(),
+                    path,
+                    crate::config::documents::Reader::Join,
+                )?)
             }
             None => None,
         };

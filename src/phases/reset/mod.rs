@@ -148,7 +148,11 @@ pub struct ResetData {
 impl ResetData {
     /// Builds the data from the options, `--config` and what the node and the cluster say.
     pub fn new(opts: ResetOptions, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        let mut config = match crate::config::load_optional_file(host.as_ref(), opts.config.as_deref())? {
+        let mut config = match crate::config::load_optional_file_for(
+            host.as_ref(),
+            opts.config.as_deref(),
+            crate::config::documents::Reader::Reset,
+        )? {
             Some(docs) => docs.reset.with_context(|| {
                 format!(
                     "{}: no ResetConfiguration document (apiVersion: kubeadm.k8s.io/v1beta4, kind: ResetConfiguration)",

@@ -63,8 +63,12 @@ fn apply_addon(
         println!("[addons] Skipping the addon/{phase} phase. The addon is disabled.");
         return Ok(());
     }
+    let mut objects = objects(&cfg)?;
+    if let Some(patches) = crate::phases::staticpods::load_patches(d.host.as_ref(), &cfg)? {
+        crate::addons::apply_patches(&mut objects, &patches)?;
+    }
     let api = d.writer()?;
-    crate::addons::apply(api.as_ref(), &objects(&cfg)?)?;
+    crate::addons::apply(api.as_ref(), &objects)?;
     println!("[addons] Applied essential addon: {name}");
     Ok(())
 }
@@ -94,7 +98,9 @@ pub(super) fn addon_phase(
     coredns: fn(&mut UpgradeData) -> anyhow::Result<()>,
     kube_proxy: fn(&mut UpgradeData) -> anyhow::Result<()>,
 ) -> Phase<UpgradeData> {
-    const CFG: &[&str] = &["config", "dry-run", "kubeconfig"];
+    // Upstream gives `--patches` to `all` and `coredns`; kube-proxy's DaemonSet takes
+    // patches too since #138090, so its phase has the flag as well.
+    const CFG: &[&str] = &["config", "dry-run", "kubeconfig", "patches"];
     Phase::new("addon", "Upgrade the default kubeadm addons").children(vec![
         Phase::all("Upgrade all the addons", CFG),
         Phase::new("coredns", "Upgrade the CoreDNS addon")

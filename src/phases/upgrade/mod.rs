@@ -155,9 +155,13 @@ pub struct UpgradeData {
 impl UpgradeData {
     /// Builds the data from the options and `--config` (an UpgradeConfiguration).
     pub fn new(opts: UpgradeOptions, host: Arc<dyn Host>) -> anyhow::Result<Self> {
-        let upgrade = crate::config::load_optional_file(host.as_ref(), opts.config.as_deref())?
-            .and_then(|d| d.upgrade)
-            .unwrap_or_default();
+        let upgrade = crate::config::load_optional_file_for(
+            host.as_ref(),
+            opts.config.as_deref(),
+            crate::config::documents::Reader::Upgrade,
+        )?
+        .and_then(|d| d.upgrade)
+        .unwrap_or_default();
         crate::config::validation::validate_upgrade(&upgrade)?;
         let opts = opts.with_config(&upgrade);
         let stamp = time::OffsetDateTime::now_utc();
