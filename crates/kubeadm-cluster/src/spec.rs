@@ -291,13 +291,16 @@ fn embedded(at: &Fields<'_>, kubeadm_text: &str) -> Result<Documents, SpecError>
         return Ok(Documents::default());
     }
     let block_line = at.line("kubeadm").unwrap_or(1);
-    let docs = documents::parse(kubeadm_text, at.file).map_err(|e| {
-        at_line(
-            at.file,
-            Some(block_line + e.line),
-            format!("kubeadm (the embedded configuration): {}", e.message),
-        )
-    })?;
+    // Strict, as the rest of the cluster file: a mistyped field would otherwise reach
+    // every host's kubeadm as a warning only.
+    let docs = documents::parse_with(kubeadm_text, at.file, documents::Strictness::Strict)
+        .map_err(|e| {
+            at_line(
+                at.file,
+                Some(block_line + e.line),
+                format!("kubeadm (the embedded configuration): {}", e.message),
+            )
+        })?;
     // The API server's port is part of the join endpoint kubeadm-cluster writes.
     if let Some(init) = &docs.init {
         let port = init.local_api_endpoint.bind_port;
