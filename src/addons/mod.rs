@@ -520,7 +520,7 @@ mod tests {
         let d = objs.iter().find(|o| o["kind"] == "Deployment").unwrap();
         assert_eq!(
             d["spec"]["template"]["spec"]["containers"][0]["image"],
-            "registry.k8s.io/coredns/coredns:v1.14.2"
+            "registry.k8s.io/coredns/coredns:v1.14.6"
         );
     }
 
