@@ -1,6 +1,9 @@
 //! The Kubernetes releases this kubeadm knows: for each minor version it can deploy or
 //! upgrade to, the patch versions published, and the etcd, CoreDNS and pause versions
 //! that go with it. One table, read by image naming, `upgrade plan` and `upgrade apply`.
+//! [`label`] resolves release labels (`stable-1`) as upstream does.
+
+pub mod label;
 
 /// What goes with one Kubernetes minor release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -183,11 +183,15 @@ fn file_values_reach_the_internal_configuration() {
     );
     let cfg = init_configuration(&host, Some(&load("13-dual-stack.yaml")), &overrides()).unwrap();
     assert_eq!(cfg.cluster.networking.dns_domain, "k8s.example");
+    // The default label, stable-1, with the release server out of reach: this release.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}/release", closed.local_addr().unwrap());
+    kubeadm::releases::label::set_release_url(Some(&closed));
     let cfg = init_configuration(&host, None, &overrides()).unwrap();
     assert_eq!(
         cfg.cluster.kubernetes_version,
         kubeadm::version::KUBERNETES_VERSION,
-        "stable-1 resolves locally"
+        "stable-1 falls back to this release"
     );
 }
 
