@@ -128,10 +128,9 @@ fn v1beta3_converts_as_upstream() {
         360,
         "timeoutForControlPlane moves to timeouts.controlPlaneComponentHealthCheck"
     );
-    assert!(d
-        .warnings
-        .iter()
-        .any(|w| w.contains("deprecated API version kubeadm.k8s.io/v1beta3")));
+    assert!(d.warnings.iter().any(
+        |w| w.contains("uses kubeadm.k8s.io/v1beta3, which upstream kubeadm removed in v1.37")
+    ));
     let j = load("14-join-v1beta3.yaml").join.unwrap();
     assert_eq!(j.timeouts.unwrap().discovery.unwrap().0.as_secs(), 600);
     let mut j = load("15-join-control-plane-v1beta4.yaml").join.unwrap();

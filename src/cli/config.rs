@@ -220,7 +220,7 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
                 super::usage_error("the --old-config flag is mandatory: the file to convert")
             })?;
             let host = super::real_host(global);
-            let text = print::migrate(&load_file(host.as_ref(), &old)?)?;
+            let text = print::migrate(&crate::config::load_file_to_migrate(host.as_ref(), &old)?)?;
             match m.new_config {
                 Some(path) => host
                     .write_file(

@@ -414,8 +414,15 @@ pub fn init_configuration(
             certificates_dir: cluster.certificates_dir.clone().into(),
             image_repository: cluster.image_repository.clone(),
             cluster_name: cluster.cluster_name.clone(),
-            encryption_algorithm: EncryptionAlgorithm::parse(&cluster.encryption_algorithm)
-                .unwrap_or_default(),
+            // The removed PublicKeysECDSA gate, when set, wins over encryptionAlgorithm, as
+            // upstream's EncryptionAlgorithmType() did while it existed (up to v1.36).
+            encryption_algorithm: match cluster.feature_gates.get("PublicKeysECDSA") {
+                Some(true) => EncryptionAlgorithm::EcdsaP256,
+                Some(false) => EncryptionAlgorithm::Rsa2048,
+                None => {
+                    EncryptionAlgorithm::parse(&cluster.encryption_algorithm).unwrap_or_default()
+                }
+            },
             certificate_validity_period: duration(
                 cluster.certificate_validity_period,
                 DEFAULT_CERTIFICATE_VALIDITY,

@@ -329,11 +329,18 @@ pub fn parse(text: &str, file: &str) -> Result<Documents, ConfigError> {
             .control_plane_component_health_check = Some(t);
     }
     if docs.from_v1beta3 {
-        docs.warnings.push(format!(
-            "[config] WARNING: {file} uses the deprecated API version kubeadm.k8s.io/v1beta3; 'kubeadm config migrate --old-config {file} --new-config new.yaml' writes the same configuration as kubeadm.k8s.io/v1beta4"
-        ));
+        docs.warnings.push(v1beta3_warning(file));
     }
     Ok(docs)
+}
+
+/// The warning a file written in `kubeadm.k8s.io/v1beta3` gets from every command but
+/// `config migrate`: upstream removed that API in v1.37 (kubernetes/kubernetes#136016) and
+/// refuses such files from then on; kubeadm-rs still reads them, and says how to convert.
+pub fn v1beta3_warning(file: &str) -> String {
+    format!(
+        "[config] WARNING: {file} uses kubeadm.k8s.io/v1beta3, which upstream kubeadm removed in v1.37: upstream kubeadm v1.37 and later refuse this file. kubeadm-rs still reads it; convert it to kubeadm.k8s.io/v1beta4 with:\n\tkubeadm config migrate --old-config {file} --new-config new.yaml"
+    )
 }
 
 #[cfg(test)]

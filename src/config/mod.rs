@@ -31,6 +31,22 @@ pub fn load_file(
     Ok(docs)
 }
 
+/// [`load_file`] for `config migrate`, the command that converts v1beta3 files: every
+/// warning but the one telling to run it.
+pub fn load_file_to_migrate(
+    host: &dyn crate::host::Host,
+    path: &std::path::Path,
+) -> anyhow::Result<documents::Documents> {
+    let text = read_user_file(host, path)?;
+    let file = path.display().to_string();
+    let docs = documents::parse(&text, &file)?;
+    let told = documents::v1beta3_warning(&file);
+    for w in docs.warnings.iter().filter(|w| **w != told) {
+        eprintln!("{}", crate::output::bounded(w));
+    }
+    Ok(docs)
+}
+
 /// The text of a file the user named on the command line, read through the host (inside
 /// `--rootfs` when given).
 pub fn read_user_file(
