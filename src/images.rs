@@ -138,9 +138,9 @@ mod tests {
                 format!("registry.k8s.io/kube-controller-manager:{v}"),
                 format!("registry.k8s.io/kube-scheduler:{v}"),
                 format!("registry.k8s.io/kube-proxy:{v}"),
-                "registry.k8s.io/coredns/coredns:v1.14.2".to_string(),
+                "registry.k8s.io/coredns/coredns:v1.14.6".to_string(),
                 "registry.k8s.io/pause:3.10.2".to_string(),
-                "registry.k8s.io/etcd:3.6.9-0".to_string(),
+                "registry.k8s.io/etcd:3.7.0-0".to_string(),
             ]
         );
     }
@@ -154,7 +154,7 @@ mod tests {
             kubernetes_image("kube-scheduler", &cfg),
             "mirror.example/k8s/kube-scheduler:v1.37.1_build.1"
         );
-        assert_eq!(coredns_image(&cfg), "mirror.example/k8s/coredns:v1.14.2");
+        assert_eq!(coredns_image(&cfg), "mirror.example/k8s/coredns:v1.14.6");
         cfg.versioned.cluster.dns.image_tag = "v1.99.0".into();
         cfg.versioned.cluster.dns.image_repository = "dns.example".into();
         assert_eq!(coredns_image(&cfg), "dns.example/coredns:v1.99.0");
@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn etcd_tag_by_minor() {
-        assert_eq!(etcd_version_for("v1.36.3"), "3.6.9-0");
+        assert_eq!(etcd_version_for("v1.36.3"), "3.6.11-0");
+        assert_eq!(etcd_version_for("v1.37.0"), "3.7.0-0");
         assert_eq!(etcd_version_for("v1.99.0"), default_etcd_version());
     }
 }

@@ -1,6 +1,9 @@
 //! The Kubernetes releases this kubeadm knows: for each minor version it can deploy or
 //! upgrade to, the patch versions published, and the etcd, CoreDNS and pause versions
 //! that go with it. One table, read by image naming, `upgrade plan` and `upgrade apply`.
+//! [`label`] resolves release labels (`stable-1`) as upstream does.
+
+pub mod label;
 
 /// What goes with one Kubernetes minor release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -9,28 +12,33 @@ pub struct Release {
     pub minor: u32,
     /// The published patch versions, oldest first (`v1.37.0`, `v1.37.1`).
     pub patches: &'static [&'static str],
-    /// The etcd image tag upstream pins for it.
+    /// The etcd image tag this kubeadm deploys for a control plane of this minor: upstream's
+    /// `SupportedEtcdVersion` entry for it (for this kubeadm's own minor, also its
+    /// `DefaultEtcdVersion`).
     pub etcd: &'static str,
-    /// The CoreDNS image tag.
+    /// The CoreDNS image tag of that release's kubeadm. Upstream deploys its own
+    /// `CoreDNSVersion` whatever the target minor, so only this kubeadm's row is used.
     pub coredns: &'static str,
-    /// The pause image tag.
+    /// The pause image tag of that release's kubeadm (`PauseVersion`); as with CoreDNS,
+    /// only this kubeadm's row is used.
     pub pause: &'static str,
 }
 
-/// The releases, oldest first; the last one is this kubeadm's own.
+/// The releases, oldest first; the last one is this kubeadm's own. Where each value was
+/// read is in `docs/upstream.md`, "Release table and images".
 pub const RELEASES: &[Release] = &[
     Release {
         minor: 36,
         patches: &["v1.36.0", "v1.36.1", "v1.36.2", "v1.36.3", "v1.36.4"],
-        etcd: "3.6.9-0",
+        etcd: "3.6.11-0",
         coredns: "v1.14.2",
         pause: "3.10.2",
     },
     Release {
         minor: 37,
         patches: &["v1.37.0", "v1.37.1"],
-        etcd: "3.6.9-0",
-        coredns: "v1.14.2",
+        etcd: "3.7.0-0",
+        coredns: "v1.14.6",
         pause: "3.10.2",
     },
 ];

@@ -408,7 +408,7 @@ fn config_images_list_follows_the_configuration() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "registry.k8s.io/kube-apiserver:v1.36.2\nregistry.k8s.io/kube-controller-manager:v1.36.2\nregistry.k8s.io/kube-scheduler:v1.36.2\nregistry.k8s.io/kube-proxy:v1.36.2\nregistry.k8s.io/coredns/coredns:v1.14.2\nregistry.k8s.io/pause:3.10.2\nregistry.k8s.io/etcd:3.6.9-0\n"
+        "registry.k8s.io/kube-apiserver:v1.36.2\nregistry.k8s.io/kube-controller-manager:v1.36.2\nregistry.k8s.io/kube-scheduler:v1.36.2\nregistry.k8s.io/kube-proxy:v1.36.2\nregistry.k8s.io/coredns/coredns:v1.14.6\nregistry.k8s.io/pause:3.10.2\nregistry.k8s.io/etcd:3.6.11-0\n"
     );
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.yaml");

@@ -138,10 +138,9 @@ fn v1beta3_converts_as_upstream() {
         360,
         "timeoutForControlPlane moves to timeouts.controlPlaneComponentHealthCheck"
     );
-    assert!(d
-        .deprecated
-        .iter()
-        .any(|w| w.contains("deprecated API version kubeadm.k8s.io/v1beta3")));
+    assert!(d.deprecated.iter().any(
+        |w| w.contains("uses kubeadm.k8s.io/v1beta3, which upstream kubeadm removed in v1.37")
+    ));
     let j = load("14-join-v1beta3.yaml").join.unwrap();
     assert_eq!(j.timeouts.unwrap().discovery.unwrap().0.as_secs(), 600);
     let mut j = load("15-join-control-plane-v1beta4.yaml").join.unwrap();
@@ -193,11 +192,15 @@ fn file_values_reach_the_internal_configuration() {
     );
     let cfg = init_configuration(&host, Some(&load("13-dual-stack.yaml")), &overrides()).unwrap();
     assert_eq!(cfg.cluster.networking.dns_domain, "k8s.example");
+    // The default label, stable-1, with the release server out of reach: this release.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}/release", closed.local_addr().unwrap());
+    kubeadm::releases::label::set_release_url(Some(&closed));
     let cfg = init_configuration(&host, None, &overrides()).unwrap();
     assert_eq!(
         cfg.cluster.kubernetes_version,
         kubeadm::version::KUBERNETES_VERSION,
-        "stable-1 resolves locally"
+        "stable-1 falls back to this release"
     );
 }
 

@@ -139,7 +139,7 @@ fn the_cri_client_drives_a_real_containerd() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(err.contains("7 images could not be pulled"), "{err}");
-    for image in ["kube-apiserver:v1.37.1", "pause:3.10.2", "etcd:3.6.9-0"] {
+    for image in ["kube-apiserver:v1.37.1", "pause:3.10.2", "etcd:3.7.0-0"] {
         assert!(
             out.contains(&format!(
                 "[config/images] Failed to pull registry.invalid/{image}"

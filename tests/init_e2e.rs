@@ -281,7 +281,7 @@ fn init_runs_through_show_join_command() {
     let coredns = get("apps", "deployments", "kube-system", "coredns");
     assert_eq!(
         coredns["spec"]["template"]["spec"]["containers"][0]["image"],
-        "registry.k8s.io/coredns/coredns:v1.14.2"
+        "registry.k8s.io/coredns/coredns:v1.14.6"
     );
     assert!(
         get("", "configmaps", "kube-system", "coredns")["data"]["Corefile"]

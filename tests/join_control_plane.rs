@@ -318,8 +318,10 @@ fn control_plane_join_preflight_runs_init_checks() {
         ],
     );
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
+    // Failed checks fail the dry run too, as upstream's.
+    assert_eq!(
+        o.status.code(),
+        Some(1),
         "{out}{}",
         String::from_utf8_lossy(&o.stderr)
     );

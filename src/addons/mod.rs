@@ -504,6 +504,46 @@ pub fn apply_patches(objects: &mut [Value], patches: &PatchSet) -> anyhow::Resul
     Ok(())
 }
 
+/// The order upstream prints CoreDNS's objects in (`init phase addon coredns
+/// --print-manifest`), by kind.
+pub const COREDNS_PRINT_ORDER: &[&str] = &[
+    "Deployment",
+    "ConfigMap",
+    "Service",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ServiceAccount",
+];
+
+/// The order upstream prints kube-proxy's objects in, by kind.
+pub const KUBE_PROXY_PRINT_ORDER: &[&str] = &[
+    "ServiceAccount",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "ConfigMap",
+    "DaemonSet",
+];
+
+/// An addon's objects as `--print-manifest` prints them: a YAML stream, each object after a
+/// `---` line, in `order` (by kind; kinds not listed come last, in their own order).
+pub fn manifest_stream(objects: &[Value], order: &[&str]) -> anyhow::Result<String> {
+    let rank = |o: &Value| {
+        order
+            .iter()
+            .position(|k| o["kind"] == *k)
+            .unwrap_or(order.len())
+    };
+    let mut sorted: Vec<&Value> = objects.iter().collect();
+    sorted.sort_by_key(|o| rank(o));
+    let mut out = String::new();
+    for o in sorted {
+        out.push_str("---\n");
+        out.push_str(&crate::yaml::to_string(o)?);
+    }
+    Ok(out)
+}
+
 /// Applies an addon's objects: the CoreDNS ConfigMap is kept when it exists (a user's
 /// Corefile survives), everything else is created or updated.
 pub fn apply(api: &dyn Api, objects: &[Value]) -> anyhow::Result<()> {
@@ -538,7 +578,7 @@ mod tests {
         let d = objs.iter().find(|o| o["kind"] == "Deployment").unwrap();
         assert_eq!(
             d["spec"]["template"]["spec"]["containers"][0]["image"],
-            "registry.k8s.io/coredns/coredns:v1.14.2"
+            "registry.k8s.io/coredns/coredns:v1.14.6"
         );
     }
 

@@ -89,6 +89,9 @@ pub struct InitArgs {
     /// Upload control-plane certificates to the kubeadm-certs Secret.
     #[arg(long)]
     pub upload_certs: bool,
+    /// Print the addon manifests to STDOUT instead of installing them
+    #[arg(long, hide = true)]
+    pub print_manifest: bool,
 }
 
 options_from_args!(InitArgs => InitOptions {
@@ -118,6 +121,7 @@ options_from_args!(InitArgs => InitOptions {
     token,
     token_ttl,
     upload_certs,
+    print_manifest,
 });
 
 impl WorkflowArgs for InitArgs {
@@ -127,7 +131,7 @@ impl WorkflowArgs for InitArgs {
 }
 
 /// Flags only the `init phase ...` subcommands take, as upstream's additional phase flags.
-pub const PHASE_ONLY_FLAGS: &[&str] = &["kubeconfig", "kubeconfig-dir"];
+pub const PHASE_ONLY_FLAGS: &[&str] = &["kubeconfig", "kubeconfig-dir", "print-manifest"];
 
 /// Runs `kubeadm init` or `kubeadm init phase ...`.
 pub fn run(global: &GlobalArgs, matches: &ArgMatches) -> anyhow::Result<()> {

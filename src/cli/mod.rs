@@ -282,14 +282,26 @@ pub(crate) fn run_workflow<A: WorkflowArgs, D: WorkflowData>(
     let args = A::from_arg_matches(leaf)?;
     let base = real_host(global);
     let dry_run = args.dry_run(base.as_ref());
-    // A dry run changes nothing, so it neither takes nor waits for the lock.
-    let _lock = if dry_run {
+    // `--print-manifest` (the addon phases): the manifests are all that goes to standard
+    // output, so that it can be piped; progress goes to standard error.
+    let print_manifest = leaf
+        .try_get_one::<bool>("print_manifest")
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false);
+    // A dry run, or printing, changes nothing, so it neither takes nor waits for the lock.
+    let _lock = if dry_run || print_manifest {
         None
     } else {
         Some(lock_node(base.as_ref(), &wf.command_path().join(" "))?)
     };
 
-    let mut console = Console::stdout();
+    let mut console = if print_manifest {
+        Console::to_writer(Box::new(std::io::stderr()))
+    } else {
+        Console::stdout()
+    };
     let dry_host = if dry_run {
         let scratch = tempfile::Builder::new()
             .prefix(&format!("kubeadm-{}-dryrun", wf.command()))

@@ -65,6 +65,10 @@ pub enum Trust<'a> {
     Any,
     /// Only certificates chaining to these CA certificates (PEM).
     Ca(&'a [u8]),
+    /// Certificates chaining to the machine's own CA store (`/etc/ssl/certs`, or
+    /// `SSL_CERT_FILE`/`SSL_CERT_DIR`), as Go's default HTTP client trusts: public
+    /// servers such as upstream's release bucket.
+    System,
 }
 
 /// The most [`fetch`] reads of an answer: health answers and `cluster-info` are a few
@@ -126,7 +130,17 @@ pub fn fetch_answer(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<An
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = hostport
+    // A URL may leave out the port: the scheme's own.
+    let has_port = match hostport.strip_prefix('[') {
+        Some(v6) => v6.contains("]:"),
+        None => hostport.contains(':'),
+    };
+    let hostport_full = if has_port {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:{}", if tls { 443 } else { 80 })
+    };
+    let addr = hostport_full
         .to_socket_addrs()
         .map_err(|e| format!("{hostport}: {e}"))?
         .next()
@@ -162,8 +176,24 @@ pub fn fetch_answer(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<An
                 }
                 builder.with_root_certificates(roots).with_no_client_auth()
             }
+            Trust::System => {
+                let found = rustls_native_certs::load_native_certs();
+                let mut roots = rustls::RootCertStore::empty();
+                let (_, unusable) = roots.add_parsable_certificates(found.certs);
+                if roots.is_empty() {
+                    let why = found
+                        .errors
+                        .first()
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| format!("{unusable} unusable certificates"));
+                    return Err(format!(
+                        "no CA certificates of this machine to trust: {why}"
+                    ));
+                }
+                builder.with_root_certificates(roots).with_no_client_auth()
+            }
         };
-        let host = hostport
+        let host = hostport_full
             .rsplit_once(':')
             .map(|(h, _)| h.trim_matches(['[', ']']))
             .unwrap_or(hostport)
@@ -188,15 +218,18 @@ pub fn fetch_answer(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<An
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| format!("{url}: no HTTP answer"))?;
-    let date = head.lines().find_map(|l| {
-        l.split_once(':')
-            .filter(|(k, _)| k.eq_ignore_ascii_case("date"))
-            .map(|(_, v)| v.trim().to_string())
-    });
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        })
+    };
     Ok(Answer {
         code,
         body: body.to_string(),
-        date,
+        date: header("date"),
+        location: header("location"),
     })
 }
 
@@ -209,6 +242,8 @@ pub struct Answer {
     pub body: String,
     /// The `Date` header: the peer's clock.
     pub date: Option<String>,
+    /// The `Location` header: where a redirect points.
+    pub location: Option<String>,
 }
 
 /// GETs `url`: the status code and the body (see [`fetch_answer`]).

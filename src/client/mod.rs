@@ -411,18 +411,44 @@ fn action(method: &str) -> &'static str {
     }
 }
 
-fn resource_of(path: &str) -> (String, String) {
+/// A request path's resource, `group/version` (`core/v1` for the legacy group), object
+/// name (empty for a collection) and namespace (empty when cluster-scoped).
+fn request_of(path: &str) -> (String, String, String, String) {
+    let path = path.split('?').next().unwrap_or_default();
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (gv, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] => (format!("core/{v}"), rest.to_vec()),
         ["apis", g, v, rest @ ..] => (format!("{g}/{v}"), rest.to_vec()),
         _ => (String::new(), segs.clone()),
     };
-    let rest = match rest.as_slice() {
-        ["namespaces", _, tail @ ..] if !tail.is_empty() => tail.to_vec(),
-        other => other.to_vec(),
+    let (namespace, rest) = match rest.as_slice() {
+        ["namespaces", ns, tail @ ..] if !tail.is_empty() => (ns.to_string(), tail.to_vec()),
+        other => (String::new(), other.to_vec()),
     };
-    (rest.first().unwrap_or(&"").to_string(), gv)
+    (
+        rest.first().unwrap_or(&"").to_string(),
+        gv,
+        rest.get(1).unwrap_or(&"").to_string(),
+        namespace,
+    )
+}
+
+/// What a dry run shows of an object it would send, as upstream's dry-run client prints
+/// it ("[dryrun] Attached object:" and the object as YAML), except that every value of a
+/// Secret's `data` and `stringData` is replaced by `<redacted>`: secrets are never shown.
+pub fn dry_run_object_text(obj: &Value) -> String {
+    let mut shown = obj.clone();
+    if shown["kind"] == "Secret" {
+        for field in ["data", "stringData"] {
+            if let Some(map) = shown.get_mut(field).and_then(Value::as_object_mut) {
+                for v in map.values_mut() {
+                    *v = Value::String("<redacted>".into());
+                }
+            }
+        }
+    }
+    let yaml = crate::yaml::to_string(&shown).unwrap_or_else(|e| format!("(not shown: {e})\n"));
+    format!("[dryrun] Attached object:\n{yaml}")
 }
 
 impl Api for DryRunClient {
@@ -437,13 +463,21 @@ impl Api for DryRunClient {
         body: Option<&Value>,
         _content_type: &str,
     ) -> Result<Value, ApiError> {
-        let (resource, gv) = resource_of(path);
+        let (resource, gv, name, namespace) = request_of(path);
         let line = format!(
             "[dryrun] Would perform action {} on resource {resource:?} in API group {gv:?} ({method} {path})",
             action(method)
         );
-        // Shown as it happens, in the order of the run, like upstream's dry-run client.
+        // Shown as it happens, in the order of the run, like upstream's dry-run client:
+        // the name of what is read, changed or removed, the object of what is created or
+        // replaced.
         println!("{line}");
+        if matches!(method, "GET" | "PATCH" | "DELETE") && !name.is_empty() {
+            println!("[dryrun] Resource name {name:?}, namespace {namespace:?}");
+        }
+        if let Some(obj) = body.filter(|_| matches!(method, "POST" | "PUT")) {
+            println!("{}", dry_run_object_text(obj));
+        }
         self.calls.lock().expect("calls").push(line);
         let mut objects = self.objects.lock().expect("objects");
         match method {
@@ -520,6 +554,52 @@ mod tests {
                 "[dryrun] Would perform action GET on resource \"configmaps\" in API group \"core/v1\" (GET /api/v1/namespaces/kube-system/configmaps/c)",
                 "[dryrun] Would perform action UPDATE on resource \"configmaps\" in API group \"core/v1\" (PUT /api/v1/namespaces/kube-system/configmaps/c)",
             ]
+        );
+    }
+
+    #[test]
+    fn dry_run_objects_are_shown_with_secrets_redacted() {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "bootstrap.kubernetes.io/token",
+            "metadata": {"name": "bootstrap-token-abcdef", "namespace": "kube-system"},
+            "data": {"token-id": "YWJjZGVm", "token-secret": "MDEyMzQ1Njc4OWFiY2RlZg=="},
+            "stringData": {"description": "x"}});
+        let text = dry_run_object_text(&secret);
+        assert!(
+            text.starts_with("[dryrun] Attached object:\napiVersion: v1\n"),
+            "{text}"
+        );
+        assert!(text.contains("  token-secret: <redacted>\n"), "{text}");
+        assert!(text.contains("  description: <redacted>\n"), "{text}");
+        assert!(!text.contains("MDEy") && !text.contains("YWJj"), "{text}");
+        assert!(text.contains("  name: bootstrap-token-abcdef\n"), "{text}");
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}});
+        assert!(dry_run_object_text(&cm).contains("data:\n  k: v\n"));
+        assert_eq!(
+            request_of("/api/v1/namespaces/kube-system/secrets/bootstrap-token-abcdef"),
+            (
+                "secrets".into(),
+                "core/v1".into(),
+                "bootstrap-token-abcdef".into(),
+                "kube-system".into()
+            )
+        );
+        assert_eq!(
+            request_of("/apis/rbac.authorization.k8s.io/v1/clusterroles/x?fieldManager=kubeadm"),
+            (
+                "clusterroles".into(),
+                "rbac.authorization.k8s.io/v1".into(),
+                "x".into(),
+                String::new()
+            )
+        );
+        assert_eq!(
+            request_of("/api/v1/namespaces/kube-system/configmaps"),
+            (
+                "configmaps".into(),
+                "core/v1".into(),
+                String::new(),
+                "kube-system".into()
+            )
         );
     }
 

@@ -306,22 +306,17 @@ pub fn apply_overrides(
 }
 
 /// Resolves a `kubernetesVersion` value: a version (`v1.37.1`, `1.37.1`) is normalised; a
-/// release label (`stable`, `stable-1`, `latest`, ...) resolves to the release this build
-/// implements, as upstream does when it cannot or need not ask the release server.
+/// release label (`stable`, `stable-1`, `stable-1.36`, `latest`, ...) is fetched from
+/// upstream's release server as upstream does, falling back to the release this build
+/// implements, with upstream's warnings, when the server cannot be reached
+/// ([`crate::releases::label`]).
 pub fn resolve_kubernetes_version(v: &str) -> anyhow::Result<String> {
-    let labels = ["stable", "stable-1", "latest", "latest-1"];
-    if labels.contains(&v) || v.starts_with("stable-1.") || v.starts_with("latest-1.") {
-        return Ok(crate::version::KUBERNETES_VERSION.to_string());
-    }
-    let bare = v.strip_prefix('v').unwrap_or(v);
-    let core = bare.split(['-', '+']).next().unwrap_or_default();
-    let parts: Vec<_> = core.split('.').collect();
-    if parts.len() != 3 || parts.iter().any(|p| p.parse::<u32>().is_err()) {
-        anyhow::bail!(
+    match crate::releases::label::resolve(v)? {
+        Some(version) => Ok(version),
+        None => anyhow::bail!(
             "ClusterConfiguration.kubernetesVersion: Invalid value: {v:?}: not a Kubernetes version (for example v1.37.1) or release label (stable-1)"
-        );
+        ),
     }
-    Ok(format!("v{bare}"))
 }
 
 /// Builds the configuration of `kubeadm init`: the file's documents (or none), the flags
@@ -419,8 +414,15 @@ pub fn init_configuration(
             certificates_dir: cluster.certificates_dir.clone().into(),
             image_repository: cluster.image_repository.clone(),
             cluster_name: cluster.cluster_name.clone(),
-            encryption_algorithm: EncryptionAlgorithm::parse(&cluster.encryption_algorithm)
-                .unwrap_or_default(),
+            // The removed PublicKeysECDSA gate, when set, wins over encryptionAlgorithm, as
+            // upstream's EncryptionAlgorithmType() did while it existed (up to v1.36).
+            encryption_algorithm: match cluster.feature_gates.get("PublicKeysECDSA") {
+                Some(true) => EncryptionAlgorithm::EcdsaP256,
+                Some(false) => EncryptionAlgorithm::Rsa2048,
+                None => {
+                    EncryptionAlgorithm::parse(&cluster.encryption_algorithm).unwrap_or_default()
+                }
+            },
             certificate_validity_period: duration(
                 cluster.certificate_validity_period,
                 DEFAULT_CERTIFICATE_VALIDITY,
@@ -679,6 +681,8 @@ pub fn test_config() -> InitConfiguration {
         None,
         &InitOverrides {
             advertise_address: Some("192.0.2.10".into()),
+            // A version rather than the default label: tests do not ask the release server.
+            kubernetes_version: Some(crate::version::KUBERNETES_VERSION.into()),
             ..InitOverrides::default()
         },
     )

@@ -593,11 +593,18 @@ pub fn parse_with(
     }
     docs.warnings.extend(mode.warnings);
     if docs.from_v1beta3 {
-        docs.deprecated.push(format!(
-            "[config] WARNING: {file} uses the deprecated API version kubeadm.k8s.io/v1beta3; 'kubeadm config migrate --old-config {file} --new-config new.yaml' writes the same configuration as kubeadm.k8s.io/v1beta4"
-        ));
+        docs.deprecated.push(v1beta3_warning(file));
     }
     Ok(docs)
+}
+
+/// The warning a file written in `kubeadm.k8s.io/v1beta3` gets from every command but
+/// `config migrate`: upstream removed that API in v1.37 (kubernetes/kubernetes#136016) and
+/// refuses such files from then on; kubeadm-rs still reads them, and says how to convert.
+pub fn v1beta3_warning(file: &str) -> String {
+    format!(
+        "[config] WARNING: {file} uses kubeadm.k8s.io/v1beta3, which upstream kubeadm removed in v1.37: upstream kubeadm v1.37 and later refuse this file. kubeadm-rs still reads it; convert it to kubeadm.k8s.io/v1beta4 with:\n\tkubeadm config migrate --old-config {file} --new-config new.yaml"
+    )
 }
 
 #[cfg(test)]

@@ -9,13 +9,57 @@ use crate::names::{is_dns_subdomain, is_wildcard_dns_subdomain};
 use crate::token::BootstrapToken;
 
 /// Feature gates kubeadm knows in this release, and whether each is locked to true (GA).
-pub const FEATURE_GATES: &[(&str, bool)] = &[
-    ("ControlPlaneKubeletLocalMode", true),
-    ("EtcdLearnerMode", true),
-    ("NodeLocalCRISocket", true),
-    ("RootlessControlPlane", false),
-    ("WaitForAllControlPlaneComponents", true),
+pub const FEATURE_GATES: &[(&str, bool)] =
+    &[("EtcdLearnerMode", true), ("RootlessControlPlane", false)];
+
+/// A feature gate upstream kubeadm no longer knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemovedFeatureGate {
+    /// The gate's name.
+    pub name: &'static str,
+    /// The upstream release that removed it.
+    pub removed_in: &'static str,
+    /// The pull request that removed it (kubernetes/kubernetes).
+    pub pr: u32,
+    /// What happens instead.
+    pub instead: &'static str,
+}
+
+/// Gates upstream removed. Upstream's validation refuses them as unknown ("... is not a
+/// valid feature name") and its `upgrade` prints "Unknown feature gate flag" for one found
+/// in the cluster's configuration; kubeadm-rs reads them with a warning naming the removal,
+/// so that files and clusters made by older releases keep working (as v1beta3 files do).
+pub const REMOVED_FEATURE_GATES: &[RemovedFeatureGate] = &[
+    RemovedFeatureGate {
+        name: "ControlPlaneKubeletLocalMode",
+        removed_in: "v1.36",
+        pr: 135773,
+        instead: "the behaviour is always on (GA since v1.35)",
+    },
+    RemovedFeatureGate {
+        name: "NodeLocalCRISocket",
+        removed_in: "v1.37",
+        pr: 138645,
+        instead: "the behaviour is always on (GA since v1.36)",
+    },
+    RemovedFeatureGate {
+        name: "PublicKeysECDSA",
+        removed_in: "v1.37",
+        pr: 136016,
+        instead: "set encryptionAlgorithm (ECDSA-P256) instead; kubeadm-rs still honours the gate as v1.36 did (true: ECDSA-P256 keys, false: RSA-2048)",
+    },
+    RemovedFeatureGate {
+        name: "WaitForAllControlPlaneComponents",
+        removed_in: "v1.35",
+        pr: 134781,
+        instead: "the behaviour is always on (GA since v1.34)",
+    },
 ];
+
+/// The removed gate of that name, if it is one.
+pub fn removed_feature_gate(name: &str) -> Option<&'static RemovedFeatureGate> {
+    REMOVED_FEATURE_GATES.iter().find(|g| g.name == name)
+}
 
 /// Every validation problem of a configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -739,6 +783,18 @@ fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
         }
     }
     for (name, value) in &c.feature_gates {
+        if let Some(g) = removed_feature_gate(name) {
+            e.warn(
+                "FeatureGates",
+                &format!("{cc}.featureGates.{name}"),
+                &value.to_string(),
+                &format!(
+                    "the feature gate was removed from kubeadm in {} (kubernetes/kubernetes#{}): {}; upstream kubeadm {} and later refuse a configuration that sets it ({name} is not a valid feature name), so delete it",
+                    g.removed_in, g.pr, g.instead, g.removed_in
+                ),
+            );
+            continue;
+        }
         match FEATURE_GATES.iter().find(|(n, _)| n == name) {
             None => e.invalid(
                 &format!("{cc}.featureGates"),

@@ -69,7 +69,7 @@ fn data_dir(cfg: &InitConfiguration) -> String {
     }
 }
 
-/// Whether an etcd image tag (`3.6.9-0`) is at least 3.6, whose flags drop the
+/// Whether an etcd image tag (`3.6.11-0`) is at least 3.6, whose flags drop the
 /// `experimental-` spelling.
 pub fn is_etcd_36_or_newer(tag: &str) -> bool {
     let mut parts = tag.trim_start_matches('v').split(['.', '-']);
@@ -252,7 +252,8 @@ mod tests {
 
     #[test]
     fn etcd_version_switch() {
-        assert!(is_etcd_36_or_newer("3.6.9-0"));
+        assert!(is_etcd_36_or_newer("3.6.11-0"));
+        assert!(is_etcd_36_or_newer("3.7.0-0"));
         assert!(is_etcd_36_or_newer("v3.7.0"));
         assert!(!is_etcd_36_or_newer("3.5.21-0"));
     }

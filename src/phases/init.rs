@@ -27,6 +27,10 @@ impl crate::workflow::WorkflowData for InitData {
     fn notes(&self) -> Vec<String> {
         self.notes.clone()
     }
+
+    fn finish(&self) -> anyhow::Result<()> {
+        super::preflight::dry_run_outcome(&self.notes)
+    }
 }
 
 /// What `kubeadm init` was asked on its command line, as plain values (upstream's
@@ -87,6 +91,9 @@ pub struct InitOptions {
     pub token_ttl: Option<Duration>,
     /// `--upload-certs`.
     pub upload_certs: bool,
+    /// `--print-manifest` (`init phase addon coredns|kube-proxy` only): print the addon's
+    /// objects instead of creating them.
+    pub print_manifest: bool,
 }
 
 impl InitOptions {
@@ -120,6 +127,7 @@ impl InitOptions {
             (self.image_repository.is_some(), "image-repository"),
             (self.kubeconfig.is_some(), "kubeconfig"),
             (self.kubeconfig_dir.is_some(), "kubeconfig-dir"),
+            (self.print_manifest, "print-manifest"),
             (self.kubernetes_version.is_some(), "kubernetes-version"),
             (self.node_name.is_some(), "node-name"),
             (self.patches.is_some(), "patches"),
@@ -341,6 +349,7 @@ const COREDNS_FLAGS: &[&str] = &[
     "image-repository",
     "kubeconfig",
     "kubernetes-version",
+    "print-manifest",
     "service-cidr",
     "service-dns-domain",
 ];
@@ -355,6 +364,7 @@ const KUBE_PROXY_FLAGS: &[&str] = &[
     "kubeconfig",
     "kubernetes-version",
     "pod-network-cidr",
+    "print-manifest",
 ];
 const ADDON_FLAGS: &[&str] = &[
     "apiserver-advertise-address",
@@ -665,8 +675,13 @@ pub fn workflow() -> Workflow<InitData> {
                     Phase::new("coredns", "Install the CoreDNS addon to a Kubernetes cluster")
                         .inherit(COREDNS_FLAGS)
                         .run(|d: &mut InitData| {
-                            let api = d.api()?;
                             let objects = addon_objects(d, crate::addons::coredns_objects)?;
+                            // As upstream: printed instead of created, no cluster needed.
+                            if d.opts.print_manifest {
+                                print!("{}", crate::addons::manifest_stream(&objects, crate::addons::COREDNS_PRINT_ORDER)?);
+                                return Ok(());
+                            }
+                            let api = d.api()?;
                             crate::addons::apply(api.as_ref(), &objects)?;
                             println!("[addons] Applied essential addon: CoreDNS");
                             Ok(())
@@ -675,8 +690,12 @@ pub fn workflow() -> Workflow<InitData> {
                     Phase::new("kube-proxy", "Install the kube-proxy addon to a Kubernetes cluster")
                         .inherit(KUBE_PROXY_FLAGS)
                         .run(|d: &mut InitData| {
-                            let api = d.api()?;
                             let objects = addon_objects(d, crate::addons::kube_proxy_objects)?;
+                            if d.opts.print_manifest {
+                                print!("{}", crate::addons::manifest_stream(&objects, crate::addons::KUBE_PROXY_PRINT_ORDER)?);
+                                return Ok(());
+                            }
+                            let api = d.api()?;
                             crate::addons::apply(api.as_ref(), &objects)?;
                             println!("[addons] Applied essential addon: kube-proxy");
                             Ok(())

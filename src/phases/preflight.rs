@@ -7,6 +7,25 @@ use crate::config::InitConfiguration;
 use crate::host::Host;
 use crate::preflight::{self, Check, Ignored};
 
+/// How the note starts that a dry run keeps when preflight failed.
+pub const DRY_RUN_PREFLIGHT_FAILED: &str = "[dryrun] A real run would have stopped at preflight";
+
+/// The outcome of a dry run once every phase has shown what it would do: a failure when
+/// preflight failed, as upstream's dry run fails then (a script that gates on
+/// `kubeadm init --dry-run` gets the same answer), though this one goes on first to show
+/// everything else.
+pub fn dry_run_outcome(notes: &[String]) -> anyhow::Result<()> {
+    match notes
+        .iter()
+        .find_map(|n| n.strip_prefix(DRY_RUN_PREFLIGHT_FAILED))
+    {
+        Some(rest) => anyhow::bail!(
+            "[preflight] Some fatal errors occurred{rest}; the dry run went on to show the rest, a real run stops at preflight. To make a check non-fatal, use --ignore-preflight-errors=<check>"
+        ),
+        None => Ok(()),
+    }
+}
+
 /// Runs checks, printing warnings; errors stop the command, except in a dry run, where
 /// they are printed and remembered in `notes` for the summary.
 pub fn run_checks(
@@ -31,7 +50,7 @@ pub fn run_checks(
             .map(|f| f.name.as_str())
             .collect();
         let note = format!(
-            "[dryrun] A real run would have stopped at preflight: {} check(s) failed ({})",
+            "{DRY_RUN_PREFLIGHT_FAILED}: {} check(s) failed ({})",
             failed.len(),
             failed.join(", ")
         );

@@ -58,7 +58,7 @@ impl Upgrade {
     }
 }
 
-/// The image tag of a Pod's first container (`registry.k8s.io/etcd:3.6.9-0` -> `3.6.9-0`).
+/// The image tag of a Pod's first container (`registry.k8s.io/etcd:3.6.11-0` -> `3.6.11-0`).
 fn image_tag(pod: &Value) -> Option<String> {
     let image = pod["spec"]["containers"][0]["image"].as_str()?;
     let name = image.rsplit('/').next()?;
@@ -500,7 +500,7 @@ mod tests {
             apiserver: nodes(version),
             controller_manager: nodes(version),
             scheduler: nodes(version),
-            etcd: nodes("3.6.9-0"),
+            etcd: nodes("3.6.11-0"),
             kubelet: nodes(version),
         }
     }
@@ -532,7 +532,8 @@ mod tests {
             ups[0].after.kubeadm_version, "v1.37.1",
             "kubeadm is new enough"
         );
-        assert_eq!(ups[1].after.etcd_version, "3.6.9-0");
+        assert_eq!(ups[0].after.etcd_version, "3.6.11-0");
+        assert_eq!(ups[1].after.etcd_version, "3.7.0-0");
         // On the newest patch, only the minor upgrade; on this release, none.
         assert_eq!(
             available_upgrades(&state("v1.36.4"), None).unwrap().1.len(),
@@ -566,13 +567,13 @@ kubelet     cp-1      v1.36.4   v1.37.1
 
 Upgrade to the latest stable version:
 
-COMPONENT                 NODE      CURRENT   TARGET
-kube-apiserver            cp-1      v1.36.4   v1.37.1
-kube-controller-manager   cp-1      v1.36.4   v1.37.1
-kube-scheduler            cp-1      v1.36.4   v1.37.1
-kube-proxy                          v1.36.4   v1.37.1
-CoreDNS                             v1.14.2   v1.14.2
-etcd                      cp-1      3.6.9-0   3.6.9-0
+COMPONENT                 NODE      CURRENT    TARGET
+kube-apiserver            cp-1      v1.36.4    v1.37.1
+kube-controller-manager   cp-1      v1.36.4    v1.37.1
+kube-scheduler            cp-1      v1.36.4    v1.37.1
+kube-proxy                          v1.36.4    v1.37.1
+CoreDNS                             v1.14.2    v1.14.6
+etcd                      cp-1      3.6.11-0   3.7.0-0
 
 You can now apply the upgrade by executing the following command:
 

@@ -24,6 +24,10 @@ impl crate::workflow::WorkflowData for JoinData {
     fn notes(&self) -> Vec<String> {
         self.notes.clone()
     }
+
+    fn finish(&self) -> anyhow::Result<()> {
+        crate::phases::preflight::dry_run_outcome(&self.notes)
+    }
 }
 
 /// What `kubeadm join` was asked on its command line, as plain values (upstream's

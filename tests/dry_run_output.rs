@@ -1,0 +1,228 @@
+//! What a dry run and `--print-manifest` show, as upstream's do: every object a dry run
+//! would send to the API server follows its action line ("[dryrun] Attached object:"),
+//! Secrets with their values redacted; a dry run whose preflight failed shows everything
+//! and then fails; `init phase addon coredns|kube-proxy --print-manifest` prints the
+//! addon's objects as a YAML stream and creates nothing.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kubeadm(root: &Path, tmp: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .arg("--rootfs")
+        .arg(root)
+        .args(args)
+        .env("TMPDIR", tmp)
+        .env("NO_COLOR", "1")
+        .env("KUBEADM_RS_RELEASE_URL", "http://127.0.0.1:1/release")
+        .output()
+        .unwrap()
+}
+
+const INIT: &[&str] = &[
+    "init",
+    "--dry-run",
+    "--kubernetes-version",
+    "v1.37.1",
+    "--apiserver-advertise-address",
+    "192.0.2.10",
+    "--node-name",
+    "cp-1",
+    "--token",
+    "abcdef.0123456789abcdef",
+];
+
+#[test]
+fn a_dry_run_shows_the_objects_it_would_create_with_secrets_redacted() {
+    let (root, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let args = [INIT, &["--skip-phases", "preflight"]].concat();
+    let o = kubeadm(root.path(), tmp.path(), &args);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // The kubeadm-config ConfigMap, whole, right after its action line.
+    let create_cm = "[dryrun] Would perform action CREATE on resource \"configmaps\" in API group \"core/v1\" (POST /api/v1/namespaces/kube-system/configmaps";
+    let at = out.find(create_cm).expect("a ConfigMap is created");
+    let rest = &out[at..];
+    let next = rest.lines().nth(1).unwrap_or_default();
+    assert_eq!(next, "[dryrun] Attached object:", "{rest}");
+    assert!(
+        out.contains(
+            "[dryrun] Attached object:\napiVersion: v1\ndata:\n  ClusterConfiguration: |\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "kind: ConfigMap\nmetadata:\n  name: kubeadm-config\n  namespace: kube-system\n"
+        ),
+        "{out}"
+    );
+    // RBAC objects and the addons too.
+    assert!(
+        out.contains("kind: ClusterRoleBinding\nmetadata:\n  name: kubeadm:cluster-admins\n"),
+        "{out}"
+    );
+    assert!(out.contains("kind: Deployment\n"), "{out}");
+    assert!(
+        out.contains("image: registry.k8s.io/coredns/coredns:v1.14.6\n"),
+        "{out}"
+    );
+
+    // The bootstrap token's Secret: its keys, never its values.
+    let secret = out
+        .find("kind: Secret\nmetadata:\n  name: bootstrap-token-abcdef\n")
+        .expect("the token's Secret is shown");
+    let object_start = out[..secret].rfind("[dryrun] Attached object:").unwrap();
+    let object = &out[object_start..secret];
+    assert!(object.contains("  token-secret: <redacted>\n"), "{object}");
+    assert!(object.contains("  token-id: <redacted>\n"), "{object}");
+    for secret_text in ["MDEyMzQ1Njc4OWFiY2RlZg==", "0123456789abcdef\n"] {
+        assert!(!object.contains(secret_text), "{object}");
+    }
+    assert!(
+        !out.contains("MDEyMzQ1Njc4OWFiY2RlZg=="),
+        "the token's secret, base64"
+    );
+
+    // A change to an existing object names it.
+    assert!(
+        out.contains("[dryrun] Would perform action PATCH on resource \"nodes\" in API group \"core/v1\" (PATCH /api/v1/nodes/cp-1)\n[dryrun] Resource name \"cp-1\", namespace \"\"\n"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "the root stays untouched"
+    );
+}
+
+#[test]
+fn a_dry_run_whose_preflight_fails_shows_everything_then_fails() {
+    let (root, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // The root has no container runtime: the CRI check fails.
+    let o = kubeadm(root.path(), tmp.path(), INIT);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("[ERROR CRI]"), "{out}");
+    // Every later phase still showed what it would do.
+    assert!(out.contains("[dryrun] Attached object:"), "{out}");
+    assert!(
+        out.contains("[addons] Applied essential addon: kube-proxy"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[dryrun] A real run would have stopped at preflight: "),
+        "{out}"
+    );
+    assert!(
+        err.contains("error: [preflight] Some fatal errors occurred: ")
+            && err.contains("(CRI")
+            && err.contains("--ignore-preflight-errors"),
+        "{err}"
+    );
+    // With the failing check ignored, the same dry run succeeds.
+    let args = [INIT, &["--ignore-preflight-errors", "all"]].concat();
+    let o = kubeadm(root.path(), tmp.path(), &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The kinds of a YAML stream's documents, in order (each must parse).
+fn kinds(stream: &str) -> Vec<String> {
+    assert!(stream.starts_with("---\n"), "{stream}");
+    stream
+        .split("---\n")
+        .skip(1)
+        .map(|doc| {
+            let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(doc).expect("a YAML document");
+            v["kind"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn addon_phases_print_their_manifests_instead_of_installing_them() {
+    let (root, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let common = [
+        "--kubernetes-version",
+        "v1.37.1",
+        "--kubeconfig",
+        "/nonexistent/admin.conf",
+    ];
+    let o = kubeadm(
+        root.path(),
+        tmp.path(),
+        &[
+            &["init", "phase", "addon", "coredns", "--print-manifest"][..],
+            &common,
+        ]
+        .concat(),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        kinds(&out),
+        [
+            "Deployment",
+            "ConfigMap",
+            "Service",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ServiceAccount"
+        ]
+    );
+    assert!(
+        out.contains("image: registry.k8s.io/coredns/coredns:v1.14.6\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("[addons]"),
+        "only the manifests on standard output: {out}"
+    );
+
+    let o = kubeadm(
+        root.path(),
+        tmp.path(),
+        &[
+            &["init", "phase", "addon", "kube-proxy", "--print-manifest"][..],
+            &common,
+            &["--apiserver-advertise-address", "192.0.2.10"],
+        ]
+        .concat(),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        kinds(&out),
+        [
+            "ServiceAccount",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "ConfigMap",
+            "DaemonSet"
+        ]
+    );
+    assert!(out.contains("server: https://192.0.2.10:6443\n"), "{out}");
+    assert_eq!(
+        std::fs::read_dir(root.path()).unwrap().count(),
+        0,
+        "nothing written, no lock taken"
+    );
+
+    // As upstream, only the two addon phases take the flag.
+    for args in [
+        &["init", "phase", "addon", "all", "--print-manifest"][..],
+        &["init", "--print-manifest"],
+    ] {
+        let o = kubeadm(root.path(), tmp.path(), args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("unknown flag: --print-manifest"), "{err}");
+    }
+}
