@@ -72,7 +72,7 @@ pub struct TokenCreateArgs {
 #[derive(Debug, clap::Args)]
 pub struct OutputArgs {
     /// If true, ignore any errors in templates when a field or map key is missing in the template. Only applies to golang and jsonpath output formats.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "bool")]
+    #[arg(long, value_name = "bool", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = super::argv::parse_go_bool, default_value_t = true)]
     pub allow_missing_template_keys: bool,
     /// Output format. One of: text|json|yaml|go-template|go-template-file|template|templatefile|jsonpath|jsonpath-as-json|jsonpath-file.
     #[arg(short = 'o', long, default_value = "text", value_name = "string")]
