@@ -145,8 +145,18 @@ fn create_list_delete() {
     );
     let json = ok(r, &token_args(&["list", "-o", "json"]));
     assert!(
-        json.contains("\"token\": \"abcdef.0123456789abcdef\""),
+        json.contains("{\n    \"kind\": \"BootstrapToken\",\n    \"apiVersion\": \"output.kubeadm.k8s.io/v1alpha3\",\n    \"token\": \"abcdef.0123456789abcdef\","),
         "{json}"
+    );
+    let listed = ok(
+        r,
+        &token_args(&["list", "-o", "jsonpath={.token} {.usages[*]}{\"\\n\"}"]),
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l == "abcdef.0123456789abcdef authentication"),
+        "{listed}"
     );
     assert!(ok(r, &token_args(&["list"])).contains("<forever>"));
 

@@ -252,13 +252,8 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
     use crate::upgrade::plan as p;
     use crate::upgrade::semver::KubeVersion;
 
-    let format = a.output.output.as_str();
-    if !matches!(format, "text" | "json" | "yaml") {
-        return Err(super::usage_error(format!(
-            "unable to match a printer suitable for the output format {format:?}, allowed formats are: json,text,yaml"
-        )));
-    }
-    let text = format == "text";
+    let printer = a.output.printer(super::real_host(global).as_ref())?;
+    let text = printer.is_text();
     let say = |line: &str| {
         if text {
             println!("{line}");
@@ -344,16 +339,12 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
         available_upgrades: upgrades.iter().map(p::plan_of).collect(),
         config_versions: p::config_versions(&client),
     };
-    match format {
-        "json" => println!("{}", serde_json::to_string_pretty(&plan)?),
-        "yaml" => print!("{}", crate::yaml::to_string(&plan)?),
-        _ => {
-            if upgrades.is_empty() {
-                println!("Awesome, you're up-to-date! Enjoy!");
-            } else {
-                print!("{}", p::text(&plan));
-            }
-        }
+    if !text {
+        printer.print(&plan, &mut std::io::stdout().lock())?;
+    } else if upgrades.is_empty() {
+        println!("Awesome, you're up-to-date! Enjoy!");
+    } else {
+        print!("{}", p::text(&plan));
     }
     Ok(())
 }
