@@ -260,26 +260,31 @@ fn kubeconfig_user_prints_a_working_kubeconfig() {
             "24h",
         ],
     );
-    let f = root.path().join("alice.conf");
-    std::fs::write(&f, &out).unwrap();
-    let cert_b64 = tool(
-        "kubectl",
-        &[
-            "config",
-            "view",
-            "--raw",
-            "--kubeconfig",
-            f.to_str().unwrap(),
-            "-o",
-            "jsonpath={.users[0].user.client-certificate-data}",
-        ],
-    );
-    use base64::Engine;
-    let cert = base64::engine::general_purpose::STANDARD
-        .decode(cert_b64.trim())
-        .unwrap();
-    let cert_file = root.path().join("alice.crt");
-    std::fs::write(&cert_file, cert).unwrap();
+    // The client certificate of a kubeconfig that `kubeconfig user` printed, as a file.
+    let cert_of = |kubeconfig: &str, name: &str| {
+        let f = root.path().join(format!("{name}.conf"));
+        std::fs::write(&f, kubeconfig).unwrap();
+        let cert_b64 = tool(
+            "kubectl",
+            &[
+                "config",
+                "view",
+                "--raw",
+                "--kubeconfig",
+                f.to_str().unwrap(),
+                "-o",
+                "jsonpath={.users[0].user.client-certificate-data}",
+            ],
+        );
+        use base64::Engine;
+        let cert = base64::engine::general_purpose::STANDARD
+            .decode(cert_b64.trim())
+            .unwrap();
+        let cert_file = root.path().join(format!("{name}.crt"));
+        std::fs::write(&cert_file, cert).unwrap();
+        cert_file
+    };
+    let cert_file = cert_of(&out, "alice");
     let subj = tool(
         "openssl",
         &[
@@ -308,24 +313,47 @@ fn kubeconfig_user_prints_a_working_kubeconfig() {
             .success()
     };
     assert!(checkend("82800") && !checkend("90000"));
-    // Several organizations cannot be encoded yet: refused, never cut silently.
-    let o = kubeadm(
-        root.path(),
-        &["kubeconfig", "user", "--client-name", "a", "--org", "x,y"],
-    );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("more than one Organization (x, y)"));
     let ca = root.path().join("etc/kubernetes/pki/ca.crt");
-    assert!(tool(
-        "openssl",
-        &[
-            "verify",
-            "-CAfile",
-            ca.to_str().unwrap(),
-            cert_file.to_str().unwrap()
-        ]
-    )
-    .contains("OK"));
+    let verified = |cert: &Path| {
+        tool(
+            "openssl",
+            &[
+                "verify",
+                "-CAfile",
+                ca.to_str().unwrap(),
+                cert.to_str().unwrap(),
+            ],
+        )
+        .contains("OK")
+    };
+    assert!(verified(&cert_file));
+    // A user in several groups: every organization in the subject, as upstream's (one
+    // multi-valued RDN), signed by the cluster CA; the flag repeated or comma-separated.
+    for (name, orgs) in [
+        ("bob", &["--org", "dev", "--org", "ops"][..]),
+        ("carol", &["--org", "dev,ops"][..]),
+    ] {
+        let mut args = vec!["kubeconfig", "user", "--client-name", name];
+        args.extend_from_slice(orgs);
+        let cert = cert_of(&ok(root.path(), &args), name);
+        let subj = tool(
+            "openssl",
+            &["x509", "-noout", "-subject", "-in", cert.to_str().unwrap()],
+        );
+        assert_eq!(
+            subj.trim(),
+            format!("subject=O = dev + O = ops, CN = {name}")
+        );
+        assert!(
+            verified(&cert),
+            "{name}'s certificate verifies against the CA"
+        );
+        let pem = pem::parse(std::fs::read(&cert).unwrap()).unwrap();
+        let groups = kubeadm::pki::CertInfo::parse(pem.contents())
+            .unwrap()
+            .organizations;
+        assert_eq!(groups, ["dev", "ops"]);
+    }
 
     let out = ok(
         root.path(),
