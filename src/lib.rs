@@ -25,6 +25,7 @@ pub mod patches;
 pub mod phases;
 pub mod pki;
 pub mod preflight;
+pub mod printer;
 pub mod releases;
 pub mod token;
 pub mod upgrade;

@@ -5,7 +5,10 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let matches = kubeadm::cli::command().get_matches();
+    let matches = match kubeadm::cli::parse(std::env::args_os()) {
+        Ok(m) => m,
+        Err(e) => e.exit(),
+    };
     kubeadm::interrupt::install();
     match kubeadm::cli::run(&matches) {
         Ok(()) => ExitCode::SUCCESS,

@@ -260,26 +260,31 @@ fn kubeconfig_user_prints_a_working_kubeconfig() {
             "24h",
         ],
     );
-    let f = root.path().join("alice.conf");
-    std::fs::write(&f, &out).unwrap();
-    let cert_b64 = tool(
-        "kubectl",
-        &[
-            "config",
-            "view",
-            "--raw",
-            "--kubeconfig",
-            f.to_str().unwrap(),
-            "-o",
-            "jsonpath={.users[0].user.client-certificate-data}",
-        ],
-    );
-    use base64::Engine;
-    let cert = base64::engine::general_purpose::STANDARD
-        .decode(cert_b64.trim())
-        .unwrap();
-    let cert_file = root.path().join("alice.crt");
-    std::fs::write(&cert_file, cert).unwrap();
+    // The client certificate of a kubeconfig that `kubeconfig user` printed, as a file.
+    let cert_of = |kubeconfig: &str, name: &str| {
+        let f = root.path().join(format!("{name}.conf"));
+        std::fs::write(&f, kubeconfig).unwrap();
+        let cert_b64 = tool(
+            "kubectl",
+            &[
+                "config",
+                "view",
+                "--raw",
+                "--kubeconfig",
+                f.to_str().unwrap(),
+                "-o",
+                "jsonpath={.users[0].user.client-certificate-data}",
+            ],
+        );
+        use base64::Engine;
+        let cert = base64::engine::general_purpose::STANDARD
+            .decode(cert_b64.trim())
+            .unwrap();
+        let cert_file = root.path().join(format!("{name}.crt"));
+        std::fs::write(&cert_file, cert).unwrap();
+        cert_file
+    };
+    let cert_file = cert_of(&out, "alice");
     let subj = tool(
         "openssl",
         &[
@@ -308,24 +313,47 @@ fn kubeconfig_user_prints_a_working_kubeconfig() {
             .success()
     };
     assert!(checkend("82800") && !checkend("90000"));
-    // Several organizations cannot be encoded yet: refused, never cut silently.
-    let o = kubeadm(
-        root.path(),
-        &["kubeconfig", "user", "--client-name", "a", "--org", "x,y"],
-    );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("more than one Organization (x, y)"));
     let ca = root.path().join("etc/kubernetes/pki/ca.crt");
-    assert!(tool(
-        "openssl",
-        &[
-            "verify",
-            "-CAfile",
-            ca.to_str().unwrap(),
-            cert_file.to_str().unwrap()
-        ]
-    )
-    .contains("OK"));
+    let verified = |cert: &Path| {
+        tool(
+            "openssl",
+            &[
+                "verify",
+                "-CAfile",
+                ca.to_str().unwrap(),
+                cert.to_str().unwrap(),
+            ],
+        )
+        .contains("OK")
+    };
+    assert!(verified(&cert_file));
+    // A user in several groups: every organization in the subject, as upstream's (one
+    // multi-valued RDN), signed by the cluster CA; the flag repeated or comma-separated.
+    for (name, orgs) in [
+        ("bob", &["--org", "dev", "--org", "ops"][..]),
+        ("carol", &["--org", "dev,ops"][..]),
+    ] {
+        let mut args = vec!["kubeconfig", "user", "--client-name", name];
+        args.extend_from_slice(orgs);
+        let cert = cert_of(&ok(root.path(), &args), name);
+        let subj = tool(
+            "openssl",
+            &["x509", "-noout", "-subject", "-in", cert.to_str().unwrap()],
+        );
+        assert_eq!(
+            subj.trim(),
+            format!("subject=O = dev + O = ops, CN = {name}")
+        );
+        assert!(
+            verified(&cert),
+            "{name}'s certificate verifies against the CA"
+        );
+        let pem = pem::parse(std::fs::read(&cert).unwrap()).unwrap();
+        let groups = kubeadm::pki::CertInfo::parse(pem.contents())
+            .unwrap()
+            .organizations;
+        assert_eq!(groups, ["dev", "ops"]);
+    }
 
     let out = ok(
         root.path(),
@@ -495,4 +523,136 @@ fn certs_commands_read_the_certificate_directory_from_a_config_file() {
         "{out}"
     );
     ok(root.path(), &["certs", "renew", "apiserver", "--config", c]);
+}
+
+/// kubespray's certificate auto-renewal asks for the certificates that expire within its
+/// threshold with a kubectl JSONPath filter; every printer upstream's `-o` has works on
+/// the same `CertificateExpirationInfo` object.
+#[test]
+fn check_expiration_prints_with_every_printer() {
+    let root = control_plane();
+    let r = root.path();
+    let expiring = |days: u64| {
+        ok(
+            r,
+            &[
+                "certs",
+                "check-expiration",
+                "-o",
+                &format!(
+                    "jsonpath={{.certificates[?(@.residualTime<{}.0)]}}",
+                    days * 86400
+                ),
+            ],
+        )
+    };
+    // A year left: nothing expires within 30 days, everything within 400.
+    assert_eq!(expiring(30), "");
+    let soon = expiring(400);
+    let objects: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&soon)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{e}: {soon}"));
+    assert!(objects.len() >= 10, "{soon}");
+    let admin = objects.iter().find(|o| o["name"] == "admin.conf").unwrap();
+    assert_eq!(admin["caName"], "ca");
+    assert!(admin["residualTime"].as_i64().unwrap() > 363 * 86400);
+
+    let names = ok(
+        r,
+        &[
+            "certs",
+            "check-expiration",
+            "-o",
+            "jsonpath={range .certificateAuthorities[*]}{.name}{\"\\n\"}{end}",
+        ],
+    );
+    assert_eq!(names, "ca\netcd-ca\nfront-proxy-ca\n");
+    let as_json = ok(
+        r,
+        &[
+            "certs",
+            "check-expiration",
+            "-o",
+            "jsonpath-as-json={.certificateAuthorities[*].name}",
+        ],
+    );
+    assert_eq!(
+        as_json,
+        "[\n    \"ca\",\n    \"etcd-ca\",\n    \"front-proxy-ca\"\n]\n"
+    );
+    let template = r.join("t.tmpl");
+    std::fs::write(
+        &template,
+        "{{range .certificateAuthorities}}{{.name}}={{.externallyManaged}} {{end}}",
+    )
+    .unwrap();
+    for o in ["go-template-file=/t.tmpl", "templatefile=/t.tmpl"] {
+        assert_eq!(
+            ok(r, &["certs", "check-expiration", "-o", o]),
+            "ca=false etcd-ca=false front-proxy-ca=false ",
+            "{o}"
+        );
+    }
+    assert_eq!(
+        ok(
+            r,
+            &[
+                "certs",
+                "check-expiration",
+                "-o",
+                "go-template={{len .certificates}}"
+            ]
+        ),
+        ok(
+            r,
+            &[
+                "certs",
+                "check-expiration",
+                "-o",
+                "template={{len .certificates}}"
+            ]
+        )
+    );
+
+    // JSON as upstream's printer writes it; a missing certificate is its name and
+    // `missing`, with a null date.
+    std::fs::remove_file(r.join("etc/kubernetes/pki/apiserver.crt")).unwrap();
+    let json = ok(r, &["certs", "check-expiration", "-o", "json"]);
+    assert!(
+        json.starts_with(
+            "{\n    \"kind\": \"CertificateExpirationInfo\",\n    \"apiVersion\": \"output.kubeadm.k8s.io/v1alpha3\",\n    \"certificates\": [\n"
+        ),
+        "{json}"
+    );
+    assert!(
+        json.contains("{\n            \"name\": \"apiserver\",\n            \"expirationDate\": null,\n            \"residualTime\": 0,\n            \"externallyManaged\": false,\n            \"missing\": true\n        }"),
+        "{json}"
+    );
+    let missing = ok(
+        r,
+        &[
+            "certs",
+            "check-expiration",
+            "-o",
+            "jsonpath={.certificates[?(@.missing==true)].name}",
+        ],
+    );
+    assert_eq!(missing, "apiserver");
+
+    // A bad -o says what is allowed; a bad template what is wrong with it.
+    let o = kubeadm(r, &["certs", "check-expiration", "-o", "xml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("allowed formats are: go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,template,templatefile,text,yaml"));
+    let o = kubeadm(
+        r,
+        &[
+            "certs",
+            "check-expiration",
+            "-o",
+            "jsonpath={.certificates[0",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("error parsing jsonpath template"));
 }

@@ -417,15 +417,18 @@ fn config_images_list_follows_the_configuration() {
         "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\nimageRepository: mirror.example/k8s\nproxy:\n  disabled: true\ndns:\n  imageTag: v1.14.9\netcd:\n  external:\n    endpoints: [https://10.0.0.1:2379]\n",
     )
     .unwrap();
-    let o = kubeadm(&[
-        "config",
-        "images",
-        "list",
-        "--config",
-        cfg.to_str().unwrap(),
-        "-o",
-        "yaml",
-    ]);
+    let list = |output: &str| {
+        kubeadm(&[
+            "config",
+            "images",
+            "list",
+            "--config",
+            cfg.to_str().unwrap(),
+            "-o",
+            output,
+        ])
+    };
+    let o = list("yaml");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
@@ -433,6 +436,11 @@ fn config_images_list_follows_the_configuration() {
     );
     let o = kubeadm(&["config", "images", "list", "-o", "xml"]);
     assert_eq!(o.status.code(), Some(2));
+    let o = list("jsonpath={range .images[*]}{@}{\"\\n\"}{end}");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("mirror.example/k8s/kube-apiserver:v1.37.1\nmirror.example/k8s/kube-controller-manager:v1.37.1\n"));
+    let o = list("go-template={{index .images 0}}");
+    assert_eq!(stdout(&o), "mirror.example/k8s/kube-apiserver:v1.37.1");
 }
 
 #[test]

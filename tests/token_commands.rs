@@ -145,8 +145,18 @@ fn create_list_delete() {
     );
     let json = ok(r, &token_args(&["list", "-o", "json"]));
     assert!(
-        json.contains("\"token\": \"abcdef.0123456789abcdef\""),
+        json.contains("{\n    \"kind\": \"BootstrapToken\",\n    \"apiVersion\": \"output.kubeadm.k8s.io/v1alpha3\",\n    \"token\": \"abcdef.0123456789abcdef\","),
         "{json}"
+    );
+    let listed = ok(
+        r,
+        &token_args(&["list", "-o", "jsonpath={.token} {.usages[*]}{\"\\n\"}"]),
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l == "abcdef.0123456789abcdef authentication"),
+        "{listed}"
     );
     assert!(ok(r, &token_args(&["list"])).contains("<forever>"));
 
@@ -538,4 +548,80 @@ fn secrets_stay_where_upstream_prints_them_at_v10() {
         "the kubeconfig is the output, as upstream"
     );
     logs_clean("kubeconfig user", &err);
+}
+
+/// Flags before a subcommand's name, as cobra reads them: kubespray uploads the certificates
+/// with `kubeadm init phase --config F upload-certs --upload-certs` (the default admin.conf),
+/// and `init --config F phase upload-certs` runs the same phase with the same flags.
+#[test]
+fn upload_certs_with_flags_before_the_phase_name() {
+    let (root, server) = control_plane();
+    let r = root.path();
+    let cfg = config_for(r, &server);
+    ok(
+        r,
+        &["init", "phase", "kubeconfig", "admin", "--config", &cfg],
+    );
+    let secrets = testapiserver::resources::find("", "v1", "secrets").unwrap();
+    let key_of = |out: &str| {
+        out.lines()
+            .skip_while(|l| *l != "[upload-certs] Using certificate key:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("the certificate key is printed:\n{out}"))
+            .to_string()
+    };
+    let orders: [&[&str]; 3] = [
+        &[
+            "init",
+            "phase",
+            "--config",
+            &cfg,
+            "upload-certs",
+            "--upload-certs",
+        ],
+        &[
+            "init",
+            "--config",
+            &cfg,
+            "phase",
+            "upload-certs",
+            "--upload-certs",
+        ],
+        &[
+            "init",
+            "phase",
+            "--config",
+            &cfg,
+            "upload-certs",
+            "--upload-certs=true",
+        ],
+    ];
+    for args in orders {
+        let _ = server
+            .state()
+            .store
+            .delete(secrets, "kube-system", "kubeadm-certs");
+        let out = ok(r, args);
+        assert_eq!(key_of(&out).len(), 64, "{args:?}");
+        let secret = server
+            .state()
+            .store
+            .get(secrets, "kube-system", "kubeadm-certs")
+            .unwrap_or_else(|e| panic!("{args:?}: no kubeadm-certs Secret: {e:?}"));
+        assert!(secret["data"]["ca.crt"].is_string(), "{args:?}");
+    }
+    // As in cobra, a switch before the phase name takes that name as its value: upstream
+    // fails with "unknown flag" too, rather than running something else.
+    let err = fails(
+        r,
+        &[
+            "init",
+            "--upload-certs",
+            "phase",
+            "upload-certs",
+            "--config",
+            &cfg,
+        ],
+    );
+    assert!(err.contains("unknown flag: --upload-certs"), "{err}");
 }

@@ -146,16 +146,12 @@ pub fn run(global: &GlobalArgs, cmd: CertsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         CertsCommand::CheckExpiration(a) => {
+            let printer = a.output.printer(host.as_ref())?;
             let info = renewal::check_expiration(host.as_ref(), &a.dirs.dirs(host.as_ref())?)?;
-            match a.output.output.as_str() {
-                "text" => print!("{}", renewal::expiration_text(&info)),
-                "json" => println!("{}", serde_json::to_string_pretty(&info)?),
-                "yaml" => print!("{}", crate::yaml::to_string(&info)?),
-                other => {
-                    return Err(super::usage_error(format!(
-                        "unable to match a printer suitable for the output format {other:?}, allowed formats are: json,text,yaml"
-                    )))
-                }
+            if printer.is_text() {
+                print!("{}", renewal::expiration_text(&info));
+            } else {
+                printer.print(&info, &mut std::io::stdout().lock())?;
             }
             Ok(())
         }

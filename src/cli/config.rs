@@ -133,24 +133,15 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
     use crate::config::{load_file_with, print};
     match args.command {
         ConfigCommand::Images(ImagesCommand::List(a)) => {
+            let printer = a.output.printer(super::real_host(global).as_ref())?;
             let cfg = images_configuration(global, &a.images, None)?;
             let images = crate::images::control_plane_images(&cfg);
-            match a.output.output.as_str() {
-                "text" => {
-                    for i in &images {
-                        println!("{i}");
-                    }
+            if printer.is_text() {
+                for i in &images {
+                    println!("{i}");
                 }
-                "json" => println!("{}", serde_json::to_string_pretty(&ImagesList::new(images))?),
-                "yaml" => print!(
-                    "{}",
-                    crate::yaml::to_string(&serde_json::to_value(ImagesList::new(images))?)?
-                ),
-                other => {
-                    return Err(super::usage_error(format!(
-                        "unable to match a printer suitable for the output format {other:?}, allowed formats are: json,text,yaml"
-                    )))
-                }
+            } else {
+                printer.print(&ImagesList::new(images), &mut std::io::stdout().lock())?;
             }
             Ok(())
         }

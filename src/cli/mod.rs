@@ -16,6 +16,7 @@ macro_rules! options_from_args {
     };
 }
 
+pub mod argv;
 pub mod certs;
 pub mod completion;
 pub mod config;
@@ -145,6 +146,19 @@ pub fn command() -> clap::Command {
                 bind_workflow(c, &crate::phases::upgrade::node_workflow())
             })
         })
+}
+
+/// Parses a command line (program name first) as upstream's cobra does: flags may stand
+/// before a subcommand's name as well as after it (see [`argv::in_cobra_order`]). A usage
+/// error (or a request for help) is the error, for the caller to print and exit with.
+pub fn parse(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<ArgMatches, clap::Error> {
+    let mut cmd = command();
+    cmd.build();
+    let args = argv::in_cobra_order(&cmd, args)
+        .map_err(|e| cmd.error(clap::error::ErrorKind::UnknownArgument, e))?;
+    cmd.try_get_matches_from(args)
 }
 
 /// Adds the phase listing to a command's help and its `phase` subcommand, as upstream's

@@ -72,7 +72,7 @@ pub struct TokenCreateArgs {
 #[derive(Debug, clap::Args)]
 pub struct OutputArgs {
     /// If true, ignore any errors in templates when a field or map key is missing in the template. Only applies to golang and jsonpath output formats.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "bool")]
+    #[arg(long, value_name = "bool", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = super::argv::parse_go_bool, default_value_t = true)]
     pub allow_missing_template_keys: bool,
     /// Output format. One of: text|json|yaml|go-template|go-template-file|template|templatefile|jsonpath|jsonpath-as-json|jsonpath-file.
     #[arg(short = 'o', long, default_value = "text", value_name = "string")]
@@ -80,6 +80,15 @@ pub struct OutputArgs {
     /// If true, keep the managedFields when printing objects in JSON or YAML format.
     #[arg(long)]
     pub show_managed_fields: bool,
+}
+
+impl OutputArgs {
+    /// The printer `-o` names (template files read through `host`); a bad `-o` is a usage
+    /// error.
+    pub fn printer(&self, host: &dyn crate::host::Host) -> anyhow::Result<crate::printer::Printer> {
+        crate::printer::Printer::new(&self.output, self.allow_missing_template_keys, host)
+            .map_err(super::usage_error)
+    }
 }
 
 /// Runs a `kubeadm token` subcommand.
@@ -159,7 +168,7 @@ pub fn run(global: &super::GlobalArgs, args: TokenArgs) -> anyhow::Result<()> {
                 Some(d) => d,
                 None => client.as_ref(),
             };
-            list_tokens(api_ref, &o.output)
+            list_tokens(api_ref, &o.printer(host.as_ref())?)
         }
     };
     result
@@ -251,7 +260,7 @@ pub fn create_token(api: &dyn Api, spec: &TokenSpec) -> anyhow::Result<()> {
     }
 }
 
-fn list_tokens(api: &dyn Api, output: &str) -> anyhow::Result<()> {
+fn list_tokens(api: &dyn Api, printer: &crate::printer::Printer) -> anyhow::Result<()> {
     let path = format!(
         "{}?fieldSelector=type%3Dbootstrap.kubernetes.io%2Ftoken",
         crate::client::collection("Secret", Some("kube-system"))
@@ -263,43 +272,51 @@ fn list_tokens(api: &dyn Api, output: &str) -> anyhow::Result<()> {
         .as_array()
         .map(|items| items.iter().filter_map(TokenSpec::from_secret).collect())
         .unwrap_or_default();
-    match output {
-        "text" => {
-            let now = time::OffsetDateTime::now_utc();
-            let mut rows = vec!["TOKEN\tTTL\tEXPIRES\tUSAGES\tDESCRIPTION\tEXTRA GROUPS".to_string()];
-            rows.extend(tokens.iter().map(|t| t.list_row(now)));
-            print!("{}", crate::output::tabwrite(&rows));
-        }
-        "json" | "yaml" => {
-            for t in &tokens {
-                let mut v = serde_json::json!({
-                    "kind": "BootstrapToken",
-                    "apiVersion": "output.kubeadm.k8s.io/v1alpha3",
-                    "token": t.token.to_string(),
-                    "usages": t.usages,
-                    "groups": t.groups,
-                });
-                if !t.description.is_empty() {
-                    v["description"] = t.description.clone().into();
-                }
-                if let Some(e) = t.expires {
-                    v["expires"] = e
-                        .format(&time::format_description::well_known::Rfc3339)
-                        .unwrap_or_default()
-                        .into();
-                }
-                if output == "json" {
-                    println!("{}", serde_json::to_string_pretty(&v)?);
-                } else {
-                    print!("{}", crate::yaml::to_string(&v)?);
-                }
-            }
-        }
-        other => {
-            return Err(super::usage_error(format!(
-                "unable to match a printer suitable for the output format {other:?}, allowed formats are: json,text,yaml"
-            )))
-        }
+    if printer.is_text() {
+        let now = time::OffsetDateTime::now_utc();
+        let mut rows = vec!["TOKEN\tTTL\tEXPIRES\tUSAGES\tDESCRIPTION\tEXTRA GROUPS".to_string()];
+        rows.extend(tokens.iter().map(|t| t.list_row(now)));
+        print!("{}", crate::output::tabwrite(&rows));
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    for t in &tokens {
+        printer.print(&TokenOutput::new(t), &mut out)?;
     }
     Ok(())
+}
+
+/// One token as `token list -o json|yaml|...` prints it: upstream's
+/// `output.kubeadm.k8s.io/v1alpha3` `BootstrapToken`, fields in its order.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenOutput {
+    kind: &'static str,
+    api_version: &'static str,
+    token: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    usages: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<String>,
+}
+
+impl TokenOutput {
+    fn new(t: &TokenSpec) -> Self {
+        TokenOutput {
+            kind: "BootstrapToken",
+            api_version: "output.kubeadm.k8s.io/v1alpha3",
+            token: t.token.to_string(),
+            description: t.description.clone(),
+            expires: t.expires.map(|e| {
+                e.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            }),
+            usages: t.usages.clone(),
+            groups: t.groups.clone(),
+        }
+    }
 }

@@ -33,7 +33,7 @@ pub struct UpgradeCommonArgs {
     #[arg(long, value_name = "string")]
     pub kubeconfig: Option<PathBuf>,
     /// Perform the upgrade of etcd. [default: true]
-    #[arg(long, value_name = "bool", action = clap::ArgAction::Set, default_value_t = true)]
+    #[arg(long, value_name = "bool", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = super::argv::parse_go_bool, default_value_t = true)]
     pub etcd_upgrade: bool,
     /// Show unstable versions of Kubernetes as an upgrade alternative and allow upgrading to an alpha/beta/release candidate versions of Kubernetes.
     #[arg(long)]
@@ -56,7 +56,7 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub common: UpgradeCommonArgs,
     /// Perform the renewal of certificates used by component changed during upgrades. [default: true]
-    #[arg(long, value_name = "bool", action = clap::ArgAction::Set, default_value_t = true)]
+    #[arg(long, value_name = "bool", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = super::argv::parse_go_bool, default_value_t = true)]
     pub certificate_renewal: bool,
     /// Do not change any state, just output what actions would be performed.
     #[arg(long)]
@@ -93,7 +93,7 @@ pub struct PlanArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct NodeArgs {
     /// Perform the renewal of certificates used by component changed during upgrades. [default: true]
-    #[arg(long, value_name = "bool", action = clap::ArgAction::Set, default_value_t = true)]
+    #[arg(long, value_name = "bool", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = super::argv::parse_go_bool, default_value_t = true)]
     pub certificate_renewal: bool,
     /// Path to a kubeadm configuration file.
     #[arg(long, value_name = "string")]
@@ -102,7 +102,7 @@ pub struct NodeArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Perform the upgrade of etcd. [default: true]
-    #[arg(long, value_name = "bool", action = clap::ArgAction::Set, default_value_t = true)]
+    #[arg(long, value_name = "bool", action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = super::argv::parse_go_bool, default_value_t = true)]
     pub etcd_upgrade: bool,
     /// A list of checks whose errors will be shown as warnings. Example: 'IsPrivilegedUser,Swap'. Value 'all' ignores errors from all checks.
     #[arg(long, value_name = "strings", value_delimiter = ',')]
@@ -252,13 +252,8 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
     use crate::upgrade::plan as p;
     use crate::upgrade::semver::KubeVersion;
 
-    let format = a.output.output.as_str();
-    if !matches!(format, "text" | "json" | "yaml") {
-        return Err(super::usage_error(format!(
-            "unable to match a printer suitable for the output format {format:?}, allowed formats are: json,text,yaml"
-        )));
-    }
-    let text = format == "text";
+    let printer = a.output.printer(super::real_host(global).as_ref())?;
+    let text = printer.is_text();
     let say = |line: &str| {
         if text {
             println!("{line}");
@@ -345,16 +340,12 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
         available_upgrades: upgrades.iter().map(p::plan_of).collect(),
         config_versions: p::config_versions(&client),
     };
-    match format {
-        "json" => println!("{}", serde_json::to_string_pretty(&plan)?),
-        "yaml" => print!("{}", crate::yaml::to_string(&plan)?),
-        _ => {
-            if upgrades.is_empty() {
-                println!("Awesome, you're up-to-date! Enjoy!");
-            } else {
-                print!("{}", p::text(&plan));
-            }
-        }
+    if !text {
+        printer.print(&plan, &mut std::io::stdout().lock())?;
+    } else if upgrades.is_empty() {
+        println!("Awesome, you're up-to-date! Enjoy!");
+    } else {
+        print!("{}", p::text(&plan));
     }
     Ok(())
 }

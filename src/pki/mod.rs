@@ -232,11 +232,12 @@ fn to_offset(t: SystemTime) -> OffsetDateTime {
 }
 
 /// The subject name. The certificate builder holds one value per attribute type, so more
-/// than one Organization is refused rather than silently cut to one.
+/// than one Organization is refused here rather than silently cut to one; a signed
+/// certificate gets them through [`with_subject`].
 pub(crate) fn subject(req: &CertRequest) -> anyhow::Result<DistinguishedName> {
     if req.organizations.len() > 1 {
         anyhow::bail!(
-            "certificates with more than one Organization ({}) are not supported yet by kubeadm-rs; give one",
+            "a subject with more than one Organization ({}) is written only into signed certificates",
             req.organizations.join(", ")
         );
     }
@@ -300,7 +301,16 @@ pub fn new_signed_cert_until(
 ) -> anyhow::Result<Vec<u8>> {
     let ca = CertInfo::parse(ca_cert_der)?;
     let mut p = CertificateParams::default();
-    p.distinguished_name = subject(req)?;
+    let several_organizations = req.organizations.len() > 1;
+    p.distinguished_name = if several_organizations {
+        // Replaced below, once signed.
+        subject(&CertRequest {
+            organizations: Vec::new(),
+            ..req.clone()
+        })?
+    } else {
+        subject(req)?
+    };
     p.subject_alt_names = san_list(req)?;
     p.serial_number = Some(random_serial()?);
     p.not_before = to_offset(ca.not_before);
@@ -320,7 +330,89 @@ pub fn new_signed_cert_until(
         .collect();
     p.use_authority_key_identifier_extension = true;
     let issuer = Issuer::from_ca_cert_der(&ca_cert_der.into(), ca_key.pair())?;
-    Ok(p.signed_by(key.pair(), &issuer)?.der().to_vec())
+    let der = p.signed_by(key.pair(), &issuer)?.der().to_vec();
+    if several_organizations {
+        return with_subject(&der, &subject_der(req), ca_key);
+    }
+    Ok(der)
+}
+
+/// The subject `O=a+O=b, CN=name` as DER: every Organization in one multi-valued RDN, as
+/// upstream's Go `pkix.Name` writes a list of organizations (a user in several groups).
+fn subject_der(req: &CertRequest) -> Vec<u8> {
+    const ORGANIZATION: &[u64] = &[2, 5, 4, 10];
+    const COMMON_NAME: &[u64] = &[2, 5, 4, 3];
+    let attribute = |w: yasna::DERWriter, oid: &[u64], value: &str| {
+        w.write_sequence(|w| {
+            w.next()
+                .write_oid(&yasna::models::ObjectIdentifier::from_slice(oid));
+            w.next().write_utf8_string(value);
+        })
+    };
+    yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_set_of(|w| {
+                for o in &req.organizations {
+                    attribute(w.next(), ORGANIZATION, o);
+                }
+            });
+            w.next()
+                .write_set(|w| attribute(w.next(), COMMON_NAME, &req.common_name));
+        })
+    })
+}
+
+/// The certificate `cert` with its subject replaced by `subject` (a DER Name) and signed
+/// again by the CA that signed it: the certificate builder keeps one value per attribute
+/// type, so a subject it cannot hold is written into the signed structure.
+fn with_subject(cert: &[u8], subject: &[u8], ca_key: &PrivateKey) -> anyhow::Result<Vec<u8>> {
+    use rcgen::SigningKey;
+    // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
+    let (tbs, algorithm) = yasna::parse_der(cert, |r| {
+        r.read_sequence(|r| {
+            let tbs = r.next().read_der()?;
+            let algorithm = r.next().read_der()?;
+            r.next().read_bitvec_bytes()?;
+            Ok((tbs, algorithm))
+        })
+    })
+    .map_err(|e| anyhow::anyhow!("reading the certificate just signed: {e}"))?;
+    // TBSCertificate ::= SEQUENCE { [0] version, serialNumber, signature, issuer,
+    // validity, subject, subjectPublicKeyInfo, [3] extensions }
+    let mut fields = Vec::new();
+    yasna::parse_der(&tbs, |r| {
+        r.read_sequence_of(|r| {
+            fields.push(r.read_der()?);
+            Ok(())
+        })
+    })
+    .map_err(|e| anyhow::anyhow!("reading the certificate just signed: {e}"))?;
+    let subject_at = 5;
+    anyhow::ensure!(
+        fields.len() > subject_at + 1,
+        "the certificate just signed has {} fields where a subject is expected at {}",
+        fields.len(),
+        subject_at + 1
+    );
+    fields[subject_at] = subject.to_vec();
+    let tbs = yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            for f in &fields {
+                w.next().write_der(f);
+            }
+        })
+    });
+    let signature = ca_key
+        .pair()
+        .sign(&tbs)
+        .map_err(|e| anyhow::anyhow!("signing the certificate: {e}"))?;
+    Ok(yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_der(&tbs);
+            w.next().write_der(&algorithm);
+            w.next().write_bitvec_bytes(&signature, signature.len() * 8);
+        })
+    }))
 }
 
 /// PEM text with Unix line endings, as every tool of the Kubernetes ecosystem writes it.

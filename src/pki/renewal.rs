@@ -96,15 +96,14 @@ pub fn certificate_authorities() -> Vec<&'static CertSpec> {
 pub struct ExpirationEntry {
     /// Certificate name.
     pub name: String,
-    /// RFC 3339 expiry; absent when missing.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// RFC 3339 expiry; `null` when missing, as upstream's zero `metav1.Time`.
     pub expiration_date: Option<String>,
     /// Seconds left.
     #[serde(rename = "residualTime")]
     pub residual_time_seconds: i64,
     /// True when kubeadm cannot renew it (its CA's key is not here).
     pub externally_managed: bool,
-    /// The signing CA; empty for CAs.
+    /// The signing CA; empty for CAs and for a missing certificate (as upstream).
     #[serde(rename = "caName", skip_serializing_if = "String::is_empty")]
     pub ca_name: String,
     /// True when the file does not exist.
@@ -117,10 +116,10 @@ pub struct ExpirationEntry {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExpirationInfo {
+    /// `CertificateExpirationInfo` (first, as upstream's `TypeMeta` prints it).
+    pub kind: &'static str,
     /// `output.kubeadm.k8s.io/v1alpha3`.
     pub api_version: &'static str,
-    /// `CertificateExpirationInfo`.
-    pub kind: &'static str,
     /// Leaf certificates.
     pub certificates: Vec<ExpirationEntry>,
     /// Certificate authorities.
@@ -145,8 +144,13 @@ fn entry(
                 Err(e) => -(e.duration().as_secs() as i64),
             })
             .unwrap_or(0),
-        externally_managed,
-        ca_name: ca_name.into(),
+        // Upstream reports a missing file by its name alone.
+        externally_managed: externally_managed && info.is_some(),
+        ca_name: if info.is_some() {
+            ca_name.into()
+        } else {
+            String::new()
+        },
         missing: info.is_none(),
         not_after: info.map(|i| i.not_after),
     })

@@ -277,10 +277,10 @@ pub struct ComponentConfigVersionState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpgradePlan {
+    /// `UpgradePlan` (first, as upstream's `TypeMeta` prints it).
+    pub kind: String,
     /// `output.kubeadm.k8s.io/v1alpha3`.
     pub api_version: String,
-    /// `UpgradePlan`.
-    pub kind: String,
     /// The upgrades.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub available_upgrades: Vec<AvailableUpgrade>,
