@@ -381,4 +381,40 @@ fn an_https_server_is_trusted_through_the_machines_ca_store() {
         err.contains("could not fetch a Kubernetes version"),
         "{err}"
     );
+    // Under --rootfs the root's CA store decides, as under upstream's chroot: the
+    // machine's store (SSL_CERT_FILE, a path read inside the root) does not count.
+    let under_root = |root: &std::path::Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+            .arg("--rootfs")
+            .arg(root)
+            .args([
+                "config",
+                "images",
+                "list",
+                "--kubernetes-version",
+                "stable-1.36",
+            ])
+            .env("KUBEADM_RS_RELEASE_URL", &base)
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let root = tempfile::tempdir().unwrap();
+    let (out, err) = under_root(root.path());
+    assert!(
+        out.contains(&format!("kube-apiserver:{KUBERNETES_VERSION}\n")),
+        "{out}{err}"
+    );
+    assert!(err.contains("no CA store inside the root"), "{err}");
+    let store = root.path().join("etc/ssl/certs");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::copy(d.join("ca.pem"), store.join("ca-certificates.crt")).unwrap();
+    let (out, err) = under_root(root.path());
+    assert!(out.contains("kube-apiserver:v1.36.8\n"), "{out}{err}");
 }

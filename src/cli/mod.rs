@@ -400,6 +400,9 @@ pub(crate) fn lock_node(host: &dyn Host, command: &str) -> anyhow::Result<crate:
 /// The machine, rooted at `--rootfs` when given.
 pub(crate) fn real_host(global: &GlobalArgs) -> Arc<dyn Host> {
     let root = global.rootfs.clone().unwrap_or_else(|| PathBuf::from("/"));
+    if root != std::path::Path::new("/") {
+        crate::releases::label::set_trust_root(&root);
+    }
     Arc::new(RealHost::new(root))
 }
 

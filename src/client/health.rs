@@ -69,6 +69,10 @@ pub enum Trust<'a> {
     /// `SSL_CERT_FILE`/`SSL_CERT_DIR`), as Go's default HTTP client trusts: public
     /// servers such as upstream's release bucket.
     System,
+    /// Certificates chaining to a CA store read as a bundle (PEM; entries that are not
+    /// usable certificates are skipped, as Go's `AppendCertsFromPEM` skips them): under
+    /// `--rootfs`, the root's own store, as upstream reads it after changing root.
+    Bundle(&'a [u8]),
 }
 
 /// The most [`fetch`] reads of an answer: health answers and `cluster-info` are a few
@@ -173,6 +177,21 @@ pub fn fetch_answer(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<An
                             block.into_contents(),
                         ))
                         .map_err(|e| format!("the CA certificate is not usable: {e}"))?;
+                }
+                builder.with_root_certificates(roots).with_no_client_auth()
+            }
+            Trust::Bundle(pem_bytes) => {
+                let mut roots = rustls::RootCertStore::empty();
+                let blocks = ::pem::parse_many(pem_bytes)
+                    .map_err(|e| format!("the CA store is not PEM: {e}"))?;
+                roots.add_parsable_certificates(
+                    blocks
+                        .into_iter()
+                        .filter(|b| b.tag() == "CERTIFICATE")
+                        .map(|b| rustls::pki_types::CertificateDer::from(b.into_contents())),
+                );
+                if roots.is_empty() {
+                    return Err("no usable CA certificate in the root's CA store".into());
                 }
                 builder.with_root_certificates(roots).with_no_client_auth()
             }

@@ -42,6 +42,50 @@ static RELEASE_URL_OVERRIDE: Mutex<Option<String>> = Mutex::new(None);
 /// configuration twice asks the server (and warns) once.
 static RESOLVED: Mutex<BTreeMap<(String, String), String>> = Mutex::new(BTreeMap::new());
 
+/// The root whose CA store the release bucket's certificate is checked against (set
+/// under `--rootfs`); the machine's own store otherwise.
+static TRUST_ROOT: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+
+/// Where Go's `crypto/x509` looks for a Linux machine's CA bundle, in its order (after
+/// `SSL_CERT_FILE`).
+const CA_BUNDLE_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Under `--rootfs`: the release bucket's certificate is checked against the root's CA
+/// store, as upstream, which has changed root before it fetches a label.
+pub fn set_trust_root(root: &std::path::Path) {
+    *TRUST_ROOT.lock().unwrap_or_else(|p| p.into_inner()) = Some(root.to_path_buf());
+}
+
+/// The CA bundle of the `--rootfs` root, read inside it, when one is set.
+fn root_ca_bundle() -> Option<Result<Vec<u8>, String>> {
+    use crate::host::Host;
+    let root = TRUST_ROOT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()?;
+    let host = crate::host::RealHost::new(&root);
+    let env = std::env::var("SSL_CERT_FILE").ok();
+    let found = env
+        .iter()
+        .map(String::as_str)
+        .chain(CA_BUNDLE_FILES.iter().copied())
+        .find_map(|f| host.read(std::path::Path::new(f)).ok());
+    Some(found.ok_or_else(|| {
+        format!(
+            "no CA store inside the root {} (looked for {})",
+            root.display(),
+            CA_BUNDLE_FILES.join(", ")
+        )
+    }))
+}
+
 /// Replaces the release bucket's base URL for this process (test seam; `None` restores
 /// the environment's or upstream's).
 pub fn set_release_url(url: Option<&str>) {
@@ -257,10 +301,15 @@ fn follow(first: &str, deadline: Instant) -> Result<String, String> {
         if left.is_zero() {
             break;
         }
-        let trust = if url.starts_with("https://") {
-            Trust::System
-        } else {
-            Trust::Any
+        let bundle = match url.starts_with("https://").then(root_ca_bundle).flatten() {
+            Some(Err(why)) => return Err(format!("unable to get URL {url:?}: {why}")),
+            Some(Ok(b)) => Some(b),
+            None => None,
+        };
+        let trust = match &bundle {
+            Some(b) => Trust::Bundle(b),
+            None if url.starts_with("https://") => Trust::System,
+            None => Trust::Any,
         };
         // fetch_answer allows twice its timeout for the whole answer.
         let answer = fetch_answer(&url, trust, left / 2)
