@@ -570,7 +570,12 @@ fn migrate_writes_kubeadm_kinds_and_validate_warns_about_deprecated_versions() {
     let (code, out, err) = run(&["config", "validate", "--config", &path]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "ok\n");
-    assert_eq!(err.matches("deprecated API version").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("which upstream kubeadm removed in v1.37")
+            .count(),
+        1,
+        "{err}"
+    );
     let (code, _, err) = run(&[
         "config",
         "validate",
