@@ -349,26 +349,34 @@ fn an_https_server_is_trusted_through_the_machines_ca_store() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let base = format!("https://localhost:{port}/release");
-    let run = |ca: &str| {
-        let o = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
-            .args([
-                "config",
-                "images",
-                "list",
-                "--kubernetes-version",
-                "stable-1.36",
-            ])
-            .env("KUBEADM_RS_RELEASE_URL", &base)
-            .env("SSL_CERT_FILE", d.join(ca))
-            .env_remove("SSL_CERT_DIR")
-            .output()
-            .unwrap();
+    // `config images list` at `stable-1.36`, trusting the CA file `ca` through
+    // SSL_CERT_FILE, or under --rootfs `root` (where the root's own store decides).
+    let fetch = |ca: Option<&str>, root: Option<&std::path::Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kubeadm"));
+        if let Some(r) = root {
+            c.arg("--rootfs").arg(r);
+        }
+        c.args([
+            "config",
+            "images",
+            "list",
+            "--kubernetes-version",
+            "stable-1.36",
+        ])
+        .env("KUBEADM_RS_RELEASE_URL", &base)
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
+        if let Some(ca) = ca {
+            c.env("SSL_CERT_FILE", d.join(ca));
+        }
+        let o = c.output().unwrap();
         assert!(o.status.success());
         (
             String::from_utf8_lossy(&o.stdout).into_owned(),
             String::from_utf8_lossy(&o.stderr).into_owned(),
         )
     };
+    let run = |ca: &str| fetch(Some(ca), None);
     let (out, err) = run("ca.pem");
     assert!(out.contains("kube-apiserver:v1.36.8\n"), "{out}{err}");
     // A server the machine's CAs do not vouch for is not believed.
@@ -383,28 +391,7 @@ fn an_https_server_is_trusted_through_the_machines_ca_store() {
     );
     // Under --rootfs the root's CA store decides, as under upstream's chroot: the
     // machine's store (SSL_CERT_FILE, a path read inside the root) does not count.
-    let under_root = |root: &std::path::Path| {
-        let o = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
-            .arg("--rootfs")
-            .arg(root)
-            .args([
-                "config",
-                "images",
-                "list",
-                "--kubernetes-version",
-                "stable-1.36",
-            ])
-            .env("KUBEADM_RS_RELEASE_URL", &base)
-            .env_remove("SSL_CERT_FILE")
-            .env_remove("SSL_CERT_DIR")
-            .output()
-            .unwrap();
-        assert!(o.status.success());
-        (
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
-    };
+    let under_root = |root: &std::path::Path| fetch(None, Some(root));
     let root = tempfile::tempdir().unwrap();
     let (out, err) = under_root(root.path());
     assert!(
