@@ -406,7 +406,8 @@ pub fn kubelet_bootstrap(
                 "application/json",
             )
             .unwrap();
-        // As the kubelet writes it: a kubeconfig with a key, 0600.
+        // As the kubelet writes it: a kubeconfig with a key, 0600, in place (Go's
+        // os.WriteFile), so kubeadm can find it empty for a moment first.
         use std::os::unix::fs::OpenOptionsExt;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -414,6 +415,7 @@ pub fn kubelet_bootstrap(
             .mode(0o600)
             .open(root.join("etc/kubernetes/kubelet.conf"))
             .unwrap();
+        std::thread::sleep(Duration::from_millis(150));
         f.write_all(yaml.as_bytes()).unwrap();
         Instant::now()
     })

@@ -533,8 +533,16 @@ fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
     .map_err(|last| anyhow::anyhow!("the kubelet is not healthy after {} (last: {last})\n\nIf you are on a systemd-powered system, you can try to troubleshoot the error with the following commands:\n\t- 'systemctl status kubelet'\n\t- 'journalctl -xeu kubelet'", crate::duration::format_duration(timeout)))?;
     println!("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap");
     let mut poll = crate::interrupt::Poll::new();
-    while !host.exists(&conf)? {
-        if start.elapsed() > timeout {
+    let kubelet_client = loop {
+        if host.exists(&conf)? {
+            // The kubelet writes kubelet.conf in place (Go's os.WriteFile), so it can be
+            // found empty or partly written: it is ready once it reads as a kubeconfig.
+            match crate::client::KubeClient::from_kubeconfig(host.as_ref(), &conf) {
+                Ok(client) => break client,
+                Err(e) if start.elapsed() > timeout => return Err(e),
+                Err(_) => {}
+            }
+        } else if start.elapsed() > timeout {
             let bootstrap = JoinData::kubernetes_dir().join("bootstrap-kubelet.conf");
             let csr = bootstrap_csr_state(host.as_ref(), &bootstrap, &d.cfg.node_name);
             let since = std::time::SystemTime::now()
@@ -557,10 +565,9 @@ fn join_wait_bootstrap(d: &mut JoinData) -> anyhow::Result<()> {
             );
         }
         poll.pause()?;
-    }
+    };
     // The kubelet registers its Node with its new identity: wait for it, as the Node is
     // what the rest of the cluster sees of this machine.
-    let kubelet_client = crate::client::KubeClient::from_kubeconfig(host.as_ref(), &conf)?;
     let node_path = crate::client::object_path("Node", None, &d.cfg.node_name);
     let mut poll = crate::interrupt::Poll::new();
     loop {
