@@ -14,7 +14,7 @@ fn main() {
     let mut rates: Vec<f64> = (0..ROUNDS)
         .map(|_| {
             let cp = support::control_plane();
-            let (_nodes, elapsed) = support::concurrent_joins(&cp, JOINS);
+            let (_nodes, elapsed) = support::concurrent_joins(&cp, JOINS, false);
             JOINS as f64 / elapsed.as_secs_f64()
         })
         .collect();

@@ -14,7 +14,7 @@ use testapiserver::resources;
 fn fifty_workers_join_at_once() {
     let cp = control_plane();
     kubelet_health(None);
-    let (nodes, elapsed) = concurrent_joins(&cp, 50);
+    let (nodes, elapsed) = concurrent_joins(&cp, 50, true);
     let store = &cp.server.state().store;
     let node_kind = resources::find("", "v1", "nodes").unwrap();
     let mut serials = BTreeSet::new();

@@ -355,6 +355,26 @@ pub fn kubelet_bootstrap(
     node: &str,
     netns: Option<&str>,
 ) -> std::thread::JoinHandle<Instant> {
+    bootstrap_writing(root, node, netns, Duration::ZERO)
+}
+
+/// [`kubelet_bootstrap`], writing kubelet.conf as the kubelet does, in place (client-go's
+/// `WriteToFile` is Go's `os.WriteFile`), with a pause between creating it and filling it:
+/// kubeadm must wait until it reads as a kubeconfig, not only until it exists.
+pub fn kubelet_bootstrap_in_place(
+    root: PathBuf,
+    node: &str,
+    netns: Option<&str>,
+) -> std::thread::JoinHandle<Instant> {
+    bootstrap_writing(root, node, netns, Duration::from_millis(150))
+}
+
+fn bootstrap_writing(
+    root: PathBuf,
+    node: &str,
+    netns: Option<&str>,
+    empty_for: Duration,
+) -> std::thread::JoinHandle<Instant> {
     let ns = netns.map(str::to_string);
     let node = node.to_string();
     std::thread::spawn(move || {
@@ -415,7 +435,7 @@ pub fn kubelet_bootstrap(
             .mode(0o600)
             .open(root.join("etc/kubernetes/kubelet.conf"))
             .unwrap();
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(empty_for);
         f.write_all(yaml.as_bytes()).unwrap();
         Instant::now()
     })
@@ -719,15 +739,26 @@ pub struct JoinedNode {
 /// `n` workers joining `cp` at once with the join command init printed, each from its own
 /// root with its own kubelet stand-in doing the TLS bootstrap (the kubelet health endpoint
 /// is the caller's); every join must succeed. Returns the nodes and the wall time from the
-/// first start to the last end.
-pub fn concurrent_joins(cp: &ControlPlane, n: usize) -> (Vec<JoinedNode>, Duration) {
+/// first start to the last end. With `in_place`, each stand-in writes kubelet.conf as the
+/// kubelet does, leaving it empty for a moment ([`kubelet_bootstrap_in_place`]); the
+/// benchmark leaves that pause out of its timing.
+pub fn concurrent_joins(
+    cp: &ControlPlane,
+    n: usize,
+    in_place: bool,
+) -> (Vec<JoinedNode>, Duration) {
     let printed = printed_join_command(&cp.init_output);
     let start = Instant::now();
     let runs: Vec<_> = (0..n)
         .map(|i| {
             let name = format!("load-{i}");
             let root = tempfile::tempdir().unwrap();
-            let kubelet = kubelet_bootstrap(root.path().to_path_buf(), &name, None);
+            let stand_in = if in_place {
+                kubelet_bootstrap_in_place
+            } else {
+                kubelet_bootstrap
+            };
+            let kubelet = stand_in(root.path().to_path_buf(), &name, None);
             let mut args = printed.clone();
             args.extend(["--node-name", &name, "--skip-phases", "preflight"].map(String::from));
             let path = root.path().to_path_buf();
