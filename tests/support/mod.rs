@@ -179,11 +179,15 @@ pub fn control_plane() -> ControlPlane {
 /// (named `<pod>-<node>`, with the manifest's labels and annotations and a
 /// `kubernetes.io/config.hash` of its content).
 pub fn report_static_pod(store: &testapiserver::store::Store, manifest: &Path, node: &str) {
+    report_static_pod_text(store, &std::fs::read(manifest).unwrap(), node);
+}
+
+/// [`report_static_pod`] of a manifest's content already read.
+fn report_static_pod_text(store: &testapiserver::store::Store, text: &[u8], node: &str) {
     let pods = resources::find("", "v1", "pods").unwrap();
-    let text = std::fs::read(manifest).unwrap();
-    let mut pod: serde_json::Value = serde_yaml_ng::from_slice(&text).unwrap();
+    let mut pod: serde_json::Value = serde_yaml_ng::from_slice(text).unwrap();
     let name = format!("{}-{node}", pod["metadata"]["name"].as_str().unwrap());
-    let hash = &containerd::sha256_hex(&text)[..32];
+    let hash = &containerd::sha256_hex(text)[..32];
     pod["metadata"]["name"] = json!(name);
     pod["metadata"]["namespace"] = json!("kube-system");
     let annotations = pod["metadata"]["annotations"]
@@ -258,6 +262,10 @@ pub fn static_pod_kubelet(
         while !flag.load(std::sync::atomic::Ordering::SeqCst) {
             for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
                 let path = e.path();
+                // As the kubelet: hidden files (a writer's temporary file) are no manifests.
+                if e.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
                 let Ok(bytes) = std::fs::read(&path) else {
                     continue;
                 };
@@ -268,7 +276,8 @@ pub fn static_pod_kubelet(
                 if refuse(&component, &String::from_utf8_lossy(&bytes)) {
                     continue;
                 }
-                report_static_pod(&state.store, &path, &node);
+                // The bytes read above: the file may be replaced or gone by now.
+                report_static_pod_text(&state.store, &bytes, &node);
                 seen.insert(path, bytes);
             }
             complete_jobs(&state.store);
