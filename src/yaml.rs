@@ -87,13 +87,19 @@ pub fn flow_depth_exceeded(text: &str) -> Option<usize> {
     None
 }
 
+/// What is wrong with YAML nested past [`MAX_FLOW_DEPTH`], for errors that give the file
+/// and line themselves.
+pub fn too_deep() -> String {
+    format!(
+        "more than {MAX_FLOW_DEPTH} nested '[' or '{{'; no configuration needs that many, refusing to parse it (is it the right file?)"
+    )
+}
+
 /// Checks YAML from a local file before parsing it: an error naming `what` and the line
 /// when it nests flow collections deeper than [`MAX_FLOW_DEPTH`].
 pub fn check_nesting(text: &str, what: &str) -> anyhow::Result<()> {
     match flow_depth_exceeded(text) {
-        Some(line) => anyhow::bail!(
-            "{what}:{line}: more than {MAX_FLOW_DEPTH} nested '[' or '{{'; no configuration needs that many, refusing to parse it (is it the right file?)"
-        ),
+        Some(line) => anyhow::bail!("{what}:{line}: {}", too_deep()),
         None => Ok(()),
     }
 }

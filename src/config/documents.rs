@@ -450,10 +450,7 @@ pub fn parse_with(
         return Err(ConfigError {
             file: file.into(),
             line,
-            message: format!(
-                "more than {} nested '[' or '{{'; no configuration needs that many, refusing to parse it (is it the right file?)",
-                crate::yaml::MAX_FLOW_DEPTH
-            ),
+            message: crate::yaml::too_deep(),
         });
     }
     let mut docs = Documents::default();

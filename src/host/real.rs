@@ -141,23 +141,7 @@ impl RealHost {
         let mode = Mode::from_raw_mode(mode);
         match self.at(path)? {
             At::Given(p) => Ok(rustix::fs::openat(CWD, &p, flags, mode)?),
-            At::InRoot(root, rel) => {
-                let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-                // The kernel answers EAGAIN when a rename raced the lookup: look again.
-                let mut tries = 0;
-                loop {
-                    match rustix::fs::openat2(&root, &rel, flags, mode, resolve) {
-                        Err(rustix::io::Errno::AGAIN) if tries < 16 => tries += 1,
-                        Err(rustix::io::Errno::NOSYS) => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::Unsupported,
-                                "--rootfs needs Linux 5.6 or newer (openat2), so that no path leaves the root",
-                            ))
-                        }
-                        other => return Ok(other?),
-                    }
-                }
-            }
+            At::InRoot(root, rel) => open_in_root(&root, &rel, flags, mode),
         }
     }
 
@@ -196,10 +180,30 @@ impl RealHost {
     fn local(&self, path: &Path) -> io::Result<PathBuf> {
         match self.at(path)? {
             At::Given(p) => Ok(p),
-            At::InRoot(..) => {
-                let fd = self.open(path, OFlags::PATH, 0)?;
+            At::InRoot(root, rel) => {
+                let fd = open_in_root(&root, &rel, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
                 fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
             }
+        }
+    }
+}
+
+/// `openat2` of `rel` below the root's descriptor, every component (links included)
+/// resolved inside the root, and links into `/proc`'s magic (`/proc/self/root`) refused.
+fn open_in_root(root: &OwnedFd, rel: &Path, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    // The kernel answers EAGAIN when a rename raced the lookup: look again.
+    let mut tries = 0;
+    loop {
+        match rustix::fs::openat2(root, rel, flags, mode, resolve) {
+            Err(rustix::io::Errno::AGAIN) if tries < 16 => tries += 1,
+            Err(rustix::io::Errno::NOSYS) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "--rootfs needs Linux 5.6 or newer (openat2), so that no path leaves the root",
+                ))
+            }
+            other => return Ok(other?),
         }
     }
 }

@@ -193,14 +193,7 @@ impl Cluster {
     /// Parses and checks a cluster file's text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Cluster, SpecError> {
         if let Some(line) = kubeadm::yaml::flow_depth_exceeded(text) {
-            return Err(at_line(
-                file,
-                Some(line),
-                format!(
-                    "more than {} nested '[' or '{{'; no cluster file needs that many, refusing to parse it",
-                    kubeadm::yaml::MAX_FLOW_DEPTH
-                ),
-            ));
+            return Err(at_line(file, Some(line), kubeadm::yaml::too_deep()));
         }
         let at = Fields { text, file };
         let de = serde_yaml_ng::Deserializer::from_str(text);
