@@ -454,3 +454,25 @@ pub fn files_of(h: &TestHost) -> std::collections::BTreeMap<PathBuf, String> {
     walk(&h.dir.join("upper"), &mut out);
     out
 }
+
+/// `etcdctl member list` against cp's etcd, one line per member.
+pub fn etcd_members(cp: &TestHost) -> Vec<String> {
+    let pki = cp.file("/etc/kubernetes/pki/etcd");
+    let o = Command::new("ip")
+        .args(["netns", "exec", &cp.netns, "etcdctl", "--endpoints"])
+        .arg(format!("https://{}:2379", cp.addr))
+        .arg("--cacert")
+        .arg(pki.join("ca.crt"))
+        .arg("--cert")
+        .arg(pki.join("healthcheck-client.crt"))
+        .arg("--key")
+        .arg(pki.join("healthcheck-client.key"))
+        .args(["member", "list"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
