@@ -491,7 +491,6 @@ fn endpoint_answer(code: &str, url: &str) -> Result<(), String> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn host_health(
     n: &Node,
     node: &str,
