@@ -1,4 +1,5 @@
-//! The command line: `plan`, `apply`, `reset`, `status` and `kubeconfig`, each with
+//! The command line: `plan`, `apply`, `check`, `repair`, `reset`, `status` and
+//! `kubeconfig`, each with
 //! `-f cluster.yaml`.
 
 use std::io::{IsTerminal, Write};
@@ -82,6 +83,38 @@ enum Command {
         /// Do not ask for confirmation of the plan.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// First repair the unhealthy hosts `check` finds, as `repair` does (the plan
+        /// of the repair is shown and confirmed; the apply follows it).
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Checks every host: SSH, the kubelet, its Node's readiness, its cluster files, and
+    /// for a control plane its components and etcd member; exits 1 when anything is
+    /// unhealthy. Changes nothing.
+    Check {
+        #[command(flatten)]
+        common: Common,
+        /// The report's format.
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Repairs what `check` finds, a control plane at a time: an unhealthy host's etcd
+    /// member is removed (never when etcd would lose quorum), its Node deleted, the host
+    /// reset and joined again; a host that cannot be reached is reported. Shows its plan
+    /// first.
+    Repair {
+        #[command(flatten)]
+        common: Common,
+        /// The kubeadm binary installed on the hosts (default: the kubeadm beside this
+        /// program, else the one on PATH).
+        #[arg(long, value_name = "FILE")]
+        kubeadm_binary: Option<PathBuf>,
+        /// Do not ask for confirmation of the plan.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Show the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Runs `kubeadm reset -f` on every host: workers first, then the control planes in
     /// the reverse of their join order.
@@ -174,15 +207,21 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
             common,
             kubeadm_binary,
             ..
+        }
+        | Command::Repair {
+            common,
+            kubeadm_binary,
+            ..
         } => (common, kubeadm_binary.clone()),
         Command::Reset { common, .. }
+        | Command::Check { common, .. }
         | Command::Status { common }
         | Command::Kubeconfig { common } => (common, None),
     };
     let cluster = Cluster::load(&common.file)?;
     let (s, _control) = settings(&cluster, common, binary)?;
-    if let Command::Plan { .. } = &cli.command {
-        // Standard output holds the plan alone.
+    if let Command::Plan { .. } | Command::Check { .. } = &cli.command {
+        // Standard output holds the plan (the report) alone.
         run::progress_on_stderr();
     }
     let report = match &cli.command {
@@ -195,6 +234,34 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
             let fails = planned.any_fails();
             rt.block_on(planned.close());
             return Ok(if fails { 1 } else { 0 });
+        }
+        Command::Check { output, .. } => {
+            let health = rt.block_on(run::check(&cluster, &s))?;
+            match output {
+                Format::Text => print!("{}", health.text()),
+                Format::Json => println!("{:#}", serde_json::to_value(&health)?),
+            }
+            return Ok(if health.healthy() { 0 } else { 1 });
+        }
+        Command::Repair { yes, dry_run, .. } => {
+            return repair(&rt, &cluster, &s, *yes, *dry_run);
+        }
+        Command::Apply {
+            yes, repair: true, ..
+        } => {
+            let code = repair(&rt, &cluster, &s, *yes, false)?;
+            if code != 0 {
+                return Ok(code);
+            }
+            let planned = rt.block_on(run::plan(&cluster, &s))?;
+            print!("{}", planned.text(&cluster));
+            if planned.changes_anything() && !yes {
+                if let Err(e) = confirm_apply(&cluster) {
+                    rt.block_on(planned.close());
+                    return Err(e);
+                }
+            }
+            rt.block_on(planned.execute(&cluster))?
         }
         Command::Apply { yes, .. } => {
             let planned = rt.block_on(run::plan(&cluster, &s))?;
@@ -228,6 +295,41 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
     };
     print!("{}", report.table());
     Ok(if report.any_failed() { 1 } else { 0 })
+}
+
+/// Runs `repair`; 0 when every host ends healthy or repaired, 1 when a host is down,
+/// refused or failed.
+fn repair(
+    rt: &tokio::runtime::Runtime,
+    c: &Cluster,
+    s: &Settings,
+    yes: bool,
+    dry_run: bool,
+) -> anyhow::Result<i32> {
+    let (_, plan, report) = rt.block_on(run::repair(c, s, dry_run, |_| {
+        if yes {
+            Ok(())
+        } else {
+            confirm_repair(c)
+        }
+    }))?;
+    let stuck = plan.refused.is_some() || plan.hosts.iter().any(|h| h.action != "rejoin");
+    if let Some(r) = &report {
+        print!("{}", r.table());
+        if r.any_failed() {
+            return Ok(1);
+        }
+    }
+    Ok(if stuck { 1 } else { 0 })
+}
+
+fn confirm_repair(c: &Cluster) -> anyhow::Result<()> {
+    let file = escape::controls(&c.file);
+    confirm(
+        &format!("repair resets and joins again the unhealthy hosts of {file} as planned above"),
+        &format!("[repair] The unhealthy hosts of {file} will be reset and joined again as planned above. Go ahead?"),
+        "repair aborted; nothing was changed",
+    )
 }
 
 /// Asks `question` on the terminal; without one, fails saying that `what` needs

@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::process::Command;
-
 use support::*;
 
 fn skip() -> bool {
@@ -657,26 +655,4 @@ fn two_control_planes_and_a_worker_share_etcd_and_list_their_nodes() {
             h.node
         );
     }
-}
-
-/// `etcdctl member list` against cp's etcd, one line per member.
-fn etcd_members(cp: &TestHost) -> Vec<String> {
-    let pki = cp.file("/etc/kubernetes/pki/etcd");
-    let o = Command::new("ip")
-        .args(["netns", "exec", &cp.netns, "etcdctl", "--endpoints"])
-        .arg(format!("https://{}:2379", cp.addr))
-        .arg("--cacert")
-        .arg(pki.join("ca.crt"))
-        .arg("--cert")
-        .arg(pki.join("healthcheck-client.crt"))
-        .arg("--key")
-        .arg(pki.join("healthcheck-client.key"))
-        .args(["member", "list"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
 }

@@ -21,6 +21,9 @@ pub struct NodeState {
     pub kubelet_version: Option<String>,
     /// Its Ready condition: `None` when it has none yet.
     pub ready: Option<bool>,
+    /// When its Ready condition last changed (RFC 3339), when the kubelet said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready_since: Option<String>,
     /// It carries the control-plane role label.
     pub control_plane: bool,
 }
@@ -60,6 +63,10 @@ pub struct EtcdMemberState {
     pub id: String,
     /// A learner (not voting yet).
     pub learner: bool,
+    /// Its peer URLs (a member that has not started is known by them alone).
+    pub peer_urls: Vec<String>,
+    /// Its client URLs (none until it has started).
+    pub client_urls: Vec<String>,
 }
 
 /// What the API server (and etcd) said.
@@ -122,6 +129,16 @@ pub(super) async fn read_file(r: &Remote, path: &str) -> anyhow::Result<Vec<u8>>
     Ok(out.stdout)
 }
 
+/// The etcd CA and the client certificate and key of etcd's health check, as kubeadm
+/// itself uses them, read from the control plane behind `r` (kept in memory).
+pub(super) async fn etcd_client_files(r: &Remote) -> anyhow::Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    Ok((
+        read_file(r, ETCD_CA).await?,
+        read_file(r, ETCD_CERT).await?,
+        read_file(r, ETCD_KEY).await?,
+    ))
+}
+
 /// Reads the cluster's state through the first control plane behind `primary`;
 /// `external_etcd` when the cluster's etcd is not kubeadm's (its members are not read).
 pub(super) async fn observe(primary: Arc<Remote>, external_etcd: bool) -> Observed {
@@ -132,15 +149,9 @@ pub(super) async fn observe(primary: Arc<Remote>, external_etcd: bool) -> Observ
     let etcd_files = if external_etcd {
         Err("the cluster's etcd is external: its members are not read".to_string())
     } else {
-        async {
-            Ok::<_, anyhow::Error>((
-                read_file(&primary, ETCD_CA).await?,
-                read_file(&primary, ETCD_CERT).await?,
-                read_file(&primary, ETCD_KEY).await?,
-            ))
-        }
-        .await
-        .map_err(|e| format!("{e:#}"))
+        etcd_client_files(&primary)
+            .await
+            .map_err(|e| format!("{e:#}"))
     };
     // The clients run their own runtimes and block: on a thread of their own.
     let read = tokio::task::spawn_blocking(move || read_api(&admin, etcd_files)).await;
@@ -196,6 +207,8 @@ fn read_api(admin: &[u8], etcd_files: EtcdFiles) -> anyhow::Result<ClusterState>
                         name: m.name,
                         id: format!("{:x}", m.id),
                         learner: m.is_learner,
+                        peer_urls: m.peer_urls,
+                        client_urls: m.client_urls,
                     })
                     .collect(),
             )
@@ -212,10 +225,13 @@ fn nodes_of(list: &Value) -> Vec<NodeState> {
         .into_iter()
         .flatten()
         .filter_map(|n| {
-            let ready = n["status"]["conditions"]
+            let condition = n["status"]["conditions"]
                 .as_array()
-                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-                .map(|c| c["status"] == "True");
+                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
+            let ready = condition.map(|c| c["status"] == "True");
+            let ready_since = condition
+                .and_then(|c| c["lastTransitionTime"].as_str())
+                .map(str::to_string);
             Some(NodeState {
                 name: n["metadata"]["name"].as_str()?.to_string(),
                 kubelet_version: n["status"]["nodeInfo"]["kubeletVersion"]
@@ -223,6 +239,7 @@ fn nodes_of(list: &Value) -> Vec<NodeState> {
                     .filter(|v| !v.is_empty())
                     .map(str::to_string),
                 ready,
+                ready_since,
                 control_plane: n["metadata"]["labels"]
                     .get("node-role.kubernetes.io/control-plane")
                     .is_some(),

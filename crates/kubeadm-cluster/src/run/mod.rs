@@ -5,10 +5,12 @@
 //! anything changes, what each host needs and in which order, shown by [`show`]; and
 //! [`execute`] does it. A rerun observes again and plans anew.
 
+mod check;
 mod cluster;
 mod execute;
 mod observe;
 mod plan;
+mod repair;
 mod report;
 mod reset;
 mod show;
@@ -24,6 +26,8 @@ use crate::manifests;
 use crate::spec::{Cluster, Host};
 use crate::ssh;
 
+pub use check::{check, Health};
+pub use repair::{repair, RepairPlan};
 pub use report::{HostResult, Outcome, Report};
 pub use reset::reset;
 pub use status::{kubeconfig, status};

@@ -454,3 +454,74 @@ pub fn files_of(h: &TestHost) -> std::collections::BTreeMap<PathBuf, String> {
     walk(&h.dir.join("upper"), &mut out);
     out
 }
+
+/// `etcdctl member list` against cp's etcd, one line per member.
+pub fn etcd_members(cp: &TestHost) -> Vec<String> {
+    let pki = cp.file("/etc/kubernetes/pki/etcd");
+    let o = Command::new("ip")
+        .args(["netns", "exec", &cp.netns, "etcdctl", "--endpoints"])
+        .arg(format!("https://{}:2379", cp.addr))
+        .arg("--cacert")
+        .arg(pki.join("ca.crt"))
+        .arg("--cert")
+        .arg(pki.join("healthcheck-client.crt"))
+        .arg("--key")
+        .arg(pki.join("healthcheck-client.key"))
+        .args(["member", "list"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// What one run of the scale scenario measured: each `kubeadm-cluster` command's wall
+/// time and output.
+pub struct ScaleRun {
+    /// The test's network and hosts (kept up for more commands).
+    pub net: Net,
+    pub hosts: Vec<TestHost>,
+    pub file: PathBuf,
+    pub first_apply: (Duration, bool, String),
+    pub noop_apply: (Duration, bool, String),
+    pub check: (Duration, bool, String),
+}
+
+/// Builds a cluster of one control plane and `workers` workers from simulated hosts,
+/// with every worker joining at once (`parallelJoins` as large as the workers), and
+/// times the first `apply`, a second (no-op) `apply` and `check`.
+pub fn scale_run(workers: usize) -> ScaleRun {
+    let mut net = Net::new().unwrap();
+    let mut hosts = vec![net.host(0, "cp-1", true).unwrap()];
+    for i in 1..=workers {
+        hosts.push(net.host(i, &format!("w-{i}"), false).unwrap());
+    }
+    let roles: Vec<(&TestHost, &str)> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h, if i == 0 { "control-plane" } else { "worker" }))
+        .collect();
+    let file = cluster_file(&net, &roles, None);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!("parallelJoins: {}\n", workers.clamp(1, 128)));
+    std::fs::write(&file, text).unwrap();
+    let f = file.to_str().unwrap().to_string();
+    let timed = |args: &[&str]| {
+        let start = Instant::now();
+        let (ok, out) = net.kubeadm_cluster(args);
+        (start.elapsed(), ok, out)
+    };
+    let first_apply = timed(&["apply", "--yes", "-f", &f]);
+    let noop_apply = timed(&["apply", "--yes", "-f", &f]);
+    let check = timed(&["check", "-f", &f]);
+    ScaleRun {
+        net,
+        hosts,
+        file,
+        first_apply,
+        noop_apply,
+        check,
+    }
+}
