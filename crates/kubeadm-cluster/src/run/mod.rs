@@ -6,6 +6,7 @@
 //! [`execute`] does it. A rerun observes again and plans anew.
 
 mod cluster;
+mod drain;
 mod execute;
 mod observe;
 mod plan;
@@ -70,7 +71,7 @@ pub async fn plan(c: &Cluster, s: &Settings) -> anyhow::Result<Planned> {
         }
         _ => cluster::Observed::NoCluster,
     };
-    let plan = plan::apply(c, &facts, &found, &binary, !objects.is_empty());
+    let plan = plan::apply(c, &facts, &found, &binary, !objects.is_empty(), &observed);
     let reachable: Vec<bool> = facts.iter().map(Option::is_some).collect();
     let actions = plan.actions(&reachable);
     Ok(Planned {
