@@ -20,8 +20,6 @@ pub const KIND: &str = "Cluster";
 pub const DEFAULT_KUBEADM_PATH: &str = "/usr/local/bin/kubeadm";
 /// How long a drain waits for refused evictions unless the file says otherwise.
 pub const DEFAULT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
-/// How many workers a rolling upgrade takes at once unless the file says otherwise.
-pub const DEFAULT_MAX_UNAVAILABLE: usize = 1;
 /// How many workers join at once unless the file says otherwise.
 pub const DEFAULT_PARALLEL_JOINS: usize = 8;
 /// The most workers joining at once: each holds an ssh process and three pipes here,
@@ -95,17 +93,6 @@ pub struct Host {
     pub remove: bool,
 }
 
-/// Shell commands the file gives for steps only the hosts' administrators know.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Hooks {
-    /// Run on each node of a rolling upgrade after `kubeadm upgrade`, before the kubelet
-    /// restarts: installs the kubelet of the new version (a package manager's command).
-    /// `KUBERNETES_VERSION` holds the version.
-    #[serde(default)]
-    pub kubelet_upgrade: Option<String>,
-}
-
 fn default_port() -> u16 {
     22
 }
@@ -135,10 +122,6 @@ struct Wire {
     manifests: Vec<String>,
     #[serde(default)]
     drain_timeout: Option<String>,
-    #[serde(default)]
-    max_unavailable: Option<usize>,
-    #[serde(default)]
-    hooks: Hooks,
 }
 
 /// An entry of `manifests:`: a YAML (or JSON) file, or a directory of them.
@@ -177,10 +160,6 @@ pub struct Cluster {
     pub manifests: Vec<Manifest>,
     /// How long a node's drain may wait for evictions PodDisruptionBudgets refuse.
     pub drain_timeout: std::time::Duration,
-    /// How many workers a rolling upgrade takes out of service at once.
-    pub max_unavailable: usize,
-    /// The file's hooks.
-    pub hooks: Hooks,
 }
 
 /// A cluster file that cannot be used: where and why.
@@ -288,18 +267,6 @@ impl Cluster {
         }
         let manifests = fields::manifests(&at, wire.manifests)?;
         let drain_timeout = fields::drain_timeout(&at, wire.drain_timeout.as_deref())?;
-        let max_unavailable = fields::max_unavailable(&at, wire.max_unavailable)?;
-        if wire
-            .hooks
-            .kubelet_upgrade
-            .as_deref()
-            .is_some_and(|h| h.trim().is_empty() || h.contains('\0'))
-        {
-            return Err(at.field(
-                "hooks.kubeletUpgrade",
-                "an empty command (or one with a NUL byte); give a shell command, or leave the field out",
-            ));
-        }
         Ok(Cluster {
             file: file.to_string(),
             hosts: wire.hosts,
@@ -310,8 +277,6 @@ impl Cluster {
             parallel_joins,
             manifests,
             drain_timeout,
-            max_unavailable,
-            hooks: wire.hooks,
         })
     }
 
@@ -483,31 +448,24 @@ kubeadm: |
     }
 
     #[test]
-    fn day_two_fields_have_defaults_and_are_checked() {
+    fn remove_and_drain_timeout_have_defaults_and_are_checked() {
         let c = Cluster::parse(GOOD, "c.yaml").unwrap();
         assert_eq!(c.drain_timeout, DEFAULT_DRAIN_TIMEOUT);
-        assert_eq!(c.max_unavailable, 1);
-        assert_eq!(c.hooks.kubelet_upgrade, None);
         assert!(!c.hosts[1].remove);
         let with = format!(
-            "{}drainTimeout: 90s\nmaxUnavailable: 2\nhooks:\n  kubeletUpgrade: apt-get install -y kubelet\n",
+            "{}drainTimeout: 90s\n",
             GOOD.replace("role: worker}", "role: worker, remove: true}")
         );
         let c = Cluster::parse(&with, "c.yaml").unwrap();
         assert!(c.hosts[1].remove);
         assert_eq!(c.drain_timeout, std::time::Duration::from_secs(90));
-        assert_eq!(c.max_unavailable, 2);
-        assert_eq!(
-            c.hooks.kubelet_upgrade.as_deref(),
-            Some("apt-get install -y kubelet")
-        );
-        let e = error(&format!("{GOOD}drainTimeout: 5 minutes\n"));
-        assert!(e.starts_with("cluster.yaml:15: drainTimeout: "), "{e}");
-        assert!(e.contains("5m"), "{e}");
-        let e = error(&format!("{GOOD}maxUnavailable: 0\n"));
-        assert!(e.starts_with("cluster.yaml:15: maxUnavailable: "), "{e}");
-        let e = error(&format!("{GOOD}hooks:\n  kubeletUpgrad: x\n"));
-        assert!(e.contains("hooks.kubeletUpgrad"), "{e}");
+        for bad in ["5 minutes", "0s", "-1m"] {
+            let e = error(&format!("{GOOD}drainTimeout: {bad}\n"));
+            assert!(e.starts_with("cluster.yaml:15: drainTimeout: "), "{e}");
+            assert!(e.contains("90s, 5m or 1h30m"), "{e}");
+        }
+        let e = error(&GOOD.replace("role: worker}", "role: worker, remove: yes-please}"));
+        assert!(e.starts_with("cluster.yaml:9: hosts[1].remove"), "{e}");
     }
 
     #[test]

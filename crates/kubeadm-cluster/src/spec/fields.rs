@@ -309,21 +309,6 @@ pub(super) fn drain_timeout(
     }
 }
 
-/// How many workers a rolling upgrade takes at once: 1 to [`MAX_PARALLEL_JOINS`].
-pub(super) fn max_unavailable(at: &Fields<'_>, given: Option<usize>) -> Result<usize, SpecError> {
-    let n = given.unwrap_or(super::DEFAULT_MAX_UNAVAILABLE);
-    if n == 0 || n > MAX_PARALLEL_JOINS {
-        return Err(at.field(
-            "maxUnavailable",
-            format!(
-                "{n} would upgrade {} workers at once; give 1 to {MAX_PARALLEL_JOINS}",
-                if n == 0 { "no" } else { "too many" }
-            ),
-        ));
-    }
-    Ok(n)
-}
-
 /// Where kubeadm is installed on the hosts: an absolute file path.
 pub(super) fn kubeadm_path(at: &Fields<'_>, given: Option<String>) -> Result<String, SpecError> {
     let path = given.unwrap_or_else(|| DEFAULT_KUBEADM_PATH.to_string());
