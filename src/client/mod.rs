@@ -221,6 +221,18 @@ impl KubeClient {
 
     /// From kubeconfig text.
     pub fn from_kubeconfig_text(text: &str) -> anyhow::Result<Self> {
+        Self::from_text(text, true)
+    }
+
+    /// From kubeconfig text, without the client library's own retries of 429, 503 and
+    /// 504 answers (which back off for up to minutes whether or not the server asked for
+    /// a retry): for a caller that has to see a refusal at once, such as an eviction a
+    /// PodDisruptionBudget refuses with 429, and retries on its own terms.
+    pub fn from_kubeconfig_text_without_retries(text: &str) -> anyhow::Result<Self> {
+        Self::from_text(text, false)
+    }
+
+    fn from_text(text: &str, library_retries: bool) -> anyhow::Result<Self> {
         crate::yaml::check_nesting(text, "the kubeconfig")?;
         // The client library's errors quote the file; ours say where without quoting it.
         let kc =
@@ -237,9 +249,10 @@ impl KubeClient {
             .enable_all()
             .build()?;
         let client = rt.block_on(async {
-            let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
                 .await
                 .context("building a client from the kubeconfig")?;
+            cfg.default_retry = library_retries;
             kube::Client::try_from(cfg).context("building a client from the kubeconfig")
         })?;
         Ok(KubeClient {

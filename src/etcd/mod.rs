@@ -145,6 +145,22 @@ impl EtcdClient {
         members_of(r).with_context(|| format!("the etcd member list from {}", self.endpoint))
     }
 
+    /// The members as the member this client talks to knows them, without asking the
+    /// leader: it answers while the cluster has lost its quorum, which is what a caller
+    /// counting the members that still answer needs.
+    pub fn member_list_local(&mut self) -> anyhow::Result<Vec<EtcdMember>> {
+        let r: api::MembersResponse = self
+            .call(
+                api::cluster::MEMBER_LIST,
+                api::MemberListRequest {
+                    linearizable: false,
+                },
+            )
+            .map_err(status_error)
+            .with_context(|| format!("listing the etcd members at {}", self.endpoint))?;
+        members_of(r).with_context(|| format!("the etcd member list from {}", self.endpoint))
+    }
+
     /// Adds a learner with the peer URL (or finds the member that already has it, for a
     /// re-run); returns its id.
     pub fn add_learner(&mut self, peer_url: &str) -> anyhow::Result<u64> {

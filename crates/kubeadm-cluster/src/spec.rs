@@ -18,6 +18,8 @@ pub const API_VERSION: &str = "kubeadm-rs.io/v1alpha1";
 pub const KIND: &str = "Cluster";
 /// Where the kubeadm binary is installed on the hosts unless the file says otherwise.
 pub const DEFAULT_KUBEADM_PATH: &str = "/usr/local/bin/kubeadm";
+/// How long a drain waits for refused evictions unless the file says otherwise.
+pub const DEFAULT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 /// How many workers join at once unless the file says otherwise.
 pub const DEFAULT_PARALLEL_JOINS: usize = 8;
 /// The most workers joining at once: each holds an ssh process and three pipes here,
@@ -85,6 +87,10 @@ pub struct Host {
     /// Flags added to this host's kubelet.
     #[serde(default)]
     pub kubelet_extra_args: Vec<Arg>,
+    /// Take the host out of the cluster: cordon, drain, `kubeadm reset -f`, delete its
+    /// Node.
+    #[serde(default)]
+    pub remove: bool,
 }
 
 fn default_port() -> u16 {
@@ -114,6 +120,8 @@ struct Wire {
     parallel_joins: Option<usize>,
     #[serde(default)]
     manifests: Vec<String>,
+    #[serde(default)]
+    drain_timeout: Option<String>,
 }
 
 /// An entry of `manifests:`: a YAML (or JSON) file, or a directory of them.
@@ -150,6 +158,8 @@ pub struct Cluster {
     /// The add-on manifests applied once the first control plane is up, and on every
     /// apply.
     pub manifests: Vec<Manifest>,
+    /// How long a node's drain may wait for evictions PodDisruptionBudgets refuse.
+    pub drain_timeout: std::time::Duration,
 }
 
 /// A cluster file that cannot be used: where and why.
@@ -256,6 +266,7 @@ impl Cluster {
             check_path(f, true).map_err(|why| at.field("knownHostsFile", why))?;
         }
         let manifests = fields::manifests(&at, wire.manifests)?;
+        let drain_timeout = fields::drain_timeout(&at, wire.drain_timeout.as_deref())?;
         Ok(Cluster {
             file: file.to_string(),
             hosts: wire.hosts,
@@ -265,6 +276,7 @@ impl Cluster {
             known_hosts_file: wire.known_hosts_file,
             parallel_joins,
             manifests,
+            drain_timeout,
         })
     }
 
@@ -433,6 +445,27 @@ kubeadm: |
         assert!(Cluster::parse(GOOD, "c.yaml").unwrap().manifests.is_empty());
         let e = error(&format!("{GOOD}manifests:\n- \"\"\n"));
         assert!(e.starts_with("cluster.yaml:16: manifests[0]: empty"), "{e}");
+    }
+
+    #[test]
+    fn remove_and_drain_timeout_have_defaults_and_are_checked() {
+        let c = Cluster::parse(GOOD, "c.yaml").unwrap();
+        assert_eq!(c.drain_timeout, DEFAULT_DRAIN_TIMEOUT);
+        assert!(!c.hosts[1].remove);
+        let with = format!(
+            "{}drainTimeout: 90s\n",
+            GOOD.replace("role: worker}", "role: worker, remove: true}")
+        );
+        let c = Cluster::parse(&with, "c.yaml").unwrap();
+        assert!(c.hosts[1].remove);
+        assert_eq!(c.drain_timeout, std::time::Duration::from_secs(90));
+        for bad in ["5 minutes", "0s", "-1m"] {
+            let e = error(&format!("{GOOD}drainTimeout: {bad}\n"));
+            assert!(e.starts_with("cluster.yaml:15: drainTimeout: "), "{e}");
+            assert!(e.contains("90s, 5m or 1h30m"), "{e}");
+        }
+        let e = error(&GOOD.replace("role: worker}", "role: worker, remove: yes-please}"));
+        assert!(e.starts_with("cluster.yaml:9: hosts[1].remove"), "{e}");
     }
 
     #[test]

@@ -13,6 +13,15 @@
 //!   Pod of each static Pod (with the manifest's labels and annotations and its config
 //!   hash) in kube-system, as a kubelet does.
 //!
+//! - It keeps the Pods bound to its Node: each one not yet running is reported Running
+//!   and Ready (through `/status`), as a kubelet reports the Pods it started.
+//! - Its version is the one its kubelet binary reports: `usr/local/bin/kubelet` under the
+//!   root when there (a file holding `kubelet --version`'s answer, `Kubernetes v1.37.1`,
+//!   as a package would install it), else [`Options::kubelet_version`]. A running kubelet
+//!   keeps its version until it restarts: the binary is read again only when
+//!   `run/kubelet.restart` appears (what the test hosts' `systemctl restart kubelet`
+//!   writes), and the Node's status then reports the new version.
+//!
 //! It keeps running when kubeadm is killed, as a kubelet would, and stops everything
 //! when dropped.
 
@@ -279,6 +288,36 @@ struct Running {
     components_seen: Option<Instant>,
     healthy: Vec<Instant>,
     kubelet_health: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    /// The version the running kubelet has (read from its binary when it started).
+    version: Option<String>,
+    /// When the Pods bound to the Node were last looked at.
+    pods_checked: Option<Instant>,
+    /// etcd is held stopped ([`NodeSim::stop_etcd`]).
+    etcd_stopped: bool,
+}
+
+/// The file the test hosts' `systemctl restart kubelet` leaves for the simulator.
+pub const RESTART_REQUEST: &str = "run/kubelet.restart";
+
+/// The kubelet binary whose version the simulated kubelet reports, under the root.
+pub const KUBELET_BINARY: &str = "usr/local/bin/kubelet";
+
+/// The version `kubelet --version` of the binary at `root` would print, when there is a
+/// binary and it says one.
+fn binary_version(root: &Path) -> Option<String> {
+    let text = std::fs::read(root.join(KUBELET_BINARY)).ok()?;
+    let text = String::from_utf8_lossy(&text);
+    text.split(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .find(|w| {
+            w.strip_prefix('v').is_some_and(|v| {
+                let parts: Vec<&str> = v.split('.').collect();
+                parts.len() == 3
+                    && parts
+                        .iter()
+                        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            })
+        })
+        .map(str::to_string)
 }
 
 fn manifest_path(root: &Path, name: &str) -> PathBuf {
@@ -416,7 +455,9 @@ impl NodeSim {
             }
         }
         // etcd.
-        if o.etcd {
+        if o.etcd && r.etcd_stopped {
+            r.etcd = None;
+        } else if o.etcd {
             match read_manifest(root, "etcd") {
                 None => r.etcd = None,
                 Some((m, _)) if r.etcd.is_none() => {
@@ -479,11 +520,64 @@ impl NodeSim {
                 return;
             }
         }
-        if o.kubelet_version.is_some() && r.status_reported != o.kubelet_version {
+        // The kubelet (re)starting: the version of its binary from now on.
+        let restart = root.join(RESTART_REQUEST);
+        if r.version.is_none() || restart.exists() {
+            let _ = std::fs::remove_file(&restart);
+            r.version = binary_version(root).or_else(|| o.kubelet_version.clone());
+        }
+        if o.kubelet_version.is_some() && r.status_reported != r.version {
             Self::node_status(o, r, &client);
         }
         if o.mirror_pods {
             Self::mirror_pods(o, r, &client);
+        }
+        if r.pods_checked
+            .is_none_or(|t| t.elapsed() >= Duration::from_millis(250))
+        {
+            r.pods_checked = Some(Instant::now());
+            Self::pods_started(o, &client);
+        }
+    }
+
+    /// The Pods bound to the Node that are not running yet, reported Running and Ready.
+    fn pods_started(o: &Options, client: &KubeClient) {
+        let Ok(list) = client.call(
+            "GET",
+            &format!("/api/v1/pods?fieldSelector=spec.nodeName%3D{}", o.node),
+            None,
+            "application/json",
+        ) else {
+            return;
+        };
+        for mut pod in list["items"].as_array().cloned().unwrap_or_default() {
+            if pod["status"]["phase"] == "Running" {
+                continue;
+            }
+            let (Some(ns), Some(name)) = (
+                pod["metadata"]["namespace"].as_str().map(str::to_string),
+                pod["metadata"]["name"].as_str().map(str::to_string),
+            ) else {
+                continue;
+            };
+            let now = testapiserver::store::now();
+            let condition =
+                |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": now});
+            pod["status"]["phase"] = json!("Running");
+            pod["status"]["startTime"] = json!(now);
+            pod["status"]["conditions"] = json!([
+                condition("PodScheduled"),
+                condition("Initialized"),
+                condition("ContainersReady"),
+                condition("Ready"),
+            ]);
+            // Deleted or changed meanwhile: looked at again next time.
+            let _ = client.call(
+                "PUT",
+                &format!("/api/v1/namespaces/{ns}/pods/{name}/status"),
+                Some(&pod),
+                "application/json",
+            );
         }
     }
 
@@ -493,7 +587,7 @@ impl NodeSim {
         let Ok(mut node) = client.call("GET", &path, None, "application/json") else {
             return;
         };
-        node["status"]["nodeInfo"]["kubeletVersion"] = json!(o.kubelet_version);
+        node["status"]["nodeInfo"]["kubeletVersion"] = json!(r.version);
         node["status"]["conditions"] = json!([{
             "type": "Ready",
             "status": "True",
@@ -504,7 +598,7 @@ impl NodeSim {
             .call("PUT", &path, Some(&node), "application/json")
             .is_ok()
         {
-            r.status_reported = o.kubelet_version.clone();
+            r.status_reported = r.version.clone();
         }
     }
 
@@ -616,6 +710,19 @@ impl NodeSim {
     pub fn last_healthy(&self) -> Option<Instant> {
         let r = self.running.lock().unwrap();
         (r.healthy.len() >= 3).then(|| *r.healthy.iter().max().unwrap())
+    }
+
+    /// Stops the node's etcd and keeps it stopped (a failed member) until
+    /// [`NodeSim::start_etcd`].
+    pub fn stop_etcd(&self) {
+        let mut r = self.running.lock().unwrap();
+        r.etcd_stopped = true;
+        r.etcd = None;
+    }
+
+    /// Lets etcd run again from its manifest.
+    pub fn start_etcd(&self) {
+        self.running.lock().unwrap().etcd_stopped = false;
     }
 
     /// The API server, once started.

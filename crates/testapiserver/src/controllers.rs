@@ -1,6 +1,7 @@
 //! The controllers of kube-controller-manager kubeadm relies on: the bootstrap signer
 //! (`jws-kubeconfig-<id>` entries in `kube-public/cluster-info`), the token cleaner
-//! (expired bootstrap token Secrets), and the kubelet client CSR approver and signer.
+//! (expired bootstrap token Secrets), the kubelet client CSR approver and signer, and
+//! the disruption controller ([`crate::disruption`]).
 //! They run after every change and on a one-second tick (for expirations).
 
 use base64::Engine;
@@ -310,4 +311,5 @@ pub fn reconcile(store: &Store, ca: Option<&SigningCa>) {
     token_cleaner(store);
     bootstrap_signer(store);
     csr_approver_and_signer(store, ca);
+    crate::disruption::controller(store);
 }

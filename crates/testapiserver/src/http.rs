@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::auth::{self, User};
+use crate::disruption;
 use crate::patch;
 use crate::rbac::{self, Attributes};
 use crate::resources::{self, Resource};
@@ -36,7 +37,18 @@ fn json_response(code: u16, v: &Value) -> Response<Body> {
 }
 
 fn error_response(e: &ApiError) -> Response<Body> {
-    json_response(e.code, &e.body())
+    let mut r = json_response(e.code, &e.body());
+    // The server tells a client how long to wait before it retries, when it knows.
+    if let Some(secs) = e
+        .details
+        .as_ref()
+        .and_then(|d| d["retryAfterSeconds"].as_u64())
+        .filter(|s| *s > 0)
+    {
+        r.headers_mut()
+            .insert("retry-after", http::HeaderValue::from(secs));
+    }
+    r
 }
 
 fn text(code: u16, body: &str) -> Response<Body> {
@@ -335,6 +347,22 @@ async fn serve(
     if !body.is_empty() && !json_like {
         return Err(ApiError::unsupported_media_type(&content_type));
     }
+    // Evictions are only created; other subresources are not created through POST.
+    match (verb, target.subresource.as_deref()) {
+        ("create", Some("eviction")) => {
+            let name = target.name.as_deref().unwrap_or_default();
+            let ns = target.namespace.clone().unwrap_or_default();
+            let body = parse_body(&body, "application/json")?;
+            let dry_run = param(&q, "dryRun") == Some("All");
+            let result = disruption::evict(state, &ns, name, &body, dry_run);
+            state.after_change();
+            return result.map(|status| {
+                json_response(status["code"].as_u64().unwrap_or(201) as u16, &status)
+            });
+        }
+        ("create", Some(_)) | (_, Some("eviction")) => return Err(ApiError::method_not_allowed()),
+        _ => {}
+    }
     let result = match verb {
         "get" => {
             let name = target.name.as_deref().expect("get has a name");
@@ -364,6 +392,15 @@ async fn serve(
                 if let Some(o) = obj.as_object_mut() {
                     o.remove("status");
                 }
+            }
+            match r.kind {
+                // A new Pod has not started: its status is the server's, Pending until
+                // its kubelet reports; a new budget's status is its controller's.
+                "Pod" => obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(&obj)}),
+                "PodDisruptionBudget" => {
+                    obj["status"] = json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0})
+                }
+                _ => {}
             }
             if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.remove("managedFields");
@@ -443,6 +480,35 @@ async fn serve(
         state.after_change();
     }
     result
+}
+
+/// A Pod's quality-of-service class from its containers' resources: Guaranteed when
+/// every container limits CPU and memory with requests equal to the limits, BestEffort
+/// when none asks for or limits anything, Burstable otherwise.
+fn qos_class(pod: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["initContainers", "containers"]
+        .iter()
+        .filter_map(|k| pod["spec"][*k].as_array())
+        .flatten()
+        .collect();
+    let set = |v: &Value| v.as_object().is_some_and(|m| !m.is_empty());
+    if containers
+        .iter()
+        .all(|c| !set(&c["resources"]["requests"]) && !set(&c["resources"]["limits"]))
+    {
+        return "BestEffort";
+    }
+    let guaranteed = containers.iter().all(|c| {
+        let (req, lim) = (&c["resources"]["requests"], &c["resources"]["limits"]);
+        ["cpu", "memory"]
+            .iter()
+            .all(|k| !lim[*k].is_null() && (req[*k].is_null() || req[*k] == lim[*k]))
+    });
+    if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
 }
 
 fn check_namespace(obj: &Value, url_ns: Option<&str>) -> Result<(), ApiError> {
@@ -729,13 +795,21 @@ fn resource_list(group: &str, version: &str) -> Value {
             "shortNames": r.short_names,
         }));
         for s in r.subresources {
-            list.push(json!({
+            let mut sub = json!({
                 "name": format!("{}/{s}", r.plural),
                 "singularName": "",
                 "namespaced": r.namespaced,
                 "kind": if *s == "scale" { "Scale" } else { r.kind },
                 "verbs": ["get", "patch", "update"],
-            }));
+            });
+            // Evictions are policy/v1 objects that are only ever created.
+            if *s == "eviction" {
+                sub["group"] = json!("policy");
+                sub["version"] = json!("v1");
+                sub["kind"] = json!("Eviction");
+                sub["verbs"] = json!(["create"]);
+            }
+            list.push(sub);
         }
     }
     json!({

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod controllers;
+pub mod disruption;
 pub mod http;
 pub mod patch;
 pub mod policy;

@@ -117,7 +117,15 @@ pub const RESOURCES: &[Resource] = &[
         &["ep"],
         &[],
     ),
-    r("", "pods", "pod", "Pod", true, &["po"], &["status"]),
+    r(
+        "",
+        "pods",
+        "pod",
+        "Pod",
+        true,
+        &["po"],
+        &["status", "eviction"],
+    ),
     r(
         "apps",
         "deployments",
@@ -181,6 +189,15 @@ pub const RESOURCES: &[Resource] = &[
         false,
         &["csr"],
         &["approval", "status"],
+    ),
+    r(
+        "policy",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        "PodDisruptionBudget",
+        true,
+        &["pdb"],
+        &["status"],
     ),
     r(
         "coordination.k8s.io",

@@ -143,6 +143,32 @@ impl ApiError {
         )
     }
 
+    /// 429 for an eviction a PodDisruptionBudget does not allow now: the cause names the
+    /// budget; `retry_after` seconds are suggested when known (0: none).
+    pub fn too_many_requests(message: &str, retry_after: u64, cause: String) -> Self {
+        let mut d = json!({"causes": [{"reason": "DisruptionBudget", "message": cause}]});
+        if retry_after > 0 {
+            d["retryAfterSeconds"] = json!(retry_after);
+        }
+        Self::new(429, "TooManyRequests", message.to_string(), Some(d))
+    }
+
+    /// 403 for an object whose state forbids the request (`why` says which).
+    pub fn forbidden_object(qualified: &str, group: &str, name: &str, why: &str) -> Self {
+        let kind = qualified.split('.').next().unwrap_or(qualified);
+        Self::new(
+            403,
+            "Forbidden",
+            format!("{qualified} \"{name}\" is forbidden: {why}"),
+            Some(json!({"name": name, "group": group, "kind": kind})),
+        )
+    }
+
+    /// 500 with a message.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "InternalError", message.into(), None)
+    }
+
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message.into(), None)

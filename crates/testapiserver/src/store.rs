@@ -318,6 +318,9 @@ impl Store {
         if r.kind == "Namespace" {
             o.insert("status".into(), json!({"phase": "Active"}));
         }
+        if tracks_generation(r) {
+            m_generation(o, 1);
+        }
         inner.objects.insert(k, obj.clone());
         drop(inner);
         self.publish("ADDED", r, ns, &obj, rv);
@@ -354,6 +357,18 @@ impl Store {
             return Err(ApiError::conflict(r, name));
         }
         let old_meta = meta(old).clone();
+        if tracks_generation(r) {
+            // The generation counts changes of the spec.
+            let g = old_meta
+                .get("generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            let changed = obj.get("spec") != old.get("spec");
+            m_generation(
+                obj.as_object_mut().expect("an object"),
+                if changed { g + 1 } else { g },
+            );
+        }
         if old == &merge_identity(obj.clone(), &old_meta, r) {
             // Nothing changes: no new version, as the real server answers a no-op update.
             return Ok(old.clone());
@@ -389,6 +404,19 @@ impl Store {
     pub fn dump(&self) -> Value {
         let inner = self.inner.lock().expect("store");
         Value::Array(inner.objects.values().cloned().collect())
+    }
+}
+
+/// Kinds whose `metadata.generation` the server keeps (of those stored here, the ones
+/// a client of these tests reads it from).
+fn tracks_generation(r: &Resource) -> bool {
+    r.kind == "PodDisruptionBudget"
+}
+
+fn m_generation(o: &mut Map<String, Value>, g: i64) {
+    let m = o.entry("metadata").or_insert_with(|| json!({}));
+    if let Some(m) = m.as_object_mut() {
+        m.insert("generation".into(), json!(g));
     }
 }
 

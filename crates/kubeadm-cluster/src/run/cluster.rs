@@ -67,6 +67,8 @@ pub struct EtcdMemberState {
     pub peer_urls: Vec<String>,
     /// Its client URLs (none until it has started).
     pub client_urls: Vec<String>,
+    /// It answered on its own client URL when the cluster was read.
+    pub healthy: bool,
 }
 
 /// What the API server (and etcd) said.
@@ -166,7 +168,8 @@ pub(super) async fn observe(primary: Arc<Remote>, external_etcd: bool) -> Observ
 pub(super) fn admin_client(admin: &[u8]) -> anyhow::Result<(KubeClient, String)> {
     let text = std::str::from_utf8(admin)
         .map_err(|_| anyhow::anyhow!("the first control plane's {ADMIN_CONF} is not UTF-8 text"))?;
-    let client = KubeClient::from_kubeconfig_text(text)
+    // Refusals reach the caller at once: a drain retries evictions on its own clock.
+    let client = KubeClient::from_kubeconfig_text_without_retries(text)
         .map_err(|e| anyhow::anyhow!("the first control plane's {ADMIN_CONF}: {e:#}"))?;
     let server = kubeadm::kubeconfig::KubeConfig::from_yaml(text)
         .ok()
@@ -197,18 +200,37 @@ fn read_api(admin: &[u8], etcd_files: EtcdFiles) -> anyhow::Result<ClusterState>
         let endpoints = kubeadm::etcd::cluster_endpoints(&client).map_err(|e| format!("{e:#}"))?;
         let mut etcd = kubeadm::etcd::EtcdClient::connect_pem(&endpoints, &ca, &cert, &key)
             .map_err(|why| format!("etcd does not answer from here: {why}"))?;
-        etcd.member_list().map_err(|e| format!("{e:#}"))
+        // Read from the member that answered, not through the leader: with quorum lost
+        // the members that still answer are what the plan has to count.
+        let members = etcd.member_list_local().map_err(|e| format!("{e:#}"))?;
+        // Each member asked on its own: one that does not answer counts for no quorum.
+        Ok(members
+            .into_iter()
+            .map(|m| {
+                let healthy = m.client_urls.first().is_some_and(|url| {
+                    kubeadm::etcd::EtcdClient::connect_pem(
+                        std::slice::from_ref(url),
+                        &ca,
+                        &cert,
+                        &key,
+                    )
+                    .is_ok_and(|mut c| c.member_list_local().is_ok())
+                });
+                (m, healthy)
+            })
+            .collect::<Vec<_>>())
     });
     match members {
         Ok(m) => {
             state.etcd_members = Some(
                 m.into_iter()
-                    .map(|m| EtcdMemberState {
+                    .map(|(m, healthy)| EtcdMemberState {
                         name: m.name,
                         id: format!("{:x}", m.id),
                         learner: m.is_learner,
                         peer_urls: m.peer_urls,
                         client_urls: m.client_urls,
+                        healthy,
                     })
                     .collect(),
             )

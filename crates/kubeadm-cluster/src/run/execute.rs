@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::observe::{Binary, Node};
 use super::plan::{Plan, Step};
-use super::{cluster, hide, label, redact, say, say_as, HostResult, Outcome, Report};
+use super::{cluster, drain, hide, label, redact, say, say_as, show, HostResult, Outcome, Report};
 use crate::documents::{self, Secrets, Trust};
 use crate::facts;
 use crate::manifests::{self, Object};
@@ -24,6 +24,7 @@ pub(super) async fn apply(
     let endpoint = documents::join_endpoint(c, &nodes[plan.primary].host);
     let manifests = (!objects.is_empty())
         .then(|| Outcome::Skipped("the run stopped before the first control plane was up".into()));
+    let primary = plan.primary;
     let mut run = Run {
         c: Arc::new(c.clone()),
         nodes,
@@ -46,6 +47,7 @@ pub(super) async fn apply(
             Step::JoinControlPlanes { hosts } => run.join_control_planes(&hosts).await?,
             Step::JoinWorkers { hosts } => run.join_workers(&hosts).await?,
             Step::Manifests { host } => run.manifests(host).await,
+            Step::Remove { hosts } => run.remove(&hosts, primary).await,
         };
         if let Next::Stop(why) = next {
             let mut r = stop_here(run.nodes, &why).await;
@@ -358,6 +360,73 @@ impl Run {
 }
 
 impl Run {
+    /// The first control plane's admin.conf, read over SSH (kept in memory only).
+    async fn admin_conf(&self, primary: usize) -> anyhow::Result<Vec<u8>> {
+        let r = self.nodes[primary]
+            .remote
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the first control plane cannot be reached"))?;
+        cluster::read_file(&r, cluster::ADMIN_CONF).await
+    }
+
+    /// Takes `hosts` out of the cluster, one at a time: cordon, drain, `kubeadm reset -f`
+    /// (which removes a control plane's etcd member), delete the Node. After one fails
+    /// the others are skipped.
+    async fn remove(&mut self, hosts: &[usize], primary: usize) -> Next {
+        let mut failed_one: Option<String> = None;
+        for &i in hosts {
+            if !self.nodes[i].ready() {
+                continue;
+            }
+            if let Some(who) = &failed_one {
+                self.nodes[i].end(Outcome::Skipped(format!(
+                    "the removal of {who} failed before it; hosts are removed one at a time"
+                )));
+                continue;
+            }
+            let h = self.nodes[i].host.clone();
+            match self.remove_one(i, primary).await {
+                Ok(()) => {
+                    say(&h, "removed from the cluster");
+                    self.nodes[i].end(Outcome::Removed);
+                }
+                Err(e) => {
+                    failed_one = Some(label(&h));
+                    self.nodes[i].end(Outcome::Failed(format!("{e:#}")));
+                }
+            }
+        }
+        Next::Go
+    }
+
+    async fn remove_one(&mut self, i: usize, primary: usize) -> anyhow::Result<()> {
+        let n = &self.nodes[i];
+        let (h, r) = (n.host.clone(), n.remote.clone().expect("ready"));
+        let node = show::node_name(&self.c, &h, false, n.facts.as_ref());
+        let admin = self.admin_conf(primary).await?;
+        let timeout = self.c.drain_timeout;
+        say(&h, format_args!("cordoning and draining Node {node}"));
+        let (node2, h2) = (node.clone(), h.clone());
+        tokio::task::spawn_blocking(move || {
+            let (client, _) = cluster::admin_client(&admin)?;
+            drain::set_unschedulable(&client, &node2, true)?;
+            drain::drain(&client, &node2, timeout, &|line| say(&h2, line))
+                .map_err(|e| anyhow::anyhow!("drain: {e:#}"))
+        })
+        .await??;
+        say(&h, "kubeadm reset -f");
+        let cfg = documents::reset(&self.c)?;
+        kubeadm(&r, &self.c.kubeadm_path, &["reset", "-f"], cfg.as_deref()).await?;
+        say(&h, format_args!("deleting Node {node}"));
+        let admin = self.admin_conf(primary).await?;
+        tokio::task::spawn_blocking(move || {
+            let (client, _) = cluster::admin_client(&admin)?;
+            drain::delete_node(&client, &node)
+        })
+        .await??;
+        Ok(())
+    }
+
     /// The manifests, applied server-side from this machine through the admin
     /// kubeconfig of the first control plane; a failure is the manifests', the run goes on.
     async fn manifests(&mut self, primary: usize) -> Next {

@@ -7,6 +7,7 @@
 
 mod check;
 mod cluster;
+mod drain;
 mod execute;
 mod observe;
 mod plan;
@@ -74,7 +75,7 @@ pub async fn plan(c: &Cluster, s: &Settings) -> anyhow::Result<Planned> {
         }
         _ => cluster::Observed::NoCluster,
     };
-    let plan = plan::apply(c, &facts, &found, &binary, !objects.is_empty());
+    let plan = plan::apply(c, &facts, &found, &binary, !objects.is_empty(), &observed);
     let reachable: Vec<bool> = facts.iter().map(Option::is_some).collect();
     let actions = plan.actions(&reachable);
     Ok(Planned {

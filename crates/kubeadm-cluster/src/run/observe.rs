@@ -97,10 +97,18 @@ pub(super) struct Found {
 /// server's manifest and the CA). `facts` are the hosts', in the file's order (`None`
 /// for a host that could not be read).
 pub(super) fn find_cluster(c: &Cluster, facts: &[Option<&Facts>]) -> Found {
-    let existing = c.hosts.iter().zip(facts).position(|(h, f)| {
+    let holds = |(h, f): (&Host, &Option<&Facts>)| {
         h.role == Role::ControlPlane
             && f.is_some_and(|f| f.admin_conf && f.apiserver_manifest && f.ca_pin.is_some())
-    });
+    };
+    // One that stays, when there is one: a control plane being removed is not the one
+    // the run works through.
+    let existing = c
+        .hosts
+        .iter()
+        .zip(facts)
+        .position(|(h, f)| !h.remove && holds((h, f)))
+        .or_else(|| c.hosts.iter().zip(facts).position(holds));
     match existing {
         Some(primary) => Found {
             primary,

@@ -3,7 +3,9 @@
 //! A host that ends before a step (it failed, or an earlier step ended it) is passed over
 //! by that step.
 
+use super::cluster::{ClusterState, Observed};
 use super::observe::{same_machine, Binary, Found};
+use super::show::node_name;
 use crate::facts::Facts;
 use crate::spec::{Cluster, Role};
 
@@ -38,6 +40,9 @@ pub(super) enum Step {
     /// The add-on manifests are applied through the admin kubeconfig of this host, the
     /// first control plane.
     Manifests { host: usize },
+    /// These hosts are taken out of the cluster, one at a time (workers first, then
+    /// control planes); after one fails, the rest are skipped.
+    Remove { hosts: Vec<usize> },
 }
 
 /// What a plan does to one host.
@@ -48,6 +53,8 @@ pub(super) enum Action {
     Init,
     /// The host joins the cluster, as its role says.
     Join,
+    /// The host is taken out of the cluster.
+    Remove,
     /// Nothing is done (kubeadm may be installed).
     Unchanged,
     /// The host fails without anything run on it.
@@ -69,7 +76,7 @@ impl Action {
 
     /// Whether the host changes.
     pub(super) fn changes(self) -> bool {
-        matches!(self, Action::Init | Action::Join)
+        matches!(self, Action::Init | Action::Join | Action::Remove)
     }
 }
 
@@ -152,6 +159,12 @@ impl Plan {
                     step += 1;
                     manifests = Some(step);
                 }
+                Step::Remove { hosts } => {
+                    for &i in hosts {
+                        step += 1;
+                        decided[i] = act(i, Action::Remove, Some(step), None);
+                    }
+                }
                 Step::Init { host } => {
                     step += 1;
                     decided[*host] = act(*host, Action::Init, Some(step), None);
@@ -192,14 +205,15 @@ impl Plan {
 }
 
 /// Plans `apply` from the hosts' `facts` (in the file's order, `None` for a host that
-/// could not be read), the cluster they show, the binary to install and whether there
-/// are manifests to apply.
+/// could not be read), the cluster they show, the binary to install, whether there are
+/// manifests to apply, and the cluster as its API showed it.
 pub(super) fn apply(
     c: &Cluster,
     facts: &[Option<&Facts>],
     found: &Found,
     binary: &Binary,
     manifests: bool,
+    observed: &Observed,
 ) -> Plan {
     let mut steps = Vec::new();
     // Hosts with nothing more to do in this run.
@@ -223,10 +237,34 @@ pub(super) fn apply(
         }
     }
 
-    // kubeadm, where the host's differs.
+    // The hosts marked for removal; a removal that would break the control plane stops
+    // the run before anything changes.
+    let removals = removals(c, facts, found, observed, &done);
+    for (i, why) in removals.keep {
+        steps.push(Step::Keep { host: i, why });
+        done[i] = true;
+    }
+    for (i, why) in removals.refuse {
+        steps.push(Step::Refuse { host: i, why });
+        done[i] = true;
+    }
+    if let Some(why) = removals.stop {
+        steps.push(Step::Stop { why });
+        return Plan {
+            primary: found.primary,
+            pin: found.pin.clone(),
+            steps,
+        };
+    }
+    for &i in &removals.remove {
+        done[i] = true;
+    }
+
+    // kubeadm, where the host's differs (hosts to remove need it for their reset).
     let install: Vec<usize> = (0..c.hosts.len())
         .filter(|&i| {
-            !done[i] && facts[i].and_then(|f| f.kubeadm_sha256.as_deref()) != Some(&binary.sha)
+            (!done[i] || removals.remove.contains(&i))
+                && facts[i].and_then(|f| f.kubeadm_sha256.as_deref()) != Some(&binary.sha)
         })
         .collect();
     steps.push(Step::Install { hosts: install });
@@ -259,11 +297,16 @@ pub(super) fn apply(
             .filter(|&i| !done[i] && role.is_none_or(|r| c.hosts[i].role == r))
             .collect()
     };
-    steps.push(Step::Preflight { hosts: left(None) });
-    steps.push(match found.pin {
-        None => Step::Init { host: primary },
-        Some(_) => Step::PrepareJoins { host: primary },
+    let joining = left(None);
+    steps.push(Step::Preflight {
+        hosts: joining.clone(),
     });
+    match found.pin {
+        None => steps.push(Step::Init { host: primary }),
+        // A token only when a host is left to join.
+        Some(_) if !joining.is_empty() => steps.push(Step::PrepareJoins { host: primary }),
+        Some(_) => {}
+    }
     // Once the first control plane is up, before the nodes join (a pod network among
     // them lets the nodes turn Ready as they come).
     if manifests {
@@ -277,11 +320,154 @@ pub(super) fn apply(
     steps.push(Step::JoinWorkers {
         hosts: left(Some(Role::Worker)),
     });
+    if !removals.remove.is_empty() {
+        steps.push(Step::Remove {
+            hosts: removals.remove,
+        });
+    }
     Plan {
         primary,
         pin: found.pin.clone(),
         steps,
     }
+}
+
+/// What becomes of the hosts marked `remove`.
+#[derive(Debug, Default)]
+struct Removals {
+    /// Taken out, in this order: workers, then control planes from the last joined.
+    remove: Vec<usize>,
+    /// Not nodes of the cluster: nothing to do.
+    keep: Vec<(usize, &'static str)>,
+    /// Refused, and why.
+    refuse: Vec<(usize, String)>,
+    /// The run stops before anything changes, for this reason.
+    stop: Option<String>,
+}
+
+/// Decides the removals: a host that is no node of the cluster is left as it is; a
+/// control plane is taken out only when at least one stays and etcd keeps its quorum
+/// (counted from the members that answered when the cluster was read).
+fn removals(
+    c: &Cluster,
+    facts: &[Option<&Facts>],
+    found: &Found,
+    observed: &Observed,
+    done: &[bool],
+) -> Removals {
+    let mut out = Removals::default();
+    let state = observed.state();
+    let mut names = Vec::new();
+    for (i, h) in c.hosts.iter().enumerate() {
+        let Some(f) = facts[i].filter(|_| h.remove && !done[i]) else {
+            continue;
+        };
+        let name = node_name(c, h, i == found.primary, Some(f));
+        let node = state.and_then(|s| s.node(&name));
+        let ours = found.pin.is_some() && f.ca_pin == found.pin && f.any_state;
+        if found.pin.is_none() || (node.is_none() && !ours) {
+            out.keep
+                .push((i, "not a node of this cluster: nothing to remove"));
+        } else if state.is_none() {
+            out.refuse.push((
+                i,
+                "the cluster's API cannot be read from here (see above): draining the node and deleting its Node need it".into(),
+            ));
+        } else {
+            out.remove.push(i);
+            names.push(name);
+        }
+    }
+    let (Some(state), false) = (state, out.remove.is_empty()) else {
+        return out;
+    };
+    let cps: Vec<(usize, String)> = out
+        .remove
+        .iter()
+        .zip(&names)
+        .filter(|(&i, _)| c.hosts[i].role == Role::ControlPlane)
+        .map(|(&i, n)| (i, n.clone()))
+        .collect();
+    // Workers first, then the control planes in the reverse of their join order.
+    let mut order: Vec<usize> = out
+        .remove
+        .iter()
+        .copied()
+        .filter(|&i| c.hosts[i].role == Role::Worker)
+        .collect();
+    order.extend(cps.iter().rev().map(|(i, _)| *i));
+    out.remove = order;
+    if cps.is_empty() {
+        return out;
+    }
+    let external = c
+        .kubeadm
+        .cluster
+        .as_ref()
+        .is_some_and(|cc| cc.etcd.external.is_some());
+    if let Some(why) = control_plane_removal_refused(state, &cps, external) {
+        for (i, _) in &cps {
+            out.refuse.push((*i, why.clone()));
+        }
+        out.remove.clear();
+        out.stop = Some("removing a control plane was refused; nothing was changed".into());
+    }
+    out
+}
+
+/// Why taking the control planes `cps` (host, Node name) out is refused, if it is: no
+/// control plane would be left, or etcd would be left without quorum.
+fn control_plane_removal_refused(
+    state: &ClusterState,
+    cps: &[(usize, String)],
+    external_etcd: bool,
+) -> Option<String> {
+    let gone = |n: &str| cps.iter().any(|(_, c)| c == n);
+    let listed: Vec<&str> = cps.iter().map(|(_, n)| n.as_str()).collect();
+    let listed = listed.join(", ");
+    let remaining = state
+        .nodes
+        .iter()
+        .filter(|n| n.control_plane && !gone(&n.name))
+        .count();
+    if remaining == 0 {
+        return Some(format!(
+            "removing {listed} would leave the cluster without a control plane: the last control plane is never removed (kubeadm-cluster reset tears the whole cluster down)"
+        ));
+    }
+    if external_etcd {
+        return None;
+    }
+    let Some(members) = &state.etcd_members else {
+        return Some(format!(
+            "etcd's members could not be read ({}): removing a control plane needs them counted, to keep etcd's quorum",
+            state.etcd_error.as_deref().unwrap_or("no answer")
+        ));
+    };
+    let voting: Vec<_> = members.iter().filter(|m| !m.learner).collect();
+    let after: Vec<_> = voting.iter().filter(|m| !gone(&m.name)).collect();
+    let answering = after.iter().filter(|m| m.healthy).count();
+    let quorum = after.len() / 2 + 1;
+    if answering < quorum {
+        let silent: Vec<&str> = after
+            .iter()
+            .filter(|m| !m.healthy)
+            .map(|m| {
+                if m.name.is_empty() {
+                    m.id.as_str()
+                } else {
+                    m.name.as_str()
+                }
+            })
+            .collect();
+        return Some(format!(
+            "removing {listed} would leave etcd without quorum: of the {} voting members left, {answering} answer{} and {quorum} are needed (not answering: {}); bring the members back first",
+            after.len(),
+            if answering == 1 { "s" } else { "" },
+            silent.join(", ")
+        ));
+    }
+    None
 }
 
 /// What each host's facts decide against the cluster found, in the file's order: the
@@ -394,7 +580,7 @@ controlPlaneEndpoint: lb.example:6443
         let c = cluster();
         let facts: Vec<Option<&Facts>> = facts.iter().map(Option::as_ref).collect();
         let found = find_cluster(&c, &facts);
-        apply(&c, &facts, &found, b, false)
+        apply(&c, &facts, &found, b, false, &Observed::NoCluster)
     }
 
     #[test]
@@ -503,7 +689,14 @@ controlPlaneEndpoint: lb.example:6443
         let fresh = host("x86_64", true);
         let facts = [Some(&fresh), Some(&fresh), Some(&fresh), Some(&fresh)];
         let found = find_cluster(&c, &facts);
-        let p = apply(&c, &facts, &found, &binary(None), true);
+        let p = apply(
+            &c,
+            &facts,
+            &found,
+            &binary(None),
+            true,
+            &Observed::NoCluster,
+        );
         let at = |want: &Step| p.steps.iter().position(|s| s == want).unwrap();
         let manifests = at(&Step::Manifests { host: 0 });
         assert_eq!(manifests, at(&Step::Init { host: 0 }) + 1);
@@ -520,7 +713,15 @@ controlPlaneEndpoint: lb.example:6443
         let worker = pinned(host("x86_64", true), "ours", true, false);
         let facts = [Some(&joined), Some(&joined), Some(&worker), Some(&worker)];
         let found = find_cluster(&c, &facts);
-        let n = apply(&c, &facts, &found, &binary(None), true).actions(&[true; 4]);
+        let n = apply(
+            &c,
+            &facts,
+            &found,
+            &binary(None),
+            true,
+            &Observed::NoCluster,
+        )
+        .actions(&[true; 4]);
         assert_eq!(n.manifests, Some(1));
         assert!(n.hosts.iter().all(|a| a.action == Action::Unchanged));
     }

@@ -17,6 +17,8 @@ pub enum Outcome {
     Unchanged,
     /// `kubeadm reset` cleaned it.
     Reset,
+    /// Taken out of the cluster: drained, reset, its Node deleted.
+    Removed,
     /// Reachable and read (status).
     Reported(String),
     /// This many objects applied (the manifests).
@@ -38,6 +40,7 @@ impl Outcome {
             Outcome::Joined => "joined",
             Outcome::Unchanged => "unchanged",
             Outcome::Reset => "reset",
+            Outcome::Removed => "removed",
             Outcome::Reported(s) => s,
             Outcome::Applied(_) => "applied",
             Outcome::Skipped(_) => "skipped",

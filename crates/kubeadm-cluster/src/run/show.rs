@@ -158,6 +158,7 @@ fn word(a: Action) -> &'static str {
         Action::Init => "init",
         Action::Join => "join",
         Action::Unchanged => "unchanged",
+        Action::Remove => "remove",
         Action::Refused => "REFUSED",
         Action::Skipped => "skipped",
         Action::Unreachable => "UNREACHABLE",
@@ -210,10 +211,10 @@ pub(super) fn text(c: &Cluster, p: &Planned) -> String {
                             } else {
                                 m.name.clone()
                             };
-                            if m.learner {
-                                format!("{name} (learner)")
-                            } else {
-                                name
+                            match (m.learner, m.healthy || m.name.is_empty()) {
+                                (true, _) => format!("{name} (learner)"),
+                                (false, false) => format!("{name} (not answering)"),
+                                (false, true) => name,
                             }
                         })
                         .collect();
@@ -260,6 +261,12 @@ pub(super) fn text(c: &Cluster, p: &Planned) -> String {
         }
         if h.action == Action::Join && h.role == Role::ControlPlane.to_string() {
             detail.push("joins as a control plane (one at a time)".into());
+        }
+        if h.action == Action::Remove {
+            detail.push(format!(
+                "cordon, drain (up to {}), kubeadm reset -f, delete the Node",
+                kubeadm::duration::format_duration(c.drain_timeout)
+            ));
         }
         if let Some(r) = &h.reason {
             detail.push(r.clone());

@@ -289,6 +289,26 @@ pub(super) fn parallel_joins(at: &Fields<'_>, given: Option<usize>) -> Result<us
     Ok(n)
 }
 
+/// How long a drain waits for evictions its budgets refuse: a duration as Go writes it.
+pub(super) fn drain_timeout(
+    at: &Fields<'_>,
+    given: Option<&str>,
+) -> Result<std::time::Duration, SpecError> {
+    let Some(text) = given else {
+        return Ok(super::DEFAULT_DRAIN_TIMEOUT);
+    };
+    match kubeadm::duration::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(at.field(
+            "drainTimeout",
+            format!(
+                "{} is not a positive duration; write it as 90s, 5m or 1h30m",
+                excerpt(text)
+            ),
+        )),
+    }
+}
+
 /// Where kubeadm is installed on the hosts: an absolute file path.
 pub(super) fn kubeadm_path(at: &Fields<'_>, given: Option<String>) -> Result<String, SpecError> {
     let path = given.unwrap_or_else(|| DEFAULT_KUBEADM_PATH.to_string());
