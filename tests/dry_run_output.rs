@@ -226,3 +226,73 @@ fn addon_phases_print_their_manifests_instead_of_installing_them() {
         assert!(err.contains("unknown flag: --print-manifest"), "{err}");
     }
 }
+
+#[test]
+fn printed_addons_show_kube_proxys_mode_and_warnings_and_corednss_named_probe_ports() {
+    let (root, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let print = |addon: &str, config: &str| {
+        std::fs::write(root.path().join("kubeadm.yaml"), config).unwrap();
+        let o = kubeadm(
+            root.path(),
+            tmp.path(),
+            &[
+                "init",
+                "phase",
+                "addon",
+                addon,
+                "--print-manifest",
+                "--config",
+                "/kubeadm.yaml",
+            ],
+        );
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        );
+        assert!(o.status.success(), "{out}{err}");
+        (out, err)
+    };
+    let kubeadm_docs = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.0.2.10\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n";
+    // No KubeProxyConfiguration: the mode is written out, and nothing is warned about.
+    let (out, err) = print("kube-proxy", kubeadm_docs);
+    assert!(out.contains("    mode: iptables\n"), "{out}");
+    assert!(!err.contains("KubeProxyConfiguration"), "{err}");
+
+    let (out, err) = print(
+        "kube-proxy",
+        &format!("{kubeadm_docs}---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\nbindAddress: 192.0.2.10\n"),
+    );
+    assert!(out.contains("    mode: ipvs\n"), "{out}");
+    assert!(out.contains("    bindAddress: 192.0.2.10\n"), "{out}");
+    assert!(
+        err.contains("\"mode\" to \"ipvs\", deprecated in kube-proxy since v1.35"),
+        "{err}"
+    );
+    assert!(
+        err.contains("The recommended value for \"bindAddress\" in \"KubeProxyConfiguration\" is: 0.0.0.0; the provided value is: 192.0.2.10"),
+        "{err}"
+    );
+
+    let (out, _) = print("coredns", kubeadm_docs);
+    let deployment = out
+        .split("---\n")
+        .find(|d| d.starts_with("apiVersion: apps/v1\nkind: Deployment\n"))
+        .expect("the Deployment");
+    let d: serde_yaml_ng::Value = serde_yaml_ng::from_str(deployment).unwrap();
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "liveness-probe");
+    assert_eq!(c["readinessProbe"]["httpGet"]["port"], "readiness-probe");
+    let named: Vec<_> = c["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["containerPort"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(named.contains(&("liveness-probe", 8080)), "{named:?}");
+    assert!(named.contains(&("readiness-probe", 8181)), "{named:?}");
+}
