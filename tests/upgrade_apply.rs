@@ -281,6 +281,15 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         "a new NotAfter"
     );
 
+    // Flags an older kubeadm wrote for the kubelet: the CRI endpoint goes (it is in
+    // instance-config.yaml, upstream v1.37), the pause image stays (upstream v1.36, #135807).
+    let flags_env = r.join("var/lib/kubelet/kubeadm-flags.env");
+    std::fs::write(
+        &flags_env,
+        "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///run/containerd/containerd.sock --node-ip=127.0.0.1 --pod-infra-container-image=registry.k8s.io/pause:3.10.1\"\n",
+    )
+    .unwrap();
+
     // Fixed, a second apply skips what is done and finishes.
     broken.store(false, Ordering::SeqCst);
     let (ok, out, err) = apply(&r, &["v1.37.1", "-y", "--config", cfg]);
@@ -294,6 +303,10 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         "{out}"
     );
     assert!(out.contains("[upgrade] SUCCESS!"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&flags_env).unwrap(),
+        "KUBELET_KUBEADM_ARGS=\"--node-ip=127.0.0.1 --pod-infra-container-image=registry.k8s.io/pause:3.10.1\"\n"
+    );
     assert!(read("kube-scheduler").contains("kube-scheduler:v1.37.1"));
     let cm = cp
         .server
