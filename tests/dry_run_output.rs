@@ -296,3 +296,127 @@ fn printed_addons_show_kube_proxys_mode_and_warnings_and_corednss_named_probe_po
     assert!(named.contains(&("liveness-probe", 8080)), "{named:?}");
     assert!(named.contains(&("readiness-probe", 8181)), "{named:?}");
 }
+
+#[test]
+fn a_dry_run_of_the_certs_phase_signs_with_the_authorities_already_on_the_host() {
+    // Upstream #139339: `init phase certs --dry-run` reuses the CA, front-proxy CA and
+    // etcd CA found on the host (upstream copies them into its dry-run directory).
+    let (root, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for ca in ["ca", "front-proxy-ca", "etcd-ca"] {
+        let o = kubeadm(
+            root.path(),
+            tmp.path(),
+            &[
+                "init",
+                "phase",
+                "certs",
+                ca,
+                "--kubernetes-version",
+                "v1.37.1",
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let pki = root.path().join("etc/kubernetes/pki");
+    let host_files = |dir: &Path| {
+        let mut files: Vec<(String, Vec<u8>)> = walk(dir)
+            .into_iter()
+            .map(|p| {
+                (
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = host_files(&pki);
+    let o = kubeadm(
+        root.path(),
+        tmp.path(),
+        &[
+            "init",
+            "phase",
+            "certs",
+            "all",
+            "--dry-run",
+            "--kubernetes-version",
+            "v1.37.1",
+            "--apiserver-advertise-address",
+            "192.0.2.10",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for ca in ["ca", "front-proxy-ca", "etcd/ca"] {
+        assert!(
+            out.contains(&format!(
+                "[certs] Using existing {ca} certificate authority"
+            )),
+            "{out}"
+        );
+    }
+    assert_eq!(host_files(&pki), before, "the host's files are untouched");
+    let dry = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("kubeadm-init-dryrun")
+        })
+        .expect("the dry run's directory")
+        .join("etc/kubernetes/pki");
+    // Each new certificate verifies against the host's authority, and no other
+    // authority was made.
+    for (ca, cert) in [
+        ("ca.crt", "apiserver.crt"),
+        ("ca.crt", "apiserver-kubelet-client.crt"),
+        ("front-proxy-ca.crt", "front-proxy-client.crt"),
+        ("etcd/ca.crt", "etcd/server.crt"),
+        ("etcd/ca.crt", "etcd/peer.crt"),
+        ("etcd/ca.crt", "apiserver-etcd-client.crt"),
+    ] {
+        let o = Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(pki.join(ca))
+            .arg(dry.join(cert))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{cert} is not signed by the host's {ca}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    for (name, bytes) in host_files(&dry) {
+        if let Some((_, host)) = before.iter().find(|(n, _)| *n == name) {
+            assert_eq!(&bytes, host, "{name} differs from the host's");
+        }
+        assert!(
+            !name.ends_with("ca.crt") && !name.ends_with("ca.key"),
+            "a new authority {name} in the dry run"
+        );
+    }
+}
+
+/// Every file under a directory.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
