@@ -550,3 +550,55 @@ fn user_paths_are_inside_the_rootfs() {
     assert!(root.path().join("srv/pki/ca.crt").exists());
     assert!(!outside.path().join("srv").exists());
 }
+
+#[test]
+fn vmodule_is_taken_everywhere_and_raises_the_verbosity_of_the_files_it_names() {
+    // A root whose containerd socket kubeadm detects, which it logs at level 1 from
+    // src/config/defaults.rs.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("run/containerd")).unwrap();
+    let _socket =
+        std::os::unix::net::UnixListener::bind(root.path().join("run/containerd/containerd.sock"))
+            .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let detected = |extra: &[&str]| {
+        let mut args = vec![
+            "--rootfs",
+            root.path().to_str().unwrap(),
+            "init",
+            "phase",
+            "certs",
+            "ca",
+            "--dry-run",
+            "--kubernetes-version",
+            "v1.37.1",
+        ];
+        args.extend_from_slice(extra);
+        let o = kubeadm_in(&args, Some(tmp.path()));
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        stderr(&o).contains("detected and using CRI socket")
+    };
+    assert!(!detected(&[]));
+    assert!(detected(&["-v=1"]));
+    assert!(detected(&["--vmodule=defaults=1"]));
+    assert!(detected(&["--vmodule", "other=3,src/config/*=2"]));
+    assert!(!detected(&["--vmodule=other=3,defaults=0"]));
+
+    // Before the command's name too, and on any command; a bad value is a usage error
+    // naming the flag and the entry.
+    let o = kubeadm(&["--vmodule=version=2", "version", "-o", "short"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (bad, why) in [
+        ("label", "is not pattern=N"),
+        ("label=x", "the level is not a number"),
+        ("label=-1", "negative value for vmodule level"),
+    ] {
+        let o = kubeadm(&["version", "--vmodule", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        let err = stderr(&o);
+        assert!(
+            err.contains("--vmodule") && err.contains(why),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -226,3 +226,197 @@ fn addon_phases_print_their_manifests_instead_of_installing_them() {
         assert!(err.contains("unknown flag: --print-manifest"), "{err}");
     }
 }
+
+#[test]
+fn printed_addons_show_kube_proxys_mode_and_warnings_and_corednss_named_probe_ports() {
+    let (root, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let print = |addon: &str, config: &str| {
+        std::fs::write(root.path().join("kubeadm.yaml"), config).unwrap();
+        let o = kubeadm(
+            root.path(),
+            tmp.path(),
+            &[
+                "init",
+                "phase",
+                "addon",
+                addon,
+                "--print-manifest",
+                "--config",
+                "/kubeadm.yaml",
+            ],
+        );
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        );
+        assert!(o.status.success(), "{out}{err}");
+        (out, err)
+    };
+    let kubeadm_docs = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nlocalAPIEndpoint:\n  advertiseAddress: 192.0.2.10\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n";
+    // No KubeProxyConfiguration: the mode is written out, and nothing is warned about.
+    let (out, err) = print("kube-proxy", kubeadm_docs);
+    assert!(out.contains("    mode: iptables\n"), "{out}");
+    assert!(!err.contains("KubeProxyConfiguration"), "{err}");
+
+    let (out, err) = print(
+        "kube-proxy",
+        &format!("{kubeadm_docs}---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: ipvs\nbindAddress: 192.0.2.10\n"),
+    );
+    assert!(out.contains("    mode: ipvs\n"), "{out}");
+    assert!(out.contains("    bindAddress: 192.0.2.10\n"), "{out}");
+    assert!(
+        err.contains("\"mode\" to \"ipvs\", deprecated in kube-proxy since v1.35"),
+        "{err}"
+    );
+    assert!(
+        err.contains("The recommended value for \"bindAddress\" in \"KubeProxyConfiguration\" is: 0.0.0.0; the provided value is: 192.0.2.10"),
+        "{err}"
+    );
+
+    let (out, _) = print("coredns", kubeadm_docs);
+    let deployment = out
+        .split("---\n")
+        .find(|d| d.starts_with("apiVersion: apps/v1\nkind: Deployment\n"))
+        .expect("the Deployment");
+    let d: serde_yaml_ng::Value = serde_yaml_ng::from_str(deployment).unwrap();
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "liveness-probe");
+    assert_eq!(c["readinessProbe"]["httpGet"]["port"], "readiness-probe");
+    let named: Vec<_> = c["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["containerPort"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(named.contains(&("liveness-probe", 8080)), "{named:?}");
+    assert!(named.contains(&("readiness-probe", 8181)), "{named:?}");
+}
+
+#[test]
+fn a_dry_run_of_the_certs_phase_signs_with_the_authorities_already_on_the_host() {
+    // Upstream #139339: `init phase certs --dry-run` reuses the CA, front-proxy CA and
+    // etcd CA found on the host (upstream copies them into its dry-run directory).
+    let (root, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for ca in ["ca", "front-proxy-ca", "etcd-ca"] {
+        let o = kubeadm(
+            root.path(),
+            tmp.path(),
+            &[
+                "init",
+                "phase",
+                "certs",
+                ca,
+                "--kubernetes-version",
+                "v1.37.1",
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let pki = root.path().join("etc/kubernetes/pki");
+    let host_files = |dir: &Path| {
+        let mut files: Vec<(String, Vec<u8>)> = walk(dir)
+            .into_iter()
+            .map(|p| {
+                (
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = host_files(&pki);
+    let o = kubeadm(
+        root.path(),
+        tmp.path(),
+        &[
+            "init",
+            "phase",
+            "certs",
+            "all",
+            "--dry-run",
+            "--kubernetes-version",
+            "v1.37.1",
+            "--apiserver-advertise-address",
+            "192.0.2.10",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for ca in ["ca", "front-proxy-ca", "etcd/ca"] {
+        assert!(
+            out.contains(&format!(
+                "[certs] Using existing {ca} certificate authority"
+            )),
+            "{out}"
+        );
+    }
+    assert_eq!(host_files(&pki), before, "the host's files are untouched");
+    let dry = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("kubeadm-init-dryrun")
+        })
+        .expect("the dry run's directory")
+        .join("etc/kubernetes/pki");
+    // Each new certificate verifies against the host's authority, and no other
+    // authority was made.
+    for (ca, cert) in [
+        ("ca.crt", "apiserver.crt"),
+        ("ca.crt", "apiserver-kubelet-client.crt"),
+        ("front-proxy-ca.crt", "front-proxy-client.crt"),
+        ("etcd/ca.crt", "etcd/server.crt"),
+        ("etcd/ca.crt", "etcd/peer.crt"),
+        ("etcd/ca.crt", "apiserver-etcd-client.crt"),
+    ] {
+        let o = Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(pki.join(ca))
+            .arg(dry.join(cert))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{cert} is not signed by the host's {ca}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    for (name, bytes) in host_files(&dry) {
+        if let Some((_, host)) = before.iter().find(|(n, _)| *n == name) {
+            assert_eq!(&bytes, host, "{name} differs from the host's");
+        }
+        assert!(
+            !name.ends_with("ca.crt") && !name.ends_with("ca.key"),
+            "a new authority {name} in the dry run"
+        );
+    }
+}
+
+/// Every file under a directory.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -235,7 +235,7 @@ fn default_flags_are_upstreams() {
     );
     assert_eq!(
         volume_names(&manifest(root.path(), "kube-controller-manager")),
-        ["ca-certs", "flexvolume-dir", "k8s-certs", "kubeconfig"]
+        ["ca-certs", "k8s-certs", "kubeconfig"]
     );
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap()
@@ -461,6 +461,42 @@ etcd:
             "--quota-backend-bytes=8589934592",
             "--auto-compaction-retention=8"
         ]
+    );
+}
+
+#[test]
+fn the_controller_manager_mounts_a_flex_volume_directory_only_as_an_extra_volume() {
+    // Upstream #136423 (v1.36): the flag alone mounts nothing; the user's extra volume does.
+    let flex = "/opt/flex";
+    let config = format!(
+        "{DEFAULT_CONFIG}\
+controllerManager:
+  extraArgs:
+  - name: flex-volume-plugin-dir
+    value: {flex}
+"
+    );
+    let (root, _work) = generate(&config);
+    let cm = manifest(root.path(), "kube-controller-manager");
+    assert!(command_of(&cm).contains(&format!("--flex-volume-plugin-dir={flex}")));
+    assert_eq!(volume_names(&cm), ["ca-certs", "k8s-certs", "kubeconfig"]);
+    assert!(!serde_yaml_ng::to_string(&cm)
+        .unwrap()
+        .contains("kubelet-plugins"));
+
+    let config = format!(
+        "{config}  extraVolumes:
+  - name: flexvolume-dir
+    hostPath: {flex}
+    mountPath: {flex}
+    readOnly: false
+"
+    );
+    let (root, _work) = generate(&config);
+    let cm = manifest(root.path(), "kube-controller-manager");
+    assert_eq!(
+        volume_names(&cm),
+        ["ca-certs", "flexvolume-dir", "k8s-certs", "kubeconfig"]
     );
 }
 

@@ -64,6 +64,25 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
     let manifests = r.join("etc/kubernetes/manifests");
     let pki = r.join("etc/kubernetes/pki");
 
+    // The controller-manager's manifest as kubeadm before v1.36 wrote it, with the
+    // flex-volume directory mounted; upgrade writes it afresh without (upstream #136423).
+    let cm_manifest = manifests.join("kube-controller-manager.yaml");
+    let text = std::fs::read_to_string(&cm_manifest).unwrap();
+    assert!(!text.contains("flexvolume-dir"), "{text}");
+    let text = text
+        .replacen(
+            "    volumeMounts:\n",
+            "    volumeMounts:\n    - mountPath: /usr/libexec/kubernetes/kubelet-plugins/volume/exec\n      name: flexvolume-dir\n",
+            1,
+        )
+        .replacen(
+            "  volumes:\n",
+            "  volumes:\n  - hostPath:\n      path: /usr/libexec/kubernetes/kubelet-plugins/volume/exec\n      type: DirectoryOrCreate\n    name: flexvolume-dir\n",
+            1,
+        );
+    assert_eq!(text.matches("flexvolume-dir").count(), 2, "{text}");
+    std::fs::write(&cm_manifest, text).unwrap();
+
     // etcd as the manifest says, and the other components' health endpoints.
     let _etcd = run_etcd(&r, &[], &work.path().join("etcd.log"));
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -197,6 +216,10 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
     let read = |c: &str| std::fs::read_to_string(manifests.join(format!("{c}.yaml"))).unwrap();
     assert!(read("kube-apiserver").contains("kube-apiserver:v1.37.1"));
     assert!(read("kube-controller-manager").contains("kube-controller-manager:v1.37.1"));
+    assert!(
+        !read("kube-controller-manager").contains("flexvolume-dir"),
+        "the upgraded controller-manager mounts no flex-volume directory"
+    );
     let scheduler = original
         .iter()
         .find(|(p, _)| p.ends_with("kube-scheduler.yaml"))
@@ -258,6 +281,15 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         "a new NotAfter"
     );
 
+    // Flags an older kubeadm wrote for the kubelet: the CRI endpoint goes (it is in
+    // instance-config.yaml, upstream v1.37), the pause image stays (upstream v1.36, #135807).
+    let flags_env = r.join("var/lib/kubelet/kubeadm-flags.env");
+    std::fs::write(
+        &flags_env,
+        "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///run/containerd/containerd.sock --node-ip=127.0.0.1 --pod-infra-container-image=registry.k8s.io/pause:3.10.1\"\n",
+    )
+    .unwrap();
+
     // Fixed, a second apply skips what is done and finishes.
     broken.store(false, Ordering::SeqCst);
     let (ok, out, err) = apply(&r, &["v1.37.1", "-y", "--config", cfg]);
@@ -271,6 +303,10 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         "{out}"
     );
     assert!(out.contains("[upgrade] SUCCESS!"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&flags_env).unwrap(),
+        "KUBELET_KUBEADM_ARGS=\"--node-ip=127.0.0.1 --pod-infra-container-image=registry.k8s.io/pause:3.10.1\"\n"
+    );
     assert!(read("kube-scheduler").contains("kube-scheduler:v1.37.1"));
     let cm = cp
         .server

@@ -1,17 +1,68 @@
 //! `kubeadm upgrade plan` on a v1.36 cluster made by `kubeadm init` on the test API
 //! server, whose node reports its static Pods as mirror Pods: upstream's tables, the
-//! `UpgradePlan` document, and the skew warnings for a target too far away.
+//! `UpgradePlan` document, and the skew warnings for a target too far away. The `stable`
+//! and `stable-1.X` channels come from a local stand-in for upstream's release server.
 
 mod support;
 
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::process::Command;
 
 use support::*;
 
-fn plan(cp: &ControlPlane, args: &[&str]) -> (bool, String, String) {
-    let mut all = vec!["upgrade", "plan"];
-    all.extend_from_slice(args);
-    let o = kubeadm_in(None, cp.root.path(), &all);
+/// A stand-in for upstream's release server answering `/<label>.txt` from `labels`
+/// (404 for any other path); returns its base URL.
+fn release_server(labels: &'static [(&'static str, &'static str)]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let path = line.split_whitespace().nth(1).unwrap_or("");
+            let (status, body) = labels
+                .iter()
+                .find(|(label, _)| path == format!("/{label}.txt"))
+                .map_or(("404 Not Found", "not found"), |(_, v)| ("200 OK", *v));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// The release server's answers on the day of these tests.
+const LABELS: &[(&str, &str)] = &[
+    ("stable", "v1.37.1\n"),
+    ("stable-1.36", "v1.36.4\n"),
+    ("stable-1.37", "v1.37.1\n"),
+];
+
+/// An address where no release server answers.
+const UNREACHABLE: &str = "http://127.0.0.1:1/release";
+
+fn plan_with(release_url: &str, cp: &ControlPlane, args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_kubeadm"))
+        .arg("--rootfs")
+        .arg(cp.root.path())
+        .args(["upgrade", "plan"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("KUBEADM_RS_RELEASE_URL", release_url)
+        .output()
+        .unwrap();
     (
         o.status.success(),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -28,6 +79,8 @@ fn plan_on_a_v1_36_cluster_offers_the_patch_and_v1_37() {
         .port();
     let cp = control_plane_of_version("127.0.0.1", port, None, false, "v1.36.2");
     let r = cp.root.path().to_path_buf();
+    let releases = release_server(LABELS);
+    let plan = |cp: &ControlPlane, args: &[&str]| plan_with(&releases, cp, args);
 
     // Before the kubelet has reported anything, the cluster's version cannot be read.
     let (ok, out, err) = plan(&cp, &[]);
@@ -57,6 +110,45 @@ fn plan_on_a_v1_36_cluster_offers_the_patch_and_v1_37() {
     ] {
         assert!(out.contains(line), "missing {line:?} in\n{out}");
     }
+
+    // The channels are the release server's: a patch newer than this build knows of is
+    // offered.
+    let newer = release_server(&[("stable", "v1.37.1"), ("stable-1.36", "v1.36.9")]);
+    let (ok, out, err) = plan_with(&newer, &cp, &[]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("[upgrade/versions] Latest version in the v1.36 series: v1.36.9"),
+        "{out}"
+    );
+    assert!(out.contains("\tkubeadm upgrade apply v1.36.9"), "{out}");
+
+    // No release server: upstream's warnings, and every channel reads as this kubeadm's
+    // own version, the v1.36 series' included (as upstream's KubernetesReleaseVersion
+    // falls back), so the one upgrade offered is to v1.37.1.
+    let (ok, out, err) = plan_with(UNREACHABLE, &cp, &[]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        err.matches("could not fetch a Kubernetes version from the internet: ")
+            .count(),
+        2,
+        "{err}"
+    );
+    assert!(
+        err.contains("falling back to the local client version: v1.37.1"),
+        "{err}"
+    );
+    for line in [
+        "[upgrade/versions] Target version: v1.37.1",
+        "[upgrade/versions] Latest version in the v1.36 series: v1.37.1",
+        "Upgrade to the latest version in the v1.36 series:",
+        "\tkubeadm upgrade apply v1.37.1",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    assert!(
+        !out.contains("Upgrade to the latest stable version:"),
+        "{out}"
+    );
 
     // The same plan as upstream's UpgradePlan document.
     let (ok, out, err) = plan(&cp, &["-o", "json"]);

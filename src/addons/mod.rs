@@ -54,6 +54,10 @@ pub fn corefile(dns_domain: &str) -> String {
     )
 }
 
+/// The names of the CoreDNS container ports its liveness and readiness probes use.
+const LIVENESS_PORT: &str = "liveness-probe";
+const READINESS_PORT: &str = "readiness-probe";
+
 /// CoreDNS's objects, in the order upstream creates them.
 pub fn coredns_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>> {
     let domain = &cfg.cluster.networking.dns_domain;
@@ -87,9 +91,9 @@ pub fn coredns_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>> {
         metadata: objects::meta(Some(ns), "coredns"),
         ..Default::default()
     };
-    let http_probe = |path: &str, port: i32| HTTPGetAction {
+    let http_probe = |path: &str, port: &str| HTTPGetAction {
         path: Some(path.into()),
-        port: IntOrString::Int(port),
+        port: IntOrString::String(port.into()),
         scheme: Some("HTTP".into()),
         ..Default::default()
     };
@@ -121,13 +125,16 @@ pub fn coredns_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>> {
             read_only: Some(true),
             ..Default::default()
         }]),
+        // The probes name their ports, as upstream's since #131587 (v1.34).
         ports: Some(vec![
             port("dns", 53, "UDP"),
             port("dns-tcp", 53, "TCP"),
             port("metrics", 9153, "TCP"),
+            port(LIVENESS_PORT, 8080, "TCP"),
+            port(READINESS_PORT, 8181, "TCP"),
         ]),
         liveness_probe: Some(Probe {
-            http_get: Some(http_probe("/health", 8080)),
+            http_get: Some(http_probe("/health", LIVENESS_PORT)),
             initial_delay_seconds: Some(60),
             timeout_seconds: Some(5),
             success_threshold: Some(1),
@@ -135,7 +142,7 @@ pub fn coredns_objects(cfg: &InitConfiguration) -> anyhow::Result<Vec<Value>> {
             ..Default::default()
         }),
         readiness_probe: Some(Probe {
-            http_get: Some(http_probe("/ready", 8181)),
+            http_get: Some(http_probe("/ready", READINESS_PORT)),
             ..Default::default()
         }),
         security_context: Some(SecurityContext {
@@ -325,32 +332,108 @@ fn kube_proxy_base_document() -> Value {
 }
 
 /// The KubeProxyConfiguration for an address family and pod subnet, over the user's
-/// document when there is one.
+/// document when there is one. What upstream warns about while filling it in (a bind
+/// address, pod CIDR or kubeconfig other than kubeadm's, the deprecated `ipvs` mode) is
+/// logged as a warning.
 pub fn kube_proxy_document(
     ipv6: bool,
     pod_subnet: &str,
     user: Option<&serde_yaml_ng::Mapping>,
 ) -> anyhow::Result<Value> {
+    let (doc, warnings) = kube_proxy_defaults(ipv6, pod_subnet, user)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(doc)
+}
+
+/// The path of the kubeconfig kube-proxy's Pods mount from their ConfigMap.
+const KUBE_PROXY_KUBECONFIG: &str = "/var/lib/kube-proxy/kubeconfig.conf";
+
+/// The wildcard address kube-proxy binds for an address family.
+fn wildcard(ipv6: bool) -> &'static str {
+    if ipv6 {
+        "::"
+    } else {
+        "0.0.0.0"
+    }
+}
+
+/// Upstream's warning for a component config field set to something other than what
+/// kubeadm recommends.
+fn not_recommended(field: &str, recommended: &str, given: &str) -> String {
+    format!(
+        "The recommended value for {field:?} in \"KubeProxyConfiguration\" is: {recommended}; the provided value is: {given}"
+    )
+}
+
+/// [`kube_proxy_document`]'s document and its warnings, as upstream's defaulting of the
+/// KubeProxyConfiguration (cmd/kubeadm/app/componentconfigs/kubeproxy.go) makes them.
+fn kube_proxy_defaults(
+    ipv6: bool,
+    pod_subnet: &str,
+    user: Option<&serde_yaml_ng::Mapping>,
+) -> anyhow::Result<(Value, Vec<String>)> {
     let mut doc = kube_proxy_base_document();
     if let Some(user) = user {
         json_patch::merge(&mut doc, &serde_json::to_value(user)?);
     }
+    let mut warnings = Vec::new();
     let root = doc.as_object_mut().expect("an object");
-    let unset = |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v.as_str() == Some(""));
-    if unset(root.get("bindAddress")) {
-        root.insert(
-            "bindAddress".into(),
-            json!(if ipv6 { "::" } else { "0.0.0.0" }),
-        );
+    let given = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    // #139989: any wildcard is fine; another address gets the wildcard of its own family
+    // recommended, and text that is no address is said to be one.
+    match given(root.get("bindAddress")) {
+        None => {
+            root.insert("bindAddress".into(), json!(wildcard(ipv6)));
+        }
+        Some(a) if a == wildcard(false) || a == wildcard(true) => {}
+        Some(a) => match a.parse::<std::net::IpAddr>() {
+            Ok(ip) => warnings.push(not_recommended("bindAddress", wildcard(ip.is_ipv6()), &a)),
+            Err(_) => warnings.push(format!(
+                "The bindAddress {a:?} in \"KubeProxyConfiguration\" is not a valid IP address"
+            )),
+        },
     }
-    if unset(root.get("clusterCIDR")) && !pod_subnet.is_empty() {
-        root.insert("clusterCIDR".into(), json!(pod_subnet));
+    match given(root.get("clusterCIDR")) {
+        None if !pod_subnet.is_empty() => {
+            root.insert("clusterCIDR".into(), json!(pod_subnet));
+        }
+        Some(cidr) if !pod_subnet.is_empty() && cidr != pod_subnet => {
+            warnings.push(not_recommended("clusterCIDR", pod_subnet, &cidr));
+        }
+        _ => {}
     }
     let conn = root.entry("clientConnection").or_insert_with(|| json!({}));
-    if unset(conn.get("kubeconfig")) {
-        conn["kubeconfig"] = json!("/var/lib/kube-proxy/kubeconfig.conf");
+    match given(conn.get("kubeconfig")) {
+        None => conn["kubeconfig"] = json!(KUBE_PROXY_KUBECONFIG),
+        Some(path) if path != KUBE_PROXY_KUBECONFIG => warnings.push(not_recommended(
+            "clientConnection.kubeconfig",
+            KUBE_PROXY_KUBECONFIG,
+            &path,
+        )),
+        Some(_) => {}
     }
-    Ok(doc)
+    match given(root.get("mode")).as_deref() {
+        // #139067 (v1.37): kube-proxy deprecated `ipvs` in v1.35.
+        Some("ipvs") => warnings.push(
+            "KubeProxyConfiguration sets \"mode\" to \"ipvs\", deprecated in kube-proxy since v1.35: \
+             use \"nftables\" (GA since v1.33) on recent Linux kernels, or \"iptables\" (still the \
+             default) on older ones"
+                .into(),
+        ),
+        // #139777 (v1.37): kube-proxy warns about an unset mode, so kubeadm writes its
+        // default out.
+        None => {
+            root.insert("mode".into(), json!("iptables"));
+        }
+        Some(_) => {}
+    }
+    Ok((doc, warnings))
 }
 
 /// kube-proxy's objects, in the order upstream creates them.
@@ -621,11 +704,128 @@ mod tests {
     }
 
     #[test]
+    fn coredns_probes_use_named_ports() {
+        let objs = coredns_objects(&test_config()).unwrap();
+        let d = objs.iter().find(|o| o["kind"] == "Deployment").unwrap();
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        let ports: Vec<_> = c["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap(),
+                    p["containerPort"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                ("dns", 53),
+                ("dns-tcp", 53),
+                ("metrics", 9153),
+                ("liveness-probe", 8080),
+                ("readiness-probe", 8181)
+            ]
+        );
+        assert_eq!(c["livenessProbe"]["httpGet"]["port"], "liveness-probe");
+        assert_eq!(c["readinessProbe"]["httpGet"]["port"], "readiness-probe");
+    }
+
+    fn user(yaml: &str) -> serde_yaml_ng::Mapping {
+        serde_yaml_ng::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn an_unset_kube_proxy_mode_is_written_as_iptables() {
+        let (doc, warnings) = kube_proxy_defaults(false, "", None).unwrap();
+        assert_eq!(doc["mode"], "iptables");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (doc, _) = kube_proxy_defaults(false, "", Some(&user("mode: \"\"\n"))).unwrap();
+        assert_eq!(doc["mode"], "iptables");
+        let (doc, warnings) =
+            kube_proxy_defaults(false, "", Some(&user("mode: nftables\n"))).unwrap();
+        assert_eq!(doc["mode"], "nftables");
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn the_ipvs_mode_is_kept_with_a_deprecation_warning() {
+        let (doc, warnings) = kube_proxy_defaults(false, "", Some(&user("mode: ipvs\n"))).unwrap();
+        assert_eq!(doc["mode"], "ipvs");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        for word in [
+            "\"ipvs\"",
+            "deprecated",
+            "v1.35",
+            "\"nftables\"",
+            "\"iptables\"",
+        ] {
+            assert!(warnings[0].contains(word), "{word}: {}", warnings[0]);
+        }
+    }
+
+    #[test]
+    fn bind_addresses_other_than_a_wildcard_are_warned_about() {
+        let warn = |ipv6: bool, address: &str| {
+            let given = user(&format!("bindAddress: {address:?}\n"));
+            let (doc, warnings) = kube_proxy_defaults(ipv6, "", Some(&given)).unwrap();
+            assert_eq!(doc["bindAddress"], address, "kept as given");
+            warnings
+        };
+        // Either wildcard is fine whatever the advertise address's family.
+        assert!(warn(false, "::").is_empty());
+        assert!(warn(true, "0.0.0.0").is_empty());
+        assert_eq!(
+            warn(true, "10.0.0.5"),
+            [
+                r#"The recommended value for "bindAddress" in "KubeProxyConfiguration" is: 0.0.0.0; the provided value is: 10.0.0.5"#
+            ]
+        );
+        assert_eq!(
+            warn(false, "fd00::5"),
+            [
+                r#"The recommended value for "bindAddress" in "KubeProxyConfiguration" is: ::; the provided value is: fd00::5"#
+            ]
+        );
+        assert_eq!(
+            warn(false, "proxy.local"),
+            [
+                r#"The bindAddress "proxy.local" in "KubeProxyConfiguration" is not a valid IP address"#
+            ]
+        );
+        let (doc, _) = kube_proxy_defaults(true, "", None).unwrap();
+        assert_eq!(doc["bindAddress"], "::");
+    }
+
+    #[test]
+    fn a_cluster_cidr_or_kubeconfig_of_the_users_own_is_kept_with_a_warning() {
+        let given =
+            user("clusterCIDR: 10.0.0.0/8\nclientConnection:\n  kubeconfig: /etc/kp.conf\n");
+        let (doc, warnings) = kube_proxy_defaults(false, "10.244.0.0/16", Some(&given)).unwrap();
+        assert_eq!(doc["clusterCIDR"], "10.0.0.0/8");
+        assert_eq!(doc["clientConnection"]["kubeconfig"], "/etc/kp.conf");
+        assert_eq!(
+            warnings,
+            [
+                r#"The recommended value for "clusterCIDR" in "KubeProxyConfiguration" is: 10.244.0.0/16; the provided value is: 10.0.0.0/8"#,
+                r#"The recommended value for "clientConnection.kubeconfig" in "KubeProxyConfiguration" is: /var/lib/kube-proxy/kubeconfig.conf; the provided value is: /etc/kp.conf"#,
+            ]
+        );
+        // Without a pod subnet there is nothing to compare the CIDR with.
+        let (_, warnings) =
+            kube_proxy_defaults(false, "", Some(&user("clusterCIDR: 10.0.0.0/8\n"))).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
     fn kube_proxy_configuration_defaults() {
         let mut cfg = test_config();
         cfg.cluster.networking.pod_subnet = "10.244.0.0/16".into();
         let doc = kube_proxy_configuration(&cfg).unwrap();
         assert_eq!(doc["bindAddress"], "0.0.0.0");
+        assert_eq!(doc["mode"], "iptables");
         assert_eq!(doc["clusterCIDR"], "10.244.0.0/16");
         assert_eq!(
             doc["clientConnection"]["kubeconfig"],

@@ -28,6 +28,7 @@ pub mod reset;
 pub mod token;
 pub mod upgrade;
 pub mod version;
+pub mod vmodule;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,10 +93,22 @@ pub struct GlobalArgs {
         default_value_t = 0
     )]
     pub verbosity: u8,
+    /// Comma-separated list of pattern=N settings for file-filtered logging: the source
+    /// files a pattern matches log at level N.
+    #[arg(long, global = true, value_name = "pattern=N,...", value_parser = parse_vmodule, default_value = "")]
+    pub vmodule: VModule,
+}
+
+/// `--vmodule`'s entries.
+#[derive(Debug, Clone, Default)]
+pub struct VModule(pub Vec<vmodule::ModulePattern>);
+
+fn parse_vmodule(value: &str) -> Result<VModule, String> {
+    vmodule::parse(value).map(VModule)
 }
 
 /// Argument ids of [`GlobalArgs`], accepted by every phase subcommand.
-const GLOBAL_ARG_IDS: &[&str] = &["rootfs", "verbosity"];
+const GLOBAL_ARG_IDS: &[&str] = &["rootfs", "verbosity", "vmodule"];
 
 /// kubeadm's commands.
 #[derive(Debug, Subcommand)]
@@ -176,7 +189,7 @@ fn bind_workflow<D>(cmd: clap::Command, wf: &Workflow<D>) -> clap::Command {
 /// Runs the command the user asked for.
 pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
     let cli = Cli::from_arg_matches(matches)?;
-    init_logging(cli.global.verbosity);
+    init_logging(cli.global.verbosity, &cli.global.vmodule.0);
     let sub = matches
         .subcommand()
         .map(|(_, m)| m)
@@ -207,19 +220,40 @@ pub fn run(matches: &ArgMatches) -> anyhow::Result<()> {
     }
 }
 
-fn init_logging(verbosity: u8) {
-    let level = match verbosity {
-        0 => "warn",
-        1..=4 => "info",
-        5 => "debug",
-        _ => "trace",
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
-            "kubeadm={level}"
-        )))
-        .with_writer(std::io::stderr)
-        .with_target(false)
+/// The most verbose level shown at a `-v` (or `--vmodule`) verbosity.
+fn level_of(verbosity: u32) -> tracing::Level {
+    match verbosity {
+        0 => tracing::Level::WARN,
+        1..=4 => tracing::Level::INFO,
+        5 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    }
+}
+
+fn init_logging(verbosity: u8, vmodule: &[vmodule::ModulePattern]) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let global = u32::from(verbosity);
+    let patterns = vmodule.to_vec();
+    // As klog's: a file's pattern raises its verbosity, never lowers it below `-v`'s.
+    let filter = tracing_subscriber::filter::filter_fn(move |meta| {
+        if !meta.target().starts_with("kubeadm") {
+            return false;
+        }
+        let verbosity = meta
+            .file()
+            .and_then(|f| vmodule::level_for(&patterns, f))
+            .map_or(global, |n| n.max(global));
+        *meta.level() <= level_of(verbosity)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_filter(filter),
+        )
         .try_init();
 }
 

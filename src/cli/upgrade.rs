@@ -309,7 +309,7 @@ fn plan(global: &super::GlobalArgs, a: PlanArgs) -> anyhow::Result<()> {
         }
     }
     let before = p::cluster_state(&client)?;
-    let (lines, upgrades) = p::available_upgrades(&before, version.as_ref())?;
+    let (lines, upgrades) = p::available_upgrades(&before, version.as_ref(), &p::release_channel)?;
     for l in &lines {
         say(l);
     }

@@ -37,7 +37,6 @@ pub const SCHEDULER_PORT: i32 = 10259;
 pub const ETCD_CLIENT_PORT: u16 = 2379;
 
 const CA_CERTS_VOLUME: (&str, &str) = ("ca-certs", "/etc/ssl/certs");
-const DEFAULT_FLEXVOLUME_DIR: &str = "/usr/libexec/kubernetes/kubelet-plugins/volume/exec";
 
 /// Directories `/etc/ssl/certs` may link into on some distributions; each one that exists
 /// on the host is mounted too, named after its path.
@@ -178,14 +177,8 @@ fn mounts_for(component: &str, cfg: &InitConfiguration, ctx: &Context<'_>) -> Mo
             );
             let kubeconfig = path_str(&ctx.kubeconfig_dir.join("controller-manager.conf"));
             m.add("kubeconfig", &kubeconfig, &kubeconfig, true, file_or_create);
-            // Third-party storage plugins talk over sockets in this directory: read-write.
-            let flex = args::get(
-                &cluster.controller_manager.extra_args,
-                "flex-volume-plugin-dir",
-            )
-            .unwrap_or(DEFAULT_FLEXVOLUME_DIR)
-            .to_string();
-            m.add("flexvolume-dir", &flex, &flex, false, dir_or_create);
+            // No flex-volume plugin directory since upstream's #136423 (v1.36): who still uses
+            // flex volumes passes `--flex-volume-plugin-dir` and mounts it as an extra volume.
             distro_dirs(&mut m);
             m.add_extra(&cluster.controller_manager.extra_volumes);
         }

@@ -176,13 +176,24 @@ fn target(before: &ClusterState, version: &str, kubeadm_version: &str) -> Cluste
     }
 }
 
-/// Upstream's `GetAvailableUpgrades`, with this release's table standing in for the
-/// release channels: `stable` is this kubeadm's release and `stable-1.X` the newest patch
-/// of 1.X it knows; with a `version` given, every channel reads as that version, as
-/// upstream's offline version getter does. Returns the lines it prints, and the upgrades.
+/// A release channel (`stable`, `stable-1.36`) as upstream's
+/// `KubeVersionGetter.VersionFromCILabel` resolves it: fetched from the release server,
+/// with [`crate::releases::label::resolve`]'s fallback to this kubeadm's own version (and
+/// upstream's two warnings) when the server cannot be reached.
+pub fn release_channel(label: &str) -> anyhow::Result<String> {
+    crate::releases::label::resolve(label)?
+        .ok_or_else(|| anyhow::anyhow!("{label:?} is not a release label"))
+}
+
+/// Upstream's `GetAvailableUpgrades`: the `stable` channel is the target, `stable-1.X`
+/// (1.X the cluster's minor) its newest patch, each resolved by `channel` (upstream's
+/// version getter; [`release_channel`] in a real run); with a `version` given, every
+/// channel reads as that version, as upstream's offline version getter does. Returns the
+/// lines it prints, and the upgrades.
 pub fn available_upgrades(
     before: &ClusterState,
     version: Option<&KubeVersion>,
+    channel: &dyn Fn(&str) -> anyhow::Result<String>,
 ) -> anyhow::Result<(Vec<String>, Vec<Upgrade>)> {
     let mut lines = vec!["[upgrade] Fetching available versions to upgrade to".to_string()];
     let cluster = KubeVersion::parse(&before.kube_version)
@@ -190,22 +201,33 @@ pub fn available_upgrades(
     let kubeadm = KubeVersion::parse(&before.kubeadm_version).context("kubeadm's version")?;
     lines.push(format!("[upgrade/versions] Cluster version: {cluster}"));
     lines.push(format!("[upgrade/versions] kubeadm version: {kubeadm}"));
-    let stable = version.cloned().unwrap_or_else(|| kubeadm.clone());
-    lines.push(format!("[upgrade/versions] Target version: {stable}"));
+    let resolve = |label: &str, description: &str| -> Result<KubeVersion, String> {
+        if let Some(v) = version {
+            return Ok(v.clone());
+        }
+        let v = channel(label)
+            .map_err(|e| format!("Couldn't fetch latest {description} from the internet: {e:#}"))?;
+        KubeVersion::parse(&v).ok_or_else(|| format!("Couldn't parse latest {description}: {v:?}"))
+    };
+    let stable = match resolve("stable", "stable version") {
+        Ok(v) => {
+            lines.push(format!("[upgrade/versions] Target version: {v}"));
+            v
+        }
+        Err(e) => {
+            lines.push(format!("[upgrade/versions] WARNING: {e}"));
+            lines.push("[upgrade/versions] WARNING: Falling back to current kubeadm version as latest stable version".into());
+            kubeadm.clone()
+        }
+    };
     let mut upgrades = Vec::new();
     let mut can_do_minor = cluster < stable;
     if stable >= cluster {
         let branch = format!("{}.{}", cluster.major, cluster.minor);
         let description = format!("version in the v{branch} series");
-        let patch = match version {
-            Some(v) => Some(v.clone()),
-            None => crate::releases::latest_patch(cluster.minor).and_then(KubeVersion::parse),
-        };
-        match patch {
-            None => eprintln!(
-                "[upgrade/versions] WARNING: this kubeadm knows no patch release of v{branch}"
-            ),
-            Some(patch) => {
+        match resolve(&format!("stable-{branch}"), &description) {
+            Err(e) => lines.push(format!("[upgrade/versions] WARNING: {e}")),
+            Ok(patch) => {
                 lines.push(format!("[upgrade/versions] Latest {description}: {patch}"));
                 can_do_minor = patch < stable;
                 if cluster < patch {
@@ -505,9 +527,18 @@ mod tests {
         }
     }
 
+    /// The release server's answers: `stable` is v1.37.1, `stable-1.36` v1.36.4.
+    fn channels(label: &str) -> anyhow::Result<String> {
+        match label {
+            "stable" => Ok("v1.37.1".into()),
+            "stable-1.36" => Ok("v1.36.4".into()),
+            other => anyhow::bail!("no answer for {other}"),
+        }
+    }
+
     #[test]
     fn a_patch_behind_offers_the_patch_and_the_next_minor() {
-        let (lines, ups) = available_upgrades(&state("v1.36.2"), None).unwrap();
+        let (lines, ups) = available_upgrades(&state("v1.36.2"), None, &channels).unwrap();
         assert_eq!(
             lines[1..],
             [
@@ -536,18 +567,84 @@ mod tests {
         assert_eq!(ups[1].after.etcd_version, "3.7.0-0");
         // On the newest patch, only the minor upgrade; on this release, none.
         assert_eq!(
-            available_upgrades(&state("v1.36.4"), None).unwrap().1.len(),
+            available_upgrades(&state("v1.36.4"), None, &channels)
+                .unwrap()
+                .1
+                .len(),
             1
         );
-        assert!(available_upgrades(&state("v1.37.1"), None)
+        assert!(available_upgrades(&state("v1.37.1"), None, &channels)
             .unwrap()
             .1
             .is_empty());
     }
 
     #[test]
+    fn the_channels_are_what_the_release_server_says() {
+        // A patch the table in this build does not know yet is offered.
+        let newer = |label: &str| -> anyhow::Result<String> {
+            Ok(match label {
+                "stable" => "v1.37.3",
+                _ => "v1.36.9",
+            }
+            .into())
+        };
+        let (lines, ups) = available_upgrades(&state("v1.36.2"), None, &newer).unwrap();
+        assert!(lines.contains(&"[upgrade/versions] Target version: v1.37.3".to_string()));
+        let d: Vec<(&str, &str, &str)> = ups
+            .iter()
+            .map(|u| {
+                (
+                    u.description.as_str(),
+                    u.after.kube_version.as_str(),
+                    u.after.kubeadm_version.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            d,
+            [
+                ("version in the v1.36 series", "v1.36.9", "v1.37.1"),
+                ("stable version", "v1.37.3", "v1.37.3")
+            ]
+        );
+        // A version given on the command line stands for every channel, unasked.
+        let given = KubeVersion::parse("v1.37.0").unwrap();
+        let never = |label: &str| -> anyhow::Result<String> { panic!("asked for {label}") };
+        let (_, ups) = available_upgrades(&state("v1.36.2"), Some(&given), &never).unwrap();
+        assert_eq!(ups.len(), 1);
+        assert_eq!(ups[0].after.kube_version, "v1.37.0");
+    }
+
+    #[test]
+    fn a_channel_that_cannot_be_read_is_warned_about() {
+        // Upstream: `stable` falls back to this kubeadm's version; a failing patch
+        // channel leaves out the patch upgrade.
+        let failing = |label: &str| -> anyhow::Result<String> {
+            match label {
+                "stable" => Ok("not-a-version".into()),
+                other => anyhow::bail!("remote version error for {other}"),
+            }
+        };
+        let (lines, ups) = available_upgrades(&state("v1.36.2"), None, &failing).unwrap();
+        assert_eq!(
+            lines[3..],
+            [
+                "[upgrade/versions] WARNING: Couldn't parse latest stable version: \"not-a-version\"",
+                "[upgrade/versions] WARNING: Falling back to current kubeadm version as latest stable version",
+                "[upgrade/versions] WARNING: Couldn't fetch latest version in the v1.36 series from the internet: remote version error for stable-1.36",
+            ]
+        );
+        let d: Vec<(&str, &str)> = ups
+            .iter()
+            .map(|u| (u.description.as_str(), u.after.kube_version.as_str()))
+            .collect();
+        assert_eq!(d, [("stable version", "v1.37.1")]);
+    }
+
+    #[test]
     fn the_text_has_upstreams_tables() {
-        let (_, ups) = available_upgrades(&state("v1.36.4"), None).unwrap();
+        let (_, ups) = available_upgrades(&state("v1.36.4"), None, &channels).unwrap();
         let plan = UpgradePlan {
             api_version: "output.kubeadm.k8s.io/v1alpha3".into(),
             kind: "UpgradePlan".into(),

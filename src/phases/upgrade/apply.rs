@@ -146,11 +146,16 @@ fn cluster_health(
     ])
 }
 
-/// Runs upstream's health-check Job and waits (15 s) for it to complete; the Job is
-/// deleted afterwards either way.
+/// How long the `CreateJob` check waits to create its Job and then for it to complete:
+/// a minute since upstream's #136273 (v1.36; 15 s before), time for a slow node to pull
+/// the pause image.
+const CREATE_JOB_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs upstream's health-check Job and waits ([`CREATE_JOB_TIMEOUT`]) for it to
+/// complete; the Job is deleted afterwards either way.
 fn health_check_job(api: &dyn Api, pause_image: &str) -> Result<(), String> {
     use crate::objects::HEALTH_CHECK_JOB as NAME;
-    const TIMEOUT: Duration = Duration::from_secs(15);
+    const TIMEOUT: Duration = CREATE_JOB_TIMEOUT;
     let path = crate::client::object_path("Job", Some("kube-system"), NAME);
     let delete = || {
         api.call(
@@ -320,4 +325,57 @@ pub fn workflow() -> Workflow<UpgradeData> {
         ],
     )
     .under(&["upgrade"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ApiError;
+    use std::sync::Mutex;
+
+    /// An API server whose health-check Job completes `after` its creation.
+    struct SlowJob {
+        after: Duration,
+        created: Mutex<Option<Instant>>,
+    }
+
+    impl Api for SlowJob {
+        fn call(
+            &self,
+            method: &str,
+            _path: &str,
+            _body: Option<&serde_json::Value>,
+            _content_type: &str,
+        ) -> Result<serde_json::Value, ApiError> {
+            let mut created = self.created.lock().unwrap();
+            match (method, *created) {
+                ("POST", _) => {
+                    *created = Some(Instant::now());
+                    Ok(serde_json::json!({}))
+                }
+                ("GET", Some(at)) if at.elapsed() >= self.after => Ok(serde_json::json!({
+                    "status": {"conditions": [{"type": "Complete", "status": "True"}]}
+                })),
+                ("GET", Some(_)) => Ok(serde_json::json!({"status": {}})),
+                ("DELETE", _) => Ok(serde_json::json!({})),
+                _ => Err(ApiError {
+                    code: 404,
+                    reason: "NotFound".into(),
+                    message: "jobs.batch \"upgrade-health-check\" not found".into(),
+                }),
+            }
+        }
+    }
+
+    #[test]
+    fn the_create_job_check_waits_past_the_old_fifteen_seconds() {
+        // A Job that needs 17 s (a node pulling the pause image) passes, as upstream's
+        // since #136273; it failed with the 15 s wait before.
+        let api = SlowJob {
+            after: Duration::from_secs(17),
+            created: Mutex::new(None),
+        };
+        health_check_job(&api, "registry.k8s.io/pause:3.10.2").unwrap();
+        assert!(api.created.lock().unwrap().is_some());
+    }
 }

@@ -112,7 +112,7 @@ pub(super) fn addon_phase(
     ])
 }
 
-/// `post-upgrade`: flags the kubelet of the new version no longer takes are dropped from
+/// `post-upgrade`: flags kubeadm no longer wants the kubelet to have are dropped from
 /// `kubeadm-flags.env`; the rest is kept as written.
 fn post_upgrade(d: &mut UpgradeData) -> anyhow::Result<()> {
     let target = d.target()?;
@@ -120,14 +120,21 @@ fn post_upgrade(d: &mut UpgradeData) -> anyhow::Result<()> {
     let Ok(text) = d.host.read_to_string(&path) else {
         return Ok(());
     };
-    let removed = ["--pod-infra-container-image"];
+    // The node's CRI endpoint lives in `instance-config.yaml` (NodeLocalCRISocket, a gate
+    // no more since upstream v1.37, #138645); a flag an older kubeadm wrote would override
+    // it. `--pod-infra-container-image` stays since v1.36 (#135807): only v1.35 dropped it.
+    let removed = ["--container-runtime-endpoint"];
     let cleaned = crate::kubelet::remove_flags(&text, &removed);
     if cleaned != text {
         d.host
             .write_file(&path, cleaned.as_bytes(), 0o644, Sensitivity::Public)?;
         println!(
-            "[upgrade/post-upgrade] Removed flags the kubelet {target} no longer takes from {}",
-            path.display()
+            "[upgrade/post-upgrade] Removed {} from {}: the kubelet {target} reads its CRI endpoint from {}",
+            removed.join(", "),
+            path.display(),
+            Path::new(crate::kubelet::KUBELET_DIR)
+                .join(crate::kubelet::INSTANCE_CONFIG_FILE)
+                .display()
         );
     }
     match d.opts.command {
