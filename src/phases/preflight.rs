@@ -237,7 +237,7 @@ impl EarlierRun {
             .into_iter()
             .filter(|c| match c {
                 Check::FileAvailable(p) => !self.files.contains(p),
-                Check::Port(p) => !self.ports.contains(p),
+                Check::Port { port, .. } => !self.ports.contains(port),
                 Check::DirAvailable(p) => !self.dirs.contains(p),
                 _ => true,
             })

@@ -27,8 +27,15 @@ pub enum Check {
     NumCpu(usize),
     /// At least this much memory, in MB.
     Mem(u64),
-    /// Nothing listens on the TCP port.
-    Port(u16),
+    /// Nothing holds the TCP port at the addresses a component is configured to listen on
+    /// (every address of the machine when none is given), as upstream checks it since
+    /// v1.37 (#138250).
+    Port {
+        /// The port.
+        port: u16,
+        /// The component's listen addresses; empty for every address.
+        addresses: Vec<IpAddr>,
+    },
     /// The file does not exist yet.
     FileAvailable(PathBuf),
     /// The directory does not exist or is empty.
@@ -92,7 +99,7 @@ impl Check {
             Check::IsPrivilegedUser => "IsPrivilegedUser".into(),
             Check::NumCpu(_) => "NumCPU".into(),
             Check::Mem(_) => "Mem".into(),
-            Check::Port(p) => format!("Port-{p}"),
+            Check::Port { port, .. } => format!("Port-{port}"),
             Check::FileAvailable(p) => format!("FileAvailable-{}", dashed(p)),
             Check::DirAvailable(p) => format!("DirAvailable-{}", dashed(p)),
             Check::FileExisting { label, .. } => label.clone(),
@@ -139,20 +146,7 @@ impl Check {
                 Some(_) => {}
                 None => warnings.push("could not read MemTotal from /proc/meminfo".into()),
             },
-            Check::Port(port) => {
-                let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), *port);
-                if host.port_in_use(any) {
-                    let holders = listeners_on(host, *port);
-                    let held = if holders.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (listening: {})", holders.join(", "))
-                    };
-                    errors.push(format!(
-                        "Port {port} is in use{held}; stop what listens there, or free the port"
-                    ));
-                }
-            }
+            Check::Port { port, addresses } => errors.extend(port_errors(host, *port, addresses)),
             Check::FileAvailable(p) => {
                 if host.exists(p).unwrap_or(false) {
                     errors.push(format!(
@@ -327,6 +321,60 @@ impl Check {
     }
 }
 
+impl Check {
+    /// The port check on every address of the machine (the kubelet's port).
+    pub fn port(port: u16) -> Check {
+        Check::Port {
+            port,
+            addresses: Vec::new(),
+        }
+    }
+}
+
+/// Why the port cannot be listened on at each address (every address when none is given):
+/// taken, with what listens there, or an address that is not this machine's.
+fn port_errors(host: &dyn Host, port: u16, addresses: &[IpAddr]) -> Vec<String> {
+    let any = [IpAddr::V4(Ipv4Addr::UNSPECIFIED)];
+    let targets = if addresses.is_empty() {
+        &any[..]
+    } else {
+        addresses
+    };
+    let mut errors = Vec::new();
+    for ip in targets {
+        let Some(e) = host.listen_error(SocketAddr::new(*ip, port)) else {
+            continue;
+        };
+        let on = if addresses.is_empty() {
+            String::new()
+        } else {
+            format!(" on {ip}")
+        };
+        if e.kind() == std::io::ErrorKind::AddrNotAvailable {
+            errors.push(format!(
+                "Port {port} cannot be listened on{on}: {ip} is not an address of this machine; configure the component with one of this machine's addresses"
+            ));
+            continue;
+        }
+        // What holds the port where this component would listen: the same address, or a
+        // listener on every address.
+        let holders: Vec<String> = listeners_on(host, port)
+            .into_iter()
+            .filter(|(held, _)| ip.is_unspecified() || held == ip || held.is_unspecified())
+            .map(|(_, text)| text)
+            .collect();
+        let held = if holders.is_empty() {
+            String::new()
+        } else {
+            format!(" (listening: {})", holders.join(", "))
+        };
+        errors.push(format!(
+            "Port {port} is in use{on}{held}; stop what listens there, or free the port"
+        ));
+    }
+    errors
+}
+
 fn sysctl_key(path: &Path) -> String {
     path.strip_prefix("/proc/sys")
         .map(|p| p.display().to_string().replace('/', "."))
@@ -371,8 +419,9 @@ fn total_memory_mb(host: &dyn Host) -> Option<u64> {
     Some(kb / 1024)
 }
 
-/// The local addresses listening on a TCP port, from /proc/net/tcp and tcp6.
-pub fn listeners_on(host: &dyn Host, port: u16) -> Vec<String> {
+/// The local addresses listening on a TCP port, from /proc/net/tcp and tcp6: each address
+/// and its `host:port` text.
+pub fn listeners_on(host: &dyn Host, port: u16) -> Vec<(IpAddr, String)> {
     let mut out = Vec::new();
     for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
         let Ok(text) = host.read_to_string(Path::new(file)) else {
@@ -390,7 +439,7 @@ pub fn listeners_on(host: &dyn Host, port: u16) -> Vec<String> {
                 continue;
             }
             if let Some(ip) = parse_proc_addr(addr, v6) {
-                out.push(crate::config::join_host_port(&ip.to_string(), port));
+                out.push((ip, crate::config::join_host_port(&ip.to_string(), port)));
             }
         }
     }
@@ -672,9 +721,18 @@ pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> 
         Check::Mem(CONTROL_PLANE_MEM_MB),
         Check::KubernetesVersion(cfg.cluster.kubernetes_version.clone()),
         Check::Firewalld(vec![port, KUBELET_PORT]),
-        Check::Port(port),
-        Check::Port(crate::manifests::controlplane::SCHEDULER_PORT as u16),
-        Check::Port(crate::manifests::controlplane::CONTROLLER_MANAGER_PORT as u16),
+        Check::Port {
+            port,
+            addresses: vec![apiserver_address(cfg)],
+        },
+        Check::Port {
+            port: crate::manifests::controlplane::SCHEDULER_PORT as u16,
+            addresses: bind_address(&cfg.versioned.cluster.scheduler.extra_args),
+        },
+        Check::Port {
+            port: crate::manifests::controlplane::CONTROLLER_MANAGER_PORT as u16,
+            addresses: bind_address(&cfg.versioned.cluster.controller_manager.extra_args),
+        },
     ];
     for c in [
         "kube-apiserver",
@@ -708,8 +766,15 @@ pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> 
     }
     match &cfg.cluster.etcd {
         Etcd::Local(local) => {
-            checks.push(Check::Port(crate::manifests::etcd::CLIENT_PORT));
-            checks.push(Check::Port(crate::manifests::etcd::PEER_PORT));
+            let etcd = crate::manifests::etcd::command(cfg, &[]);
+            checks.push(Check::Port {
+                port: crate::manifests::etcd::CLIENT_PORT,
+                addresses: etcd_listen_addresses(&etcd, "listen-client-urls"),
+            });
+            checks.push(Check::Port {
+                port: crate::manifests::etcd::PEER_PORT,
+                addresses: etcd_listen_addresses(&etcd, "listen-peer-urls"),
+            });
             checks.push(Check::DirAvailable(local.data_dir.clone()));
         }
         Etcd::External(ext) => {
@@ -724,6 +789,51 @@ pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> 
         }
     }
     checks
+}
+
+/// Where the API server listens, as upstream's port check takes it: its `bind-address`
+/// extra argument, else the advertise address.
+fn apiserver_address(cfg: &InitConfiguration) -> IpAddr {
+    crate::manifests::args::get(&cfg.versioned.cluster.api_server.extra_args, "bind-address")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(cfg.local_api_endpoint.advertise_address)
+}
+
+/// The scheduler's or controller manager's listen address: its `bind-address` extra
+/// argument, else kubeadm's default 127.0.0.1; every address when the argument is no IP.
+fn bind_address(extra_args: &[crate::config::v1beta4::Arg]) -> Vec<IpAddr> {
+    let value = crate::manifests::args::get(extra_args, "bind-address").unwrap_or("127.0.0.1");
+    value.parse().map(|ip| vec![ip]).unwrap_or_default()
+}
+
+/// The addresses of etcd's listen URLs (`listen-client-urls` or `listen-peer-urls`) in its
+/// command line as kubeadm writes it, extra arguments included; every address when one of
+/// them names a host that is not an IP (`localhost` aside).
+fn etcd_listen_addresses(command: &[String], flag: &str) -> Vec<IpAddr> {
+    let prefix = format!("--{flag}=");
+    let Some(urls) = command.iter().rev().find_map(|a| a.strip_prefix(&prefix)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority = authority.split('/').next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        let ip = match host {
+            "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            other => match other.parse() {
+                Ok(ip) => ip,
+                Err(_) => return Vec::new(),
+            },
+        };
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    out
 }
 
 /// The checks every node runs (init and join): its CRI socket, node name and the
@@ -748,7 +858,7 @@ pub fn common_checks(cri_socket: &str, node_name: &str, kubernetes_version: &str
         Check::Hostname(node_name.to_string()),
         Check::KubeletVersion(kubernetes_version.to_string()),
         Check::ServiceKubelet,
-        Check::Port(KUBELET_PORT),
+        Check::port(KUBELET_PORT),
         Check::FileContent {
             path: "/proc/sys/net/ipv4/ip_forward".into(),
             content: "1".into(),

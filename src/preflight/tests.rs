@@ -176,13 +176,13 @@ fn port_names_the_listener() {
             "/proc/net/tcp6",
             "  sl  local_address rem_address st\n   0: 00000000000000000000000001000000:192B 00000000000000000000000000000000:0000 0A\n",
         );
-    assert_eq!(result(Check::Port(6443), &h), clean());
+    assert_eq!(result(Check::port(6443), &h), clean());
     h.busy_ports = vec![6443];
     assert_eq!(
-        result(Check::Port(6443), &h).1,
+        result(Check::port(6443), &h).1,
         ["Port 6443 is in use (listening: 127.0.0.1:6443, [::1]:6443); stop what listens there, or free the port"]
     );
-    assert_eq!(Check::Port(6443).name(), "Port-6443");
+    assert_eq!(Check::port(6443).name(), "Port-6443");
 }
 
 #[test]
@@ -453,7 +453,7 @@ fn ignored_errors_become_warnings_and_the_report_lists_the_rest() {
     let mut h = TestHost::new();
     h.privileged = false;
     h.busy_ports = vec![10250];
-    let checks = [Check::IsPrivilegedUser, Check::Port(10250)];
+    let checks = [Check::IsPrivilegedUser, Check::port(10250)];
     let ignored = Ignored::new(&["port-10250".to_string()]).unwrap();
     let findings = run(&h, &checks, &ignored);
     assert_eq!(
@@ -474,7 +474,7 @@ fn a_port_held_by_this_test_fails_with_the_holding_address() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let host = RealHost::new("/");
-    let (_, errors) = Check::Port(port).run(&host);
+    let (_, errors) = Check::port(port).run(&host);
     assert_eq!(
         errors,
         [format!(
@@ -482,7 +482,7 @@ fn a_port_held_by_this_test_fails_with_the_holding_address() {
         )]
     );
     drop(listener);
-    assert_eq!(Check::Port(port).run(&host), clean());
+    assert_eq!(Check::port(port).run(&host), clean());
 }
 
 #[test]
@@ -505,4 +505,105 @@ fn discovery_endpoint_reachability() {
         "{e:?}"
     );
     assert_eq!(Check::DiscoveryEndpoint(closed).name(), "DiscoveryEndpoint");
+}
+
+#[test]
+fn a_port_held_on_another_address_of_the_host_does_not_fail_the_check() {
+    // Held on 127.0.0.2; the component is configured for 127.0.0.1.
+    let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let host = RealHost::new("/");
+    let on = |ip: &str| Check::Port {
+        port,
+        addresses: vec![ip.parse().unwrap()],
+    };
+    assert_eq!(on("127.0.0.1").run(&host), clean());
+    // Held on the configured address, or checked on every address: in use.
+    assert_eq!(
+        on("127.0.0.2").run(&host).1,
+        [format!(
+            "Port {port} is in use on 127.0.0.2 (listening: 127.0.0.2:{port}); stop what listens there, or free the port"
+        )]
+    );
+    assert_eq!(
+        Check::port(port).run(&host).1,
+        [format!(
+            "Port {port} is in use (listening: 127.0.0.2:{port}); stop what listens there, or free the port"
+        )]
+    );
+    assert_eq!(on("127.0.0.2").name(), format!("Port-{port}"));
+    // An address this machine does not have (TEST-NET-1) cannot be listened on.
+    assert_eq!(
+        on("192.0.2.1").run(&host).1,
+        [format!(
+            "Port {port} cannot be listened on on 192.0.2.1: 192.0.2.1 is not an address of this machine; configure the component with one of this machine's addresses"
+        )]
+    );
+    drop(listener);
+    assert_eq!(on("127.0.0.2").run(&host), clean());
+}
+
+#[test]
+fn init_port_checks_take_each_components_configured_address() {
+    use crate::config::v1beta4::Arg;
+    let arg = |name: &str, value: &str| Arg {
+        name: name.into(),
+        value: value.into(),
+    };
+    let ports = |cfg: &InitConfiguration| -> Vec<(u16, Vec<String>)> {
+        init_checks(cfg, Path::new("/etc/kubernetes/manifests"))
+            .into_iter()
+            .filter_map(|c| match c {
+                Check::Port { port, addresses } => {
+                    Some((port, addresses.iter().map(ToString::to_string).collect()))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // Defaults: the advertise address, kubeadm's 127.0.0.1 for the scheduler and the
+    // controller manager, etcd's listen URLs; the kubelet's port on every address.
+    let mut cfg = crate::config::test_config();
+    assert_eq!(
+        ports(&cfg),
+        [
+            (6443, own(&["192.0.2.10"])),
+            (10259, own(&["127.0.0.1"])),
+            (10257, own(&["127.0.0.1"])),
+            (10250, own(&[])),
+            (2379, own(&["127.0.0.1", "192.0.2.10"])),
+            (2380, own(&["192.0.2.10"])),
+        ]
+    );
+    // The bind-address extra arguments (the last one counts) and etcd's listen URLs.
+    let cluster = &mut cfg.versioned.cluster;
+    cluster.api_server.extra_args = vec![
+        arg("bind-address", "10.1.1.1"),
+        arg("bind-address", "10.1.1.2"),
+    ];
+    cluster.scheduler.extra_args = vec![arg("bind-address", "0.0.0.0")];
+    cluster.controller_manager.extra_args = vec![arg("bind-address", "::1")];
+    cluster
+        .etcd
+        .local
+        .get_or_insert_with(Default::default)
+        .extra_args = vec![
+        arg(
+            "listen-client-urls",
+            "https://localhost:2379,https://[fd00::5]:2379",
+        ),
+        arg("listen-peer-urls", "https://etcd.example:2380"),
+    ];
+    assert_eq!(
+        ports(&cfg),
+        [
+            (6443, own(&["10.1.1.2"])),
+            (10259, own(&["0.0.0.0"])),
+            (10257, own(&["::1"])),
+            (10250, own(&[])),
+            (2379, own(&["127.0.0.1", "fd00::5"])),
+            (2380, own(&[])),
+        ]
+    );
 }
