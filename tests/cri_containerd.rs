@@ -94,6 +94,16 @@ fn the_cri_client_drives_a_real_containerd() {
     let host = kubeadm::host::RealHost::new("/");
     let check = kubeadm::preflight::Check::Cri(c.socket.clone());
     assert_eq!(check.run(&host), (vec![], vec![]));
+    // containerd 1.x answers RuntimeConfig with Unimplemented; the version check warns.
+    assert!(!cl.implements_runtime_config().unwrap());
+    let (warnings, errors) =
+        kubeadm::preflight::Check::ContainerRuntimeVersion(c.socket.clone()).run(&host);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("does not implement the CRI RuntimeConfig call"),
+        "{warnings:?}"
+    );
     let work = tempfile::tempdir().unwrap();
     let dead = format!("unix://{}/dead.sock", work.path().display());
     let (_, errors) = kubeadm::preflight::Check::Cri(dead.clone()).run(&host);

@@ -75,6 +75,9 @@ pub enum Check {
     KubernetesVersion(String),
     /// The container runtime answers on its CRI socket.
     Cri(String),
+    /// The container runtime implements the CRI `RuntimeConfig` call, without which
+    /// kubelets of v1.38 and later will not start (a warning, as upstream v1.37 gives it).
+    ContainerRuntimeVersion(String),
     /// The runtime's cgroup driver and sandbox image agree with the kubelet's and
     /// kubeadm's (warnings only).
     RuntimeSettings {
@@ -112,6 +115,7 @@ impl Check {
             Check::KubeletVersion(_) => "KubeletVersion".into(),
             Check::KubernetesVersion(_) => "KubernetesVersion".into(),
             Check::Cri(_) => "CRI".into(),
+            Check::ContainerRuntimeVersion(_) => "ContainerRuntimeVersion".into(),
             Check::RuntimeSettings { .. } => "ContainerRuntimeSettings".into(),
             Check::SystemVerification => "SystemVerification".into(),
             Check::DiscoveryEndpoint(_) => "DiscoveryEndpoint".into(),
@@ -299,6 +303,17 @@ impl Check {
             Check::Cri(endpoint) => {
                 if let Err(e) = cri_ready(host, endpoint) {
                     errors.push(e);
+                }
+            }
+            Check::ContainerRuntimeVersion(endpoint) => {
+                // An unreachable runtime is the CRI check's error.
+                if let Ok(mut client) =
+                    crate::cri::CriClient::connect_on(host, endpoint, Duration::from_secs(5))
+                {
+                    warnings.extend(runtime_config_warning(
+                        endpoint,
+                        client.implements_runtime_config(),
+                    ));
                 }
             }
             Check::SystemVerification => system_verification(host, &mut warnings, &mut errors),
@@ -507,6 +522,25 @@ fn cri_ready(host: &dyn Host, endpoint: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The warning of the `ContainerRuntimeVersion` check for the runtime's answer to
+/// `RuntimeConfig`: none when it implements the call. Upstream v1.37 warns whatever the
+/// kubelet's version; the kubelet's fallback to its own `cgroupDriver` setting goes in
+/// v1.38 (#139121, #139122).
+fn runtime_config_warning(
+    endpoint: &str,
+    implements: Result<bool, crate::cri::CriError>,
+) -> Option<String> {
+    match implements {
+        Ok(true) => None,
+        Ok(false) => Some(format!(
+            "the container runtime at {endpoint} does not implement the CRI RuntimeConfig call: the kubelet then falls back to its cgroupDriver setting, a fallback to be removed in v1.38, after which the kubelet will not start with this runtime. Update the runtime to a version that implements RuntimeConfig (for containerd, 2.0 or later); see https://kep.k8s.io/4033"
+        )),
+        Err(e) => Some(format!(
+            "could not learn whether the container runtime implements the CRI RuntimeConfig call, which kubelets of v1.38 and later need: {e}"
+        )),
+    }
 }
 
 /// Where the runtime disagrees with the kubelet (cgroup driver) or with kubeadm (sandbox
@@ -839,7 +873,11 @@ fn etcd_listen_addresses(command: &[String], flag: &str) -> Vec<IpAddr> {
 /// The checks every node runs (init and join): its CRI socket, node name and the
 /// Kubernetes version its kubelet must fit.
 pub fn common_checks(cri_socket: &str, node_name: &str, kubernetes_version: &str) -> Vec<Check> {
-    let mut checks = vec![Check::Cri(cri_socket.to_string()), Check::Swap];
+    let mut checks = vec![
+        Check::Cri(cri_socket.to_string()),
+        Check::ContainerRuntimeVersion(cri_socket.to_string()),
+        Check::Swap,
+    ];
     for (exe, mandatory) in [
         ("iptables", true),
         ("mount", true),

@@ -607,3 +607,30 @@ fn init_port_checks_take_each_components_configured_address() {
         ]
     );
 }
+
+#[test]
+fn container_runtime_version_warns_of_a_runtime_without_runtime_config() {
+    let ep = "unix:///run/containerd/containerd.sock";
+    assert_eq!(runtime_config_warning(ep, Ok(true)), None);
+    let w = runtime_config_warning(ep, Ok(false)).unwrap();
+    assert!(
+        w.starts_with("the container runtime at unix:///run/containerd/containerd.sock does not implement the CRI RuntimeConfig call"),
+        "{w}"
+    );
+    assert!(w.contains("removed in v1.38"), "{w}");
+    let refused = crate::cri::CriError::Call {
+        call: "RuntimeConfig",
+        endpoint: ep.into(),
+        status: "Internal: boom".into(),
+    };
+    let w = runtime_config_warning(ep, Err(refused)).unwrap();
+    assert!(w.contains("Internal: boom"), "{w}");
+    // An unreachable runtime is the CRI check's error, not this check's.
+    let check = Check::ContainerRuntimeVersion("unix:///run/nothing-here.sock".into());
+    assert_eq!(result(check.clone(), &TestHost::new()), clean());
+    assert_eq!(check.name(), "ContainerRuntimeVersion");
+    // It runs on every node, right after the CRI check, and only warns.
+    let checks = common_checks(ep, "node1", "v1.37.1");
+    assert_eq!(checks[0], Check::Cri(ep.into()));
+    assert_eq!(checks[1], Check::ContainerRuntimeVersion(ep.into()));
+}
