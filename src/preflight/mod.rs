@@ -572,6 +572,33 @@ fn runtime_settings(
     out
 }
 
+/// What SystemVerification says of a cgroup v1 host, as a warning or an error.
+const CGROUP_V1_DEPRECATED: &str = "this host uses cgroups v1, which is deprecated: kubelets of v1.35 and later refuse to start on it by default. Move the host to cgroups v2; to keep cgroups v1 with such a kubelet, set failCgroupV1: false in a KubeletConfiguration document and ignore this check (--ignore-preflight-errors=SystemVerification). See https://git.k8s.io/enhancements/keps/sig-node/5573-remove-cgroup-v1";
+
+/// Whether the installed kubelet refuses cgroup v1 hosts, as system-validators v1.12.1
+/// decides it from the kubelet's version (upstream #134744): v1.35 and later, their
+/// pre-releases included, refuse; older ones, or no kubelet to ask (`kubelet --version`
+/// not found or failing, an empty version to the validator), only warn; a version that
+/// does not parse is an error.
+fn cgroup_v1_refused_by_kubelet(host: &dyn Host) -> Result<bool, String> {
+    let Ok(version) = kubelet_version(host) else {
+        return Ok(false);
+    };
+    let mut parts = version.trim_start_matches('v').splitn(3, '.');
+    let major = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let minor = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let patch = parts
+        .next()
+        .and_then(|p| p.split(['-', '+']).next())
+        .and_then(|p| p.parse::<u32>().ok());
+    match (major, minor, patch) {
+        (Some(major), Some(minor), Some(_)) => Ok((major, minor) >= (1, 35)),
+        _ => Err(format!(
+            "couldn't parse kubelet version {version:?} to decide whether it refuses cgroups v1"
+        )),
+    }
+}
+
 fn system_verification(host: &dyn Host, warnings: &mut Vec<String>, errors: &mut Vec<String>) {
     match host.read_to_string(Path::new("/proc/sys/kernel/osrelease")) {
         Ok(release) => {
@@ -579,8 +606,9 @@ fn system_verification(host: &dyn Host, warnings: &mut Vec<String>, errors: &mut
             let mut parts = release.split(['.', '-']);
             let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
             let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            // A warning since system-validators v1.10.1 (upstream #131919).
             if (major, minor) < (4, 19) {
-                errors.push(format!(
+                warnings.push(format!(
                     "kernel release {release} is unsupported. Recommended LTS version from the 4.x series is 4.19. Any 5.x or 6.x versions are also supported"
                 ));
             }
@@ -619,8 +647,11 @@ fn system_verification(host: &dyn Host, warnings: &mut Vec<String>, errors: &mut
         if !missing.is_empty() {
             errors.push(format!("missing required cgroups: {}", missing.join(" ")));
         }
-        warnings
-            .push("cgroups v1 support is in maintenance mode, please migrate to cgroups v2".into());
+        match cgroup_v1_refused_by_kubelet(host) {
+            Ok(true) => errors.push(CGROUP_V1_DEPRECATED.into()),
+            Ok(false) => warnings.push(CGROUP_V1_DEPRECATED.into()),
+            Err(e) => errors.push(e),
+        }
     } else {
         errors.push(
             "no cgroup hierarchy found (/sys/fs/cgroup/cgroup.controllers or /proc/cgroups)".into(),

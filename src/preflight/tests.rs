@@ -416,25 +416,65 @@ fn system_verification_kernel_and_cgroups() {
     let old = TestHost::new()
         .file("/proc/sys/kernel/osrelease", "4.14.1\n")
         .file("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io pids\n");
+    // An old kernel is a warning (upstream #131919); missing cgroups stay an error.
     assert_eq!(
-        result(Check::SystemVerification, &old).1,
-        [
-            "kernel release 4.14.1 is unsupported. Recommended LTS version from the 4.x series is 4.19. Any 5.x or 6.x versions are also supported",
-            "missing required cgroups: memory (from /sys/fs/cgroup/cgroup.controllers); enable them in the kernel or the cgroup v2 hierarchy"
-        ]
+        result(Check::SystemVerification, &old),
+        (
+            vec!["kernel release 4.14.1 is unsupported. Recommended LTS version from the 4.x series is 4.19. Any 5.x or 6.x versions are also supported".to_string()],
+            vec!["missing required cgroups: memory (from /sys/fs/cgroup/cgroup.controllers); enable them in the kernel or the cgroup v2 hierarchy".to_string()]
+        )
     );
-    let v1 = TestHost::new()
-        .file("/proc/sys/kernel/osrelease", "5.10.0\n")
-        .file(
-            "/proc/cgroups",
-            "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t1\t1\t1\ncpu\t2\t1\t1\ncpuacct\t2\t1\t1\ndevices\t3\t1\t1\nfreezer\t4\t1\t1\nmemory\t5\t1\t0\npids\t6\t1\t1\n",
-        );
-    let (w, e) = result(Check::SystemVerification, &v1);
+    // cgroup v1: what the kubelet's version makes of it (upstream #134744).
+    let v1 = || {
+        TestHost::new()
+            .file("/proc/sys/kernel/osrelease", "5.10.0\n")
+            .file(
+                "/proc/cgroups",
+                "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t1\t1\t1\ncpu\t2\t1\t1\ncpuacct\t2\t1\t1\ndevices\t3\t1\t1\nfreezer\t4\t1\t1\nmemory\t5\t1\t0\npids\t6\t1\t1\n",
+            )
+    };
+    let deprecated = CGROUP_V1_DEPRECATED.to_string();
+    // No kubelet binary: a warning.
+    let (w, e) = result(Check::SystemVerification, &v1());
     assert_eq!(e, ["missing required cgroups: memory"]);
+    assert_eq!(w, std::slice::from_ref(&deprecated));
+    assert!(deprecated.contains("failCgroupV1: false"), "{deprecated}");
+    // A kubelet older than v1.35: a warning.
+    let h = v1().command("kubelet --version", 0, "Kubernetes v1.34.7\n");
     assert_eq!(
-        w,
-        ["cgroups v1 support is in maintenance mode, please migrate to cgroups v2"]
+        result(Check::SystemVerification, &h),
+        (
+            vec![deprecated.clone()],
+            vec!["missing required cgroups: memory".to_string()]
+        )
     );
+    // v1.35 and later, pre-releases included: an error.
+    for v in ["v1.35.0-alpha.1", "v1.35.0", "v1.37.1"] {
+        let h = v1().command("kubelet --version", 0, &format!("Kubernetes {v}\n"));
+        let (w, e) = result(Check::SystemVerification, &h);
+        assert!(w.is_empty(), "{v}: {w:?}");
+        assert_eq!(
+            e,
+            [
+                "missing required cgroups: memory".to_string(),
+                deprecated.clone()
+            ],
+            "{v}"
+        );
+    }
+    // A version that does not parse: an error saying so.
+    let h = v1().command("kubelet --version", 0, "Kubernetes vfoo\n");
+    let e = result(Check::SystemVerification, &h).1;
+    assert_eq!(
+        e[1],
+        "couldn't parse kubelet version \"vfoo\" to decide whether it refuses cgroups v1"
+    );
+    // Ignored, the error is a warning again.
+    let h = v1().command("kubelet --version", 0, "Kubernetes v1.37.1\n");
+    let ignored = Ignored::new(&["SystemVerification".to_string()]).unwrap();
+    let findings = run(&h, &[Check::SystemVerification], &ignored);
+    assert!(error_report(&findings).is_none());
+    assert_eq!(findings[0].warnings.len(), 2);
 }
 
 #[test]
