@@ -94,6 +94,16 @@ fn the_cri_client_drives_a_real_containerd() {
     let host = kubeadm::host::RealHost::new("/");
     let check = kubeadm::preflight::Check::Cri(c.socket.clone());
     assert_eq!(check.run(&host), (vec![], vec![]));
+    // containerd 1.x answers RuntimeConfig with Unimplemented; the version check warns.
+    assert!(!cl.implements_runtime_config().unwrap());
+    let (warnings, errors) =
+        kubeadm::preflight::Check::ContainerRuntimeVersion(c.socket.clone()).run(&host);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("does not implement the CRI RuntimeConfig call"),
+        "{warnings:?}"
+    );
     let work = tempfile::tempdir().unwrap();
     let dead = format!("unix://{}/dead.sock", work.path().display());
     let (_, errors) = kubeadm::preflight::Check::Cri(dead.clone()).run(&host);
@@ -115,6 +125,7 @@ fn the_cri_client_drives_a_real_containerd() {
             "registry.invalid/kube-apiserver:v1.37.1".to_string(),
         ],
         false,
+        true,
         "[preflight]",
     );
     assert_eq!(failures.len(), 1, "{failures:?}");
@@ -200,4 +211,88 @@ fn a_failing_test_leaves_no_runtime_process_behind() {
         "a mount under {} outlived the test:\n{mounts}",
         dir.display()
     );
+}
+
+/// `imagePullSerial: false`: every image is pulled at once. A stand-in registry on
+/// loopback holds each connection open until as many are open at once as there are images
+/// to pull, then closes them all; pulled one after another, the images could never hold
+/// that many at once (each pull ends before the next starts). Each image's failure is
+/// kept, in the images' order; a present image is not pulled.
+#[test]
+fn image_pull_serial_false_pulls_every_image_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let c = start_containerd();
+    c.import_image();
+    let registry = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = registry.local_addr().unwrap().port();
+    let missing: Vec<String> = ["kube-apiserver", "kube-scheduler", "etcd"]
+        .iter()
+        .map(|n| format!("127.0.0.1:{port}/kubeadm-test/{n}:1"))
+        .collect();
+    let wanted = missing.len();
+    // (open now, released), and the most ever open at once.
+    let gate = Arc::new(Mutex::new((0usize, false)));
+    let most = Arc::new(AtomicUsize::new(0));
+    {
+        let (gate, most) = (gate.clone(), most.clone());
+        std::thread::spawn(move || {
+            for conn in registry.incoming() {
+                let Ok(conn) = conn else { return };
+                let (gate, most) = (gate.clone(), most.clone());
+                std::thread::spawn(move || {
+                    use std::io::Read;
+                    let lock = &*gate;
+                    {
+                        let mut g = lock.lock().unwrap();
+                        g.0 += 1;
+                        most.fetch_max(g.0, Ordering::SeqCst);
+                        if g.0 >= wanted {
+                            g.1 = true;
+                        }
+                    }
+                    // Held open until released; a pull that gives up and closes its
+                    // connection no longer counts.
+                    let mut conn = conn;
+                    conn.set_read_timeout(Some(Duration::from_millis(100)))
+                        .unwrap();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        if lock.lock().unwrap().1 {
+                            break;
+                        }
+                        match conn.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                ) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    lock.lock().unwrap().0 -= 1;
+                });
+            }
+        });
+    }
+    let host = kubeadm::host::RealHost::new("/");
+    let mut images = vec![IMAGE.to_string()];
+    images.extend(missing.iter().cloned());
+    let failures =
+        kubeadm::phases::preflight::pull(&host, &c.socket, &images, false, false, "[preflight]");
+    let most = most.load(Ordering::SeqCst);
+    assert!(
+        most >= wanted,
+        "the missing images were not pulled at once: at most {most} connections were open"
+    );
+    assert_eq!(failures.len(), wanted, "{failures:?}");
+    for (failure, image) in failures.iter().zip(&missing) {
+        assert!(
+            failure.starts_with(&format!("failed to pull image {image}: PullImage on ")),
+            "{failures:?}"
+        );
+    }
 }

@@ -175,6 +175,12 @@ fn preflight_warns_of_a_runtime_that_disagrees_with_the_kubelet() {
         "{out}"
     );
     assert!(out.contains("SystemdCgroup = true"), "{out}");
+    // containerd 1.x does not implement RuntimeConfig: a warning, as upstream v1.37 gives.
+    assert!(
+        out.contains("[WARNING ContainerRuntimeVersion]: the container runtime at unix:///var/run/containerd/containerd.sock does not implement the CRI RuntimeConfig call"),
+        "{out}"
+    );
+    assert!(!out.contains("[ERROR ContainerRuntimeVersion]"), "{out}");
     assert!(
         out.contains(&format!("[WARNING ContainerRuntimeSettings]: detected that the sandbox image \"{IMAGE}\" of the container runtime is inconsistent with that used by kubeadm. It is recommended to use \"registry.k8s.io/pause:3.10.2\"")),
         "{out}"

@@ -154,6 +154,8 @@ pub fn run(global: &super::GlobalArgs, args: ConfigArgs) -> anyhow::Result<()> {
                 &cfg.node_registration.cri_socket,
                 &images,
                 false,
+                // Upstream's `config images pull` pulls one image after another.
+                true,
                 "[config/images]",
             );
             match failures.as_slice() {

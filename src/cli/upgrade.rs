@@ -185,6 +185,7 @@ impl From<ApplyArgs> for UpgradeOptions {
             allow_experimental: a.common.allow_experimental_upgrades,
             allow_rc: a.common.allow_release_candidate_upgrades,
             image_pull_policy: String::new(),
+            image_pull_serial: true,
             print_config: a.common.print_config,
         }
     }
@@ -208,6 +209,7 @@ impl From<NodeArgs> for UpgradeOptions {
             allow_experimental: false,
             allow_rc: false,
             image_pull_policy: String::new(),
+            image_pull_serial: true,
             print_config: false,
         }
     }

@@ -252,18 +252,53 @@ impl CriClient {
         Req: prost::Message + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
+        self.call_status(name, path, req)?
+            .map_err(|s| self.call_error(name, format!("{:?}: {}", s.code(), s.message())))
+    }
+
+    /// One call of `path`, bounded by the client's timeout, with the runtime's gRPC status
+    /// when it refuses (the outer error is no answer in time).
+    fn call_status<Req, Resp>(
+        &self,
+        name: &'static str,
+        path: &'static str,
+        req: Req,
+    ) -> Result<Result<Resp, tonic::Status>, CriError>
+    where
+        Req: prost::Message + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
+    {
         let timeout = self.timeout;
-        let err = |status: String| CriError::Call {
-            call: name,
-            endpoint: self.endpoint.clone(),
-            status,
-        };
         self.rt
             .block_on(async {
                 tokio::time::timeout(timeout, grpc::unary(&self.channel, path, req)).await
             })
-            .map_err(|_| err(format!("no answer within {timeout:?}")))?
-            .map_err(|s| err(format!("{:?}: {}", s.code(), s.message())))
+            .map_err(|_| self.call_error(name, format!("no answer within {timeout:?}")))
+    }
+
+    fn call_error(&self, call: &'static str, status: String) -> CriError {
+        CriError::Call {
+            call,
+            endpoint: self.endpoint.clone(),
+            status,
+        }
+    }
+
+    /// Whether the runtime implements the `RuntimeConfig` call, through which the kubelet
+    /// learns the cgroup driver (containerd 2.0 and later do; containerd 1.x answers
+    /// `Unimplemented`).
+    pub fn implements_runtime_config(&mut self) -> Result<bool, CriError> {
+        match self.call_status::<_, cri::RuntimeConfigResponse>(
+            "RuntimeConfig",
+            runtime_service::RUNTIME_CONFIG,
+            cri::Empty {},
+        )? {
+            Ok(_) => Ok(true),
+            Err(s) if s.code() == tonic::Code::Unimplemented => Ok(false),
+            Err(s) => {
+                Err(self.call_error("RuntimeConfig", format!("{:?}: {}", s.code(), s.message())))
+            }
+        }
     }
 
     /// `Version`.

@@ -194,6 +194,10 @@ impl Host for DryRunHost {
         self.base.port_in_use(addr)
     }
 
+    fn listen_error(&self, addr: SocketAddr) -> Option<io::Error> {
+        self.base.listen_error(addr)
+    }
+
     fn hostname(&self) -> Result<String, HostError> {
         self.base.hostname()
     }

@@ -247,6 +247,13 @@ pub trait Host: Send + Sync {
     fn run(&self, command: &HostCommand) -> Result<CommandOutput, HostError>;
     /// True when something already listens on (or holds) the address.
     fn port_in_use(&self, addr: SocketAddr) -> bool;
+    /// Why a TCP listener cannot be opened at the address, if it cannot: the port taken
+    /// (`AddrInUse`) or the address not one of this machine's (`AddrNotAvailable`). By
+    /// default, what [`Host::port_in_use`] says.
+    fn listen_error(&self, addr: SocketAddr) -> Option<io::Error> {
+        self.port_in_use(addr)
+            .then(|| io::ErrorKind::AddrInUse.into())
+    }
     /// The machine's host name as the kernel reports it.
     fn hostname(&self) -> Result<String, HostError>;
     /// True when running with an effective user id of 0.

@@ -414,6 +414,10 @@ impl Host for RealHost {
         TcpListener::bind(addr).is_err()
     }
 
+    fn listen_error(&self, addr: SocketAddr) -> Option<io::Error> {
+        TcpListener::bind(addr).err()
+    }
+
     fn hostname(&self) -> Result<String, HostError> {
         let path = Path::new("/proc/sys/kernel/hostname");
         fs::read_to_string(path)

@@ -237,7 +237,7 @@ impl EarlierRun {
             .into_iter()
             .filter(|c| match c {
                 Check::FileAvailable(p) => !self.files.contains(p),
-                Check::Port(p) => !self.ports.contains(p),
+                Check::Port { port, .. } => !self.ports.contains(port),
                 Check::DirAvailable(p) => !self.dirs.contains(p),
                 _ => true,
             })
@@ -271,20 +271,24 @@ pub fn pull_images(
     ignored: &Ignored,
     dry_run: bool,
 ) -> anyhow::Result<()> {
+    let nr = &cfg.versioned.init.node_registration;
     pull_images_with(
         host,
         cfg,
-        &cfg.versioned.init.node_registration.image_pull_policy,
+        &nr.image_pull_policy,
+        nr.image_pull_serial.unwrap_or(true),
         ignored,
         dry_run,
     )
 }
 
-/// [`pull_images`] with another pull policy (`upgrade`'s `imagePullPolicy`).
+/// [`pull_images`] with another pull policy and seriality (`upgrade`'s
+/// `imagePullPolicy` and `imagePullSerial`).
 pub fn pull_images_with(
     host: &dyn Host,
     cfg: &InitConfiguration,
     policy: &str,
+    serial: bool,
     ignored: &Ignored,
     dry_run: bool,
 ) -> anyhow::Result<()> {
@@ -307,42 +311,85 @@ pub fn pull_images_with(
         &cfg.node_registration.cri_socket,
         &images,
         policy == "Always",
+        serial,
         "[preflight]",
     );
     preflight::report(&[preflight::Finding::of("ImagePull", errors, ignored)])
 }
 
 /// Pulls each image that is missing (or every one with `always`), printing a line per
-/// image under `prefix` (`[preflight]`, `[config/images]`); returns the failures.
+/// image under `prefix` (`[preflight]`, `[config/images]`); returns the failures, one per
+/// image, in the images' order. With `serial` false (`imagePullSerial: false`) every image
+/// is pulled at once, each on its own thread with its own connection, as upstream pulls
+/// one goroutine per image; the threads are as many as the images kubeadm needs.
 pub fn pull(
     host: &dyn Host,
     endpoint: &str,
     images: &[String],
     always: bool,
+    serial: bool,
     prefix: &str,
 ) -> Vec<String> {
-    let mut client =
-        match crate::cri::CriClient::connect_on(host, endpoint, Duration::from_secs(10)) {
-            Ok(c) => c,
-            Err(e) => return vec![e.to_string()],
-        };
-    let mut errors = Vec::new();
-    for image in images {
-        if !always && matches!(client.image_exists(image), Ok(true)) {
-            println!("{prefix} Image {image} is already present");
-            continue;
-        }
-        let started = std::time::Instant::now();
-        match client.pull_image(image) {
-            Ok(_) => println!(
+    let connect = || crate::cri::CriClient::connect_on(host, endpoint, Duration::from_secs(10));
+    // One connection first: an unreachable runtime is one error, not one per image.
+    let mut client = match connect() {
+        Ok(c) => c,
+        Err(e) => return vec![e.to_string()],
+    };
+    if serial || images.len() < 2 {
+        return images
+            .iter()
+            .filter_map(|image| pull_one(&mut client, image, always, prefix))
+            .collect();
+    }
+    drop(client);
+    std::thread::scope(|scope| {
+        let pulls: Vec<_> = images
+            .iter()
+            .map(|image| {
+                scope.spawn(move || match connect() {
+                    Ok(mut client) => pull_one(&mut client, image, always, prefix),
+                    Err(e) => Some(format!("failed to pull image {image}: {e}")),
+                })
+            })
+            .collect();
+        pulls
+            .into_iter()
+            .zip(images)
+            .filter_map(|(pull, image)| {
+                pull.join().unwrap_or_else(|_| {
+                    Some(format!(
+                        "failed to pull image {image}: the pulling thread panicked"
+                    ))
+                })
+            })
+            .collect()
+    })
+}
+
+/// One image of [`pull`]: its failure, if any.
+fn pull_one(
+    client: &mut crate::cri::CriClient,
+    image: &str,
+    always: bool,
+    prefix: &str,
+) -> Option<String> {
+    if !always && matches!(client.image_exists(image), Ok(true)) {
+        println!("{prefix} Image {image} is already present");
+        return None;
+    }
+    let started = std::time::Instant::now();
+    match client.pull_image(image) {
+        Ok(_) => {
+            println!(
                 "{prefix} Pulled {image} in {}",
                 crate::output::human_duration(started.elapsed())
-            ),
-            Err(e) => {
-                println!("{prefix} Failed to pull {image}");
-                errors.push(format!("failed to pull image {image}: {e}"));
-            }
+            );
+            None
+        }
+        Err(e) => {
+            println!("{prefix} Failed to pull {image}");
+            Some(format!("failed to pull image {image}: {e}"))
         }
     }
-    errors
 }

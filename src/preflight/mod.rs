@@ -27,8 +27,15 @@ pub enum Check {
     NumCpu(usize),
     /// At least this much memory, in MB.
     Mem(u64),
-    /// Nothing listens on the TCP port.
-    Port(u16),
+    /// Nothing holds the TCP port at the addresses a component is configured to listen on
+    /// (every address of the machine when none is given), as upstream checks it since
+    /// v1.37 (#138250).
+    Port {
+        /// The port.
+        port: u16,
+        /// The component's listen addresses; empty for every address.
+        addresses: Vec<IpAddr>,
+    },
     /// The file does not exist yet.
     FileAvailable(PathBuf),
     /// The directory does not exist or is empty.
@@ -68,6 +75,9 @@ pub enum Check {
     KubernetesVersion(String),
     /// The container runtime answers on its CRI socket.
     Cri(String),
+    /// The container runtime implements the CRI `RuntimeConfig` call, without which
+    /// kubelets of v1.38 and later will not start (a warning, as upstream v1.37 gives it).
+    ContainerRuntimeVersion(String),
     /// The runtime's cgroup driver and sandbox image agree with the kubelet's and
     /// kubeadm's (warnings only).
     RuntimeSettings {
@@ -92,7 +102,7 @@ impl Check {
             Check::IsPrivilegedUser => "IsPrivilegedUser".into(),
             Check::NumCpu(_) => "NumCPU".into(),
             Check::Mem(_) => "Mem".into(),
-            Check::Port(p) => format!("Port-{p}"),
+            Check::Port { port, .. } => format!("Port-{port}"),
             Check::FileAvailable(p) => format!("FileAvailable-{}", dashed(p)),
             Check::DirAvailable(p) => format!("DirAvailable-{}", dashed(p)),
             Check::FileExisting { label, .. } => label.clone(),
@@ -105,6 +115,7 @@ impl Check {
             Check::KubeletVersion(_) => "KubeletVersion".into(),
             Check::KubernetesVersion(_) => "KubernetesVersion".into(),
             Check::Cri(_) => "CRI".into(),
+            Check::ContainerRuntimeVersion(_) => "ContainerRuntimeVersion".into(),
             Check::RuntimeSettings { .. } => "ContainerRuntimeSettings".into(),
             Check::SystemVerification => "SystemVerification".into(),
             Check::DiscoveryEndpoint(_) => "DiscoveryEndpoint".into(),
@@ -139,20 +150,7 @@ impl Check {
                 Some(_) => {}
                 None => warnings.push("could not read MemTotal from /proc/meminfo".into()),
             },
-            Check::Port(port) => {
-                let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), *port);
-                if host.port_in_use(any) {
-                    let holders = listeners_on(host, *port);
-                    let held = if holders.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (listening: {})", holders.join(", "))
-                    };
-                    errors.push(format!(
-                        "Port {port} is in use{held}; stop what listens there, or free the port"
-                    ));
-                }
-            }
+            Check::Port { port, addresses } => errors.extend(port_errors(host, *port, addresses)),
             Check::FileAvailable(p) => {
                 if host.exists(p).unwrap_or(false) {
                     errors.push(format!(
@@ -307,6 +305,17 @@ impl Check {
                     errors.push(e);
                 }
             }
+            Check::ContainerRuntimeVersion(endpoint) => {
+                // An unreachable runtime is the CRI check's error.
+                if let Ok(mut client) =
+                    crate::cri::CriClient::connect_on(host, endpoint, Duration::from_secs(5))
+                {
+                    warnings.extend(runtime_config_warning(
+                        endpoint,
+                        client.implements_runtime_config(),
+                    ));
+                }
+            }
             Check::SystemVerification => system_verification(host, &mut warnings, &mut errors),
             Check::DiscoveryEndpoint(endpoint) => {
                 let reached = std::net::ToSocketAddrs::to_socket_addrs(endpoint.as_str())
@@ -325,6 +334,60 @@ impl Check {
         }
         (warnings, errors)
     }
+}
+
+impl Check {
+    /// The port check on every address of the machine (the kubelet's port).
+    pub fn port(port: u16) -> Check {
+        Check::Port {
+            port,
+            addresses: Vec::new(),
+        }
+    }
+}
+
+/// Why the port cannot be listened on at each address (every address when none is given):
+/// taken, with what listens there, or an address that is not this machine's.
+fn port_errors(host: &dyn Host, port: u16, addresses: &[IpAddr]) -> Vec<String> {
+    let any = [IpAddr::V4(Ipv4Addr::UNSPECIFIED)];
+    let targets = if addresses.is_empty() {
+        &any[..]
+    } else {
+        addresses
+    };
+    let mut errors = Vec::new();
+    for ip in targets {
+        let Some(e) = host.listen_error(SocketAddr::new(*ip, port)) else {
+            continue;
+        };
+        let on = if addresses.is_empty() {
+            String::new()
+        } else {
+            format!(" on {ip}")
+        };
+        if e.kind() == std::io::ErrorKind::AddrNotAvailable {
+            errors.push(format!(
+                "Port {port} cannot be listened on{on}: {ip} is not an address of this machine; configure the component with one of this machine's addresses"
+            ));
+            continue;
+        }
+        // What holds the port where this component would listen: the same address, or a
+        // listener on every address.
+        let holders: Vec<String> = listeners_on(host, port)
+            .into_iter()
+            .filter(|(held, _)| ip.is_unspecified() || held == ip || held.is_unspecified())
+            .map(|(_, text)| text)
+            .collect();
+        let held = if holders.is_empty() {
+            String::new()
+        } else {
+            format!(" (listening: {})", holders.join(", "))
+        };
+        errors.push(format!(
+            "Port {port} is in use{on}{held}; stop what listens there, or free the port"
+        ));
+    }
+    errors
 }
 
 fn sysctl_key(path: &Path) -> String {
@@ -371,8 +434,9 @@ fn total_memory_mb(host: &dyn Host) -> Option<u64> {
     Some(kb / 1024)
 }
 
-/// The local addresses listening on a TCP port, from /proc/net/tcp and tcp6.
-pub fn listeners_on(host: &dyn Host, port: u16) -> Vec<String> {
+/// The local addresses listening on a TCP port, from /proc/net/tcp and tcp6: each address
+/// and its `host:port` text.
+pub fn listeners_on(host: &dyn Host, port: u16) -> Vec<(IpAddr, String)> {
     let mut out = Vec::new();
     for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
         let Ok(text) = host.read_to_string(Path::new(file)) else {
@@ -390,7 +454,7 @@ pub fn listeners_on(host: &dyn Host, port: u16) -> Vec<String> {
                 continue;
             }
             if let Some(ip) = parse_proc_addr(addr, v6) {
-                out.push(crate::config::join_host_port(&ip.to_string(), port));
+                out.push((ip, crate::config::join_host_port(&ip.to_string(), port)));
             }
         }
     }
@@ -460,6 +524,25 @@ fn cri_ready(host: &dyn Host, endpoint: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The warning of the `ContainerRuntimeVersion` check for the runtime's answer to
+/// `RuntimeConfig`: none when it implements the call. Upstream v1.37 warns whatever the
+/// kubelet's version; the kubelet's fallback to its own `cgroupDriver` setting goes in
+/// v1.38 (#139121, #139122).
+fn runtime_config_warning(
+    endpoint: &str,
+    implements: Result<bool, crate::cri::CriError>,
+) -> Option<String> {
+    match implements {
+        Ok(true) => None,
+        Ok(false) => Some(format!(
+            "the container runtime at {endpoint} does not implement the CRI RuntimeConfig call: the kubelet then falls back to its cgroupDriver setting, a fallback to be removed in v1.38, after which the kubelet will not start with this runtime. Update the runtime to a version that implements RuntimeConfig (for containerd, 2.0 or later); see https://kep.k8s.io/4033"
+        )),
+        Err(e) => Some(format!(
+            "could not learn whether the container runtime implements the CRI RuntimeConfig call, which kubelets of v1.38 and later need: {e}"
+        )),
+    }
+}
+
 /// Where the runtime disagrees with the kubelet (cgroup driver) or with kubeadm (sandbox
 /// image), each with its fix.
 fn runtime_settings(
@@ -489,6 +572,33 @@ fn runtime_settings(
     out
 }
 
+/// What SystemVerification says of a cgroup v1 host, as a warning or an error.
+const CGROUP_V1_DEPRECATED: &str = "this host uses cgroups v1, which is deprecated: kubelets of v1.35 and later refuse to start on it by default. Move the host to cgroups v2; to keep cgroups v1 with such a kubelet, set failCgroupV1: false in a KubeletConfiguration document and ignore this check (--ignore-preflight-errors=SystemVerification). See https://git.k8s.io/enhancements/keps/sig-node/5573-remove-cgroup-v1";
+
+/// Whether the installed kubelet refuses cgroup v1 hosts, as system-validators v1.12.1
+/// decides it from the kubelet's version (upstream #134744): v1.35 and later, their
+/// pre-releases included, refuse; older ones, or no kubelet to ask (`kubelet --version`
+/// not found or failing, an empty version to the validator), only warn; a version that
+/// does not parse is an error.
+fn cgroup_v1_refused_by_kubelet(host: &dyn Host) -> Result<bool, String> {
+    let Ok(version) = kubelet_version(host) else {
+        return Ok(false);
+    };
+    let mut parts = version.trim_start_matches('v').splitn(3, '.');
+    let major = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let minor = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let patch = parts
+        .next()
+        .and_then(|p| p.split(['-', '+']).next())
+        .and_then(|p| p.parse::<u32>().ok());
+    match (major, minor, patch) {
+        (Some(major), Some(minor), Some(_)) => Ok((major, minor) >= (1, 35)),
+        _ => Err(format!(
+            "couldn't parse kubelet version {version:?} to decide whether it refuses cgroups v1"
+        )),
+    }
+}
+
 fn system_verification(host: &dyn Host, warnings: &mut Vec<String>, errors: &mut Vec<String>) {
     match host.read_to_string(Path::new("/proc/sys/kernel/osrelease")) {
         Ok(release) => {
@@ -496,8 +606,9 @@ fn system_verification(host: &dyn Host, warnings: &mut Vec<String>, errors: &mut
             let mut parts = release.split(['.', '-']);
             let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
             let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            // A warning since system-validators v1.10.1 (upstream #131919).
             if (major, minor) < (4, 19) {
-                errors.push(format!(
+                warnings.push(format!(
                     "kernel release {release} is unsupported. Recommended LTS version from the 4.x series is 4.19. Any 5.x or 6.x versions are also supported"
                 ));
             }
@@ -536,8 +647,11 @@ fn system_verification(host: &dyn Host, warnings: &mut Vec<String>, errors: &mut
         if !missing.is_empty() {
             errors.push(format!("missing required cgroups: {}", missing.join(" ")));
         }
-        warnings
-            .push("cgroups v1 support is in maintenance mode, please migrate to cgroups v2".into());
+        match cgroup_v1_refused_by_kubelet(host) {
+            Ok(true) => errors.push(CGROUP_V1_DEPRECATED.into()),
+            Ok(false) => warnings.push(CGROUP_V1_DEPRECATED.into()),
+            Err(e) => errors.push(e),
+        }
     } else {
         errors.push(
             "no cgroup hierarchy found (/sys/fs/cgroup/cgroup.controllers or /proc/cgroups)".into(),
@@ -672,9 +786,18 @@ pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> 
         Check::Mem(CONTROL_PLANE_MEM_MB),
         Check::KubernetesVersion(cfg.cluster.kubernetes_version.clone()),
         Check::Firewalld(vec![port, KUBELET_PORT]),
-        Check::Port(port),
-        Check::Port(crate::manifests::controlplane::SCHEDULER_PORT as u16),
-        Check::Port(crate::manifests::controlplane::CONTROLLER_MANAGER_PORT as u16),
+        Check::Port {
+            port,
+            addresses: vec![apiserver_address(cfg)],
+        },
+        Check::Port {
+            port: crate::manifests::controlplane::SCHEDULER_PORT as u16,
+            addresses: bind_address(&cfg.versioned.cluster.scheduler.extra_args),
+        },
+        Check::Port {
+            port: crate::manifests::controlplane::CONTROLLER_MANAGER_PORT as u16,
+            addresses: bind_address(&cfg.versioned.cluster.controller_manager.extra_args),
+        },
     ];
     for c in [
         "kube-apiserver",
@@ -708,8 +831,15 @@ pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> 
     }
     match &cfg.cluster.etcd {
         Etcd::Local(local) => {
-            checks.push(Check::Port(crate::manifests::etcd::CLIENT_PORT));
-            checks.push(Check::Port(crate::manifests::etcd::PEER_PORT));
+            let etcd = crate::manifests::etcd::command(cfg, &[]);
+            checks.push(Check::Port {
+                port: crate::manifests::etcd::CLIENT_PORT,
+                addresses: etcd_listen_addresses(&etcd, "listen-client-urls"),
+            });
+            checks.push(Check::Port {
+                port: crate::manifests::etcd::PEER_PORT,
+                addresses: etcd_listen_addresses(&etcd, "listen-peer-urls"),
+            });
             checks.push(Check::DirAvailable(local.data_dir.clone()));
         }
         Etcd::External(ext) => {
@@ -726,10 +856,59 @@ pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> 
     checks
 }
 
+/// Where the API server listens, as upstream's port check takes it: its `bind-address`
+/// extra argument, else the advertise address.
+fn apiserver_address(cfg: &InitConfiguration) -> IpAddr {
+    crate::manifests::args::get(&cfg.versioned.cluster.api_server.extra_args, "bind-address")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(cfg.local_api_endpoint.advertise_address)
+}
+
+/// The scheduler's or controller manager's listen address: its `bind-address` extra
+/// argument, else kubeadm's default 127.0.0.1; every address when the argument is no IP.
+fn bind_address(extra_args: &[crate::config::v1beta4::Arg]) -> Vec<IpAddr> {
+    let value = crate::manifests::args::get(extra_args, "bind-address").unwrap_or("127.0.0.1");
+    value.parse().map(|ip| vec![ip]).unwrap_or_default()
+}
+
+/// The addresses of etcd's listen URLs (`listen-client-urls` or `listen-peer-urls`) in its
+/// command line as kubeadm writes it, extra arguments included; every address when one of
+/// them names a host that is not an IP (`localhost` aside).
+fn etcd_listen_addresses(command: &[String], flag: &str) -> Vec<IpAddr> {
+    let prefix = format!("--{flag}=");
+    let Some(urls) = command.iter().rev().find_map(|a| a.strip_prefix(&prefix)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority = authority.split('/').next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        let ip = match host {
+            "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            other => match other.parse() {
+                Ok(ip) => ip,
+                Err(_) => return Vec::new(),
+            },
+        };
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    out
+}
+
 /// The checks every node runs (init and join): its CRI socket, node name and the
 /// Kubernetes version its kubelet must fit.
 pub fn common_checks(cri_socket: &str, node_name: &str, kubernetes_version: &str) -> Vec<Check> {
-    let mut checks = vec![Check::Cri(cri_socket.to_string()), Check::Swap];
+    let mut checks = vec![
+        Check::Cri(cri_socket.to_string()),
+        Check::ContainerRuntimeVersion(cri_socket.to_string()),
+        Check::Swap,
+    ];
     for (exe, mandatory) in [
         ("iptables", true),
         ("mount", true),
@@ -748,7 +927,7 @@ pub fn common_checks(cri_socket: &str, node_name: &str, kubernetes_version: &str
         Check::Hostname(node_name.to_string()),
         Check::KubeletVersion(kubernetes_version.to_string()),
         Check::ServiceKubelet,
-        Check::Port(KUBELET_PORT),
+        Check::port(KUBELET_PORT),
         Check::FileContent {
             path: "/proc/sys/net/ipv4/ip_forward".into(),
             content: "1".into(),

@@ -176,13 +176,13 @@ fn port_names_the_listener() {
             "/proc/net/tcp6",
             "  sl  local_address rem_address st\n   0: 00000000000000000000000001000000:192B 00000000000000000000000000000000:0000 0A\n",
         );
-    assert_eq!(result(Check::Port(6443), &h), clean());
+    assert_eq!(result(Check::port(6443), &h), clean());
     h.busy_ports = vec![6443];
     assert_eq!(
-        result(Check::Port(6443), &h).1,
+        result(Check::port(6443), &h).1,
         ["Port 6443 is in use (listening: 127.0.0.1:6443, [::1]:6443); stop what listens there, or free the port"]
     );
-    assert_eq!(Check::Port(6443).name(), "Port-6443");
+    assert_eq!(Check::port(6443).name(), "Port-6443");
 }
 
 #[test]
@@ -416,25 +416,65 @@ fn system_verification_kernel_and_cgroups() {
     let old = TestHost::new()
         .file("/proc/sys/kernel/osrelease", "4.14.1\n")
         .file("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io pids\n");
+    // An old kernel is a warning (upstream #131919); missing cgroups stay an error.
     assert_eq!(
-        result(Check::SystemVerification, &old).1,
-        [
-            "kernel release 4.14.1 is unsupported. Recommended LTS version from the 4.x series is 4.19. Any 5.x or 6.x versions are also supported",
-            "missing required cgroups: memory (from /sys/fs/cgroup/cgroup.controllers); enable them in the kernel or the cgroup v2 hierarchy"
-        ]
+        result(Check::SystemVerification, &old),
+        (
+            vec!["kernel release 4.14.1 is unsupported. Recommended LTS version from the 4.x series is 4.19. Any 5.x or 6.x versions are also supported".to_string()],
+            vec!["missing required cgroups: memory (from /sys/fs/cgroup/cgroup.controllers); enable them in the kernel or the cgroup v2 hierarchy".to_string()]
+        )
     );
-    let v1 = TestHost::new()
-        .file("/proc/sys/kernel/osrelease", "5.10.0\n")
-        .file(
-            "/proc/cgroups",
-            "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t1\t1\t1\ncpu\t2\t1\t1\ncpuacct\t2\t1\t1\ndevices\t3\t1\t1\nfreezer\t4\t1\t1\nmemory\t5\t1\t0\npids\t6\t1\t1\n",
-        );
-    let (w, e) = result(Check::SystemVerification, &v1);
+    // cgroup v1: what the kubelet's version makes of it (upstream #134744).
+    let v1 = || {
+        TestHost::new()
+            .file("/proc/sys/kernel/osrelease", "5.10.0\n")
+            .file(
+                "/proc/cgroups",
+                "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpuset\t1\t1\t1\ncpu\t2\t1\t1\ncpuacct\t2\t1\t1\ndevices\t3\t1\t1\nfreezer\t4\t1\t1\nmemory\t5\t1\t0\npids\t6\t1\t1\n",
+            )
+    };
+    let deprecated = CGROUP_V1_DEPRECATED.to_string();
+    // No kubelet binary: a warning.
+    let (w, e) = result(Check::SystemVerification, &v1());
     assert_eq!(e, ["missing required cgroups: memory"]);
+    assert_eq!(w, std::slice::from_ref(&deprecated));
+    assert!(deprecated.contains("failCgroupV1: false"), "{deprecated}");
+    // A kubelet older than v1.35: a warning.
+    let h = v1().command("kubelet --version", 0, "Kubernetes v1.34.7\n");
     assert_eq!(
-        w,
-        ["cgroups v1 support is in maintenance mode, please migrate to cgroups v2"]
+        result(Check::SystemVerification, &h),
+        (
+            vec![deprecated.clone()],
+            vec!["missing required cgroups: memory".to_string()]
+        )
     );
+    // v1.35 and later, pre-releases included: an error.
+    for v in ["v1.35.0-alpha.1", "v1.35.0", "v1.37.1"] {
+        let h = v1().command("kubelet --version", 0, &format!("Kubernetes {v}\n"));
+        let (w, e) = result(Check::SystemVerification, &h);
+        assert!(w.is_empty(), "{v}: {w:?}");
+        assert_eq!(
+            e,
+            [
+                "missing required cgroups: memory".to_string(),
+                deprecated.clone()
+            ],
+            "{v}"
+        );
+    }
+    // A version that does not parse: an error saying so.
+    let h = v1().command("kubelet --version", 0, "Kubernetes vfoo\n");
+    let e = result(Check::SystemVerification, &h).1;
+    assert_eq!(
+        e[1],
+        "couldn't parse kubelet version \"vfoo\" to decide whether it refuses cgroups v1"
+    );
+    // Ignored, the error is a warning again.
+    let h = v1().command("kubelet --version", 0, "Kubernetes v1.37.1\n");
+    let ignored = Ignored::new(&["SystemVerification".to_string()]).unwrap();
+    let findings = run(&h, &[Check::SystemVerification], &ignored);
+    assert!(error_report(&findings).is_none());
+    assert_eq!(findings[0].warnings.len(), 2);
 }
 
 #[test]
@@ -453,7 +493,7 @@ fn ignored_errors_become_warnings_and_the_report_lists_the_rest() {
     let mut h = TestHost::new();
     h.privileged = false;
     h.busy_ports = vec![10250];
-    let checks = [Check::IsPrivilegedUser, Check::Port(10250)];
+    let checks = [Check::IsPrivilegedUser, Check::port(10250)];
     let ignored = Ignored::new(&["port-10250".to_string()]).unwrap();
     let findings = run(&h, &checks, &ignored);
     assert_eq!(
@@ -474,7 +514,7 @@ fn a_port_held_by_this_test_fails_with_the_holding_address() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let host = RealHost::new("/");
-    let (_, errors) = Check::Port(port).run(&host);
+    let (_, errors) = Check::port(port).run(&host);
     assert_eq!(
         errors,
         [format!(
@@ -482,7 +522,7 @@ fn a_port_held_by_this_test_fails_with_the_holding_address() {
         )]
     );
     drop(listener);
-    assert_eq!(Check::Port(port).run(&host), clean());
+    assert_eq!(Check::port(port).run(&host), clean());
 }
 
 #[test]
@@ -505,4 +545,132 @@ fn discovery_endpoint_reachability() {
         "{e:?}"
     );
     assert_eq!(Check::DiscoveryEndpoint(closed).name(), "DiscoveryEndpoint");
+}
+
+#[test]
+fn a_port_held_on_another_address_of_the_host_does_not_fail_the_check() {
+    // Held on 127.0.0.2; the component is configured for 127.0.0.1.
+    let listener = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let host = RealHost::new("/");
+    let on = |ip: &str| Check::Port {
+        port,
+        addresses: vec![ip.parse().unwrap()],
+    };
+    assert_eq!(on("127.0.0.1").run(&host), clean());
+    // Held on the configured address, or checked on every address: in use.
+    assert_eq!(
+        on("127.0.0.2").run(&host).1,
+        [format!(
+            "Port {port} is in use on 127.0.0.2 (listening: 127.0.0.2:{port}); stop what listens there, or free the port"
+        )]
+    );
+    assert_eq!(
+        Check::port(port).run(&host).1,
+        [format!(
+            "Port {port} is in use (listening: 127.0.0.2:{port}); stop what listens there, or free the port"
+        )]
+    );
+    assert_eq!(on("127.0.0.2").name(), format!("Port-{port}"));
+    // An address this machine does not have (TEST-NET-1) cannot be listened on.
+    assert_eq!(
+        on("192.0.2.1").run(&host).1,
+        [format!(
+            "Port {port} cannot be listened on on 192.0.2.1: 192.0.2.1 is not an address of this machine; configure the component with one of this machine's addresses"
+        )]
+    );
+    drop(listener);
+    assert_eq!(on("127.0.0.2").run(&host), clean());
+}
+
+#[test]
+fn init_port_checks_take_each_components_configured_address() {
+    use crate::config::v1beta4::Arg;
+    let arg = |name: &str, value: &str| Arg {
+        name: name.into(),
+        value: value.into(),
+    };
+    let ports = |cfg: &InitConfiguration| -> Vec<(u16, Vec<String>)> {
+        init_checks(cfg, Path::new("/etc/kubernetes/manifests"))
+            .into_iter()
+            .filter_map(|c| match c {
+                Check::Port { port, addresses } => {
+                    Some((port, addresses.iter().map(ToString::to_string).collect()))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // Defaults: the advertise address, kubeadm's 127.0.0.1 for the scheduler and the
+    // controller manager, etcd's listen URLs; the kubelet's port on every address.
+    let mut cfg = crate::config::test_config();
+    assert_eq!(
+        ports(&cfg),
+        [
+            (6443, own(&["192.0.2.10"])),
+            (10259, own(&["127.0.0.1"])),
+            (10257, own(&["127.0.0.1"])),
+            (10250, own(&[])),
+            (2379, own(&["127.0.0.1", "192.0.2.10"])),
+            (2380, own(&["192.0.2.10"])),
+        ]
+    );
+    // The bind-address extra arguments (the last one counts) and etcd's listen URLs.
+    let cluster = &mut cfg.versioned.cluster;
+    cluster.api_server.extra_args = vec![
+        arg("bind-address", "10.1.1.1"),
+        arg("bind-address", "10.1.1.2"),
+    ];
+    cluster.scheduler.extra_args = vec![arg("bind-address", "0.0.0.0")];
+    cluster.controller_manager.extra_args = vec![arg("bind-address", "::1")];
+    cluster
+        .etcd
+        .local
+        .get_or_insert_with(Default::default)
+        .extra_args = vec![
+        arg(
+            "listen-client-urls",
+            "https://localhost:2379,https://[fd00::5]:2379",
+        ),
+        arg("listen-peer-urls", "https://etcd.example:2380"),
+    ];
+    assert_eq!(
+        ports(&cfg),
+        [
+            (6443, own(&["10.1.1.2"])),
+            (10259, own(&["0.0.0.0"])),
+            (10257, own(&["::1"])),
+            (10250, own(&[])),
+            (2379, own(&["127.0.0.1", "fd00::5"])),
+            (2380, own(&[])),
+        ]
+    );
+}
+
+#[test]
+fn container_runtime_version_warns_of_a_runtime_without_runtime_config() {
+    let ep = "unix:///run/containerd/containerd.sock";
+    assert_eq!(runtime_config_warning(ep, Ok(true)), None);
+    let w = runtime_config_warning(ep, Ok(false)).unwrap();
+    assert!(
+        w.starts_with("the container runtime at unix:///run/containerd/containerd.sock does not implement the CRI RuntimeConfig call"),
+        "{w}"
+    );
+    assert!(w.contains("removed in v1.38"), "{w}");
+    let refused = crate::cri::CriError::Call {
+        call: "RuntimeConfig",
+        endpoint: ep.into(),
+        status: "Internal: boom".into(),
+    };
+    let w = runtime_config_warning(ep, Err(refused)).unwrap();
+    assert!(w.contains("Internal: boom"), "{w}");
+    // An unreachable runtime is the CRI check's error, not this check's.
+    let check = Check::ContainerRuntimeVersion("unix:///run/nothing-here.sock".into());
+    assert_eq!(result(check.clone(), &TestHost::new()), clean());
+    assert_eq!(check.name(), "ContainerRuntimeVersion");
+    // It runs on every node, right after the CRI check, and only warns.
+    let checks = common_checks(ep, "node1", "v1.37.1");
+    assert_eq!(checks[0], Check::Cri(ep.into()));
+    assert_eq!(checks[1], Check::ContainerRuntimeVersion(ep.into()));
 }

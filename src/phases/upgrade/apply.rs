@@ -80,7 +80,14 @@ fn preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
         "" => "IfNotPresent",
         p => p,
     };
-    crate::phases::preflight::pull_images_with(d.host.as_ref(), &cfg, policy, &ignored, d.dry_run())
+    crate::phases::preflight::pull_images_with(
+        d.host.as_ref(),
+        &cfg,
+        policy,
+        d.opts.image_pull_serial,
+        &ignored,
+        d.dry_run(),
+    )
 }
 
 /// Upstream's cluster health checks before an upgrade: a Job can run (`CreateJob`), every

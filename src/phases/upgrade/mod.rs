@@ -80,6 +80,8 @@ pub struct UpgradeOptions {
     pub allow_rc: bool,
     /// The UpgradeConfiguration's `imagePullPolicy` (empty: `IfNotPresent`).
     pub image_pull_policy: String,
+    /// The UpgradeConfiguration's `imagePullSerial` (true unless it says false).
+    pub image_pull_serial: bool,
     /// `--print-config`.
     pub print_config: bool,
 }
@@ -108,6 +110,7 @@ impl UpgradeOptions {
                     self.skip_phases = a.skip_phases.clone();
                 }
                 self.image_pull_policy = a.image_pull_policy.clone();
+                self.image_pull_serial = a.image_pull_serial.unwrap_or(true);
                 self.print_config |= a.print_config.unwrap_or(false);
                 join(
                     &mut self.ignore_preflight_errors,
@@ -126,6 +129,7 @@ impl UpgradeOptions {
                     self.skip_phases = n.skip_phases.clone();
                 }
                 self.image_pull_policy = n.image_pull_policy.clone();
+                self.image_pull_serial = n.image_pull_serial.unwrap_or(true);
                 join(
                     &mut self.ignore_preflight_errors,
                     &n.ignore_preflight_errors,

@@ -32,6 +32,7 @@ fn node_preflight(d: &mut UpgradeData) -> anyhow::Result<()> {
             d.host.as_ref(),
             &cfg,
             policy,
+            d.opts.image_pull_serial,
             &ignored,
             d.dry_run(),
         )?;
