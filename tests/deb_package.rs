@@ -1,38 +1,23 @@
 //! The `.deb` that `packaging/deb/build` makes: installed with dpkg into a temporary root,
-//! the installed kubeadm runs and reports this checkout's commit, and the kubelet drop-in,
-//! the man pages and the completions are where the kubelet, man and the shells look.
+//! the installed kubeadm runs and reports this checkout's commit, kubeadm-cluster runs, and
+//! the kubelet drop-in, the man pages of both and the completions are where the kubelet,
+//! man and the shells look.
+
+mod packaging;
 
 use std::path::Path;
 use std::process::Command;
 
-fn run(cmd: &mut Command) -> String {
-    let o = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use packaging::{run, Inputs};
 
 #[test]
-fn the_deb_installs_a_working_kubeadm_with_drop_in_man_pages_and_completions() {
+fn the_deb_installs_working_kubeadm_and_kubeadm_cluster_with_drop_in_man_pages_and_completions() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let work = tempfile::tempdir().unwrap();
-    let man = work.path().join("man");
-    let pages = kubeadm::cli::manpages::write_all(&man).unwrap();
+    let inputs = Inputs::new(work.path());
     let out = run(Command::new("bash")
         .arg(repo.join("packaging/deb/build"))
-        .arg("--binary")
-        .arg(env!("CARGO_BIN_EXE_kubeadm"))
-        .arg("--man-dir")
-        .arg(&man)
-        .arg("--out")
-        .arg(work.path().join("out"))
-        // The test's binary carries debug information: compressing it takes most of a
-        // minute and proves nothing more.
-        .args(["--compression", "none"]));
+        .args(inputs.build_args(&work.path().join("out"))));
     let deb = out.lines().last().unwrap().trim().to_string();
     assert!(deb.ends_with(".deb"), "{out}");
     let name = Path::new(&deb).file_name().unwrap().to_str().unwrap();
@@ -58,7 +43,9 @@ fn the_deb_installs_a_working_kubeadm_with_drop_in_man_pages_and_completions() {
         "{status}"
     );
 
-    // The installed binary works and says which commit it was built from.
+    // The installed binaries are this build's and run; kubeadm says which commit it was
+    // built from.
+    packaging::check_programs(&root, &inputs);
     let kubeadm = root.join("usr/bin/kubeadm");
     let version: serde_json::Value =
         serde_json::from_str(&run(Command::new(&kubeadm).args(["version", "-o", "json"]))).unwrap();
@@ -86,25 +73,9 @@ fn the_deb_installs_a_working_kubeadm_with_drop_in_man_pages_and_completions() {
         std::fs::read(repo.join("packaging/systemd/10-kubeadm.conf")).unwrap()
     );
 
-    // man finds the pages under the root's man directory, one per command.
-    let man_dir = root.join("usr/share/man");
-    let found = run(Command::new("man")
-        .arg("-M")
-        .arg(&man_dir)
-        .args(["-w", "kubeadm-init"]));
-    assert_eq!(
-        found.trim(),
-        man_dir.join("man1/kubeadm-init.1.gz").to_str().unwrap()
-    );
-    let installed = std::fs::read_dir(man_dir.join("man1")).unwrap().count();
-    assert_eq!(installed, pages.len());
-    let text = run(Command::new("man")
-        .env("MANWIDTH", "200")
-        .env("MAN_KEEP_FORMATTING", "0")
-        .arg("-M")
-        .arg(&man_dir)
-        .arg("kubeadm-join"));
-    assert!(text.contains("--discovery-token-ca-cert-hash"), "{text}");
+    // man finds the pages of both programs under the root's man directory, one per
+    // command.
+    packaging::check_man_pages(&root, &inputs);
 
     // bash loads the completion and binds it to kubeadm.
     let bash = root.join("usr/share/bash-completion/completions/kubeadm");

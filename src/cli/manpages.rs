@@ -4,14 +4,21 @@
 
 use std::path::Path;
 
-/// Writes every page under `out`; returns the file names written, in tree order.
+/// Writes every page of kubeadm under `out`; returns the file names written, in tree order.
 pub fn write_all(out: &Path) -> std::io::Result<Vec<String>> {
+    write_program(super::command().name("kubeadm"), out)
+}
+
+/// Writes a page per command of the program `cmd` (named by its name: `kubeadm-cluster.1`,
+/// `kubeadm-cluster-apply.1`, ...) under `out`, as [`write_all`] does for kubeadm; returns
+/// the file names written, in tree order.
+pub fn write_program(mut cmd: clap::Command, out: &Path) -> std::io::Result<Vec<String>> {
     std::fs::create_dir_all(out)
         .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", out.display())))?;
-    let mut cmd = super::command().name("kubeadm");
     cmd.build();
+    let name = cmd.get_name().to_string();
     let mut written = Vec::new();
-    write_pages(&cmd, "kubeadm", out, &mut written)?;
+    write_pages(&cmd, &name, out, &mut written)?;
     Ok(written)
 }
 

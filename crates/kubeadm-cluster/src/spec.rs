@@ -67,8 +67,9 @@ pub struct Host {
     /// SSH's port (22).
     #[serde(default = "default_port")]
     pub port: u16,
-    /// The user SSH logs in as (root); kubeadm runs as that user, or through `sudo` for
-    /// any other.
+    /// The user SSH logs in as (root); kubeadm runs as that user, or, for any other (a
+    /// cloud image's `admin`, `ubuntu`, `ec2-user`), through `sudo -n`, which needs sudo
+    /// without a password for that user.
     #[serde(default = "default_user")]
     pub user: String,
     /// The private key SSH offers; without it, the SSH agent and the user's SSH

@@ -114,11 +114,49 @@ impl Remote {
             };
             anyhow::anyhow!("cannot connect over SSH to {name}: {text}{hint}")
         })?;
-        Ok(Remote {
+        let r = Remote {
             session,
             name,
             sudo: h.user != "root",
-        })
+        };
+        if r.sudo {
+            if let Err(e) = r.check_sudo(&h.user).await {
+                r.close().await;
+                return Err(e);
+            }
+        }
+        Ok(r)
+    }
+
+    /// Checks, before anything else runs, that `sudo -n` lets `user` run commands as root:
+    /// `-n` never prompts (a password prompt would hang the run), so a sudo that asks for a
+    /// password fails here at once, saying what to change on the host.
+    async fn check_sudo(&self, user: &str) -> anyhow::Result<()> {
+        let out = self.run("[ \"$(id -u)\" = 0 ]", None).await?;
+        if out.success() {
+            return Ok(());
+        }
+        let said = bounded(&out.tail(3), 300).replace('\n', "; ");
+        let why = if out.code == Some(127) || said.contains("not found") {
+            "sudo is not installed".to_string()
+        } else if said.contains("password") {
+            format!("sudo asks {user} for a password")
+        } else if said.contains("tty") {
+            format!("sudo wants a terminal for {user} (requiretty; `Defaults:{user} !requiretty` lifts it)")
+        } else if said.is_empty() {
+            "commands run through sudo do not run as root".to_string()
+        } else {
+            format!("sudo refuses {user} commands as root")
+        };
+        anyhow::bail!(
+            "{}: {why}; commands of a user other than root run through `sudo -n`, which never prompts: allow {user} sudo without a password (a sudoers drop-in such as /etc/sudoers.d/{user} holding `{user} ALL=(ALL) NOPASSWD: ALL`), or log in as root (user: root){}",
+            self.name,
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!("\n  sudo said: {said}")
+            }
+        )
     }
 
     /// Runs `script` with `sh -c` on the host, with `stdin` as its standard input.
@@ -177,6 +215,14 @@ impl Remote {
     /// Ends the master connection.
     pub async fn close(self) {
         let _ = self.session.close().await;
+    }
+}
+
+/// `text` cut to `max` characters (a host's answer quoted in a message stays short).
+fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
+        None => text.to_string(),
     }
 }
 

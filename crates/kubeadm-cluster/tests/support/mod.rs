@@ -126,6 +126,21 @@ impl Net {
 
     /// A new host, `.10 + i`, named `node`, with sshd running and its kubelet simulated.
     pub fn host(&mut self, i: usize, node: &str, control_plane: bool) -> Result<TestHost, String> {
+        self.host_as(i, node, control_plane, None)
+    }
+
+    /// A new host as [`Net::host`] makes, where with `login` the operator logs in as that
+    /// user, with sudo, and root login is refused (`PermitRootLogin no`). The user exists
+    /// only in the host's private `/etc` (its passwd, shadow and group, and its sudoers
+    /// drop-in, in the overlay the host's sshd runs on): nothing of the machine's own
+    /// accounts changes.
+    pub fn host_as(
+        &mut self,
+        i: usize,
+        node: &str,
+        control_plane: bool,
+        login: Option<Login>,
+    ) -> Result<TestHost, String> {
         let ns = format!("kc{}-h{i}", self.id);
         ip(&["netns", "add", &ns])?;
         self.namespaces.push(ns.clone());
@@ -151,10 +166,27 @@ impl Net {
         )
         .map_err(|e| e.to_string())?;
         let d = dir.display();
+        // A user other than root reads its keys with its own rights: they go into the
+        // host's private /etc, which it can read (the test's directory is root's alone).
+        let (permit_root, keys, add_user) = match &login {
+            None => (
+                "prohibit-password",
+                format!("{d}/ssh/authorized_keys"),
+                String::new(),
+            ),
+            Some(l) => {
+                l.write_sudoers(&dir)?;
+                (
+                    "no",
+                    "/etc/ssh/authorized_keys.%u".to_string(),
+                    l.script(&dir)?,
+                )
+            }
+        };
         std::fs::write(
             dir.join("ssh/sshd_config"),
             format!(
-                "ListenAddress {addr}\nPort 22\nHostKey {d}/ssh/hostkey\nPidFile none\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile {d}/ssh/authorized_keys\nStrictModes no\nUsePAM no\nLogLevel ERROR\n"
+                "ListenAddress {addr}\nPort 22\nHostKey {d}/ssh/hostkey\nPidFile none\nPermitRootLogin {permit_root}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAuthorizedKeysFile {keys}\nStrictModes no\nUsePAM no\nLogLevel ERROR\n"
             ),
         )
         .map_err(|e| e.to_string())?;
@@ -170,7 +202,7 @@ for p in etc/kubernetes var/lib/kubelet var/lib/etcd usr/local/bin run; do
   mkdir -p /$p
   mount --bind {d}/root/$p /$p
 done
-mkdir -p /run/sshd
+{add_user}mkdir -p /run/sshd
 exec /usr/sbin/sshd -D -e -f {d}/ssh/sshd_config
 "
             ),
@@ -188,6 +220,7 @@ exec /usr/sbin/sshd -D -e -f {d}/ssh/sshd_config
             dir,
             sshd: None,
             sim: Some(NodeSim::start(opts)),
+            login,
         };
         h.start_sshd()?;
         // known_hosts, as the operator's administrator would have it.
@@ -257,6 +290,67 @@ pub struct TestHost {
     pub dir: PathBuf,
     sshd: Option<Killed>,
     pub sim: Option<NodeSim>,
+    /// The user the operator logs in as, when not root.
+    pub login: Option<Login>,
+}
+
+/// A host's login user other than root, with sudo.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user: String,
+    /// sudo asks this user for a password (no `NOPASSWD`).
+    pub sudo_password: bool,
+}
+
+impl Login {
+    /// `user`, with sudo without a password.
+    pub fn sudo(user: &str) -> Login {
+        Login {
+            user: user.to_string(),
+            sudo_password: false,
+        }
+    }
+
+    /// The host's sudoers drop-in, as the next start of its sshd installs it.
+    fn write_sudoers(&self, dir: &Path) -> Result<(), String> {
+        let tag = if self.sudo_password { "" } else { "NOPASSWD: " };
+        std::fs::write(
+            dir.join("ssh/sudoers"),
+            format!("{} ALL=(ALL) {tag}ALL\n", self.user),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// The lines of the sshd start script that make the user in the host's private /etc
+    /// (its password field `*`: no password, yet not a locked account, which sshd would
+    /// refuse even a key), give it the operator's key and install the sudoers drop-in.
+    fn script(&self, dir: &Path) -> Result<String, String> {
+        let id = free_id()?;
+        let (u, d) = (&self.user, dir.display());
+        Ok(format!(
+            "grep -q '^{u}:' /etc/passwd || echo '{u}:x:{id}:{id}::/:/bin/sh' >>/etc/passwd
+grep -q '^{u}:' /etc/group || echo '{u}:x:{id}:' >>/etc/group
+grep -q '^{u}:' /etc/shadow || echo '{u}:*:19000::::::' >>/etc/shadow
+install -m 0644 {d}/ssh/authorized_keys /etc/ssh/authorized_keys.{u}
+install -m 0440 {d}/ssh/sudoers /etc/sudoers.d/kubeadm-cluster-test
+"
+        ))
+    }
+}
+
+/// A user and group id that no account or group of the machine has.
+fn free_id() -> Result<u32, String> {
+    let mut taken = std::collections::HashSet::new();
+    for f in ["/etc/passwd", "/etc/group"] {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{f}: {e}"))?;
+        taken.extend(
+            text.lines()
+                .filter_map(|l| l.split(':').nth(2)?.parse::<u32>().ok()),
+        );
+    }
+    (2000..60000)
+        .find(|id| !taken.contains(id))
+        .ok_or_else(|| "no free user id".to_string())
 }
 
 impl TestHost {
@@ -314,6 +408,24 @@ impl TestHost {
         self.sshd = None;
     }
 
+    /// Whether sudo asks the login user for a password from now on (its sshd restarts,
+    /// installing the changed sudoers drop-in).
+    pub fn set_sudo_password(&mut self, asks: bool) -> Result<(), String> {
+        let login = self.login.as_mut().ok_or("the host logs in as root")?;
+        login.sudo_password = asks;
+        login.write_sudoers(&self.dir)?;
+        self.stop_sshd();
+        // The old sshd is gone once its port is free.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.sshd_listening() {
+            if Instant::now() > deadline {
+                return Err(format!("sshd of {} did not stop", self.node));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.start_sshd()
+    }
+
     /// The file at `path` on the host (`/etc/kubernetes/...`).
     pub fn file(&self, path: &str) -> PathBuf {
         self.root().join(path.trim_start_matches('/'))
@@ -341,6 +453,9 @@ pub fn cluster_file(net: &Net, hosts: &[(&TestHost, &str)], endpoint: Option<&st
             net.identity().display(),
             h.node
         ));
+        if let Some(l) = &h.login {
+            text.push_str(&format!("  user: {}\n", l.user));
+        }
     }
     if let Some(ep) = endpoint {
         text.push_str(&format!("controlPlaneEndpoint: {ep}\n"));
