@@ -13,6 +13,8 @@ use crate::grpc;
 use crate::host::Host;
 
 pub mod api;
+mod tunnel;
+pub use tunnel::MemberStatus;
 use crate::manifests::etcd::Member;
 
 /// An etcd member as the cluster API lists it.
