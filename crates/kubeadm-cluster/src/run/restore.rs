@@ -10,8 +10,9 @@
 //! one kubeadm's etcd manifest describes for that node (its name, peer URL and initial
 //! cluster); init then keeps the existing CAs and starts etcd on the restored data.
 //!
-//! etcdutl is the host's own (on root's PATH): the etcd image's etcdutl through the
-//! container runtime is not used, so a host without etcdutl fails with that said.
+//! etcdutl is the host's own: the first on root's PATH that runs (`etcdutl version`);
+//! the etcd image's etcdutl through the container runtime is not used, so a host
+//! without etcdutl fails with that said, before kubeadm init.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -272,7 +273,13 @@ fn restore_script(m: &EtcdMember, sha: &str) -> String {
     let d = quote(&m.data_dir);
     format!(
         r#"set -e
-E=$(command -v etcdutl) || {{ echo "etcdutl is not installed on this host (not on root's PATH): restore needs it to restore the etcd snapshot; install etcdutl of the cluster's etcd version (it comes with etcd's release), since running it from the etcd image through the container runtime is not supported" >&2; exit 127; }}
+E=
+IFS=:
+for p in $PATH; do
+  if [ -x "$p/etcdutl" ] && "$p/etcdutl" version >/dev/null 2>&1; then E="$p/etcdutl"; break; fi
+done
+unset IFS
+if [ -z "$E" ]; then echo "etcdutl is not installed on this host (no etcdutl that runs is on root's PATH): restore needs it to restore the etcd snapshot; install etcdutl of the cluster's etcd version (it comes with etcd's release), since running it from the etcd image through the container runtime is not supported" >&2; exit 127; fi
 D={d}
 if [ -e "$D" ] && [ -n "$(ls -A "$D")" ]; then echo "etcd's data directory $D is not empty" >&2; exit 1; fi
 umask 077
