@@ -843,15 +843,11 @@ mod tests {
             e.contains("not kubeadm-rs.io/v1alpha1 ClusterBackup"),
             "{e}"
         );
-        // Entries beyond a backup's.
-        let many: Vec<(&str, tar::EntryType, &[u8])> =
-            std::iter::once((MANIFEST, reg, manifest.as_slice()))
-                .chain(std::iter::repeat(("pki/ca.crt", reg, &b""[..])).take(20))
-                .collect();
-        let e = refused(&raw(&many));
-        assert!(
-            e.contains("the manifest says") || e.contains("twice") || e.contains("more than"),
-            "{e}"
-        );
+        // Entries beyond a backup's, after a whole one.
+        let whole = archive(&contents(), &snapshot());
+        let mut more = whole[..whole.len() - 1024].to_vec();
+        more.extend(raw(&[("extra", reg, b"x")]));
+        let e = refused(&more);
+        assert!(e.contains("more than the 12 entries a backup holds"), "{e}");
     }
 }

@@ -340,6 +340,7 @@ hosts:
   role: control-plane
 - address: cp.example
   role: control-plane
+controlPlaneEndpoint: api.example:6443
 kubeadm: |
   apiVersion: kubeadm.k8s.io/v1beta4
   kind: ClusterConfiguration
