@@ -215,6 +215,7 @@ impl Run {
             .enumerate()
             .any(|(i, n)| i != primary && n.ready() && n.host.role == Role::ControlPlane);
         let mut extra = Vec::new();
+        let restoring = self.restore.is_some();
         if let (Some(b), Some(f)) = (self.restore.take(), nodes[primary].facts.clone()) {
             match super::restore::put(c, &primary_host, &f, &pr, &b).await {
                 Ok(flags) => extra = flags,
@@ -238,6 +239,14 @@ impl Run {
             Ok(_) => {
                 say(&primary_host, "the cluster is initialized");
                 nodes[primary].end(Outcome::Initialized);
+                if restoring {
+                    let joining: Vec<String> = nodes
+                        .iter()
+                        .filter(|n| n.ready())
+                        .filter_map(|n| super::restore::node_name(c, &n.host, n.facts.as_ref()?))
+                        .collect();
+                    super::restore::forget_nodes(&primary_host, &pr, joining).await;
+                }
             }
             Err(e) => {
                 nodes[primary].end(Outcome::Failed(format!("{e:#}")));

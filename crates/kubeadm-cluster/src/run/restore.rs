@@ -53,6 +53,71 @@ fn etcd_extra_arg(c: &Cluster, name: &str) -> Option<String> {
         .map(|a| a.value.clone())
 }
 
+/// The Node name kubeadm gives host `h` (facts `f`): the file's, else its host name in
+/// lower case, as kubeadm defaults it.
+pub(super) fn node_name(c: &Cluster, h: &Host, f: &Facts) -> Option<String> {
+    let from_file = match h.role {
+        crate::spec::Role::ControlPlane => c
+            .kubeadm
+            .init
+            .as_ref()
+            .map(|i| i.node_registration.name.clone()),
+        crate::spec::Role::Worker => c
+            .kubeadm
+            .join
+            .as_ref()
+            .map(|j| j.node_registration.name.clone()),
+    };
+    let name = h
+        .node_name
+        .clone()
+        .or(from_file.filter(|n| !n.is_empty()))
+        .unwrap_or_else(|| f.hostname.to_lowercase());
+    (!name.is_empty()).then_some(name)
+}
+
+/// Deletes the Nodes the snapshot brought back for the hosts about to join (`names`):
+/// those hosts were reset, so their Nodes' state is stale, and kubeadm join refuses a
+/// Node of its name still marked Ready (as upstream's). A failure is said and left to
+/// the joins to report.
+pub(super) async fn forget_nodes(h: &Host, r: &Remote, names: Vec<String>) {
+    if names.is_empty() {
+        return;
+    }
+    let done = async {
+        let admin = super::cluster::read_file(r, super::cluster::ADMIN_CONF).await?;
+        tokio::task::spawn_blocking(move || {
+            use kubeadm::client::Api;
+            let (client, server) = super::cluster::admin_client(&admin)?;
+            let mut gone = Vec::new();
+            for n in names {
+                let path = format!("/api/v1/nodes/{n}");
+                match client.call("DELETE", &path, None, "application/json") {
+                    Ok(_) => gone.push(n),
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => anyhow::bail!("DELETE {path} from {server}: {e}"),
+                }
+            }
+            anyhow::Ok(gone)
+        })
+        .await?
+    };
+    match done.await {
+        Ok(gone) if !gone.is_empty() => say(
+            h,
+            format_args!(
+                "deleted the Nodes of the backup for the hosts joining again: {}",
+                gone.join(", ")
+            ),
+        ),
+        Ok(_) => {}
+        Err(e) => say(
+            h,
+            format_args!("could not delete the backup's Nodes of the hosts joining again: {e:#}"),
+        ),
+    }
+}
+
 /// The member kubeadm's etcd manifest would describe for control plane `h` (whose facts
 /// are `f`) when it initialises the cluster.
 pub(super) fn etcd_member(c: &Cluster, h: &Host, f: &Facts) -> anyhow::Result<EtcdMember> {
