@@ -14,8 +14,8 @@ use crate::host::Host;
 
 pub mod api;
 mod tunnel;
-pub use tunnel::MemberStatus;
 use crate::manifests::etcd::Member;
+pub use tunnel::MemberStatus;
 
 /// An etcd member as the cluster API lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
