@@ -13,7 +13,9 @@ use crate::grpc;
 use crate::host::Host;
 
 pub mod api;
+mod tunnel;
 use crate::manifests::etcd::Member;
+pub use tunnel::MemberStatus;
 
 /// An etcd member as the cluster API lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,5 @@
-//! The command line: `plan`, `apply`, `check`, `repair`, `reset`, `status` and
-//! `kubeconfig`, each with
-//! `-f cluster.yaml`.
+//! The command line: `plan`, `apply`, `check`, `repair`, `reset`, `status`,
+//! `kubeconfig`, `backup` and `restore`, each with `-f cluster.yaml`.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -135,6 +134,35 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Writes one archive (0600) holding what restore needs: an etcd snapshot taken
+    /// from a healthy member, the cluster CA, front-proxy CA and etcd CA with their keys,
+    /// the service-account key pair, the kubeadm-config and kubelet-config ConfigMaps,
+    /// and a manifest of their SHA-256 checksums. It holds private keys: keep it safe.
+    Backup {
+        #[command(flatten)]
+        common: Common,
+        /// The archive to write (replaced whole, or left as it was).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Brings the cluster of a backup back on clean hosts: the archive is verified
+    /// first, the first control plane gets its CAs and keys and its etcd data from the
+    /// snapshot (etcdutl on that host), then kubeadm init runs there and the other
+    /// hosts join as apply joins them.
+    Restore {
+        #[command(flatten)]
+        common: Common,
+        /// The archive written by backup.
+        #[arg(long = "from", value_name = "FILE")]
+        from: PathBuf,
+        /// The kubeadm binary installed on the hosts (default: the kubeadm beside this
+        /// program, else the one on PATH).
+        #[arg(long, value_name = "FILE")]
+        kubeadm_binary: Option<PathBuf>,
+        /// Do not ask for confirmation of the plan.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 fn default_kubeadm_binary() -> PathBuf {
@@ -212,13 +240,24 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
             common,
             kubeadm_binary,
             ..
+        }
+        | Command::Restore {
+            common,
+            kubeadm_binary,
+            ..
         } => (common, kubeadm_binary.clone()),
         Command::Reset { common, .. }
         | Command::Check { common, .. }
         | Command::Status { common }
-        | Command::Kubeconfig { common } => (common, None),
+        | Command::Kubeconfig { common }
+        | Command::Backup { common, .. } => (common, None),
     };
     let cluster = Cluster::load(&common.file)?;
+    // The archive is verified whole before any host is reached.
+    let backup = match &cli.command {
+        Command::Restore { from, .. } => Some(crate::archive::read(from)?),
+        _ => None,
+    };
     let (s, _control) = settings(&cluster, common, binary)?;
     if let Command::Plan { .. } | Command::Check { .. } = &cli.command {
         // Standard output holds the plan (the report) alone.
@@ -279,6 +318,49 @@ fn run_cli(cli: Cli) -> anyhow::Result<i32> {
                 confirm_reset(&cluster)?;
             }
             rt.block_on(run::reset(&cluster, &s))?
+        }
+        Command::Restore { from, yes, .. } => {
+            let backup = backup.expect("read above");
+            println!(
+                "[restore] {}: a backup taken {} (etcd {}), every entry verified against its checksum:",
+                from.display(),
+                escape::controls(&backup.manifest.created),
+                escape::controls(backup.manifest.etcd_version.as_deref().unwrap_or("?"))
+            );
+            for (name, size) in run::describe_backup(&backup) {
+                println!("  {name} ({size} bytes)");
+            }
+            for w in run::restore_warnings(&cluster, &backup) {
+                eprintln!("{}", escape::controls(&w));
+            }
+            let planned = rt.block_on(run::plan(&cluster, &s))?;
+            print!("{}", planned.text(&cluster));
+            let refusals = planned.restore_refusals(&cluster);
+            if !refusals.is_empty() {
+                rt.block_on(planned.close());
+                anyhow::bail!(
+                    "restore refused, nothing was changed on any host:\n  {}",
+                    refusals.join("\n  ")
+                );
+            }
+            if !yes {
+                if let Err(e) = confirm_restore(&cluster) {
+                    rt.block_on(planned.close());
+                    return Err(e);
+                }
+            }
+            rt.block_on(planned.execute_restore(&cluster, backup))?
+        }
+        Command::Backup { output, .. } => {
+            let w = rt.block_on(run::backup(&cluster, &s, output))?;
+            println!(
+                "[backup] wrote {} ({} bytes, mode 0600): the etcd snapshot ({} bytes, from the member on {}), the CAs and service-account keys, the kubeadm-config and kubelet-config ConfigMaps, and their checksums; it holds private keys: keep it safe",
+                w.path.display(),
+                w.size,
+                w.snapshot_size,
+                escape::controls(&w.member_host)
+            );
+            return Ok(0);
         }
         Command::Status { .. } => rt.block_on(run::status(&cluster, &s))?,
         Command::Kubeconfig { .. } => {
@@ -354,6 +436,15 @@ fn confirm_apply(c: &Cluster) -> anyhow::Result<()> {
         &format!("apply changes the hosts of {file} as planned above"),
         &format!("[apply] The hosts of {file} will be changed as planned above. Go ahead?"),
         "apply aborted; nothing was changed",
+    )
+}
+
+fn confirm_restore(c: &Cluster) -> anyhow::Result<()> {
+    let file = escape::controls(&c.file);
+    confirm(
+        &format!("restore builds the cluster of the backup on the hosts of {file} as planned above"),
+        &format!("[restore] The hosts of {file} will be made the backup's cluster as planned above. Go ahead?"),
+        "restore aborted; nothing was changed",
     )
 }
 

@@ -6,6 +6,7 @@
 //! `status` and `kubeconfig` look at it.
 
 pub mod address;
+pub mod archive;
 pub mod cli;
 pub mod documents;
 pub mod escape;

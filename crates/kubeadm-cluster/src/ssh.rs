@@ -11,6 +11,9 @@ use tokio::io::AsyncWriteExt;
 
 use crate::spec::Host;
 
+mod forward;
+pub use forward::Forward;
+
 /// How every host is reached.
 #[derive(Debug, Clone)]
 pub struct Options {

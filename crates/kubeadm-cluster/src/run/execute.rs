@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::observe::{Binary, Node};
 use super::plan::{Plan, Step};
 use super::{cluster, drain, hide, label, redact, say, say_as, show, HostResult, Outcome, Report};
+use crate::archive::Backup;
 use crate::documents::{self, Secrets, Trust};
 use crate::facts;
 use crate::manifests::{self, Object};
@@ -13,13 +14,15 @@ use crate::spec::{Cluster, Host, Role};
 use crate::ssh::{self, quote, Remote};
 
 /// Runs `plan` on `nodes` (as observed), with the manifests' `objects`, and reports how
-/// every host (and the manifests) ended.
+/// every host (and the manifests) ended; with a backup to `restore`, it is put on the
+/// first control plane right before init.
 pub(super) async fn apply(
     c: &Cluster,
     nodes: Vec<Node>,
     plan: Plan,
     binary: &Binary,
     objects: Vec<Object>,
+    restore: Option<Arc<Backup>>,
 ) -> anyhow::Result<Report> {
     let endpoint = documents::join_endpoint(c, &nodes[plan.primary].host);
     let manifests = (!objects.is_empty())
@@ -33,6 +36,7 @@ pub(super) async fn apply(
         endpoint,
         objects: Arc::new(objects),
         manifests,
+        restore,
     };
     for step in plan.steps {
         let next = match step {
@@ -81,6 +85,8 @@ struct Run {
     objects: Arc<Vec<Object>>,
     /// How the manifests ended (`None` when there are none).
     manifests: Option<Outcome>,
+    /// The backup `restore` puts on the first control plane before init.
+    restore: Option<Arc<Backup>>,
 }
 
 impl Run {
@@ -210,17 +216,39 @@ impl Run {
             .iter()
             .enumerate()
             .any(|(i, n)| i != primary && n.ready() && n.host.role == Role::ControlPlane);
+        let mut extra = Vec::new();
+        let restoring = self.restore.is_some();
+        if let (Some(b), Some(f)) = (self.restore.take(), nodes[primary].facts.clone()) {
+            match super::restore::put(c, &primary_host, &f, &pr, &b).await {
+                Ok(flags) => extra = flags,
+                Err(e) => {
+                    nodes[primary].end(Outcome::Failed(format!("{e:#}")));
+                    return Ok(Next::Stop(
+                        "restoring the backup on the first control plane failed".into(),
+                    ));
+                }
+            }
+        }
         say(&primary_host, "kubeadm init");
         let cfg = documents::init(c, &primary_host, Some(&secrets))?;
-        let args: &[&str] = if others {
-            &["init", "--upload-certs"]
+        let mut args: Vec<&str> = if others {
+            vec!["init", "--upload-certs"]
         } else {
-            &["init"]
+            vec!["init"]
         };
-        match kubeadm(&pr, &c.kubeadm_path, args, Some(&cfg)).await {
+        args.extend(extra.iter().map(String::as_str));
+        match kubeadm(&pr, &c.kubeadm_path, &args, Some(&cfg)).await {
             Ok(_) => {
                 say(&primary_host, "the cluster is initialized");
                 nodes[primary].end(Outcome::Initialized);
+                if restoring {
+                    let joining: Vec<String> = nodes
+                        .iter()
+                        .filter(|n| n.ready())
+                        .filter_map(|n| super::restore::node_name(c, &n.host, n.facts.as_ref()?))
+                        .collect();
+                    super::restore::forget_nodes(&primary_host, &pr, joining).await;
+                }
             }
             Err(e) => {
                 nodes[primary].end(Outcome::Failed(format!("{e:#}")));

@@ -1,10 +1,11 @@
-//! `plan`, `apply`, `reset`, `status` and `kubeconfig`: what each does to the hosts, in
+//! `plan`, `apply`, `reset`, `status`, `kubeconfig`, `backup` and `restore`: what each does to the hosts, in
 //! order, with a line per host per step and a table at the end. `apply` goes in three
 //! steps: [`observe`] connects to every host at once and reads its facts, and reads the
 //! cluster's state from its API ([`cluster`]); [`plan`] decides from them, before
 //! anything changes, what each host needs and in which order, shown by [`show`]; and
 //! [`execute`] does it. A rerun observes again and plans anew.
 
+mod backup;
 mod check;
 mod cluster;
 mod drain;
@@ -14,6 +15,7 @@ mod plan;
 mod repair;
 mod report;
 mod reset;
+mod restore;
 mod show;
 mod status;
 
@@ -27,10 +29,12 @@ use crate::manifests;
 use crate::spec::{Cluster, Host};
 use crate::ssh;
 
+pub use backup::{backup, Written};
 pub use check::{check, Health};
 pub use repair::{repair, RepairPlan};
 pub use report::{HostResult, Outcome, Report};
 pub use reset::reset;
+pub use restore::{config_warnings as restore_warnings, describe as describe_backup};
 pub use status::{kubeconfig, status};
 
 /// How a run reaches the hosts and what it installs.
@@ -118,7 +122,7 @@ impl Planned {
 
     /// Runs the plan and reports how every host (and the manifests) ended.
     pub async fn execute(self, c: &Cluster) -> anyhow::Result<Report> {
-        execute::apply(c, self.nodes, self.plan, &self.binary, self.objects).await
+        execute::apply(c, self.nodes, self.plan, &self.binary, self.objects, None).await
     }
 
     /// Ends the connections without running anything.
