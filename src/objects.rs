@@ -18,18 +18,25 @@ use serde_json::Value;
 /// The name of the Job `upgrade apply` runs to see that the cluster can run a Pod.
 pub const HEALTH_CHECK_JOB: &str = "upgrade-health-check";
 
-/// Upstream's upgrade health-check Job: one pause container, never restarted, as a
-/// non-root user, allowed on control-plane nodes.
-pub fn health_check_job(pause_image: &str) -> Job {
+/// Upstream's upgrade health-check Job named `name`: one pause container, never
+/// restarted, as a non-root user, allowed on control-plane nodes; it gives up after
+/// `timeout_secs` (`activeDeadlineSeconds`, upstream's #127333: a Pod that never starts
+/// still ends) and the TTL controller removes it 5 s after that wait (upstream's
+/// #122079, v1.30: kubeadm no longer deletes it itself).
+pub fn health_check_job(pause_image: &str, name: &str, timeout_secs: u32) -> Job {
     let control_plane_toleration = |key: &str| Toleration {
         key: Some(key.into()),
         effect: Some("NoSchedule".into()),
         ..Default::default()
     };
     Job {
-        metadata: meta(Some("kube-system"), HEALTH_CHECK_JOB),
+        metadata: meta(Some("kube-system"), name),
         spec: Some(JobSpec {
             backoff_limit: Some(0),
+            active_deadline_seconds: Some(i64::from(timeout_secs)),
+            ttl_seconds_after_finished: Some(
+                i32::try_from(timeout_secs.saturating_add(5)).unwrap_or(i32::MAX),
+            ),
             template: PodTemplateSpec {
                 metadata: None,
                 spec: Some(PodSpec {
@@ -40,10 +47,9 @@ pub fn health_check_job(pause_image: &str) -> Job {
                         run_as_non_root: Some(true),
                         ..Default::default()
                     }),
-                    tolerations: Some(vec![
-                        control_plane_toleration("node-role.kubernetes.io/master"),
-                        control_plane_toleration("node-role.kubernetes.io/control-plane"),
-                    ]),
+                    tolerations: Some(vec![control_plane_toleration(
+                        "node-role.kubernetes.io/control-plane",
+                    )]),
                     containers: vec![Container {
                         name: HEALTH_CHECK_JOB.into(),
                         image: Some(pause_image.into()),

@@ -147,7 +147,9 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
     );
     assert_eq!(node_files(&r), before, "the dry run changed files");
     assert!(
-        out.contains("[upgrade/health] Would create the Job \"upgrade-health-check\""),
+        out.contains(
+            "[upgrade/health] Would create the Job with the prefix \"upgrade-health-check\""
+        ),
         "{out}"
     );
 
@@ -186,11 +188,18 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         "a refused upgrade changed a manifest"
     );
     set_ready("True");
-    // The health-check Job ran and was removed.
+    // The health-check Jobs ran, each under a name of its own, left for the TTL
+    // controller to remove, and bounded in time.
     let jobs = resources::find("batch", "v1", "jobs").unwrap();
-    assert!(store
-        .get(jobs, "kube-system", "upgrade-health-check")
-        .is_err());
+    let made = store.list(jobs, Some("kube-system")).0;
+    assert!(!made.is_empty());
+    for job in &made {
+        let name = job["metadata"]["name"].as_str().unwrap();
+        let millis = name.strip_prefix("upgrade-health-check-").expect(name);
+        assert!(millis.parse::<u64>().is_ok(), "{name}");
+        assert_eq!(job["spec"]["ttlSecondsAfterFinished"], 65, "{job:#}");
+        assert_eq!(job["spec"]["activeDeadlineSeconds"], 60, "{job:#}");
+    }
 
     // The real run: the API server and controller-manager move; the scheduler's new Pod
     // never comes up, so its previous manifest goes back and the command names it.

@@ -213,6 +213,11 @@ fn fields_match(selector: &str, obj: &Value) -> bool {
                 .unwrap_or("")
                 .to_string(),
             "spec.nodeName" => obj["spec"]["nodeName"].as_str().unwrap_or("").to_string(),
+            // A Node's; unset is false.
+            "spec.unschedulable" => obj["spec"]["unschedulable"]
+                .as_bool()
+                .unwrap_or(false)
+                .to_string(),
             "type" => obj["type"].as_str().unwrap_or("").to_string(),
             "spec.signerName" => obj["spec"]["signerName"].as_str().unwrap_or("").to_string(),
             _ => return false,

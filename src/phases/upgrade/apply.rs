@@ -102,7 +102,7 @@ fn cluster_health(
     println!("[upgrade] Running cluster health checks");
     let job = if d.dry_run() {
         println!(
-            "[upgrade/health] Would create the Job {:?} in namespace \"kube-system\" and wait until it completes",
+            "[upgrade/health] Would create the Job with the prefix {:?} in namespace \"kube-system\" and wait until it completes",
             crate::objects::HEALTH_CHECK_JOB
         );
         Vec::new()
@@ -159,39 +159,57 @@ fn cluster_health(
 const CREATE_JOB_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs upstream's health-check Job and waits ([`CREATE_JOB_TIMEOUT`]) for it to
-/// complete; the Job is deleted afterwards either way.
+/// complete, as upstream does since v1.30: skipped (a warning) when no Node can take a
+/// Pod; the Job's name is unique (`upgrade-health-check-<Unix time in ms>`, the form
+/// upstream's Jobs carry in its users' logs) and it is left to the TTL controller, not
+/// deleted here.
 fn health_check_job(api: &dyn Api, pause_image: &str) -> Result<(), String> {
-    use crate::objects::HEALTH_CHECK_JOB as NAME;
+    use crate::objects::HEALTH_CHECK_JOB as PREFIX;
     const TIMEOUT: Duration = CREATE_JOB_TIMEOUT;
-    let path = crate::client::object_path("Job", Some("kube-system"), NAME);
-    let delete = || {
-        api.call(
-            "DELETE",
-            &path,
-            Some(&serde_json::json!({"propagationPolicy": "Foreground"})),
-            "application/json",
-        )
-        .map(|_| ())
-        .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
-        .map_err(|e| format!("could not delete Job {NAME:?} in the namespace \"kube-system\": {e}"))
+    const SCHEDULABLE: &str = "/api/v1/nodes?fieldSelector=spec.unschedulable%3Dfalse&limit=1";
+    let start = Instant::now();
+    let mut poll = crate::interrupt::Poll::new();
+    let schedulable = loop {
+        match api.call("GET", SCHEDULABLE, None, "application/json") {
+            Ok(list) => break list["items"].as_array().is_some_and(|i| !i.is_empty()),
+            Err(e) if start.elapsed() < TIMEOUT => {
+                tracing::debug!("could not list the schedulable Nodes, retrying: {e}");
+            }
+            Err(e) => {
+                return Err(format!(
+                "could not check if there is at least one Node that can schedule a test Pod: {e}"
+            ))
+            }
+        }
+        poll.pause()?;
     };
-    if api.call("GET", &path, None, "application/json").is_ok() {
-        delete()?;
+    if !schedulable {
+        tracing::warn!("The preflight check \"CreateJob\" was skipped because there are no schedulable Nodes in the cluster.");
+        return Ok(());
     }
-    let job = crate::objects::to_value(&crate::objects::health_check_job(pause_image));
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let name = format!("{PREFIX}-{millis}");
+    let job = crate::objects::to_value(&crate::objects::health_check_job(
+        pause_image,
+        &name,
+        TIMEOUT.as_secs() as u32,
+    ));
+    let path = crate::client::object_path("Job", Some("kube-system"), &name);
     let collection = crate::client::collection("Job", Some("kube-system"));
     let start = Instant::now();
     let mut poll = crate::interrupt::Poll::new();
-    // Created again while a previous one is still being deleted: retried.
     loop {
         match api.call("POST", &collection, Some(&job), "application/json") {
             Ok(_) => break,
             Err(e) if start.elapsed() < TIMEOUT => {
-                tracing::debug!("could not create Job {NAME:?}, retrying: {e}");
+                tracing::debug!("could not create Job {name:?}, retrying: {e}");
             }
             Err(e) => {
                 return Err(format!(
-                    "could not create Job {NAME:?} in the namespace \"kube-system\": {e}"
+                    "could not create a Job with the prefix {PREFIX:?} in the namespace \"kube-system\": {e}"
                 ))
             }
         }
@@ -199,7 +217,7 @@ fn health_check_job(api: &dyn Api, pause_image: &str) -> Result<(), String> {
     }
     let start = Instant::now();
     let mut poll = crate::interrupt::Poll::new();
-    let outcome = loop {
+    loop {
         let last = match api.call("GET", &path, None, "application/json") {
             Ok(j) => {
                 let complete = j["status"]["conditions"].as_array().is_some_and(|c| {
@@ -207,22 +225,20 @@ fn health_check_job(api: &dyn Api, pause_image: &str) -> Result<(), String> {
                         .any(|c| c["type"] == "Complete" && c["status"] == "True")
                 });
                 if complete {
-                    break Ok(());
+                    return Ok(());
                 }
                 "no condition of type Complete".to_string()
             }
             Err(e) => e.to_string(),
         };
         if start.elapsed() >= TIMEOUT {
-            break Err(format!(
-                "Job {NAME:?} in the namespace \"kube-system\" did not complete in {}: {last}",
+            return Err(format!(
+                "Job {name:?} in the namespace \"kube-system\" did not complete in {}: {last}",
                 crate::duration::format_duration(TIMEOUT)
             ));
         }
         poll.pause()?;
-    };
-    let deleted = delete();
-    outcome.and(deleted)
+    }
 }
 
 /// The control-plane Nodes whose Ready condition is not True.
@@ -344,16 +360,21 @@ mod tests {
     struct SlowJob {
         after: Duration,
         created: Mutex<Option<Instant>>,
+        /// The schedulable Nodes.
+        nodes: Vec<serde_json::Value>,
     }
 
     impl Api for SlowJob {
         fn call(
             &self,
             method: &str,
-            _path: &str,
+            path: &str,
             _body: Option<&serde_json::Value>,
             _content_type: &str,
         ) -> Result<serde_json::Value, ApiError> {
+            if path.starts_with("/api/v1/nodes") {
+                return Ok(serde_json::json!({"items": self.nodes.clone()}));
+            }
             let mut created = self.created.lock().unwrap();
             match (method, *created) {
                 ("POST", _) => {
@@ -381,8 +402,21 @@ mod tests {
         let api = SlowJob {
             after: Duration::from_secs(17),
             created: Mutex::new(None),
+            nodes: vec![serde_json::json!({"metadata": {"name": "cp-1"}})],
         };
         health_check_job(&api, "registry.k8s.io/pause:3.10.2").unwrap();
         assert!(api.created.lock().unwrap().is_some());
+    }
+
+    #[test]
+    fn the_create_job_check_is_skipped_without_a_schedulable_node() {
+        // As upstream: no Node can take the Pod (all cordoned), so no Job is made.
+        let api = SlowJob {
+            after: Duration::ZERO,
+            created: Mutex::new(None),
+            nodes: vec![],
+        };
+        health_check_job(&api, "registry.k8s.io/pause:3.10.2").unwrap();
+        assert!(api.created.lock().unwrap().is_none());
     }
 }
