@@ -170,11 +170,14 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
     // reuses what the first run wrote, the etcd member is found already voting, and the
     // node completes.
     let mut again = join_args.to_vec();
+    // (No container runtime here to pull the control-plane images with: ImagePull is
+    // ignored too.)
+    let ignored = format!("{},ImagePull", support::node::HOST_CHECKS);
     again.extend([
         "--skip-phases",
         "wait-control-plane",
         "--ignore-preflight-errors",
-        support::node::HOST_CHECKS,
+        &ignored,
     ]);
     let o = kubeadm_in(None, join_root.path(), &again);
     let rerun = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -184,6 +187,7 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
         String::from_utf8_lossy(&o.stderr)
     );
     for line in [
+        "[WARNING ImagePull]",
         "[preflight] Reusing /etc/kubernetes/manifests/kube-apiserver.yaml",
         "[preflight] Reusing /etc/kubernetes/manifests/etcd.yaml",
         "[preflight] Reusing /etc/kubernetes/kubelet.conf",
@@ -328,5 +332,10 @@ fn control_plane_join_preflight_runs_init_checks() {
     assert!(
         out.contains("[ERROR FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml]"),
         "init's checks run for a joining control plane: {out}"
+    );
+    // And the control-plane images are pulled, as upstream's join preflight does.
+    assert!(
+        out.contains("[preflight] Would pull the required images"),
+        "{out}"
     );
 }

@@ -253,6 +253,7 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
             api_server_endpoint.clone(),
         ));
     }
+    let mut control_plane = None;
     if d.control_plane() {
         // A new control-plane node also runs init's checks (ports, manifests, etcd data
         // directory, resources) against the cluster's configuration, as upstream does.
@@ -276,6 +277,7 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
         };
         let earlier = crate::phases::preflight::EarlierRun::find(d.host.as_ref(), &cp, &paths)?;
         checks.extend(earlier.apply(cp_checks));
+        control_plane = Some(cp);
     }
     // What an earlier join of this node to this cluster left is reused.
     let earlier = crate::phases::preflight::EarlierRun::find_join(
@@ -297,7 +299,21 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
         &ignored,
         d.opts.dry_run,
         &mut d.notes,
-    )
+    )?;
+    // A new control plane pulls the control-plane images, as upstream's join preflight
+    // does, with this node's (the JoinConfiguration's) pull policy and seriality.
+    if let Some(cp) = control_plane {
+        let nr = &d.cfg.versioned.node_registration;
+        crate::phases::preflight::pull_images_with(
+            d.host.as_ref(),
+            &cp,
+            &nr.image_pull_policy,
+            nr.image_pull_serial.unwrap_or(true),
+            &ignored,
+            d.opts.dry_run,
+        )?;
+    }
+    Ok(())
 }
 
 /// `kubelet-start` of join: discovery, the CA and bootstrap-kubelet.conf, the kubelet's
