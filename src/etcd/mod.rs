@@ -253,6 +253,160 @@ impl EtcdClient {
     }
 }
 
+impl EtcdClient {
+    /// What the member behind this client's endpoint says of itself.
+    pub fn status(&mut self) -> anyhow::Result<api::StatusResponse> {
+        self.call(api::maintenance::STATUS, api::Empty {})
+            .map_err(status_error)
+            .with_context(|| format!("asking etcd at {} for its status", self.endpoint))
+    }
+}
+
+/// An etcd cluster's health as upstream judges it since v1.37 (#138403, backported): the
+/// cluster is healthy while a quorum of its voting members answers, so a cluster of five
+/// with two members down still takes a new control plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterHealth {
+    /// Voting members (not learners) in the member list.
+    pub voting: usize,
+    /// Voting members that answered their status.
+    pub healthy_voting: usize,
+    /// Voting members that did not answer, each with why.
+    pub unhealthy: Vec<String>,
+}
+
+impl ClusterHealth {
+    /// Whether more than half of the voting members answered.
+    pub fn has_quorum(&self) -> bool {
+        self.voting > 0 && self.healthy_voting > self.voting / 2
+    }
+}
+
+/// Asks each endpoint's member for its status (each tried again for up to `retry_for`
+/// while it does not answer), and each voting member of the member list at its own client
+/// URL when no endpoint reached it (upstream's client syncs its endpoints with the voting
+/// members). An error when no member answers at all, or when fewer than a quorum of the
+/// voting members answer; the voting members that did not answer, in a cluster that keeps
+/// its quorum, are in the result for the caller to report.
+pub fn check_cluster_health(
+    endpoints: &[String],
+    ca: &[u8],
+    cert: &[u8],
+    key: &[u8],
+    retry_for: Duration,
+) -> anyhow::Result<ClusterHealth> {
+    let mut healthy = std::collections::BTreeSet::new();
+    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut members: Option<Vec<EtcdMember>> = None;
+    let mut asked: Vec<String> = endpoints.to_vec();
+    let mut i = 0;
+    while i < asked.len() {
+        let endpoint = asked[i].clone();
+        i += 1;
+        let deadline = Instant::now() + retry_for;
+        let answer = loop {
+            let attempt = EtcdClient::connect_pem(std::slice::from_ref(&endpoint), ca, cert, key)
+                .map_err(|e| anyhow::anyhow!(e))
+                .and_then(|mut c| {
+                    let status = c.status()?;
+                    if members.is_none() {
+                        // Not linearizable: a member that lost its quorum still says
+                        // who the voters are.
+                        members = c
+                            .call::<_, api::MembersResponse>(
+                                api::cluster::MEMBER_LIST,
+                                api::MemberListRequest {
+                                    linearizable: false,
+                                },
+                            )
+                            .ok()
+                            .and_then(|r| members_of(r).ok());
+                    }
+                    Ok(status)
+                });
+            match attempt {
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!("etcd status of {endpoint}: {e:#}; retrying");
+                    crate::interrupt::sleep(Duration::from_millis(500))?;
+                }
+                other => break other,
+            }
+        };
+        match answer {
+            Ok(status) if !status.is_learner => {
+                healthy.insert(status.header.map(|h| h.member_id).unwrap_or_default());
+            }
+            Ok(_) => {}
+            Err(e) => failures.push((endpoint, format!("{e:#}"))),
+        }
+        if i == asked.len() {
+            // The voting members no endpoint reached, asked at their own client URL.
+            for m in members.iter().flatten() {
+                if !m.is_learner && !healthy.contains(&m.id) {
+                    if let Some(u) = m.client_urls.iter().find(|u| !asked.contains(u)) {
+                        asked.push(u.clone());
+                    }
+                }
+            }
+        }
+    }
+    let Some(members) = members else {
+        anyhow::bail!(
+            "no etcd member answered: {}; is etcd running on the control-plane nodes?",
+            if failures.is_empty() {
+                "no endpoint to ask".to_string()
+            } else {
+                failures
+                    .iter()
+                    .map(|(_, e)| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        );
+    };
+    let voting: Vec<&EtcdMember> = members.iter().filter(|m| !m.is_learner).collect();
+    let unhealthy: Vec<String> = voting
+        .iter()
+        .filter(|m| !healthy.contains(&m.id))
+        .map(|m| {
+            let who = format!(
+                "{} ({})",
+                if m.name.is_empty() {
+                    "not started"
+                } else {
+                    &m.name
+                },
+                m.peer_urls.join(",")
+            );
+            let why: Vec<&str> = failures
+                .iter()
+                .filter(|(ep, _)| m.client_urls.contains(ep))
+                .map(|(_, e)| e.as_str())
+                .collect();
+            if why.is_empty() {
+                format!("{who}: did not answer")
+            } else {
+                format!("{who}: {}", why.join("; "))
+            }
+        })
+        .collect();
+    let health = ClusterHealth {
+        voting: voting.len(),
+        healthy_voting: voting.iter().filter(|m| healthy.contains(&m.id)).count(),
+        unhealthy,
+    };
+    if !health.has_quorum() {
+        anyhow::bail!(
+            "the etcd cluster has no quorum: {} of its {} voting members answered (a quorum needs {}); not answering: {}",
+            health.healthy_voting,
+            health.voting,
+            health.voting / 2 + 1,
+            health.unhealthy.join("; ")
+        );
+    }
+    Ok(health)
+}
+
 fn status_error(s: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{:?}: {}", s.code(), s.message())
 }
