@@ -146,50 +146,127 @@ impl EtcdClient {
     }
 
     /// Adds a learner with the peer URL (or finds the member that already has it, for a
-    /// re-run); returns its id.
+    /// re-run); returns its id. etcd refuses member changes for a few seconds after a
+    /// member started ("unhealthy cluster"): such refusals are retried for up to half a
+    /// minute, each retry looking for the member first (an add whose answer was lost has
+    /// still added it).
     pub fn add_learner(&mut self, peer_url: &str) -> anyhow::Result<u64> {
-        if let Some(m) = self
-            .member_list()?
-            .into_iter()
-            .find(|m| m.peer_urls.iter().any(|u| u == peer_url))
-        {
-            return Ok(m.id);
-        }
-        let r: api::MemberAddResponse = self
-            .call(
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut pause = Duration::from_millis(200);
+        loop {
+            if let Some(m) = self
+                .member_list()?
+                .into_iter()
+                .find(|m| m.peer_urls.iter().any(|u| u == peer_url))
+            {
+                return Ok(m.id);
+            }
+            match self.call::<_, api::MemberAddResponse>(
                 api::cluster::MEMBER_ADD,
                 api::MemberAddRequest {
                     peer_urls: vec![peer_url.to_string()],
                     is_learner: true,
                 },
-            )
-            .map_err(status_error)
-            .with_context(|| format!("adding the etcd learner {peer_url}"))?;
-        r.member
-            .map(|m| m.id)
-            .context("etcd did not return the added member")
+            ) {
+                Ok(r) => {
+                    return r
+                        .member
+                        .map(|m| m.id)
+                        .context("etcd did not return the added member")
+                }
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+                    ) && Instant::now() + pause < deadline =>
+                {
+                    tracing::debug!(
+                        "adding the etcd learner {peer_url}: {}; retrying",
+                        e.message()
+                    );
+                    crate::interrupt::sleep(pause)?;
+                    pause = (pause * 2).min(Duration::from_secs(3));
+                }
+                Err(e) => {
+                    return Err(status_error(e))
+                        .with_context(|| format!("adding the etcd learner {peer_url}"))
+                }
+            }
+        }
     }
 
-    /// Promotes a learner, retrying while it catches up, until `timeout`.
+    /// Waits until the member has started (the member list then gives its name), as
+    /// upstream waits before promoting a learner since #136014: a learner that never
+    /// started cannot catch up, and promoting it only fails later.
+    pub fn wait_started(&mut self, id: u64, timeout: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let mut poll = crate::interrupt::Poll::new();
+        loop {
+            let last = match self.member_list() {
+                Ok(members) => match members.iter().find(|m| m.id == id) {
+                    None => anyhow::bail!(
+                        "the etcd member {id:x} is no longer in the cluster's member list"
+                    ),
+                    Some(m) if !m.name.is_empty() => return Ok(()),
+                    Some(_) => "not started yet".to_string(),
+                },
+                Err(e) => format!("{e:#}"),
+            };
+            if start.elapsed() >= timeout {
+                anyhow::bail!(
+                    "the etcd learner {id:x} did not start within {} (last: {last}): is this node's etcd static Pod running? See the kubelet's log and the etcd container's log",
+                    crate::duration::format_duration(timeout)
+                );
+            }
+            tracing::debug!("etcd member {id:x}: {last}; waiting");
+            poll.pause()?;
+        }
+    }
+
+    /// Promotes a learner, retrying while it catches up, until `timeout`. After a failed
+    /// call the member list decides: a member that already votes is done (a promotion that
+    /// succeeded but whose answer was lost, upstream's #139842, or one promoted by an
+    /// earlier run, #130782).
     pub fn promote(&mut self, id: u64, timeout: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         let mut poll = crate::interrupt::Poll::new();
         loop {
-            match self.call::<_, api::MembersResponse>(
+            let e = match self.call::<_, api::MembersResponse>(
                 api::cluster::MEMBER_PROMOTE,
                 api::MemberIdRequest { id },
             ) {
                 Ok(_) => return Ok(()),
-                Err(e) if start.elapsed() < timeout => {
-                    tracing::debug!("promoting etcd member {id:x}: {}; retrying", e.message());
-                    poll.pause()?;
+                Err(e) => e,
+            };
+            match self.member_list() {
+                Ok(members) => {
+                    match members.iter().find(|m| m.id == id) {
+                        Some(m) if !m.is_learner => {
+                            tracing::debug!(
+                                "promoting etcd member {id:x}: {}; it is a voting member already",
+                                e.message()
+                            );
+                            return Ok(());
+                        }
+                        Some(_) => {}
+                        None => return Err(status_error(e)).with_context(|| {
+                            format!(
+                                "the etcd learner {id:x} is no longer in the cluster's member list"
+                            )
+                        }),
+                    }
                 }
-                Err(e) => {
-                    return Err(status_error(e)).with_context(|| {
-                        format!("the etcd learner {id:x} was not promoted within {}: is the new etcd member running and reachable on its peer URL?", crate::duration::format_duration(timeout))
-                    })
+                Err(l) => {
+                    tracing::debug!("listing the etcd members after a failed promotion: {l:#}")
                 }
             }
+            if start.elapsed() >= timeout {
+                return Err(status_error(e)).with_context(|| {
+                    format!("the etcd learner {id:x} was not promoted within {}: is the new etcd member running and reachable on its peer URL?", crate::duration::format_duration(timeout))
+                });
+            }
+            tracing::debug!("promoting etcd member {id:x}: {}; retrying", e.message());
+            poll.pause()?;
         }
     }
 

@@ -297,6 +297,7 @@ pub fn etcd_join(d: &mut JoinData) -> anyhow::Result<()> {
         "[etcd] Waiting for the new etcd member to join the cluster. This can take up to {}",
         crate::duration::format_duration(timeout)
     );
+    client.wait_started(id, timeout)?;
     client.promote(id, timeout)?;
     println!("[etcd] The new etcd member {id:x} is a voting member");
     Ok(())
