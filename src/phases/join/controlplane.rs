@@ -44,7 +44,15 @@ impl JoinData {
             return Ok(c.clone());
         }
         let client = self.bootstrap_client()?;
-        let docs = crate::phases::api::read_kubeadm_config(&client)?;
+        let timeout = self
+            .cfg
+            .versioned
+            .timeouts
+            .as_ref()
+            .and_then(|t| t.kubernetes_api_call.as_ref())
+            .map(|t| t.0)
+            .unwrap_or(std::time::Duration::from_secs(60));
+        let docs = crate::phases::api::read_kubeadm_config_within(&client, timeout)?;
         let cp = self.cfg.control_plane.clone().unwrap_or_default();
         let ep = &cp.local_api_endpoint;
         let overrides = InitOverrides {
