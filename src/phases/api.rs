@@ -288,9 +288,16 @@ pub fn mark_control_plane(
                 "application/json",
             )
         });
+        // Any error is asked again until the polling ends, not only a Node that is not
+        // registered yet: upstream since #135776.
         match result {
             Ok(_) => return Ok(()),
-            Err(e) if e.is_not_found() && start.elapsed() < timeout => poll.pause()?,
+            Err(e) if start.elapsed() < timeout => {
+                if !e.is_not_found() {
+                    tracing::debug!("marking the node {node:?}: {e}; retrying");
+                }
+                poll.pause()?
+            }
             Err(e) => {
                 return Err(e).with_context(|| {
                     format!("error marking the node {node:?} as control-plane (is the kubelet running and registering the Node?)")
@@ -563,6 +570,28 @@ mod tests {
             reason: reason.into(),
             message: format!("{reason} for the test"),
         })
+    }
+
+    #[test]
+    fn marking_the_control_plane_retries_unknown_errors_until_the_timeout() {
+        let mut cfg = crate::config::test_config();
+        let node = serde_json::json!({"metadata": {"name": cfg.node_registration.name}});
+        // GET refused twice (not transient, not NotFound), then GET and PUT answer.
+        let api = Scripted(Mutex::new(vec![
+            refused(403, "Forbidden"),
+            refused(422, "Invalid"),
+            Ok(node.clone()),
+            Ok(node),
+        ]));
+        mark_control_plane(&api, &cfg, false).unwrap();
+
+        cfg.versioned.init.timeouts = Some(crate::config::v1beta4::Timeouts {
+            kubernetes_api_call: Some(crate::duration::GoDuration(Duration::from_millis(300))),
+            ..Default::default()
+        });
+        let api = Scripted(Mutex::new(vec![refused(403, "Forbidden")]));
+        let err = format!("{:#}", mark_control_plane(&api, &cfg, false).unwrap_err());
+        assert!(err.contains("Forbidden"), "{err}");
     }
 
     #[test]
