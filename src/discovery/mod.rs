@@ -97,10 +97,23 @@ pub fn cluster_of_kubeconfig(text: &str) -> Result<ClusterInfo, DiscoveryError> 
         .filter(|c| !c.is_empty())
         .ok_or_else(|| DiscoveryError::Malformed("its kubeconfig has no cluster".into()))?;
     let current = doc["current-context"].as_str().unwrap_or("");
-    let wanted = doc["contexts"]
+    let context = doc["contexts"]
         .as_sequence()
-        .and_then(|cs| cs.iter().find(|c| c["name"].as_str() == Some(current)))
-        .and_then(|c| c["context"]["cluster"].as_str());
+        .and_then(|cs| cs.iter().find(|c| c["name"].as_str() == Some(current)));
+    // A kubeconfig with credentials is the TLS bootstrap kubeconfig as it stands, and its
+    // current context must exist: upstream's join refuses it since #138853 (it used to
+    // crash). One without credentials (cluster-info's) only lends its cluster.
+    let has_credentials = doc["users"].as_sequence().is_some_and(|users| {
+        users
+            .iter()
+            .any(|u| u["user"].as_mapping().is_some_and(|m| !m.is_empty()))
+    });
+    if has_credentials && context.is_none() {
+        return Err(DiscoveryError::Malformed(
+            "its kubeconfig has credentials but its current-context is not among its contexts: set current-context to the name of one of its contexts".into(),
+        ));
+    }
+    let wanted = context.and_then(|c| c["context"]["cluster"].as_str());
     let cluster = wanted
         .and_then(|w| clusters.iter().find(|c| c["name"].as_str() == Some(w)))
         .unwrap_or(&clusters[0]);
@@ -306,6 +319,33 @@ mod tests {
 
     // Test vectors of the upstream bootstrap signer (kubernetes/cluster-bootstrap).
     const CONTENT: &str = "Hello from the other side. I must have called a thousand times.";
+
+    #[test]
+    fn a_discovery_kubeconfig_with_credentials_needs_its_current_context() {
+        let ca = base64::engine::general_purpose::STANDARD.encode("CA");
+        let file = |current: &str| {
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: k\n  cluster:\n    server: https://192.0.2.1:6443\n    certificate-authority-data: {ca}\ncontexts:\n- name: boot\n  context:\n    cluster: k\n    user: u\ncurrent-context: {current}\nusers:\n- name: u\n  user:\n    token: abcdef.0123456789abcdef\n"
+            )
+        };
+        assert_eq!(
+            cluster_of_kubeconfig(&file("boot")).unwrap().server,
+            "https://192.0.2.1:6443"
+        );
+        let err = cluster_of_kubeconfig(&file("gone"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("current-context is not among its contexts") && !err.contains("gone"),
+            "{err}"
+        );
+        assert!(!err.contains("0123456789abcdef"), "{err}");
+        // cluster-info's form (no contexts, no users) lends its cluster as before.
+        let info = format!(
+            "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: https://192.0.2.1:6443\n  name: \"\"\ncontexts: null\ncurrent-context: \"\"\nkind: Config\npreferences: {{}}\nusers: null\n"
+        );
+        assert!(cluster_of_kubeconfig(&info).is_ok());
+    }
 
     #[test]
     fn a_skewed_server_clock_is_warned_of() {
