@@ -138,6 +138,15 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
         "{out}"
     );
     assert!(out.contains("is a voting member"), "{out}");
+    // At -v=1 and above, the CA discovery found is described.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "[discovery] CA certificate: CN=kubernetes, public key {}, expires ",
+            cp.pin
+        )),
+        "{stderr}"
+    );
 
     // The shared certificates came from kubeadm-certs; this node's own were made here.
     let pki = join_root.path().join("etc/kubernetes/pki");

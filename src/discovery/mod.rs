@@ -136,6 +136,45 @@ pub fn cluster_of_kubeconfig(text: &str) -> Result<ClusterInfo, DiscoveryError> 
     })
 }
 
+/// One line per CA certificate discovery found: its subject CN, public-key pin and expiry
+/// with the time left, what `join` prints at `-v=1` and above as upstream does since #137102
+/// (so the CA the node is about to trust can be checked by eye). A certificate that cannot
+/// be read is said to be so.
+pub fn ca_summary(ca_pem: &[u8], now: std::time::SystemTime) -> Vec<String> {
+    let blocks = match ::pem::parse_many(ca_pem) {
+        Ok(b) => b,
+        Err(e) => return vec![format!("the discovered CA is not PEM: {e}")],
+    };
+    if !blocks.iter().any(|b| b.tag() == "CERTIFICATE") {
+        return vec!["the discovered CA holds no PEM certificate".into()];
+    }
+    blocks
+        .iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(|b| {
+            let info = match crate::pki::CertInfo::parse(b.contents()) {
+                Ok(i) => i,
+                Err(e) => return format!("a discovered CA certificate is not readable: {e}"),
+            };
+            let pin = crate::pki::public_key_pin(b.contents()).unwrap_or_default();
+            let left = match info.not_after.duration_since(now) {
+                Ok(d) => format!(
+                    "{} left",
+                    crate::pki::renewal::short_human_duration(d.as_secs() as i64)
+                ),
+                Err(_) => "expired".to_string(),
+            };
+            format!(
+                "CA certificate: CN={}, public key {pin}, expires {} ({left})",
+                info.common_name,
+                time::OffsetDateTime::from(info.not_after)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
 /// How far apart this machine's clock and the API server's may be before the join warns.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
 
@@ -345,6 +384,34 @@ mod tests {
             "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: https://192.0.2.1:6443\n  name: \"\"\ncontexts: null\ncurrent-context: \"\"\nkind: Config\npreferences: {{}}\nusers: null\n"
         );
         assert!(cluster_of_kubeconfig(&info).is_ok());
+    }
+
+    #[test]
+    fn the_discovered_ca_is_summarized() {
+        let key = crate::pki::PrivateKey::generate(crate::config::EncryptionAlgorithm::EcdsaP256)
+            .unwrap();
+        let der = crate::pki::new_ca_cert(
+            "kubernetes",
+            &key,
+            std::time::Duration::from_secs(86400 * 3650),
+        )
+        .unwrap();
+        let ca_pem = crate::pki::cert_pem(&der);
+        let now = std::time::SystemTime::now();
+        let lines = ca_summary(ca_pem.as_bytes(), now);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let pin = crate::pki::public_key_pin_pem(ca_pem.as_bytes()).unwrap();
+        assert!(
+            lines[0].starts_with(&format!(
+                "CA certificate: CN=kubernetes, public key {pin}, expires 20"
+            )),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].ends_with("left)"), "{}", lines[0]);
+        let later = now + std::time::Duration::from_secs(200 * 365 * 86400);
+        assert!(ca_summary(ca_pem.as_bytes(), later)[0].ends_with("(expired)"));
+        assert!(ca_summary(b"not pem", now)[0].contains("no PEM certificate"));
     }
 
     #[test]

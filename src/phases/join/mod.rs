@@ -218,6 +218,9 @@ impl JoinData {
                 crate::discovery::file_discovery(self.host.as_ref(), path)?
             }
         };
+        for line in crate::discovery::ca_summary(&info.ca_pem, std::time::SystemTime::now()) {
+            tracing::info!("[discovery] {line}");
+        }
         self.cluster = Some(info.clone());
         Ok(info)
     }
