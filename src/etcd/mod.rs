@@ -239,23 +239,23 @@ impl EtcdClient {
                 Err(e) => e,
             };
             match self.member_list() {
-                Ok(members) => {
-                    match members.iter().find(|m| m.id == id) {
-                        Some(m) if !m.is_learner => {
-                            tracing::debug!(
-                                "promoting etcd member {id:x}: {}; it is a voting member already",
-                                e.message()
-                            );
-                            return Ok(());
-                        }
-                        Some(_) => {}
-                        None => return Err(status_error(e)).with_context(|| {
+                Ok(members) => match members.iter().find(|m| m.id == id) {
+                    Some(m) if !m.is_learner => {
+                        tracing::debug!(
+                            "promoting etcd member {id:x}: {}; it is a voting member already",
+                            e.message()
+                        );
+                        return Ok(());
+                    }
+                    Some(_) => {}
+                    None => {
+                        return Err(status_error(e)).with_context(|| {
                             format!(
                                 "the etcd learner {id:x} is no longer in the cluster's member list"
                             )
-                        }),
+                        })
                     }
-                }
+                },
                 Err(l) => {
                     tracing::debug!("listing the etcd members after a failed promotion: {l:#}")
                 }
