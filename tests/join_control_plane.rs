@@ -138,6 +138,15 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
         "{out}"
     );
     assert!(out.contains("is a voting member"), "{out}");
+    // At -v=1 and above, the CA discovery found is described.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "[discovery] CA certificate: CN=kubernetes, public key {}, expires ",
+            cp.pin
+        )),
+        "{stderr}"
+    );
 
     // The shared certificates came from kubeadm-certs; this node's own were made here.
     let pki = join_root.path().join("etc/kubernetes/pki");
@@ -192,6 +201,9 @@ fn a_control_plane_node_joins_with_its_etcd_member() {
         "[preflight] Reusing /etc/kubernetes/manifests/etcd.yaml",
         "[preflight] Reusing /etc/kubernetes/kubelet.conf",
         "is already a voting member (joined by an earlier run)",
+        // Only cp-1 has a mirror Pod here: cp-2, a voting member, is asked at the client
+        // URL the member list gives.
+        "[check-etcd] The etcd cluster is healthy: 2 of 2 voting members answer",
     ] {
         assert!(rerun.contains(line), "{line}:\n{rerun}");
     }

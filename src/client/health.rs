@@ -122,6 +122,26 @@ fn read_bounded(
 /// body is never chunked. The answer is bounded: at most [`MAX_ANSWER_BYTES`], within
 /// twice `timeout` from the start.
 pub fn fetch_answer(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<Answer, String> {
+    fetch_answer_as(url, trust, None, timeout)
+}
+
+/// A client certificate and its key (PEM) presented to an HTTPS peer that asks for one,
+/// such as an etcd server with client-certificate authentication.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIdentity<'a> {
+    /// The certificate chain, leaf first.
+    pub cert_pem: &'a [u8],
+    /// The private key.
+    pub key_pem: &'a [u8],
+}
+
+/// As [`fetch_answer`], presenting `identity` to an `https://` peer when one is given.
+pub fn fetch_answer_as(
+    url: &str,
+    trust: Trust<'_>,
+    identity: Option<ClientIdentity<'_>>,
+    timeout: Duration,
+) -> Result<Answer, String> {
     let deadline = Instant::now() + timeout * 2;
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
@@ -162,11 +182,52 @@ pub fn fetch_answer(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<An
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?;
+        let client_auth = |b: rustls::ConfigBuilder<
+            rustls::ClientConfig,
+            rustls::client::WantsClientCert,
+        >|
+         -> Result<rustls::ClientConfig, String> {
+            match identity {
+                None => Ok(b.with_no_client_auth()),
+                Some(id) => {
+                    let chain = ::pem::parse_many(id.cert_pem)
+                        .map_err(|e| format!("the client certificate is not PEM: {e}"))?
+                        .into_iter()
+                        .filter(|b| b.tag() == "CERTIFICATE")
+                        .map(|b| rustls::pki_types::CertificateDer::from(b.into_contents()))
+                        .collect::<Vec<_>>();
+                    if chain.is_empty() {
+                        return Err("the client certificate file holds no certificate".into());
+                    }
+                    // The key's text is never part of an error.
+                    let key = ::pem::parse_many(id.key_pem)
+                        .ok()
+                        .and_then(|blocks| {
+                            blocks
+                                .into_iter()
+                                .find(|b| b.tag().ends_with("PRIVATE KEY"))
+                        })
+                        .map(|b| match b.tag() {
+                            "RSA PRIVATE KEY" => {
+                                rustls::pki_types::PrivateKeyDer::Pkcs1(b.into_contents().into())
+                            }
+                            "EC PRIVATE KEY" => {
+                                rustls::pki_types::PrivateKeyDer::Sec1(b.into_contents().into())
+                            }
+                            _ => rustls::pki_types::PrivateKeyDer::Pkcs8(b.into_contents().into()),
+                        })
+                        .ok_or("the client key file holds no PEM private key")?;
+                    b.with_client_auth_cert(chain, key)
+                        .map_err(|e| format!("the client certificate and key do not fit: {e}"))
+                }
+            }
+        };
         let config = match trust {
-            Trust::Any => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyServer(provider)))
-                .with_no_client_auth(),
+            Trust::Any => client_auth(
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(AnyServer(provider))),
+            )?,
             Trust::Ca(pem_bytes) => {
                 let mut roots = rustls::RootCertStore::empty();
                 for block in
@@ -178,7 +239,7 @@ pub fn fetch_answer(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<An
                         ))
                         .map_err(|e| format!("the CA certificate is not usable: {e}"))?;
                 }
-                builder.with_root_certificates(roots).with_no_client_auth()
+                client_auth(builder.with_root_certificates(roots))?
             }
             Trust::Bundle(pem_bytes) => {
                 let mut roots = rustls::RootCertStore::empty();
@@ -193,7 +254,7 @@ pub fn fetch_answer(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<An
                 if roots.is_empty() {
                     return Err("no usable CA certificate in the root's CA store".into());
                 }
-                builder.with_root_certificates(roots).with_no_client_auth()
+                client_auth(builder.with_root_certificates(roots))?
             }
             Trust::System => {
                 let found = rustls_native_certs::load_native_certs();
@@ -209,7 +270,7 @@ pub fn fetch_answer(url: &str, trust: Trust<'_>, timeout: Duration) -> Result<An
                         "no CA certificates of this machine to trust: {why}"
                     ));
                 }
-                builder.with_root_certificates(roots).with_no_client_auth()
+                client_auth(builder.with_root_certificates(roots))?
             }
         };
         let host = hostport_full

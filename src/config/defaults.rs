@@ -384,6 +384,7 @@ pub fn init_configuration(
     let etcd = match (&cluster.etcd.local, &cluster.etcd.external) {
         (_, Some(ext)) => Etcd::External(ExternalEtcd {
             endpoints: ext.endpoints.clone(),
+            http_endpoints: ext.http_endpoints.clone(),
             ca_file: ext.ca_file.clone().into(),
             cert_file: ext.cert_file.clone().into(),
             key_file: ext.key_file.clone().into(),

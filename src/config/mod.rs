@@ -208,12 +208,26 @@ pub struct LocalEtcd {
 pub struct ExternalEtcd {
     /// `endpoints`.
     pub endpoints: Vec<String>,
+    /// `httpEndpoints` (v1beta4): etcd's HTTP endpoints when they differ from `endpoints`.
+    pub http_endpoints: Vec<String>,
     /// `caFile`.
     pub ca_file: PathBuf,
     /// `certFile`.
     pub cert_file: PathBuf,
     /// `keyFile`.
     pub key_file: PathBuf,
+}
+
+impl ExternalEtcd {
+    /// Where etcd answers HTTP requests: `httpEndpoints` when given, else `endpoints`, which
+    /// then serve gRPC and HTTP alike (upstream's `GetHTTPEndpoints`).
+    pub fn http_endpoints(&self) -> &[String] {
+        if self.http_endpoints.is_empty() {
+            &self.endpoints
+        } else {
+            &self.http_endpoints
+        }
+    }
 }
 
 /// `networking`.

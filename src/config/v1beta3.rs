@@ -161,7 +161,25 @@ pub struct Etcd {
     pub local: Option<LocalEtcd>,
     /// `external`.
     #[serde(default)]
-    pub external: Option<v4::ExternalEtcd>,
+    pub external: Option<ExternalEtcd>,
+}
+
+/// `ExternalEtcd`: v1beta3 has no `httpEndpoints`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExternalEtcd {
+    /// `endpoints`.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// `caFile`.
+    #[serde(default)]
+    pub ca_file: String,
+    /// `certFile`.
+    #[serde(default)]
+    pub cert_file: String,
+    /// `keyFile`.
+    #[serde(default)]
+    pub key_file: String,
 }
 
 /// `LocalEtcd` with map-form `extraArgs`.
@@ -304,7 +322,13 @@ impl ClusterConfiguration {
             },
             encryption_algorithm: String::new(),
             etcd: v4::Etcd {
-                external: self.etcd.external,
+                external: self.etcd.external.map(|x| v4::ExternalEtcd {
+                    ca_file: x.ca_file,
+                    cert_file: x.cert_file,
+                    endpoints: x.endpoints,
+                    http_endpoints: vec![],
+                    key_file: x.key_file,
+                }),
                 local: self.etcd.local.map(|l| v4::LocalEtcd {
                     data_dir: l.data_dir,
                     extra_args: args(l.extra_args),

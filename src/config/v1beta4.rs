@@ -367,6 +367,10 @@ pub struct ExternalEtcd {
     /// `endpoints`.
     #[serde(default)]
     pub endpoints: Vec<String>,
+    /// `httpEndpoints`: where etcd answers HTTP (`/version`, `/health`, `/metrics`) when it
+    /// serves it apart from gRPC (etcd's `--listen-client-http-urls`); empty: `endpoints`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_endpoints: Vec<String>,
     /// `keyFile`.
     #[serde(default)]
     pub key_file: String,

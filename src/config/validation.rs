@@ -673,6 +673,23 @@ fn validate_cluster_into(e: &mut Errors, c: &v1beta4::ClusterConfiguration) {
                     Some(_) => {}
                 }
             }
+            // `httpEndpoints` take the rules of `endpoints`, as warnings: whether upstream
+            // refuses them was not read, and the preflight check that uses them reports an
+            // unreachable one anyway.
+            for (i, ep) in x.http_endpoints.iter().enumerate() {
+                let scheme = ep
+                    .split_once(':')
+                    .map(|(s, _)| s)
+                    .filter(|s| is_url_scheme(s));
+                let why = match scheme {
+                    None => "the URL without scheme is not allowed; write http:// or https://",
+                    Some(s) if require_https && s != "https" => {
+                        "the URL must be using the HTTPS scheme when TLS files are given"
+                    }
+                    Some(_) => continue,
+                };
+                e.warn("ExternalEtcd", &format!("{p}.httpEndpoints[{i}]"), ep, why);
+            }
             if x.cert_file.is_empty() != x.key_file.is_empty() {
                 e.invalid(
                     &p,

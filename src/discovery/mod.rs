@@ -97,10 +97,23 @@ pub fn cluster_of_kubeconfig(text: &str) -> Result<ClusterInfo, DiscoveryError> 
         .filter(|c| !c.is_empty())
         .ok_or_else(|| DiscoveryError::Malformed("its kubeconfig has no cluster".into()))?;
     let current = doc["current-context"].as_str().unwrap_or("");
-    let wanted = doc["contexts"]
+    let context = doc["contexts"]
         .as_sequence()
-        .and_then(|cs| cs.iter().find(|c| c["name"].as_str() == Some(current)))
-        .and_then(|c| c["context"]["cluster"].as_str());
+        .and_then(|cs| cs.iter().find(|c| c["name"].as_str() == Some(current)));
+    // A kubeconfig with credentials is the TLS bootstrap kubeconfig as it stands, and its
+    // current context must exist: upstream's join refuses it since #138853 (it used to
+    // crash). One without credentials (cluster-info's) only lends its cluster.
+    let has_credentials = doc["users"].as_sequence().is_some_and(|users| {
+        users
+            .iter()
+            .any(|u| u["user"].as_mapping().is_some_and(|m| !m.is_empty()))
+    });
+    if has_credentials && context.is_none() {
+        return Err(DiscoveryError::Malformed(
+            "its kubeconfig has credentials but its current-context is not among its contexts: set current-context to the name of one of its contexts".into(),
+        ));
+    }
+    let wanted = context.and_then(|c| c["context"]["cluster"].as_str());
     let cluster = wanted
         .and_then(|w| clusters.iter().find(|c| c["name"].as_str() == Some(w)))
         .unwrap_or(&clusters[0]);
@@ -121,6 +134,45 @@ pub fn cluster_of_kubeconfig(text: &str) -> Result<ClusterInfo, DiscoveryError> 
         server: server.to_string(),
         ca_pem,
     })
+}
+
+/// One line per CA certificate discovery found: its subject CN, public-key pin and expiry
+/// with the time left, what `join` prints at `-v=1` and above as upstream does since #137102
+/// (so the CA the node is about to trust can be checked by eye). A certificate that cannot
+/// be read is said to be so.
+pub fn ca_summary(ca_pem: &[u8], now: std::time::SystemTime) -> Vec<String> {
+    let blocks = match ::pem::parse_many(ca_pem) {
+        Ok(b) => b,
+        Err(e) => return vec![format!("the discovered CA is not PEM: {e}")],
+    };
+    if !blocks.iter().any(|b| b.tag() == "CERTIFICATE") {
+        return vec!["the discovered CA holds no PEM certificate".into()];
+    }
+    blocks
+        .iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(|b| {
+            let info = match crate::pki::CertInfo::parse(b.contents()) {
+                Ok(i) => i,
+                Err(e) => return format!("a discovered CA certificate is not readable: {e}"),
+            };
+            let pin = crate::pki::public_key_pin(b.contents()).unwrap_or_default();
+            let left = match info.not_after.duration_since(now) {
+                Ok(d) => format!(
+                    "{} left",
+                    crate::pki::renewal::short_human_duration(d.as_secs() as i64)
+                ),
+                Err(_) => "expired".to_string(),
+            };
+            format!(
+                "CA certificate: CN={}, public key {pin}, expires {} ({left})",
+                info.common_name,
+                time::OffsetDateTime::from(info.not_after)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// How far apart this machine's clock and the API server's may be before the join warns.
@@ -306,6 +358,61 @@ mod tests {
 
     // Test vectors of the upstream bootstrap signer (kubernetes/cluster-bootstrap).
     const CONTENT: &str = "Hello from the other side. I must have called a thousand times.";
+
+    #[test]
+    fn a_discovery_kubeconfig_with_credentials_needs_its_current_context() {
+        let ca = base64::engine::general_purpose::STANDARD.encode("CA");
+        let file = |current: &str| {
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: k\n  cluster:\n    server: https://192.0.2.1:6443\n    certificate-authority-data: {ca}\ncontexts:\n- name: boot\n  context:\n    cluster: k\n    user: u\ncurrent-context: {current}\nusers:\n- name: u\n  user:\n    token: abcdef.0123456789abcdef\n"
+            )
+        };
+        assert_eq!(
+            cluster_of_kubeconfig(&file("boot")).unwrap().server,
+            "https://192.0.2.1:6443"
+        );
+        let err = cluster_of_kubeconfig(&file("gone"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("current-context is not among its contexts") && !err.contains("gone"),
+            "{err}"
+        );
+        assert!(!err.contains("0123456789abcdef"), "{err}");
+        // cluster-info's form (no contexts, no users) lends its cluster as before.
+        let info = format!(
+            "apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: https://192.0.2.1:6443\n  name: \"\"\ncontexts: null\ncurrent-context: \"\"\nkind: Config\npreferences: {{}}\nusers: null\n"
+        );
+        assert!(cluster_of_kubeconfig(&info).is_ok());
+    }
+
+    #[test]
+    fn the_discovered_ca_is_summarized() {
+        let key = crate::pki::PrivateKey::generate(crate::config::EncryptionAlgorithm::EcdsaP256)
+            .unwrap();
+        let der = crate::pki::new_ca_cert(
+            "kubernetes",
+            &key,
+            std::time::Duration::from_secs(86400 * 3650),
+        )
+        .unwrap();
+        let ca_pem = crate::pki::cert_pem(&der);
+        let now = std::time::SystemTime::now();
+        let lines = ca_summary(ca_pem.as_bytes(), now);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let pin = crate::pki::public_key_pin_pem(ca_pem.as_bytes()).unwrap();
+        assert!(
+            lines[0].starts_with(&format!(
+                "CA certificate: CN=kubernetes, public key {pin}, expires 20"
+            )),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].ends_with("left)"), "{}", lines[0]);
+        let later = now + std::time::Duration::from_secs(200 * 365 * 86400);
+        assert!(ca_summary(ca_pem.as_bytes(), later)[0].ends_with("(expired)"));
+        assert!(ca_summary(b"not pem", now)[0].contains("no PEM certificate"));
+    }
 
     #[test]
     fn a_skewed_server_clock_is_warned_of() {

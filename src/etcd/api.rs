@@ -18,6 +18,8 @@ pub mod cluster {
 pub mod maintenance {
     /// `Snapshot` (server streaming).
     pub const SNAPSHOT: &str = "/etcdserverpb.Maintenance/Snapshot";
+    /// `Status`: the answering member's own state.
+    pub const STATUS: &str = "/etcdserverpb.Maintenance/Status";
 }
 
 /// `ResponseHeader`.
@@ -126,6 +128,29 @@ pub struct SnapshotResponse {
     /// This chunk.
     #[prost(bytes = "vec", tag = "3")]
     pub blob: Vec<u8>,
+}
+
+/// `StatusResponse`: what one member says of itself (`StatusRequest` is [`Empty`]).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StatusResponse {
+    /// The header.
+    #[prost(message, optional, tag = "1")]
+    pub header: Option<ResponseHeader>,
+    /// The member's etcd version.
+    #[prost(string, tag = "2")]
+    pub version: String,
+    /// The size of its database file, in bytes.
+    #[prost(int64, tag = "3")]
+    pub db_size: i64,
+    /// The id of the leader it follows; 0 when it knows of none.
+    #[prost(uint64, tag = "4")]
+    pub leader: u64,
+    /// Alarms and other errors the member reports.
+    #[prost(string, repeated, tag = "8")]
+    pub errors: Vec<String>,
+    /// Whether the member is a learner.
+    #[prost(bool, tag = "10")]
+    pub is_learner: bool,
 }
 
 #[cfg(test)]

@@ -164,50 +164,127 @@ impl EtcdClient {
     }
 
     /// Adds a learner with the peer URL (or finds the member that already has it, for a
-    /// re-run); returns its id.
+    /// re-run); returns its id. etcd refuses member changes for a few seconds after a
+    /// member started ("unhealthy cluster"): such refusals are retried for up to half a
+    /// minute, each retry looking for the member first (an add whose answer was lost has
+    /// still added it).
     pub fn add_learner(&mut self, peer_url: &str) -> anyhow::Result<u64> {
-        if let Some(m) = self
-            .member_list()?
-            .into_iter()
-            .find(|m| m.peer_urls.iter().any(|u| u == peer_url))
-        {
-            return Ok(m.id);
-        }
-        let r: api::MemberAddResponse = self
-            .call(
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut pause = Duration::from_millis(200);
+        loop {
+            if let Some(m) = self
+                .member_list()?
+                .into_iter()
+                .find(|m| m.peer_urls.iter().any(|u| u == peer_url))
+            {
+                return Ok(m.id);
+            }
+            match self.call::<_, api::MemberAddResponse>(
                 api::cluster::MEMBER_ADD,
                 api::MemberAddRequest {
                     peer_urls: vec![peer_url.to_string()],
                     is_learner: true,
                 },
-            )
-            .map_err(status_error)
-            .with_context(|| format!("adding the etcd learner {peer_url}"))?;
-        r.member
-            .map(|m| m.id)
-            .context("etcd did not return the added member")
+            ) {
+                Ok(r) => {
+                    return r
+                        .member
+                        .map(|m| m.id)
+                        .context("etcd did not return the added member")
+                }
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+                    ) && Instant::now() + pause < deadline =>
+                {
+                    tracing::debug!(
+                        "adding the etcd learner {peer_url}: {}; retrying",
+                        e.message()
+                    );
+                    crate::interrupt::sleep(pause)?;
+                    pause = (pause * 2).min(Duration::from_secs(3));
+                }
+                Err(e) => {
+                    return Err(status_error(e))
+                        .with_context(|| format!("adding the etcd learner {peer_url}"))
+                }
+            }
+        }
     }
 
-    /// Promotes a learner, retrying while it catches up, until `timeout`.
+    /// Waits until the member has started (the member list then gives its name), as
+    /// upstream waits before promoting a learner since #136014: a learner that never
+    /// started cannot catch up, and promoting it only fails later.
+    pub fn wait_started(&mut self, id: u64, timeout: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let mut poll = crate::interrupt::Poll::new();
+        loop {
+            let last = match self.member_list() {
+                Ok(members) => match members.iter().find(|m| m.id == id) {
+                    None => anyhow::bail!(
+                        "the etcd member {id:x} is no longer in the cluster's member list"
+                    ),
+                    Some(m) if !m.name.is_empty() => return Ok(()),
+                    Some(_) => "not started yet".to_string(),
+                },
+                Err(e) => format!("{e:#}"),
+            };
+            if start.elapsed() >= timeout {
+                anyhow::bail!(
+                    "the etcd learner {id:x} did not start within {} (last: {last}): is this node's etcd static Pod running? See the kubelet's log and the etcd container's log",
+                    crate::duration::format_duration(timeout)
+                );
+            }
+            tracing::debug!("etcd member {id:x}: {last}; waiting");
+            poll.pause()?;
+        }
+    }
+
+    /// Promotes a learner, retrying while it catches up, until `timeout`. After a failed
+    /// call the member list decides: a member that already votes is done (a promotion that
+    /// succeeded but whose answer was lost, upstream's #139842, or one promoted by an
+    /// earlier run, #130782).
     pub fn promote(&mut self, id: u64, timeout: Duration) -> anyhow::Result<()> {
         let start = Instant::now();
         let mut poll = crate::interrupt::Poll::new();
         loop {
-            match self.call::<_, api::MembersResponse>(
+            let e = match self.call::<_, api::MembersResponse>(
                 api::cluster::MEMBER_PROMOTE,
                 api::MemberIdRequest { id },
             ) {
                 Ok(_) => return Ok(()),
-                Err(e) if start.elapsed() < timeout => {
-                    tracing::debug!("promoting etcd member {id:x}: {}; retrying", e.message());
-                    poll.pause()?;
-                }
-                Err(e) => {
-                    return Err(status_error(e)).with_context(|| {
-                        format!("the etcd learner {id:x} was not promoted within {}: is the new etcd member running and reachable on its peer URL?", crate::duration::format_duration(timeout))
-                    })
+                Err(e) => e,
+            };
+            match self.member_list() {
+                Ok(members) => match members.iter().find(|m| m.id == id) {
+                    Some(m) if !m.is_learner => {
+                        tracing::debug!(
+                            "promoting etcd member {id:x}: {}; it is a voting member already",
+                            e.message()
+                        );
+                        return Ok(());
+                    }
+                    Some(_) => {}
+                    None => {
+                        return Err(status_error(e)).with_context(|| {
+                            format!(
+                                "the etcd learner {id:x} is no longer in the cluster's member list"
+                            )
+                        })
+                    }
+                },
+                Err(l) => {
+                    tracing::debug!("listing the etcd members after a failed promotion: {l:#}")
                 }
             }
+            if start.elapsed() >= timeout {
+                return Err(status_error(e)).with_context(|| {
+                    format!("the etcd learner {id:x} was not promoted within {}: is the new etcd member running and reachable on its peer URL?", crate::duration::format_duration(timeout))
+                });
+            }
+            tracing::debug!("promoting etcd member {id:x}: {}; retrying", e.message());
+            poll.pause()?;
         }
     }
 
@@ -269,6 +346,151 @@ impl EtcdClient {
             .map_err(status_error)
             .with_context(|| format!("taking a snapshot of etcd at {endpoint}"))
     }
+}
+
+/// An etcd cluster's health as upstream judges it since v1.37 (#138403, backported): the
+/// cluster is healthy while a quorum of its voting members answers, so a cluster of five
+/// with two members down still takes a new control plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterHealth {
+    /// Voting members (not learners) in the member list.
+    pub voting: usize,
+    /// Voting members that answered their status.
+    pub healthy_voting: usize,
+    /// Voting members that did not answer, each with why.
+    pub unhealthy: Vec<String>,
+}
+
+impl ClusterHealth {
+    /// Whether more than half of the voting members answered.
+    pub fn has_quorum(&self) -> bool {
+        self.voting > 0 && self.healthy_voting > self.voting / 2
+    }
+}
+
+/// Asks each endpoint's member for its status (each tried again for up to `retry_for`
+/// while it does not answer), and each voting member of the member list at its own client
+/// URL when no endpoint reached it (upstream's client syncs its endpoints with the voting
+/// members). An error when no member answers at all, or when fewer than a quorum of the
+/// voting members answer; the voting members that did not answer, in a cluster that keeps
+/// its quorum, are in the result for the caller to report.
+pub fn check_cluster_health(
+    endpoints: &[String],
+    ca: &[u8],
+    cert: &[u8],
+    key: &[u8],
+    retry_for: Duration,
+) -> anyhow::Result<ClusterHealth> {
+    let mut healthy = std::collections::BTreeSet::new();
+    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut members: Option<Vec<EtcdMember>> = None;
+    let mut asked: Vec<String> = endpoints.to_vec();
+    let mut i = 0;
+    while i < asked.len() {
+        let endpoint = asked[i].clone();
+        i += 1;
+        let deadline = Instant::now() + retry_for;
+        let answer = loop {
+            let attempt = EtcdClient::connect_pem(std::slice::from_ref(&endpoint), ca, cert, key)
+                .map_err(|e| anyhow::anyhow!(e))
+                .and_then(|mut c| {
+                    let status = c.status()?;
+                    if members.is_none() {
+                        // Not linearizable: a member that lost its quorum still says
+                        // who the voters are.
+                        members = c
+                            .call::<_, api::MembersResponse>(
+                                api::cluster::MEMBER_LIST,
+                                api::MemberListRequest {
+                                    linearizable: false,
+                                },
+                            )
+                            .ok()
+                            .and_then(|r| members_of(r).ok());
+                    }
+                    Ok(status)
+                });
+            match attempt {
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!("etcd status of {endpoint}: {e:#}; retrying");
+                    crate::interrupt::sleep(Duration::from_millis(500))?;
+                }
+                other => break other,
+            }
+        };
+        match answer {
+            Ok(status) if !status.is_learner => {
+                healthy.insert(status.member_id);
+            }
+            Ok(_) => {}
+            Err(e) => failures.push((endpoint, format!("{e:#}"))),
+        }
+        if i == asked.len() {
+            // The voting members no endpoint reached, asked at their own client URL.
+            for m in members.iter().flatten() {
+                if !m.is_learner && !healthy.contains(&m.id) {
+                    if let Some(u) = m.client_urls.iter().find(|u| !asked.contains(u)) {
+                        asked.push(u.clone());
+                    }
+                }
+            }
+        }
+    }
+    let Some(members) = members else {
+        anyhow::bail!(
+            "no etcd member answered: {}; is etcd running on the control-plane nodes?",
+            if failures.is_empty() {
+                "no endpoint to ask".to_string()
+            } else {
+                failures
+                    .iter()
+                    .map(|(_, e)| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        );
+    };
+    let voting: Vec<&EtcdMember> = members.iter().filter(|m| !m.is_learner).collect();
+    let unhealthy: Vec<String> = voting
+        .iter()
+        .filter(|m| !healthy.contains(&m.id))
+        .map(|m| {
+            let who = format!(
+                "{} ({})",
+                if m.name.is_empty() {
+                    "not started"
+                } else {
+                    &m.name
+                },
+                m.peer_urls.join(",")
+            );
+            let why: Vec<&str> = failures
+                .iter()
+                .filter(|(ep, _)| m.client_urls.contains(ep))
+                .map(|(_, e)| e.as_str())
+                .collect();
+            if why.is_empty() {
+                format!("{who}: did not answer")
+            } else {
+                format!("{who}: {}", why.join("; "))
+            }
+        })
+        .collect();
+    let health = ClusterHealth {
+        voting: voting.len(),
+        healthy_voting: voting.iter().filter(|m| healthy.contains(&m.id)).count(),
+        unhealthy,
+    };
+    if !health.has_quorum() {
+        anyhow::bail!(
+            "the etcd cluster has no quorum: {} of its {} voting members answered (a quorum needs {}); not answering: {}",
+            health.healthy_voting,
+            health.voting,
+            health.voting / 2 + 1,
+            health.unhealthy.join("; ")
+        );
+    }
+    Ok(health)
 }
 
 fn status_error(s: tonic::Status) -> anyhow::Error {

@@ -12,36 +12,11 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, Uri};
 use super::EtcdClient;
 use crate::grpc;
 
-/// `etcdserverpb.Maintenance/Status`.
-const STATUS: &str = "/etcdserverpb.Maintenance/Status";
-
-/// `StatusRequest`, which has no field.
-#[derive(Clone, PartialEq, prost::Message)]
-struct StatusRequest {}
-
-/// `StatusResponse`: the fields read here, with etcd's field numbers.
-#[derive(Clone, PartialEq, prost::Message)]
-struct StatusResponse {
-    /// `version`.
-    #[prost(string, tag = "2")]
-    version: String,
-    /// `dbSize`.
-    #[prost(int64, tag = "3")]
-    db_size: i64,
-    /// `leader`: the member id of the leader this member knows (0: none).
-    #[prost(uint64, tag = "4")]
-    leader: u64,
-    /// `errors`: the alarms and errors the member reports.
-    #[prost(string, repeated, tag = "8")]
-    errors: Vec<String>,
-    /// `isLearner`.
-    #[prost(bool, tag = "10")]
-    is_learner: bool,
-}
-
 /// What a member says of itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberStatus {
+    /// Its member id (from the answer's header).
+    pub member_id: u64,
     /// The etcd version it runs.
     pub version: String,
     /// The size of its database file, in bytes.
@@ -123,11 +98,12 @@ impl EtcdClient {
 
     /// The status of the member this client talks to.
     pub fn status(&mut self) -> anyhow::Result<MemberStatus> {
-        let r: StatusResponse = self
-            .call(STATUS, StatusRequest {})
+        let r: super::api::StatusResponse = self
+            .call(super::api::maintenance::STATUS, super::api::Empty {})
             .map_err(super::status_error)
             .map_err(|e| anyhow::anyhow!("the status of etcd at {}: {e}", self.endpoint))?;
         Ok(MemberStatus {
+            member_id: r.header.map(|h| h.member_id).unwrap_or_default(),
             version: r.version,
             db_size: u64::try_from(r.db_size).unwrap_or(0),
             leader: r.leader,
@@ -152,7 +128,7 @@ mod tests {
             0x42, 3, b'N', b'O', b'S',             // 8: errors
             0x50, 1,                               // 10: isLearner
         ];
-        let r = StatusResponse::decode(wire).unwrap();
+        let r = super::super::api::StatusResponse::decode(wire).unwrap();
         assert_eq!(r.version, "3.5.1");
         assert_eq!(r.db_size, 256);
         assert_eq!(r.leader, 7);
@@ -163,6 +139,7 @@ mod tests {
     #[test]
     fn a_member_without_a_leader_or_with_errors_is_unhealthy() {
         let mut s = MemberStatus {
+            member_id: 1,
             version: "3.5.1".into(),
             db_size: 1,
             leader: 9,

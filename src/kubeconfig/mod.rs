@@ -1,6 +1,7 @@
 //! kubeconfig files: the document (`apiVersion: v1`, `kind: Config`) with upstream's field
 //! order, and the files kubeadm writes for a control-plane node.
 
+use anyhow::Context as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -241,6 +242,42 @@ impl KubeConfig {
             .find(|u| u.name == name)
             .map(|u| &mut u.user)
     }
+}
+
+/// The kubeconfig text with its current context's cluster pointed at `server`, every
+/// other field kept as written: `init` talks to this node's API server through copies of
+/// admin.conf and super-admin.conf made so in memory (upstream #138449), while the files
+/// keep the `controlPlaneEndpoint` (a load balancer may answer only once the first API
+/// server runs). Errors name the field, never a value.
+pub fn with_current_server(text: &str, server: &str) -> anyhow::Result<String> {
+    use serde_yaml_ng::Value;
+    crate::yaml::check_nesting(text, "the kubeconfig")?;
+    let mut doc: Value = serde_yaml_ng::from_str(text)
+        .map_err(|e| anyhow::anyhow!("{}", crate::yaml::error_without_values(&e)))?;
+    let current = doc["current-context"]
+        .as_str()
+        .context("no current-context")?
+        .to_string();
+    let cluster = doc["contexts"]
+        .as_sequence()
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["name"].as_str() == Some(current.as_str()))
+        })
+        .and_then(|c| c["context"]["cluster"].as_str())
+        .context("the current context is not among the contexts, or names no cluster")?
+        .to_string();
+    let entry = doc["clusters"]
+        .as_sequence_mut()
+        .and_then(|cs| {
+            cs.iter_mut()
+                .find(|c| c["name"].as_str() == Some(cluster.as_str()))
+        })
+        .and_then(|c| c.get_mut("cluster"))
+        .and_then(Value::as_mapping_mut)
+        .context("the current context's cluster is not among the clusters")?;
+    entry.insert(Value::from("server"), Value::from(server));
+    Ok(serde_yaml_ng::to_string(&doc)?)
 }
 
 impl AuthInfo {

@@ -69,15 +69,6 @@ fn data_dir(cfg: &InitConfiguration) -> String {
     }
 }
 
-/// Whether an etcd image tag (`3.6.11-0`) is at least 3.6, whose flags drop the
-/// `experimental-` spelling.
-pub fn is_etcd_36_or_newer(tag: &str) -> bool {
-    let mut parts = tag.trim_start_matches('v').split(['.', '-']);
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    (major, minor) >= (3, 6)
-}
-
 /// The etcd command line for this node; `initial_cluster` lists the existing members when
 /// the node joins an existing etcd cluster (this node included), and is empty for a new one.
 pub fn command(cfg: &InitConfiguration, initial_cluster: &[Member]) -> Vec<String> {
@@ -119,15 +110,11 @@ pub fn command(cfg: &InitConfiguration, initial_cluster: &[Member]) -> Vec<Strin
             format!("http://{}", join_host_port(local, METRICS_PORT)),
         ),
     ];
-    let image = images::etcd_image(cfg);
-    let tag = image.rsplit(':').next().unwrap_or_default();
-    if is_etcd_36_or_newer(tag) {
-        defaults.push(arg("feature-gates", "InitialCorruptCheck=true"));
-        defaults.push(arg("watch-progress-notify-interval", "5s"));
-    } else {
-        defaults.push(arg("experimental-initial-corrupt-check", "true"));
-        defaults.push(arg("experimental-watch-progress-notify-interval", "5s"));
-    }
+    // etcd 3.6's spelling whatever the image tag, as upstream since v1.36 (#135701): etcd
+    // older than 3.6 is no longer in the version map, so a custom older `imageTag` gets
+    // these flags too.
+    defaults.push(arg("feature-gates", "InitialCorruptCheck=true"));
+    defaults.push(arg("watch-progress-notify-interval", "5s"));
     if initial_cluster.is_empty() {
         args::set(
             &mut defaults,
@@ -251,10 +238,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn etcd_version_switch() {
-        assert!(is_etcd_36_or_newer("3.6.11-0"));
-        assert!(is_etcd_36_or_newer("3.7.0-0"));
-        assert!(is_etcd_36_or_newer("v3.7.0"));
-        assert!(!is_etcd_36_or_newer("3.5.21-0"));
+    fn the_experimental_flags_are_gone_even_for_an_older_image_tag() {
+        for tag in ["", "3.5.21-0", "3.6.11-0", "3.7.0-0"] {
+            let mut cfg = crate::config::test_config();
+            let local = cfg
+                .versioned
+                .cluster
+                .etcd
+                .local
+                .get_or_insert_with(Default::default);
+            local.image_tag = tag.into();
+            assert!(images::etcd_image(&cfg).ends_with(&format!(":{tag}")) || tag.is_empty());
+            let cmd = command(&cfg, &[]);
+            assert!(
+                cmd.contains(&"--feature-gates=InitialCorruptCheck=true".to_string())
+                    && cmd.contains(&"--watch-progress-notify-interval=5s".to_string()),
+                "{tag}: {cmd:?}"
+            );
+            assert!(
+                !cmd.iter().any(|a| a.starts_with("--experimental-")),
+                "{tag}: {cmd:?}"
+            );
+        }
     }
 }

@@ -91,6 +91,35 @@ pub fn read_kubeadm_config(api: &dyn Api) -> anyhow::Result<crate::config::docum
     kubeadm_config_documents(&cm)
 }
 
+/// As [`read_kubeadm_config`], asking again every half second on any failure until
+/// `timeout`: what `join` does with its `timeouts.kubernetesAPICall` since upstream's #139667
+/// (an API server behind a load balancer may fail a few requests while it settles). `reset`
+/// keeps the single read.
+pub fn read_kubeadm_config_within(
+    api: &dyn Api,
+    timeout: Duration,
+) -> anyhow::Result<crate::config::documents::Documents> {
+    let start = std::time::Instant::now();
+    let path = client::object_path("ConfigMap", Some("kube-system"), "kubeadm-config");
+    loop {
+        match api.call("GET", &path, None, "application/json") {
+            Ok(cm) => return kubeadm_config_documents(&cm),
+            Err(e) if start.elapsed() < timeout => {
+                tracing::debug!("reading the kubeadm-config ConfigMap: {e}; retrying");
+                crate::interrupt::sleep(Duration::from_millis(500).min(timeout))?;
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(e)).with_context(|| {
+                    format!(
+                        "reading the kubeadm-config ConfigMap (tried for {})",
+                        crate::duration::format_duration(timeout)
+                    )
+                })
+            }
+        }
+    }
+}
+
 /// The configuration documents of a `kubeadm-config` ConfigMap (its ClusterConfiguration).
 pub fn kubeadm_config_documents(
     cm: &serde_json::Value,
@@ -259,9 +288,16 @@ pub fn mark_control_plane(
                 "application/json",
             )
         });
+        // Any error is asked again until the polling ends, not only a Node that is not
+        // registered yet: upstream since #135776.
         match result {
             Ok(_) => return Ok(()),
-            Err(e) if e.is_not_found() && start.elapsed() < timeout => poll.pause()?,
+            Err(e) if start.elapsed() < timeout => {
+                if !e.is_not_found() {
+                    tracing::debug!("marking the node {node:?}: {e}; retrying");
+                }
+                poll.pause()?
+            }
             Err(e) => {
                 return Err(e).with_context(|| {
                     format!("error marking the node {node:?} as control-plane (is the kubelet running and registering the Node?)")
@@ -501,4 +537,84 @@ pub fn upload_certs(
         &role_binding("kube-system", name, vec![group(NODE_BOOTSTRAP_GROUP)]),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// An API that answers each call with the next scripted answer (the last one repeats).
+    struct Scripted(Mutex<Vec<Result<serde_json::Value, client::ApiError>>>);
+
+    impl Api for Scripted {
+        fn call(
+            &self,
+            _: &str,
+            _: &str,
+            _: Option<&serde_json::Value>,
+            _: &str,
+        ) -> Result<serde_json::Value, client::ApiError> {
+            let mut answers = self.0.lock().unwrap();
+            if answers.len() > 1 {
+                answers.remove(0)
+            } else {
+                answers[0].clone()
+            }
+        }
+    }
+
+    fn refused(code: u16, reason: &str) -> Result<serde_json::Value, client::ApiError> {
+        Err(client::ApiError {
+            code,
+            reason: reason.into(),
+            message: format!("{reason} for the test"),
+        })
+    }
+
+    #[test]
+    fn marking_the_control_plane_retries_unknown_errors_until_the_timeout() {
+        let mut cfg = crate::config::test_config();
+        let node = serde_json::json!({"metadata": {"name": cfg.node_registration.name}});
+        // GET refused twice (not transient, not NotFound), then GET and PUT answer.
+        let api = Scripted(Mutex::new(vec![
+            refused(403, "Forbidden"),
+            refused(422, "Invalid"),
+            Ok(node.clone()),
+            Ok(node),
+        ]));
+        mark_control_plane(&api, &cfg, false).unwrap();
+
+        cfg.versioned.init.timeouts = Some(crate::config::v1beta4::Timeouts {
+            kubernetes_api_call: Some(crate::duration::GoDuration(Duration::from_millis(300))),
+            ..Default::default()
+        });
+        let api = Scripted(Mutex::new(vec![refused(403, "Forbidden")]));
+        let err = format!("{:#}", mark_control_plane(&api, &cfg, false).unwrap_err());
+        assert!(err.contains("Forbidden"), "{err}");
+    }
+
+    #[test]
+    fn join_reads_kubeadm_config_again_until_its_timeout() {
+        let cm = serde_json::json!({"data": {"ClusterConfiguration":
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.37.1\n"}});
+        let api = Scripted(Mutex::new(vec![
+            refused(0, "Unreachable"),
+            refused(403, "Forbidden"),
+            refused(404, "NotFound"),
+            Ok(cm),
+        ]));
+        let docs = read_kubeadm_config_within(&api, Duration::from_secs(30)).unwrap();
+        assert_eq!(docs.cluster.unwrap().kubernetes_version, "v1.37.1");
+
+        let api = Scripted(Mutex::new(vec![refused(503, "ServiceUnavailable")]));
+        let err = format!(
+            "{:#}",
+            read_kubeadm_config_within(&api, Duration::from_millis(300)).unwrap_err()
+        );
+        assert!(
+            err.contains("tried for") && err.contains("ServiceUnavailable"),
+            "{err}"
+        );
+    }
 }

@@ -192,6 +192,30 @@ impl InitData {
             .unwrap_or_else(|| self.kubeconfig_dir().join("admin.conf"))
     }
 
+    /// A client from a kubeconfig file. With the default admin.conf (no `--kubeconfig`, or
+    /// the kubeconfig directory's own), the file's copy in memory points at this node's
+    /// API server (`localAPIEndpoint`), as upstream's init does since #138449: the
+    /// `controlPlaneEndpoint` the file names may not answer before this API server runs.
+    fn client_of(&self, path: &std::path::Path) -> anyhow::Result<crate::client::KubeClient> {
+        let default_admin = self.kubeconfig_dir().join("admin.conf");
+        let local = self
+            .opts
+            .kubeconfig
+            .as_ref()
+            .is_none_or(|k| *k == default_admin);
+        if !local {
+            return crate::client::KubeClient::from_kubeconfig(self.host.as_ref(), path);
+        }
+        let text = self
+            .host
+            .read_to_string(path)
+            .with_context(|| format!("reading the kubeconfig {}", path.display()))?;
+        let text = crate::kubeconfig::with_current_server(&text, &self.cfg.local_url())
+            .with_context(|| format!("kubeconfig {}", path.display()))?;
+        crate::client::KubeClient::from_kubeconfig_text(&text)
+            .with_context(|| format!("kubeconfig {}", path.display()))
+    }
+
     /// The cluster client: the dry-run recorder in a dry run; else admin.conf's, after
     /// making sure admin.conf is authorized (with super-admin.conf when it is not yet).
     pub fn api(&mut self) -> anyhow::Result<Arc<dyn crate::client::Api>> {
@@ -201,17 +225,11 @@ impl InitData {
         let client: Arc<dyn crate::client::Api> = if self.opts.dry_run {
             Arc::new(crate::client::DryRunClient::new())
         } else {
-            Arc::new(crate::client::KubeClient::from_kubeconfig(
-                self.host.as_ref(),
-                &self.admin_kubeconfig(),
-            )?)
+            Arc::new(self.client_of(&self.admin_kubeconfig())?)
         };
         let super_admin_path = self.kubeconfig_dir().join("super-admin.conf");
         let super_admin = if !self.opts.dry_run && self.host.exists(&super_admin_path)? {
-            Some(crate::client::KubeClient::from_kubeconfig(
-                self.host.as_ref(),
-                &super_admin_path,
-            )?)
+            Some(self.client_of(&super_admin_path)?)
         } else {
             None
         };

@@ -92,7 +92,19 @@ pub enum Check {
     SystemVerification,
     /// The API server join discovers the cluster from answers on TCP (`host:port`).
     DiscoveryEndpoint(String),
+    /// Each external etcd member's `/version`, asked on its HTTP endpoints, is at least
+    /// [`MIN_EXTERNAL_ETCD_VERSION`].
+    ExternalEtcdVersion(crate::config::ExternalEtcd),
 }
+
+/// The oldest external etcd this kubeadm supports (upstream's `MinExternalEtcdVersion`).
+pub const MIN_EXTERNAL_ETCD_VERSION: &str = "3.5.24-0";
+
+/// How long one `/version` request to an external etcd may take, how often a failed one is
+/// tried again and after what pause (upstream's values).
+const EXTERNAL_ETCD_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const EXTERNAL_ETCD_REQUEST_RETRIES: usize = 3;
+const EXTERNAL_ETCD_REQUEST_INTERVAL: Duration = Duration::from_secs(5);
 
 impl Check {
     /// The check's name, as `--ignore-preflight-errors` takes it.
@@ -119,6 +131,7 @@ impl Check {
             Check::RuntimeSettings { .. } => "ContainerRuntimeSettings".into(),
             Check::SystemVerification => "SystemVerification".into(),
             Check::DiscoveryEndpoint(_) => "DiscoveryEndpoint".into(),
+            Check::ExternalEtcdVersion(_) => "ExternalEtcdVersion".into(),
         }
     }
 
@@ -331,6 +344,11 @@ impl Check {
                     ));
                 }
             }
+            Check::ExternalEtcdVersion(etcd) => errors.extend(external_etcd_version(
+                host,
+                etcd,
+                EXTERNAL_ETCD_REQUEST_INTERVAL,
+            )),
         }
         (warnings, errors)
     }
@@ -386,6 +404,103 @@ fn port_errors(host: &dyn Host, port: u16, addresses: &[IpAddr]) -> Vec<String> 
         errors.push(format!(
             "Port {port} is in use{on}{held}; stop what listens there, or free the port"
         ));
+    }
+    errors
+}
+
+/// The errors of the `ExternalEtcdVersion` check: every HTTP endpoint of the external etcd
+/// (`httpEndpoints`, else `endpoints`) answers `/version` with a server version no older than
+/// [`MIN_EXTERNAL_ETCD_VERSION`]. A request that fails to connect or gets a 5xx answer is
+/// tried again, `pause` apart.
+fn external_etcd_version(
+    host: &dyn Host,
+    etcd: &crate::config::ExternalEtcd,
+    pause: Duration,
+) -> Vec<String> {
+    use crate::client::health::{fetch_answer_as, ClientIdentity, Trust};
+    use crate::upgrade::semver::KubeVersion;
+    let endpoints = etcd.http_endpoints();
+    if endpoints.is_empty() {
+        return vec![];
+    }
+    let read = |p: &Path, what: &str| {
+        host.read(p)
+            .map_err(|e| format!("couldn't load external etcd's {what} {}: {e}", p.display()))
+    };
+    let ca = if etcd.ca_file.as_os_str().is_empty() {
+        None
+    } else {
+        match read(&etcd.ca_file, "server certificate") {
+            Ok(b) => Some(b),
+            Err(e) => return vec![e],
+        }
+    };
+    let identity = if etcd.cert_file.as_os_str().is_empty() || etcd.key_file.as_os_str().is_empty()
+    {
+        None
+    } else {
+        match (
+            read(&etcd.cert_file, "client certificate"),
+            read(&etcd.key_file, "client key"),
+        ) {
+            (Ok(c), Ok(k)) => Some((c, k)),
+            (Err(e), _) | (_, Err(e)) => return vec![e],
+        }
+    };
+    let trust = match &ca {
+        Some(pem) => Trust::Ca(pem),
+        None => Trust::System,
+    };
+    let identity = identity.as_ref().map(|(c, k)| ClientIdentity {
+        cert_pem: c,
+        key_pem: k,
+    });
+    let min = KubeVersion::parse(MIN_EXTERNAL_ETCD_VERSION).expect("a valid version");
+    let mut errors = Vec::new();
+    for endpoint in endpoints {
+        let url = format!("{}/version", endpoint.trim_end_matches('/'));
+        let mut answer = Err(String::new());
+        for attempt in 0..=EXTERNAL_ETCD_REQUEST_RETRIES {
+            if attempt > 0 {
+                std::thread::sleep(pause);
+            }
+            answer = fetch_answer_as(&url, trust, identity, EXTERNAL_ETCD_REQUEST_TIMEOUT);
+            match &answer {
+                Ok(a) if (500..600).contains(&a.code) => {
+                    answer = Err(format!(
+                        "server responded with non-successful status: {}",
+                        a.code
+                    ));
+                }
+                Ok(_) => break,
+                Err(_) => {}
+            }
+        }
+        let body = match answer {
+            Ok(a) => a.body,
+            Err(e) => {
+                errors.push(format!("external etcd endpoint {endpoint}: {e}"));
+                continue;
+            }
+        };
+        let server = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["etcdserver"].as_str().map(str::to_string));
+        let Some(server) = server else {
+            errors.push(format!(
+                "external etcd endpoint {endpoint}: {url} did not answer with etcd's version document; is this an etcd HTTP endpoint?"
+            ));
+            continue;
+        };
+        match KubeVersion::parse(&server) {
+            None => errors.push(format!(
+                "couldn't parse external etcd version {server:?} (from {url})"
+            )),
+            Some(v) if v < min => errors.push(format!(
+                "this version of kubeadm only supports external etcd version >= {MIN_EXTERNAL_ETCD_VERSION}. Current version: {server} (at {endpoint})"
+            )),
+            Some(_) => {}
+        }
     }
     errors
 }
@@ -843,6 +958,7 @@ pub fn init_checks(cfg: &InitConfiguration, manifests_dir: &Path) -> Vec<Check> 
             checks.push(Check::DirAvailable(local.data_dir.clone()));
         }
         Etcd::External(ext) => {
+            checks.push(Check::ExternalEtcdVersion(ext.clone()));
             for p in [&ext.ca_file, &ext.cert_file, &ext.key_file] {
                 if !p.as_os_str().is_empty() {
                     checks.push(Check::FileExisting {

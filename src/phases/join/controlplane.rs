@@ -44,7 +44,15 @@ impl JoinData {
             return Ok(c.clone());
         }
         let client = self.bootstrap_client()?;
-        let docs = crate::phases::api::read_kubeadm_config(&client)?;
+        let timeout = self
+            .cfg
+            .versioned
+            .timeouts
+            .as_ref()
+            .and_then(|t| t.kubernetes_api_call.as_ref())
+            .map(|t| t.0)
+            .unwrap_or(std::time::Duration::from_secs(60));
+        let docs = crate::phases::api::read_kubeadm_config_within(&client, timeout)?;
         let cp = self.cfg.control_plane.clone().unwrap_or_default();
         let ep = &cp.local_api_endpoint;
         let overrides = InitOverrides {
@@ -220,18 +228,49 @@ fn etcd_client(d: &JoinData, cfg: &InitConfiguration) -> anyhow::Result<crate::e
     )
 }
 
-/// `check-etcd`: the existing etcd cluster answers (local etcd only).
+/// `check-etcd`: the existing etcd cluster is healthy (local etcd only): a quorum of its
+/// voting members answers, as upstream judges it since #138403.
 pub fn check_etcd(d: &mut JoinData) -> anyhow::Result<()> {
     let cfg = d.control_plane_config()?;
     if matches!(cfg.cluster.etcd, Etcd::External(_)) || d.opts.dry_run {
         return Ok(());
     }
-    let members = etcd_client(d, &cfg)?.member_list()?;
+    let api = admin_client(d)?;
+    let endpoints = crate::etcd::cluster_endpoints(api.as_ref())?;
+    let pki = &cfg.cluster.certificates_dir;
+    let read = |name: &str| {
+        let p = pki.join(name);
+        d.host
+            .read(&p)
+            .with_context(|| format!("reading {}", p.display()))
+    };
+    let (ca, cert, key) = (
+        read("etcd/ca.crt")?,
+        read("etcd/healthcheck-client.crt")?,
+        read("etcd/healthcheck-client.key")?,
+    );
+    let health = crate::etcd::check_cluster_health(&endpoints, &ca, &cert, &key, etcd_api_call(d))?;
+    for e in &health.unhealthy {
+        eprintln!(
+            "[check-etcd] WARNING: etcd member not healthy, the cluster keeps its quorum: {e}"
+        );
+    }
     println!(
-        "[check-etcd] The etcd cluster has {} member(s) and answers",
-        members.len()
+        "[check-etcd] The etcd cluster is healthy: {} of {} voting members answer",
+        health.healthy_voting, health.voting
     );
     Ok(())
+}
+
+/// `timeouts.etcdAPICall` of the join configuration (upstream's default: 2 minutes).
+fn etcd_api_call(d: &JoinData) -> std::time::Duration {
+    d.cfg
+        .versioned
+        .timeouts
+        .as_ref()
+        .and_then(|t| t.etcd_api_call.as_ref())
+        .map(|t| t.0)
+        .unwrap_or(std::time::Duration::from_secs(120))
 }
 
 /// `etcd-join`: this node's member added as a learner, its static Pod written with the
@@ -261,18 +300,12 @@ pub fn etcd_join(d: &mut JoinData) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let timeout = d
-        .cfg
-        .versioned
-        .timeouts
-        .as_ref()
-        .and_then(|t| t.etcd_api_call.as_ref())
-        .map(|t| t.0)
-        .unwrap_or(std::time::Duration::from_secs(120));
+    let timeout = etcd_api_call(d);
     println!(
         "[etcd] Waiting for the new etcd member to join the cluster. This can take up to {}",
         crate::duration::format_duration(timeout)
     );
+    client.wait_started(id, timeout)?;
     client.promote(id, timeout)?;
     println!("[etcd] The new etcd member {id:x} is a voting member");
     Ok(())

@@ -218,6 +218,9 @@ impl JoinData {
                 crate::discovery::file_discovery(self.host.as_ref(), path)?
             }
         };
+        for line in crate::discovery::ca_summary(&info.ca_pem, std::time::SystemTime::now()) {
+            tracing::info!("[discovery] {line}");
+        }
         self.cluster = Some(info.clone());
         Ok(info)
     }
@@ -267,6 +270,8 @@ fn join_preflight(d: &mut JoinData) -> anyhow::Result<()> {
         let cp_checks: Vec<_> = crate::preflight::init_checks(&cp, manifests_dir)
             .into_iter()
             .filter(|c| !have.contains(&c.name()))
+            // Upstream asks the external etcd's version on `init` only.
+            .filter(|c| !matches!(c, crate::preflight::Check::ExternalEtcdVersion(_)))
             .collect();
         // The static Pods an earlier run of this join wrote are reused.
         let proxy_env = crate::manifests::proxy_env_of(std::env::vars());
