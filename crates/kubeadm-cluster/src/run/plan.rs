@@ -322,7 +322,13 @@ pub(super) fn apply(
     let upgrade = match upgrade(c, facts, found, observed, &done) {
         Ok(u) => u,
         Err(why) => {
-            steps.push(Step::Stop { why });
+            steps.push(Step::Refuse {
+                host: found.primary,
+                why,
+            });
+            steps.push(Step::Stop {
+                why: "the upgrade was refused; nothing was changed".into(),
+            });
             return Plan {
                 primary: found.primary,
                 pin: found.pin.clone(),
@@ -461,8 +467,13 @@ fn upgrade(
         }
     }
     if !newer.is_empty() {
+        let more = match newer.len() {
+            0..=2 => String::new(),
+            n => format!(", and {} more", n - 2),
+        };
+        newer.truncate(2);
         return Err(format!(
-            "the file's kubernetesVersion {version} is older than what the cluster runs ({}): kubeadm-cluster does not downgrade; set kubernetesVersion to the cluster's version or newer",
+            "the file's kubernetesVersion {version} is older than what the cluster runs ({}{more}): kubeadm-cluster does not downgrade; set kubernetesVersion to the cluster's version or newer",
             newer.join(", ")
         ));
     }
