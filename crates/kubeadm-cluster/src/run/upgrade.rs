@@ -53,8 +53,13 @@ impl std::fmt::Display for Stage {
     }
 }
 
+/// A step of a node's upgrade made through the cluster's API (on a thread of its own: the
+/// client blocks).
+type ApiStep = Box<dyn FnOnce(&dyn Api) -> anyhow::Result<()> + Send>;
+
 /// Runs the upgrade to `version` on the nodes given, the first control plane being
 /// `primary`; returns why the run stops, when it does.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn run(
     c: &Arc<Cluster>,
     nodes: &mut [Node],
@@ -184,7 +189,7 @@ async fn one(
     kind: Upgrade,
     version: &str,
 ) -> Result<(), (Stage, anyhow::Error)> {
-    let api = |stage: Stage, f: Box<dyn FnOnce(&dyn Api) -> anyhow::Result<()> + Send>| {
+    let api = |stage: Stage, f: ApiStep| {
         let admin = admin.clone();
         async move {
             tokio::task::spawn_blocking(move || {
