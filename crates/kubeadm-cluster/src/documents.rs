@@ -241,6 +241,19 @@ pub fn reset(c: &Cluster) -> anyhow::Result<Option<String>> {
     Ok(Some(out))
 }
 
+/// `kubeadm upgrade apply|node --config`: the file's UpgradeConfiguration, when it gives
+/// one (upgrade reads the cluster's own configuration from the cluster).
+pub fn upgrade(c: &Cluster) -> anyhow::Result<Option<String>> {
+    let Some(mut u) = c.kubeadm.upgrade.clone() else {
+        return Ok(None);
+    };
+    u.api_version = V1BETA4.into();
+    u.kind = "UpgradeConfiguration".into();
+    let mut out = String::new();
+    yaml(&mut out, &u)?;
+    Ok(Some(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,24 @@ pub const DEFAULT_PARALLEL_JOINS: usize = 8;
 pub const MAX_PARALLEL_JOINS: usize = 128;
 /// The most hosts a file lists: Kubernetes supports clusters of up to 5000 nodes.
 pub const MAX_HOSTS: usize = 5000;
+/// How many workers a rolling upgrade takes down at once unless the file says otherwise.
+pub const DEFAULT_MAX_UNAVAILABLE: usize = 1;
+/// How long an upgraded node's kubelet has to come back Ready at the new version unless
+/// the file says otherwise.
+pub const DEFAULT_NODE_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+/// The longest hook command the file may give (it travels as one argument of `sh -c`).
+pub const MAX_HOOK_LEN: usize = 64 * 1024;
+
+/// Shell commands the file gives for steps only the hosts' owner knows how to do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Hooks {
+    /// Run on each node of a rolling upgrade after its `kubeadm upgrade` and before its
+    /// kubelet restarts (for example the package manager installing the matching
+    /// kubelet), with `KUBERNETES_VERSION` and `NODE_NAME` in its environment.
+    #[serde(default)]
+    pub kubelet_upgrade: Option<String>,
+}
 
 /// A host's part in the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -123,6 +141,12 @@ struct Wire {
     manifests: Vec<String>,
     #[serde(default)]
     drain_timeout: Option<String>,
+    #[serde(default)]
+    max_unavailable: Option<usize>,
+    #[serde(default)]
+    node_ready_timeout: Option<String>,
+    #[serde(default)]
+    hooks: Hooks,
 }
 
 /// An entry of `manifests:`: a YAML (or JSON) file, or a directory of them.
@@ -161,6 +185,12 @@ pub struct Cluster {
     pub manifests: Vec<Manifest>,
     /// How long a node's drain may wait for evictions PodDisruptionBudgets refuse.
     pub drain_timeout: std::time::Duration,
+    /// How many workers a rolling upgrade takes down at once.
+    pub max_unavailable: usize,
+    /// How long an upgraded node has to report Ready with the new kubelet version.
+    pub node_ready_timeout: std::time::Duration,
+    /// The file's hook commands.
+    pub hooks: Hooks,
 }
 
 /// A cluster file that cannot be used: where and why.
@@ -247,19 +277,13 @@ impl Cluster {
                 "no host has role: control-plane; the first control plane creates the cluster",
             ));
         }
-        let mut docs = embedded(&at, wire.kubeadm.as_deref().unwrap_or_default())?;
+        let docs = embedded(&at, wire.kubeadm.as_deref().unwrap_or_default())?;
         let control_plane_endpoint = fields::control_plane_endpoint(
             &at,
             wire.control_plane_endpoint.as_deref(),
             &docs,
             control_planes,
         )?;
-        if docs.upgrade.is_some() {
-            docs.warnings.push(format!(
-                "{file}: the kubeadm configuration's UpgradeConfiguration is not used by kubeadm-cluster"
-            ));
-            docs.upgrade = None;
-        }
         let parallel_joins = fields::parallel_joins(&at, wire.parallel_joins)?;
         let kubeadm_path = fields::kubeadm_path(&at, wire.kubeadm_path)?;
         if let Some(f) = &wire.known_hosts_file {
@@ -268,6 +292,10 @@ impl Cluster {
         }
         let manifests = fields::manifests(&at, wire.manifests)?;
         let drain_timeout = fields::drain_timeout(&at, wire.drain_timeout.as_deref())?;
+        let max_unavailable = fields::max_unavailable(&at, wire.max_unavailable)?;
+        let node_ready_timeout =
+            fields::node_ready_timeout(&at, wire.node_ready_timeout.as_deref())?;
+        fields::hooks(&at, &wire.hooks)?;
         Ok(Cluster {
             file: file.to_string(),
             hosts: wire.hosts,
@@ -278,6 +306,9 @@ impl Cluster {
             parallel_joins,
             manifests,
             drain_timeout,
+            max_unavailable,
+            node_ready_timeout,
+            hooks: wire.hooks,
         })
     }
 

@@ -26,6 +26,13 @@ pub struct NodeState {
     pub ready_since: Option<String>,
     /// It carries the control-plane role label.
     pub control_plane: bool,
+    /// It is cordoned (`spec.unschedulable`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unschedulable: bool,
+    /// The version a rolling upgrade of kubeadm-cluster cordoned it for, when one did
+    /// and has not uncordoned it yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_cordoned: Option<String>,
 }
 
 impl NodeState {
@@ -265,6 +272,10 @@ fn nodes_of(list: &Value) -> Vec<NodeState> {
                 control_plane: n["metadata"]["labels"]
                     .get("node-role.kubernetes.io/control-plane")
                     .is_some(),
+                unschedulable: n["spec"]["unschedulable"] == true,
+                upgrade_cordoned: n["metadata"]["annotations"][super::drain::UPGRADE_CORDONED]
+                    .as_str()
+                    .map(str::to_string),
             })
         })
         .collect();

@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 use kubeadm::client::Api;
 use serde_json::{json, Value};
 
+/// The annotation a rolling upgrade puts on the Node it cordons, holding the version it
+/// upgrades to: a rerun uncordons the Nodes it left cordoned, never one its owner cordoned.
+pub(super) const UPGRADE_CORDONED: &str = "kubeadm-rs.io/upgrade-cordoned";
+
 /// How long a drain waits between rounds of evictions a budget refused.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -37,6 +41,36 @@ pub(super) fn set_unschedulable(api: &dyn Api, node: &str, on: bool) -> anyhow::
         anyhow::anyhow!(
             "{} Node {node}: {e}",
             if on { "cordoning" } else { "uncordoning" }
+        )
+    })?;
+    Ok(())
+}
+
+/// Cordons the Node for a rolling upgrade to `version` (`Some`), or uncordons it and
+/// drops the upgrade's annotation (`None`), in one patch.
+pub(super) fn set_upgrade_cordon(
+    api: &dyn Api,
+    node: &str,
+    version: Option<&str>,
+) -> anyhow::Result<()> {
+    let patch = json!({
+        "metadata": {"annotations": {UPGRADE_CORDONED: version}},
+        "spec": {"unschedulable": if version.is_some() { json!(true) } else { Value::Null }},
+    });
+    api.call(
+        "PATCH",
+        &node_path(node),
+        Some(&patch),
+        "application/strategic-merge-patch+json",
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{} Node {node}: {e}",
+            if version.is_some() {
+                "cordoning"
+            } else {
+                "uncordoning"
+            }
         )
     })?;
     Ok(())

@@ -52,6 +52,27 @@ pub(super) async fn apply(
             Step::JoinWorkers { hosts } => run.join_workers(&hosts).await?,
             Step::Manifests { host } => run.manifests(host).await,
             Step::Remove { hosts } => run.remove(&hosts, primary).await,
+            Step::Upgrade {
+                version,
+                check,
+                control_planes,
+                workers,
+                batch,
+            } => match super::upgrade::run(
+                &run.c,
+                &mut run.nodes,
+                primary,
+                &version,
+                check,
+                &control_planes,
+                &workers,
+                batch,
+            )
+            .await
+            {
+                Some(why) => Next::Stop(why),
+                None => Next::Go,
+            },
         };
         if let Next::Stop(why) = next {
             let mut r = stop_here(run.nodes, &why).await;

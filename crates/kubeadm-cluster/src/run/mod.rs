@@ -18,6 +18,7 @@ mod reset;
 mod restore;
 mod show;
 mod status;
+mod upgrade;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -43,6 +43,40 @@ pub(super) enum Step {
     /// These hosts are taken out of the cluster, one at a time (workers first, then
     /// control planes); after one fails, the rest are skipped.
     Remove { hosts: Vec<usize> },
+    /// The rolling upgrade to `version`: `kubeadm upgrade plan` as a check on the first
+    /// control plane (`check`, when a node is upgraded), then the control planes one at a
+    /// time, then the workers `batch` at a time; the first failure stops the run.
+    Upgrade {
+        version: String,
+        check: Option<usize>,
+        control_planes: Vec<(usize, Upgrade)>,
+        workers: Vec<(usize, Upgrade)>,
+        batch: usize,
+    },
+}
+
+/// What a rolling upgrade does to one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Upgrade {
+    /// The first control plane: `kubeadm upgrade apply`.
+    Apply,
+    /// Any other node: `kubeadm upgrade node`.
+    Node,
+    /// At the version already, left cordoned by an earlier run: uncordoned.
+    Uncordon,
+}
+
+impl Upgrade {
+    /// What the plan says about it.
+    pub(super) fn describe(self, version: &str) -> String {
+        match self {
+            Upgrade::Apply => format!("kubeadm upgrade apply {version}"),
+            Upgrade::Node => format!("kubeadm upgrade node to {version}"),
+            Upgrade::Uncordon => {
+                format!("at {version} already, left cordoned by an earlier upgrade: uncordoned")
+            }
+        }
+    }
 }
 
 /// What a plan does to one host.
@@ -55,6 +89,9 @@ pub(super) enum Action {
     Join,
     /// The host is taken out of the cluster.
     Remove,
+    /// The node is upgraded to the file's Kubernetes version (or uncordoned, when an
+    /// earlier upgrade left it so).
+    Upgrade,
     /// Nothing is done (kubeadm may be installed).
     Unchanged,
     /// The host fails without anything run on it.
@@ -76,7 +113,10 @@ impl Action {
 
     /// Whether the host changes.
     pub(super) fn changes(self) -> bool {
-        matches!(self, Action::Init | Action::Join | Action::Remove)
+        matches!(
+            self,
+            Action::Init | Action::Join | Action::Remove | Action::Upgrade
+        )
     }
 }
 
@@ -163,6 +203,24 @@ impl Plan {
                     for &i in hosts {
                         step += 1;
                         decided[i] = act(i, Action::Remove, Some(step), None);
+                    }
+                }
+                Step::Upgrade {
+                    version,
+                    control_planes,
+                    workers,
+                    batch,
+                    ..
+                } => {
+                    for &(i, u) in control_planes {
+                        step += 1;
+                        decided[i] = act(i, Action::Upgrade, Some(step), Some(u.describe(version)));
+                    }
+                    for (k, &(i, u)) in workers.iter().enumerate() {
+                        if k % batch.max(&1) == 0 {
+                            step += 1;
+                        }
+                        decided[i] = act(i, Action::Upgrade, Some(step), Some(u.describe(version)));
                     }
                 }
                 Step::Init { host } => {
@@ -260,6 +318,35 @@ pub(super) fn apply(
         done[i] = true;
     }
 
+    // The rolling upgrade; a downgrade stops the run before anything changes.
+    let upgrade = match upgrade(c, facts, found, observed, &done) {
+        Ok(u) => u,
+        Err(why) => {
+            steps.push(Step::Refuse {
+                host: found.primary,
+                why,
+            });
+            steps.push(Step::Stop {
+                why: "the upgrade was refused; nothing was changed".into(),
+            });
+            return Plan {
+                primary: found.primary,
+                pin: found.pin.clone(),
+                steps,
+            };
+        }
+    };
+    if let Some(Step::Upgrade {
+        control_planes,
+        workers,
+        ..
+    }) = &upgrade
+    {
+        for &(i, _) in control_planes.iter().chain(workers) {
+            done[i] = true;
+        }
+    }
+
     // kubeadm, where the host's differs (hosts to remove need it for their reset).
     let install: Vec<usize> = (0..c.hosts.len())
         .filter(|&i| {
@@ -312,6 +399,8 @@ pub(super) fn apply(
     if manifests {
         steps.push(Step::Manifests { host: primary });
     }
+    // The nodes there are move to the new version before new ones join.
+    steps.extend(upgrade);
     let mut control_planes = left(Some(Role::ControlPlane));
     control_planes.retain(|&i| i != primary);
     steps.push(Step::JoinControlPlanes {
@@ -330,6 +419,120 @@ pub(super) fn apply(
         pin: found.pin.clone(),
         steps,
     }
+}
+
+/// The rolling upgrade the file asks for, if any: the nodes whose control plane or
+/// kubelet runs a version older than the file's `kubernetesVersion` (control planes in the
+/// file's order, the first one first; then the workers), and those an earlier upgrade left
+/// cordoned at that version. Fails (the run stops before anything changes) when the
+/// cluster runs a newer version than the file's: kubeadm-cluster does not downgrade.
+fn upgrade(
+    c: &Cluster,
+    facts: &[Option<&Facts>],
+    found: &Found,
+    observed: &Observed,
+    done: &[bool],
+) -> Result<Option<Step>, String> {
+    use kubeadm::upgrade::semver::KubeVersion;
+    let (Some(state), Some(_)) = (observed.state(), &found.pin) else {
+        return Ok(None);
+    };
+    let Some(given) = c
+        .kubeadm
+        .cluster
+        .as_ref()
+        .map(|cc| cc.kubernetes_version.as_str())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    // A release label (stable-1.37) is resolved by kubeadm at init; only a version is
+    // compared with the cluster's.
+    let Some(target) = KubeVersion::parse(given) else {
+        return Ok(None);
+    };
+    let version = target.to_string();
+    // Everything the cluster runs, compared with the target.
+    let mut newer: Vec<String> = Vec::new();
+    for v in &state.control_plane {
+        if KubeVersion::parse(&v.version).is_some_and(|k| k > target) {
+            newer.push(format!("the API server on {} runs {}", v.node, v.version));
+        }
+    }
+    for n in &state.nodes {
+        if let Some(v) = &n.kubelet_version {
+            if KubeVersion::parse(v).is_some_and(|k| k > target) {
+                newer.push(format!("the kubelet of Node {} is {v}", n.name));
+            }
+        }
+    }
+    if !newer.is_empty() {
+        let more = match newer.len() {
+            0..=2 => String::new(),
+            n => format!(", and {} more", n - 2),
+        };
+        newer.truncate(2);
+        return Err(format!(
+            "the file's kubernetesVersion {version} is older than what the cluster runs ({}{more}): kubeadm-cluster does not downgrade; set kubernetesVersion to the cluster's version or newer",
+            newer.join(", ")
+        ));
+    }
+    let behind = |v: Option<&str>| v.and_then(KubeVersion::parse).is_some_and(|k| k < target);
+    let mut control_planes = Vec::new();
+    let mut workers = Vec::new();
+    // The first control plane first, then the others in the file's order.
+    let order =
+        std::iter::once(found.primary).chain((0..c.hosts.len()).filter(|&i| i != found.primary));
+    for i in order {
+        let h = &c.hosts[i];
+        let Some(f) = facts[i] else { continue };
+        let same = f.ca_pin == found.pin;
+        if done[i] || h.remove || !same || !f.kubelet_conf {
+            continue;
+        }
+        if h.role == Role::ControlPlane && !f.apiserver_manifest {
+            continue;
+        }
+        let name = node_name(c, h, i == found.primary, Some(f));
+        let Some(node) = state.node(&name) else {
+            continue;
+        };
+        let apiserver = state
+            .control_plane
+            .iter()
+            .find(|v| v.node == name)
+            .map(|v| v.version.as_str());
+        let control_plane_behind = h.role == Role::ControlPlane && behind(apiserver);
+        let kind = if control_plane_behind || behind(node.kubelet_version.as_deref()) {
+            if i == found.primary && control_plane_behind {
+                Upgrade::Apply
+            } else {
+                Upgrade::Node
+            }
+        } else if node.unschedulable && node.upgrade_cordoned.is_some() {
+            Upgrade::Uncordon
+        } else {
+            continue;
+        };
+        match h.role {
+            Role::ControlPlane => control_planes.push((i, kind)),
+            Role::Worker => workers.push((i, kind)),
+        }
+    }
+    if control_planes.is_empty() && workers.is_empty() {
+        return Ok(None);
+    }
+    let upgrades = control_planes
+        .iter()
+        .chain(&workers)
+        .any(|(_, u)| *u != Upgrade::Uncordon);
+    Ok(Some(Step::Upgrade {
+        version,
+        check: upgrades.then_some(found.primary),
+        control_planes,
+        workers,
+        batch: c.max_unavailable,
+    }))
 }
 
 /// What becomes of the hosts marked `remove`.

@@ -19,6 +19,10 @@ pub enum Outcome {
     Reset,
     /// Taken out of the cluster: drained, reset, its Node deleted.
     Removed,
+    /// Upgraded to the file's Kubernetes version, and schedulable again.
+    Upgraded,
+    /// Left cordoned at the new version by an earlier upgrade: schedulable again.
+    Uncordoned,
     /// Reachable and read (status).
     Reported(String),
     /// This many objects applied (the manifests).
@@ -41,6 +45,8 @@ impl Outcome {
             Outcome::Unchanged => "unchanged",
             Outcome::Reset => "reset",
             Outcome::Removed => "removed",
+            Outcome::Upgraded => "upgraded",
+            Outcome::Uncordoned => "uncordoned",
             Outcome::Reported(s) => s,
             Outcome::Applied(_) => "applied",
             Outcome::Skipped(_) => "skipped",

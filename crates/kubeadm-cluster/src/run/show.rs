@@ -159,6 +159,7 @@ fn word(a: Action) -> &'static str {
         Action::Join => "join",
         Action::Unchanged => "unchanged",
         Action::Remove => "remove",
+        Action::Upgrade => "upgrade",
         Action::Refused => "REFUSED",
         Action::Skipped => "skipped",
         Action::Unreachable => "UNREACHABLE",
@@ -270,6 +271,18 @@ pub(super) fn text(c: &Cluster, p: &Planned) -> String {
         }
         if let Some(r) = &h.reason {
             detail.push(r.clone());
+        }
+        if h.action == Action::Upgrade && !h.reason.as_deref().unwrap_or("").contains("uncordoned")
+        {
+            detail.push(format!(
+                "cordon, drain, {}restart the kubelet, wait until Ready (up to {}), uncordon",
+                if c.hooks.kubelet_upgrade.is_some() {
+                    "hooks.kubeletUpgrade, "
+                } else {
+                    ""
+                },
+                kubeadm::duration::format_duration(c.node_ready_timeout)
+            ));
         }
         s.push_str(&format!(
             "{:<4}  {:<w$}  {:<13}  {:<11}  {:<nw$}  {}\n",

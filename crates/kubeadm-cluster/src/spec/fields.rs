@@ -294,19 +294,97 @@ pub(super) fn drain_timeout(
     at: &Fields<'_>,
     given: Option<&str>,
 ) -> Result<std::time::Duration, SpecError> {
+    duration(at, "drainTimeout", given, super::DEFAULT_DRAIN_TIMEOUT)
+}
+
+/// How long an upgraded node has to come back Ready at the new version.
+pub(super) fn node_ready_timeout(
+    at: &Fields<'_>,
+    given: Option<&str>,
+) -> Result<std::time::Duration, SpecError> {
+    duration(
+        at,
+        "nodeReadyTimeout",
+        given,
+        super::DEFAULT_NODE_READY_TIMEOUT,
+    )
+}
+
+/// A positive duration as Go writes it (`default` when not given).
+fn duration(
+    at: &Fields<'_>,
+    field: &str,
+    given: Option<&str>,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, SpecError> {
     let Some(text) = given else {
-        return Ok(super::DEFAULT_DRAIN_TIMEOUT);
+        return Ok(default);
     };
     match kubeadm::duration::parse_duration(text) {
         Ok(d) if !d.is_zero() => Ok(d),
         _ => Err(at.field(
-            "drainTimeout",
+            field,
             format!(
                 "{} is not a positive duration; write it as 90s, 5m or 1h30m",
                 excerpt(text)
             ),
         )),
     }
+}
+
+/// How many workers a rolling upgrade takes down at once: 1 to [`MAX_PARALLEL_JOINS`].
+pub(super) fn max_unavailable(at: &Fields<'_>, given: Option<usize>) -> Result<usize, SpecError> {
+    let n = given.unwrap_or(super::DEFAULT_MAX_UNAVAILABLE);
+    if n == 0 {
+        return Err(at.field(
+            "maxUnavailable",
+            "0 would upgrade no worker; give at least 1",
+        ));
+    }
+    if n > MAX_PARALLEL_JOINS {
+        return Err(at.field(
+            "maxUnavailable",
+            format!(
+                "{n} workers upgraded at once is more than kubeadm-cluster runs at once; give 1 to {MAX_PARALLEL_JOINS}"
+            ),
+        ));
+    }
+    Ok(n)
+}
+
+/// The hook commands: shell text of bounded length, without NUL or control characters
+/// other than tabs and line ends.
+pub(super) fn hooks(at: &Fields<'_>, hooks: &super::Hooks) -> Result<(), SpecError> {
+    let Some(cmd) = &hooks.kubelet_upgrade else {
+        return Ok(());
+    };
+    let field = "hooks.kubeletUpgrade";
+    if cmd.trim().is_empty() {
+        return Err(at.field(
+            field,
+            "empty; give a shell command (for example apt-get install -y kubelet) or leave the field out",
+        ));
+    }
+    if cmd.len() > super::MAX_HOOK_LEN {
+        return Err(at.field(
+            field,
+            format!(
+                "{} bytes is longer than a hook may be ({} bytes); put a long script in a file on the hosts and call it",
+                cmd.len(),
+                super::MAX_HOOK_LEN
+            ),
+        ));
+    }
+    if cmd.contains(|c: char| c.is_control() && c != '\n' && c != '\t') {
+        return Err(at.field(
+            field,
+            format!(
+                "{} holds a control character; give shell text (lines and tabs are fine)",
+                excerpt(cmd)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Where kubeadm is installed on the hosts: an absolute file path.
