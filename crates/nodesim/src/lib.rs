@@ -417,6 +417,7 @@ impl NodeSim {
                         signing_key_file: Some(ca.with_extension("key")),
                         data_dump: None,
                         run_controllers: true,
+                        etcd: None,
                     };
                     // Not startable yet (a certificate still missing): again next time.
                     r.server = TestApiServer::start(config).ok();
