@@ -149,32 +149,22 @@ fn a_backup_restores_the_cluster_on_reset_hosts_and_a_damaged_one_is_refused() {
     .unwrap();
     let (ok, text) = kubectl(&net, &admin, &["create", "-f", manifest.to_str().unwrap()]);
     assert!(ok, "{text}");
-    let (ok, text) = kubectl(
-        &net,
-        &admin,
-        &[
-            "get",
-            "configmap",
-            "backup-test",
-            "-n",
-            "default",
-            "-o",
-            "json",
-        ],
-    );
-    assert!(ok, "{text}");
-    let made: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // An object as the API serves it to the admin.conf of before the backup.
+    let get = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend(["-o", "json"]);
+        let (ok, text) = kubectl(&net, &admin, &all);
+        assert!(ok, "{text}");
+        serde_json::from_str(&text).unwrap()
+    };
+    let made = get(&["configmap", "backup-test", "-n", "default"]);
     let in_etcd: serde_json::Value =
         serde_json::from_str(&etcdctl(&cp, &["get", KEY, "--print-value-only"])).unwrap();
     assert_eq!(in_etcd["metadata"]["uid"], made["metadata"]["uid"]);
     assert_eq!(in_etcd["data"]["color"], "blue");
-    let uid_of = |kind: &str, name: &str| {
-        let (ok, text) = kubectl(&net, &admin, &["get", kind, name, "-o", "json"]);
-        assert!(ok, "{text}");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        v["metadata"]["uid"].as_str().unwrap().to_string()
-    };
-    let (cp_uid, w_uid) = (uid_of("node", "cp-1"), uid_of("node", "w-1"));
+    let uid_of = |node: &str| get(&["node", node])["metadata"]["uid"].clone();
+    let (cp_uid, w_uid) = (uid_of("cp-1"), uid_of("w-1"));
     let ca = std::fs::read(cp.file("/etc/kubernetes/pki/ca.crt")).unwrap();
     let ca_key = std::fs::read(cp.file("/etc/kubernetes/pki/ca.key")).unwrap();
     let sa_key = std::fs::read(cp.file("/etc/kubernetes/pki/sa.key")).unwrap();
@@ -310,21 +300,7 @@ fn a_backup_restores_the_cluster_on_reset_hosts_and_a_damaged_one_is_refused() {
 
     // The admin.conf of before the backup reads the ConfigMap back through the restored
     // API server: the same object, served from the restored etcd.
-    let (ok, text) = kubectl(
-        &net,
-        &admin,
-        &[
-            "get",
-            "configmap",
-            "backup-test",
-            "-n",
-            "default",
-            "-o",
-            "json",
-        ],
-    );
-    assert!(ok, "{text}");
-    let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let back = get(&["configmap", "backup-test", "-n", "default"]);
     assert_eq!(back["data"], made["data"]);
     assert_eq!(back["metadata"]["uid"], made["metadata"]["uid"]);
     assert_eq!(
@@ -342,8 +318,8 @@ fn a_backup_restores_the_cluster_on_reset_hosts_and_a_damaged_one_is_refused() {
     assert!(ok, "{text}");
     assert_eq!(text, "node/cp-1\nnode/w-1\n");
     assert_eq!(nodes_of(&cp), ["cp-1", "w-1"]);
-    assert_eq!(uid_of("node", "cp-1"), cp_uid);
-    assert_ne!(uid_of("node", "w-1"), w_uid);
+    assert_eq!(uid_of("cp-1"), cp_uid);
+    assert_ne!(uid_of("w-1"), w_uid);
 
     // Restoring over hosts that hold a cluster is refused, with nothing changed.
     let before = (host_files(&cp), host_files(&w));
