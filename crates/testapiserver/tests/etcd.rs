@@ -367,3 +367,26 @@ fn etcd_over_tls_with_a_client_certificate() {
     assert!(e.contains(&etcd.url), "{e}");
     assert!(!e.contains("PRIVATE KEY"), "{e}");
 }
+
+#[test]
+fn objects_larger_together_than_one_message_are_read_in_smaller_pages() {
+    let etcd = Etcd::start(None);
+    let pki = Pki::new();
+    let config = EtcdConfig::new(&[&etcd.url]);
+    let server = pki.serve(&config).unwrap();
+    let admin = pki.admin(&server);
+    // Six values of 900 KiB: more than one 4 MiB gRPC message holds, each well under
+    // etcd's request limit.
+    let big = "x".repeat(900 << 10);
+    for i in 0..6 {
+        let (code, body) = admin.post(CMS, &cm(&format!("big-{i}"), json!({"v": big})));
+        assert_eq!(code, 201, "{}", body["message"]);
+    }
+    drop(admin);
+    drop(server);
+    let server = pki.serve(&config).unwrap();
+    let (_, list) = pki.admin(&server).get(CMS);
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 6);
+    assert!(items.iter().all(|i| i["data"]["v"] == big.as_str()));
+}
