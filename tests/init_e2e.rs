@@ -68,6 +68,7 @@ fn init_runs_through_show_join_command() {
         signing_key_file: Some(pki.join("ca.key")),
         data_dump: None,
         run_controllers: true,
+        etcd: None,
     })
     .unwrap();
     http_ok("127.0.0.1:10248");

@@ -67,6 +67,7 @@ pub fn control_plane() -> (tempfile::TempDir, TestApiServer) {
         signing_key_file: Some(pki.join("ca.key")),
         data_dump: None,
         run_controllers: true,
+        etcd: None,
     })
     .unwrap();
     (root, server)

@@ -121,6 +121,7 @@ pub fn control_plane_of_version(
         signing_key_file: Some(pki.join("ca.key")),
         data_dump: None,
         run_controllers: true,
+        etcd: None,
     };
     // The server's socket is made in the namespace: start it from a thread inside it.
     let ns = netns.map(str::to_string);
@@ -571,6 +572,7 @@ pub fn impostor(
         signing_key_file: None,
         data_dump: None,
         run_controllers: controllers,
+        etcd: None,
     };
     let ns = netns.map(str::to_string);
     let server = std::thread::spawn(move || {

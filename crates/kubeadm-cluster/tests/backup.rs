@@ -2,12 +2,13 @@
 //! cluster of one control plane and one worker holding a ConfigMap made for the test is
 //! backed up, every host is reset, a truncated and a tampered copy of the archive are
 //! refused before any host changes, and the backup is restored: the CAs are the
-//! backup's, etcd holds the ConfigMap again, the admin.conf issued before the backup
-//! works against the restored API server, and the worker is a Node again.
+//! backup's, the admin.conf issued before the backup reads the ConfigMap back from the
+//! restored API server, the control plane's Node is the backup's and the worker's the
+//! one it registered on joining again.
 //!
-//! The test API server the node simulator runs keeps its objects in memory, not in
-//! etcd: the ConfigMap is written into etcd where kube-apiserver keeps it
-//! (`/registry/configmaps/<namespace>/<name>`), and its return is checked there.
+//! The control plane's test API server keeps its objects in its etcd, where
+//! kube-apiserver keeps them (`/registry/configmaps/<namespace>/<name>`), so the
+//! snapshot holds what was created through the API and the restored server serves it.
 //! Skips, saying why, where namespaces cannot be made (not root, tools missing).
 
 mod support;
@@ -127,6 +128,7 @@ fn a_backup_restores_the_cluster_on_reset_hosts_and_a_damaged_one_is_refused() {
         return;
     };
     let mut net = Net::new().unwrap();
+    net.etcd_backed = true;
     let cp = net.host(0, "cp-1", true).unwrap();
     let w = net.host(1, "w-1", false).unwrap();
     // The control plane's etcdutl, as an administrator installs it next to etcd.
@@ -136,7 +138,7 @@ fn a_backup_restores_the_cluster_on_reset_hosts_and_a_damaged_one_is_refused() {
     let (ok, out) = net.kubeadm_cluster(&["apply", "--yes", "-f", file]);
     assert!(ok, "{out}");
 
-    // A ConfigMap made for the test, through the API and where the API server keeps it.
+    // A ConfigMap made for the test, through the API: the API server keeps it in etcd.
     let admin = net.dir.path().join("admin-before.conf");
     std::fs::copy(cp.file("/etc/kubernetes/admin.conf"), &admin).unwrap();
     let manifest = net.dir.path().join("backup-test.json");
@@ -147,23 +149,22 @@ fn a_backup_restores_the_cluster_on_reset_hosts_and_a_damaged_one_is_refused() {
     .unwrap();
     let (ok, text) = kubectl(&net, &admin, &["create", "-f", manifest.to_str().unwrap()]);
     assert!(ok, "{text}");
-    let (ok, text) = kubectl(
-        &net,
-        &admin,
-        &[
-            "get",
-            "configmap",
-            "backup-test",
-            "-n",
-            "default",
-            "-o",
-            "json",
-        ],
-    );
-    assert!(ok, "{text}");
-    let stored: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let stored = serde_json::to_string(&stored).unwrap();
-    etcdctl(&cp, &["put", KEY, &stored]);
+    // An object as the API serves it to the admin.conf of before the backup.
+    let get = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend(["-o", "json"]);
+        let (ok, text) = kubectl(&net, &admin, &all);
+        assert!(ok, "{text}");
+        serde_json::from_str(&text).unwrap()
+    };
+    let made = get(&["configmap", "backup-test", "-n", "default"]);
+    let in_etcd: serde_json::Value =
+        serde_json::from_str(&etcdctl(&cp, &["get", KEY, "--print-value-only"])).unwrap();
+    assert_eq!(in_etcd["metadata"]["uid"], made["metadata"]["uid"]);
+    assert_eq!(in_etcd["data"]["color"], "blue");
+    let uid_of = |node: &str| get(&["node", node])["metadata"]["uid"].clone();
+    let (cp_uid, w_uid) = (uid_of("cp-1"), uid_of("w-1"));
     let ca = std::fs::read(cp.file("/etc/kubernetes/pki/ca.crt")).unwrap();
     let ca_key = std::fs::read(cp.file("/etc/kubernetes/pki/ca.key")).unwrap();
     let sa_key = std::fs::read(cp.file("/etc/kubernetes/pki/sa.key")).unwrap();
@@ -289,24 +290,36 @@ fn a_backup_restores_the_cluster_on_reset_hosts_and_a_damaged_one_is_refused() {
         "the worker trusts the same CA"
     );
 
-    // etcd: one member, the one kubeadm's manifest describes, holding the ConfigMap.
+    // etcd: one member, the one kubeadm's manifest describes.
     let members = etcdctl(&cp, &["member", "list"]);
     assert_eq!(members.lines().count(), 1, "{members}");
     assert!(
         members.contains(&format!("cp-1, https://{}:2380", cp.addr)),
         "{members}"
     );
+
+    // The admin.conf of before the backup reads the ConfigMap back through the restored
+    // API server: the same object, served from the restored etcd.
+    let back = get(&["configmap", "backup-test", "-n", "default"]);
+    assert_eq!(back["data"], made["data"]);
+    assert_eq!(back["metadata"]["uid"], made["metadata"]["uid"]);
     assert_eq!(
-        etcdctl(&cp, &["get", KEY, "--print-value-only"]).trim_end(),
-        stored
+        back["metadata"]["creationTimestamp"],
+        made["metadata"]["creationTimestamp"]
     );
 
-    // The admin.conf of before the backup works against the restored API server, and the
-    // worker is a Node again.
+    // The snapshot brought both Nodes back: the worker's, stale, was deleted before it
+    // joined again and is the one it registered; the control plane's is the backup's.
+    assert!(
+        out.contains("deleted the Nodes of the backup for the hosts joining again: w-1"),
+        "{out}"
+    );
     let (ok, text) = kubectl(&net, &admin, &["get", "nodes", "-o", "name"]);
     assert!(ok, "{text}");
     assert_eq!(text, "node/cp-1\nnode/w-1\n");
     assert_eq!(nodes_of(&cp), ["cp-1", "w-1"]);
+    assert_eq!(uid_of("cp-1"), cp_uid);
+    assert_ne!(uid_of("w-1"), w_uid);
 
     // Restoring over hosts that hold a cluster is refused, with nothing changed.
     let before = (host_files(&cp), host_files(&w));

@@ -3,7 +3,9 @@
 //!
 //! - It answers the kubelet's health endpoint (`127.0.0.1:10248`) from the start.
 //! - When `kube-apiserver.yaml` appears in the manifest directory it starts the test API
-//!   server with the address, port and certificate flags of the manifest; when the
+//!   server with the address, port and certificate flags of the manifest (and, when
+//!   [`Options::etcd_backed`] asks for it, its objects kept in the etcd of the manifest's
+//!   `--etcd-*` flags, so that they outlive the server as kube-apiserver's do); when the
 //!   controller-manager's and scheduler's manifests appear it serves their health ports;
 //!   when `etcd.yaml` appears (and etcd is asked for) it runs the real etcd with the
 //!   manifest's command line. Each stops when its manifest goes away (`kubeadm reset`).
@@ -37,6 +39,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use kubeadm::client::{Api, KubeClient};
 use serde_json::{json, Value};
+use testapiserver::etcd::EtcdConfig;
 use testapiserver::{Config, TestApiServer};
 
 /// Host checks a test machine cannot pass (no kubelet, host tools or runtime on the test
@@ -246,6 +249,10 @@ pub struct Options {
     /// Report the Node Ready with this kubelet version in its status, as a running kubelet
     /// does (`None`: the Node is registered with no status).
     pub kubelet_version: Option<String>,
+    /// Start the API server with its objects in etcd, from the manifest's `--etcd-servers`,
+    /// `--etcd-cafile`, `--etcd-certfile`, `--etcd-keyfile` (and `--etcd-prefix`), the
+    /// files under the root; the server starts once that etcd answers. Off: in memory.
+    pub etcd_backed: bool,
 }
 
 impl Options {
@@ -261,8 +268,30 @@ impl Options {
             kubelet_health: true,
             mirror_pods: true,
             kubelet_version: None,
+            etcd_backed: false,
         }
     }
+}
+
+/// The etcd the API server of manifest `m` keeps its objects in, its files under the
+/// root (`under`); `None` when the manifest names no etcd servers.
+fn apiserver_etcd(m: &Value, under: impl Fn(String) -> PathBuf) -> Option<EtcdConfig> {
+    let servers: Vec<String> = flag(m, "etcd-servers")?
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if servers.is_empty() {
+        return None;
+    }
+    Some(EtcdConfig {
+        servers,
+        ca_file: flag(m, "etcd-cafile").map(&under),
+        cert_file: flag(m, "etcd-certfile").map(&under),
+        key_file: flag(m, "etcd-keyfile").map(&under),
+        prefix: flag(m, "etcd-prefix")
+            .unwrap_or_else(|| testapiserver::etcd::DEFAULT_PREFIX.to_string()),
+    })
 }
 
 /// The running simulator; see the crate documentation.
@@ -403,6 +432,9 @@ impl NodeSim {
                     flag(m, "advertise-address"),
                 ) {
                     let ca = under(ca);
+                    // Backed by the manifest's etcd, or in memory; a manifest without
+                    // etcd servers is not startable, as kube-apiserver is not.
+                    let etcd = o.etcd_backed.then(|| apiserver_etcd(m, under));
                     let config = Config {
                         listen: kubeadm::config::join_host_port(
                             &addr,
@@ -417,9 +449,13 @@ impl NodeSim {
                         signing_key_file: Some(ca.with_extension("key")),
                         data_dump: None,
                         run_controllers: true,
+                        etcd: etcd.clone().flatten(),
                     };
-                    // Not startable yet (a certificate still missing): again next time.
-                    r.server = TestApiServer::start(config).ok();
+                    // Not startable yet (a certificate still missing, etcd not answering
+                    // yet): again next time.
+                    if etcd != Some(None) {
+                        r.server = TestApiServer::start(config).ok();
+                    }
                     if r.server.is_some() {
                         r.healthy.push(Instant::now());
                     }
@@ -745,5 +781,43 @@ impl Drop for NodeSim {
             flag.store(true, Ordering::SeqCst);
             let _ = h.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_servers_etcd_is_the_manifests_under_the_root() {
+        let m = json!({"spec": {"containers": [{"command": [
+            "kube-apiserver",
+            "--etcd-servers=https://127.0.0.1:2379,https://10.0.0.2:2379",
+            "--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt",
+            "--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt",
+            "--etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key",
+        ]}]}});
+        let root = Path::new("/tmp/node");
+        let under = |p: String| root.join(p.trim_start_matches('/'));
+        let e = apiserver_etcd(&m, under).unwrap();
+        assert_eq!(
+            e.servers,
+            ["https://127.0.0.1:2379", "https://10.0.0.2:2379"]
+        );
+        assert_eq!(
+            e.ca_file.unwrap(),
+            Path::new("/tmp/node/etc/kubernetes/pki/etcd/ca.crt")
+        );
+        assert_eq!(
+            e.cert_file.unwrap(),
+            Path::new("/tmp/node/etc/kubernetes/pki/apiserver-etcd-client.crt")
+        );
+        assert_eq!(
+            e.key_file.unwrap(),
+            Path::new("/tmp/node/etc/kubernetes/pki/apiserver-etcd-client.key")
+        );
+        assert_eq!(e.prefix, "/registry");
+        let none = json!({"spec": {"containers": [{"command": ["kube-apiserver"]}]}});
+        assert!(apiserver_etcd(&none, under).is_none());
     }
 }

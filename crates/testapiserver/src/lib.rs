@@ -1,6 +1,7 @@
 //! A stand-in for kube-apiserver, for kubeadm-rs's tests: HTTPS with client-certificate,
 //! bootstrap-token and anonymous authentication, RBAC from stored roles plus the bootstrap
-//! policy, in-memory storage with the real object semantics, patches, server-side apply,
+//! policy, storage with the real object semantics (in memory, or kept in etcd as
+//! kube-apiserver keeps it), patches, server-side apply,
 //! watches, discovery, and the bootstrap signer and kubelet CSR approver/signer
 //! controllers. It behaves like the real server on everything kubeadm touches; it is not
 //! linked into the `kubeadm` binary.
@@ -8,6 +9,7 @@
 pub mod auth;
 pub mod controllers;
 pub mod disruption;
+pub mod etcd;
 pub mod http;
 pub mod patch;
 pub mod policy;
@@ -46,6 +48,10 @@ pub struct Config {
     /// Whether the controllers run (`--disable-controllers` turns them off, as a cluster
     /// whose controller-manager is down).
     pub run_controllers: bool,
+    /// Keep the objects in etcd (`--etcd-servers` and the other `--etcd-*` flags): loaded
+    /// from there at start, every change written there before it is answered. `None`:
+    /// in memory only, gone when the server stops.
+    pub etcd: Option<etcd::EtcdConfig>,
 }
 
 /// What the request handlers share.
@@ -156,18 +162,27 @@ impl TestApiServer {
     pub fn start(cfg: Config) -> anyhow::Result<Self> {
         let tls = Arc::new(tls_config(&cfg)?);
         let ca = signing_ca(&cfg)?;
+        let store = match &cfg.etcd {
+            Some(e) => Store::with_backing(etcd::Backing::connect(e)?)?,
+            None => Store::new(),
+        };
         let std_listener = std::net::TcpListener::bind(cfg.listen)
             .with_context(|| format!("listening on {}", cfg.listen))?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let state = Arc::new(State {
-            store: Store::new(),
+            store,
             signing_ca: ca,
             address: addr.to_string(),
             data_dump: cfg.data_dump.clone(),
             run_controllers: cfg.run_controllers,
         });
-        policy::seed(&state.store);
+        policy::seed(&state.store).map_err(|e| {
+            anyhow::anyhow!(
+                "storing the system namespaces and the bootstrap roles: {}",
+                e.message
+            )
+        })?;
         state.after_change();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let st = state.clone();

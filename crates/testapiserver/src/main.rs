@@ -34,6 +34,22 @@ struct Args {
     /// Run without the controllers (bootstrap signer, token cleaner, CSR approver/signer).
     #[arg(long)]
     disable_controllers: bool,
+    /// Keep the objects in etcd at these client URLs (comma-separated) instead of in
+    /// memory only.
+    #[arg(long, value_delimiter = ',')]
+    etcd_servers: Vec<String>,
+    /// The CA etcd's serving certificate is verified against.
+    #[arg(long, requires = "etcd_servers")]
+    etcd_cafile: Option<PathBuf>,
+    /// The client certificate presented to etcd.
+    #[arg(long, requires = "etcd_servers")]
+    etcd_certfile: Option<PathBuf>,
+    /// Its key.
+    #[arg(long, requires = "etcd_servers")]
+    etcd_keyfile: Option<PathBuf>,
+    /// The prefix of the keys the objects are stored under.
+    #[arg(long, default_value = testapiserver::etcd::DEFAULT_PREFIX)]
+    etcd_prefix: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +63,13 @@ fn main() -> anyhow::Result<()> {
         signing_key_file: a.signing_key_file,
         data_dump: a.data_dump,
         run_controllers: !a.disable_controllers,
+        etcd: (!a.etcd_servers.is_empty()).then_some(testapiserver::etcd::EtcdConfig {
+            servers: a.etcd_servers,
+            ca_file: a.etcd_cafile,
+            cert_file: a.etcd_certfile,
+            key_file: a.etcd_keyfile,
+            prefix: a.etcd_prefix,
+        }),
     })?;
     println!("testapiserver listening on {}", server.url());
     server.wait();

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::resources;
+use crate::status::ApiError;
 use crate::store::Store;
 
 fn cluster_role(name: &str, rules: Value) -> Value {
@@ -104,25 +105,24 @@ pub fn cluster_role_bindings() -> Vec<Value> {
     ]
 }
 
-/// Seeds a fresh store.
-pub fn seed(store: &Store) {
+/// Seeds the store with what is missing of it, as the real server's start-up makes the
+/// system namespaces and reconciles the bootstrap roles: all of it in a fresh store, what
+/// is not there yet in one loaded from etcd (what is there is kept as it is).
+pub fn seed(store: &Store) -> Result<(), ApiError> {
     let ns = resources::find("", "v1", "namespaces").expect("namespaces");
-    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        store
-            .create(ns, "", json!({"metadata": {"name": name}}))
-            .expect("a fresh store takes the namespaces");
-    }
     let cr = resources::find("rbac.authorization.k8s.io", "v1", "clusterroles").expect("rbac");
-    for role in cluster_roles() {
-        store
-            .create(cr, "", role)
-            .expect("a fresh store takes the roles");
-    }
     let crb =
         resources::find("rbac.authorization.k8s.io", "v1", "clusterrolebindings").expect("rbac");
-    for b in cluster_role_bindings() {
-        store
-            .create(crb, "", b)
-            .expect("a fresh store takes the bindings");
+    let namespaces = ["default", "kube-system", "kube-public", "kube-node-lease"]
+        .into_iter()
+        .map(|name| (ns, json!({"metadata": {"name": name}})));
+    let roles = cluster_roles().into_iter().map(|o| (cr, o));
+    let bindings = cluster_role_bindings().into_iter().map(|o| (crb, o));
+    for (r, object) in namespaces.chain(roles).chain(bindings) {
+        let name = crate::store::name_of(&object).to_string();
+        if store.get(r, "", &name).is_err() {
+            store.create(r, "", object)?;
+        }
     }
+    Ok(())
 }

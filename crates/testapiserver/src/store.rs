@@ -1,6 +1,9 @@
-//! In-memory storage with the real server's object semantics: `resourceVersion` from one
+//! Storage with the real server's object semantics: `resourceVersion` from one
 //! cluster-wide counter, `uid`, `creationTimestamp`, `generateName`, optimistic
-//! concurrency, namespaces that must exist, and a stream of watch events.
+//! concurrency, namespaces that must exist, and a stream of watch events. The objects are
+//! held in memory; with an etcd backing ([`crate::etcd`]) they are loaded from etcd at
+//! start, every change is written to etcd before it is answered, and the counter is
+//! etcd's revision.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -9,6 +12,7 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 use tokio::sync::broadcast;
 
+use crate::etcd::Backing;
 use crate::resources::Resource;
 use crate::status::ApiError;
 
@@ -41,6 +45,7 @@ struct Inner {
 pub struct Store {
     inner: Mutex<Inner>,
     events: broadcast::Sender<Event>,
+    backing: Option<Backing>,
 }
 
 impl Default for Store {
@@ -185,7 +190,40 @@ impl Store {
                 version: 0,
             }),
             events,
+            backing: None,
         }
+    }
+
+    /// A store kept in etcd, holding the objects `backing` has.
+    pub fn with_backing(backing: Backing) -> anyhow::Result<Self> {
+        let (objects, version) = backing.load()?;
+        let mut store = Store::new();
+        let inner = store.inner.get_mut().expect("store");
+        inner.objects = objects.into_iter().collect();
+        inner.version = version;
+        store.backing = Some(backing);
+        Ok(store)
+    }
+
+    /// The version of a write of `object` at `k`: etcd's revision after writing it there,
+    /// or the next of the counter.
+    fn put(&self, inner: &mut Inner, k: &Key, object: &Value) -> Result<u64, ApiError> {
+        let rv = match &self.backing {
+            Some(b) => b.put(k, object).map_err(ApiError::internal)?,
+            None => inner.version + 1,
+        };
+        inner.version = inner.version.max(rv);
+        Ok(rv)
+    }
+
+    /// The version of the delete of `k`, as [`Store::put`].
+    fn remove(&self, inner: &mut Inner, k: &Key) -> Result<u64, ApiError> {
+        let rv = match &self.backing {
+            Some(b) => b.delete(k).map_err(ApiError::internal)?,
+            None => inner.version + 1,
+        };
+        inner.version = inner.version.max(rv);
+        Ok(rv)
     }
 
     /// Follows every change from now on.
@@ -301,8 +339,6 @@ impl Store {
         if inner.objects.contains_key(&k) {
             return Err(ApiError::already_exists(r, &name));
         }
-        inner.version += 1;
-        let rv = inner.version;
         m.insert("name".into(), json!(name));
         if r.namespaced {
             m.insert("namespace".into(), json!(ns));
@@ -310,7 +346,7 @@ impl Store {
             m.remove("namespace");
         }
         m.insert("uid".into(), json!(uuid()));
-        m.insert("resourceVersion".into(), json!(rv.to_string()));
+        m.remove("resourceVersion");
         m.insert("creationTimestamp".into(), json!(now()));
         let o = obj.as_object_mut().expect("an object");
         o.insert("apiVersion".into(), json!(r.api_version()));
@@ -321,6 +357,8 @@ impl Store {
         if tracks_generation(r) {
             m_generation(o, 1);
         }
+        let rv = self.put(&mut inner, &k, &obj)?;
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
         inner.objects.insert(k, obj.clone());
         drop(inner);
         self.publish("ADDED", r, ns, &obj, rv);
@@ -373,9 +411,8 @@ impl Store {
             // Nothing changes: no new version, as the real server answers a no-op update.
             return Ok(old.clone());
         }
-        inner.version += 1;
-        let rv = inner.version;
         let mut obj = merge_identity(obj, &old_meta, r);
+        let rv = self.put(&mut inner, &k, &obj)?;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
         inner.objects.insert(k, obj.clone());
         drop(inner);
@@ -386,13 +423,27 @@ impl Store {
     /// Deletes an object and returns it.
     pub fn delete(&self, r: &Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
         let mut inner = self.inner.lock().expect("store");
-        let Some(mut obj) = inner.objects.remove(&key(r, ns, name)) else {
+        let k = key(r, ns, name);
+        if !inner.objects.contains_key(&k) {
             return Err(ApiError::not_found(r, name));
-        };
-        inner.version += 1;
-        let rv = inner.version;
+        }
+        let rv = self.remove(&mut inner, &k)?;
+        let mut obj = inner.objects.remove(&k).expect("there");
         if r.kind == "Namespace" {
-            inner.objects.retain(|(_, _, n, _), _| n != name);
+            // What the namespace held goes with it (at once here; the real server's
+            // namespace controller deletes it object by object).
+            let held: Vec<Key> = inner
+                .objects
+                .keys()
+                .filter(|(_, _, n, _)| n == name)
+                .cloned()
+                .collect();
+            for k in held {
+                if self.backing.is_some() {
+                    self.remove(&mut inner, &k)?;
+                }
+                inner.objects.remove(&k);
+            }
         }
         drop(inner);
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());

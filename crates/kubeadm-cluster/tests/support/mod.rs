@@ -65,6 +65,9 @@ pub struct Net {
     links: usize,
     /// The test's directory: SSH keys, known_hosts, the cluster file, the hosts' roots.
     pub dir: tempfile::TempDir,
+    /// The control planes made from now on keep their API server's objects in their etcd
+    /// (see `nodesim::Options::etcd_backed`) rather than in memory.
+    pub etcd_backed: bool,
 }
 
 impl Drop for Net {
@@ -90,6 +93,7 @@ impl Net {
             namespaces: Vec::new(),
             links: 0,
             dir: tempfile::tempdir().map_err(|e| e.to_string())?,
+            etcd_backed: false,
         };
         ip(&["netns", "add", &switch])?;
         net.namespaces.push(switch.clone());
@@ -211,6 +215,7 @@ exec /usr/sbin/sshd -D -e -f {d}/ssh/sshd_config
         let mut opts = Options::new(&dir.join("root"), node);
         opts.netns = Some(ns.clone());
         opts.etcd = control_plane;
+        opts.etcd_backed = control_plane && self.etcd_backed;
         opts.etcd_log = Some(dir.join("etcd.log"));
         opts.kubelet_version = Some(KUBELET_VERSION.into());
         let mut h = TestHost {

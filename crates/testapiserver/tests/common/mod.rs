@@ -88,6 +88,7 @@ impl Cluster {
             signing_key_file: Some(p("ca.key")),
             data_dump: Some(p("dump.json")),
             run_controllers: true,
+            etcd: None,
         })
         .unwrap();
         Cluster { server, ca, dir }
