@@ -37,6 +37,7 @@ fn init_completes_while_the_control_plane_endpoint_does_not_answer() {
         signing_key_file: Some(pki.join("ca.key")),
         data_dump: None,
         run_controllers: true,
+        etcd: None,
     })
     .unwrap();
     server
