@@ -279,9 +279,9 @@ fn scenario(net: &Net, cp1: &TestHost, cp2: &TestHost, w1: &TestHost, w2: &TestH
         ("cp-2", "kubeadm upgrade node".to_string()),
     ] {
         let steps = [
-            line_of(&out, &format!("[{node}] upgrade: {command}")),
             line_of(&out, &format!("[{node}] upgrade: cordoning Node {node}")),
             line_of(&out, &format!("[{node}] upgrade: draining Node {node}")),
+            line_of(&out, &format!("[{node}] upgrade: {command}")),
             line_of(
                 &out,
                 &format!("[{node}] upgrade: running hooks.kubeletUpgrade"),
@@ -302,11 +302,16 @@ fn scenario(net: &Net, cp1: &TestHost, cp2: &TestHost, w1: &TestHost, w2: &TestH
         }
     }
     assert!(
-        line_of(&out, "[w-1] upgrade: kubeadm upgrade node") > last,
+        line_of(&out, "[w-1] upgrade: cordoning Node w-1") > last,
         "{out}"
     );
     assert!(
-        line_of(&out, "[w-1] upgrade: cordoning Node w-1")
+        line_of(&out, "[w-1] upgrade: draining Node w-1")
+            < line_of(&out, "[w-1] upgrade: kubeadm upgrade node"),
+        "{out}"
+    );
+    assert!(
+        line_of(&out, "[w-1] upgrade: kubeadm upgrade node")
             < line_of(&out, "[w-1] upgrade: running hooks.kubeletUpgrade"),
         "{out}"
     );
@@ -331,7 +336,7 @@ fn scenario(net: &Net, cp1: &TestHost, cp2: &TestHost, w1: &TestHost, w2: &TestH
     assert_eq!(result_of(&out, "w-2"), Some("upgraded"), "{out}");
     assert!(
         line_of(&out, "[w-1] upgrade: uncordoning Node w-1")
-            < line_of(&out, "[w-2] upgrade: kubeadm upgrade node"),
+            < line_of(&out, "[w-2] upgrade: cordoning Node w-2"),
         "the workers went at once with maxUnavailable 1:\n{out}"
     );
 

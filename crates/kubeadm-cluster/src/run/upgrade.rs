@@ -1,11 +1,14 @@
-//! The rolling upgrade of `apply`, in the order of upstream's upgrade procedure: `kubeadm
-//! upgrade plan` as a check on the first control plane, then each node in turn (the first
-//! control plane with `kubeadm upgrade apply`, the other control planes one at a time and
-//! the workers `maxUnavailable` at a time with `kubeadm upgrade node`): the kubeadm
-//! upgrade, then, around the kubelet's upgrade, cordon, drain, the file's
-//! `hooks.kubeletUpgrade`, the kubelet restarted, its Node waited for until Ready at the
-//! new version, uncordon. The first failure stops the run,
-//! its Node left cordoned; a rerun plans from the cluster's state again.
+//! The rolling upgrade of `apply`, nodes in the order of upstream's upgrade procedure:
+//! `kubeadm upgrade plan` as a check on the first control plane, then each node in turn
+//! (the first control plane with `kubeadm upgrade apply`, the other control planes one at
+//! a time and the workers `maxUnavailable` at a time with `kubeadm upgrade node`). Each
+//! node is cordoned and drained first, so nothing runs on it while its kubeadm upgrade
+//! restarts its components; then the kubeadm upgrade, the file's `hooks.kubeletUpgrade`,
+//! the kubelet restarted, its Node waited for until Ready at the new version, uncordon.
+//! (Upstream's manual procedure drains after the kubeadm step and before the kubelet's
+//! upgrade; draining first is the safer of the two and costs nothing more.) The first
+//! failure stops the run, its Node left cordoned; a rerun plans from the cluster's state
+//! again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -128,7 +131,7 @@ pub(super) async fn run(
                     nodes[i].end(o);
                 }
                 Err((stage, e)) => {
-                    let cordoned = !matches!(stage, Stage::Cordon | Stage::Kubeadm(_));
+                    let cordoned = !matches!(stage, Stage::Cordon);
                     nodes[i].end(Outcome::Failed(format!(
                         "upgrade to {version}: {stage} failed: {e:#}{}",
                         if cordoned {
@@ -202,16 +205,6 @@ async fn one(
         }
     };
     if kind != Upgrade::Uncordon {
-        let stage = Stage::Kubeadm(kind);
-        let args: Vec<&str> = match kind {
-            Upgrade::Apply => vec!["upgrade", "apply", version, "-y"],
-            _ => vec!["upgrade", "node"],
-        };
-        say(h, format_args!("upgrade: kubeadm {}", args.join(" ")));
-        let cfg = documents::upgrade(c).map_err(|e| (stage, e))?;
-        kubeadm(r, &c.kubeadm_path, &args, cfg.as_deref())
-            .await
-            .map_err(|e| (stage, e))?;
         say(h, format_args!("upgrade: cordoning Node {node}"));
         let (n, v) = (node.to_string(), version.to_string());
         api(
@@ -226,6 +219,16 @@ async fn one(
             Box::new(move |a| drain::drain(a, &n, timeout, &|line| say(&h2, line))),
         )
         .await?;
+        let stage = Stage::Kubeadm(kind);
+        let args: Vec<&str> = match kind {
+            Upgrade::Apply => vec!["upgrade", "apply", version, "-y"],
+            _ => vec!["upgrade", "node"],
+        };
+        say(h, format_args!("upgrade: kubeadm {}", args.join(" ")));
+        let cfg = documents::upgrade(c).map_err(|e| (stage, e))?;
+        kubeadm(r, &c.kubeadm_path, &args, cfg.as_deref())
+            .await
+            .map_err(|e| (stage, e))?;
         if let Some(hook) = &c.hooks.kubelet_upgrade {
             say(h, "upgrade: running hooks.kubeletUpgrade");
             run_hook(h, r, hook, version, node)
