@@ -84,12 +84,16 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
     std::fs::write(&cm_manifest, text).unwrap();
 
     // etcd as the manifest says, and the other components' health endpoints.
-    let _etcd = run_etcd(&r, &[], &work.path().join("etcd.log"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect("127.0.0.1:2379").is_err() {
-        assert!(Instant::now() < deadline, "etcd did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let start_etcd = || {
+        let etcd = run_etcd(&r, &[], &work.path().join("etcd.log"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect("127.0.0.1:2379").is_err() {
+            assert!(Instant::now() < deadline, "etcd did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        etcd
+    };
+    let etcd = start_etcd();
     let _cm = https_ok(
         10257,
         &pki.join("apiserver.crt"),
@@ -188,6 +192,19 @@ fn apply_upgrades_one_component_at_a_time_and_rolls_back_what_fails() {
         "a refused upgrade changed a manifest"
     );
     set_ready("True");
+
+    // With etcd down, its cluster is not healthy: the upgrade stops before anything of
+    // etcd (or any manifest) changes, as upstream's.
+    drop(etcd);
+    let (ok, _, err) = apply(&r, &["v1.37.1", "-y", "--config", cfg]);
+    assert!(!ok);
+    assert!(err.contains("etcd cluster is not healthy"), "{err}");
+    assert_eq!(
+        files(&manifests),
+        original,
+        "an upgrade refused for etcd's health changed a manifest"
+    );
+    let _etcd = start_etcd();
     // The health-check Jobs ran, each under a name of its own, left for the TTL
     // controller to remove, and bounded in time.
     let jobs = resources::find("batch", "v1", "jobs").unwrap();

@@ -4,7 +4,7 @@
 //! certificates renewed, and the previous manifest put back when it does not come up.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -50,6 +50,9 @@ pub(super) fn control_plane(d: &mut UpgradeData) -> anyhow::Result<()> {
                 path.display().to_string()
             );
         } else {
+            // As upstream, before anything of etcd changes: the cluster must be healthy,
+            // a quorum of its voting members answering (#138403).
+            etcd_cluster_healthy(d, &cfg).context("etcd cluster is not healthy")?;
             etcd_snapshot(d, &cfg, &path)?;
         }
         components.push("etcd");
@@ -210,6 +213,38 @@ fn wait_component_healthy(
     crate::client::health::wait_healthy(&url, left, &|_, _| {})
         .map(|_| ())
         .map_err(|last| format!("{component} did not become healthy at {url} (last: {last})"))
+}
+
+/// How long a member that does not answer is asked again before the etcd cluster's
+/// health is judged.
+const ETCD_HEALTH_RETRY: Duration = Duration::from_secs(10);
+
+/// The etcd cluster's health as upstream's upgrade checks it before touching etcd: every
+/// member asked (the mirror Pods' endpoints, this node's own, then the voting members at
+/// their client URLs); healthy while a quorum of the voting members answers, the others
+/// warned of.
+fn etcd_cluster_healthy(d: &mut UpgradeData, cfg: &InitConfiguration) -> anyhow::Result<()> {
+    let client = d.client()?;
+    let pki = &cfg.cluster.certificates_dir;
+    let mut endpoints = crate::etcd::cluster_endpoints(client.as_ref()).unwrap_or_default();
+    let own = crate::manifests::etcd::client_url(&cfg.local_api_endpoint.advertise_address);
+    if !endpoints.contains(&own) {
+        endpoints.push(own);
+    }
+    let read = |name: &str| d.host.read(&pki.join(name));
+    let (ca, cert, key) = (
+        read("etcd/ca.crt")?,
+        read("etcd/healthcheck-client.crt")?,
+        read("etcd/healthcheck-client.key")?,
+    );
+    let health =
+        crate::etcd::check_cluster_health(&endpoints, &ca, &cert, &key, ETCD_HEALTH_RETRY)?;
+    for m in &health.unhealthy {
+        eprintln!(
+            "[upgrade/etcd] WARNING: etcd member {m} does not answer; the cluster keeps its quorum"
+        );
+    }
+    Ok(())
 }
 
 /// Saves a snapshot of the local etcd member through its API.
