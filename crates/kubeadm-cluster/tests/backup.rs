@@ -57,29 +57,6 @@ fn assert_result(out: &str, node: &str, want: &str) {
     );
 }
 
-/// etcdctl against the etcd of `cp`, with its healthcheck client's certificate.
-fn etcdctl(cp: &TestHost, args: &[&str]) -> String {
-    let pki = cp.file("/etc/kubernetes/pki/etcd");
-    let o = Command::new("ip")
-        .args(["netns", "exec", &cp.netns, "etcdctl", "--endpoints"])
-        .arg(format!("https://{}:2379", cp.addr))
-        .arg("--cacert")
-        .arg(pki.join("ca.crt"))
-        .arg("--cert")
-        .arg(pki.join("healthcheck-client.crt"))
-        .arg("--key")
-        .arg(pki.join("healthcheck-client.key"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "etcdctl {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 fn kubectl(net: &Net, kubeconfig: &Path, args: &[&str]) -> (bool, String) {
     let mut all = vec!["--kubeconfig", kubeconfig.to_str().unwrap()];
     all.extend_from_slice(args);

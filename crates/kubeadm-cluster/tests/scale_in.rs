@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -62,28 +61,6 @@ fn file_with(
     text.push_str(extra);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
-}
-
-/// `etcdctl member list` against cp's etcd, one line per member.
-fn etcd_members(cp: &TestHost) -> Vec<String> {
-    let pki = cp.file("/etc/kubernetes/pki/etcd");
-    let o = Command::new("ip")
-        .args(["netns", "exec", &cp.netns, "etcdctl", "--endpoints"])
-        .arg(format!("https://{}:2379", cp.addr))
-        .arg("--cacert")
-        .arg(pki.join("ca.crt"))
-        .arg("--cert")
-        .arg(pki.join("healthcheck-client.crt"))
-        .arg("--key")
-        .arg(pki.join("healthcheck-client.key"))
-        .args(["member", "list"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

@@ -575,8 +575,9 @@ pub fn files_of(h: &TestHost) -> std::collections::BTreeMap<PathBuf, String> {
     out
 }
 
-/// `etcdctl member list` against cp's etcd, one line per member.
-pub fn etcd_members(cp: &TestHost) -> Vec<String> {
+/// etcdctl against the etcd of `cp`, with its health-check client's certificate; its
+/// standard output.
+pub fn etcdctl(cp: &TestHost, args: &[&str]) -> String {
     let pki = cp.file("/etc/kubernetes/pki/etcd");
     let o = Command::new("ip")
         .args(["netns", "exec", &cp.netns, "etcdctl", "--endpoints"])
@@ -587,11 +588,20 @@ pub fn etcd_members(cp: &TestHost) -> Vec<String> {
         .arg(pki.join("healthcheck-client.crt"))
         .arg("--key")
         .arg(pki.join("healthcheck-client.key"))
-        .args(["member", "list"])
+        .args(args)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout)
+    assert!(
+        o.status.success(),
+        "etcdctl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `etcdctl member list` against cp's etcd, one line per member.
+pub fn etcd_members(cp: &TestHost) -> Vec<String> {
+    etcdctl(cp, &["member", "list"])
         .lines()
         .map(str::to_string)
         .collect()
