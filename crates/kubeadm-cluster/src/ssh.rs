@@ -98,7 +98,7 @@ impl Remote {
         // with '-', and the destination begins with the user besides, so it cannot be
         // read as an option. The user is also given with -l, which ssh prefers.
         let destination = format!("{}@{}", h.user, h.address);
-        let session = b.connect(&destination).await.map_err(|e| {
+        let session = b.connect_mux(&destination).await.map_err(|e| {
             let text = error_text(&e);
             let hint = if text.contains("Host key verification failed")
                 || text.contains("host key")
