@@ -29,6 +29,11 @@ const POINTS: &[KillPoint] = &[
     KillPoint::File("etc/kubernetes/kubelet.conf"),
 ];
 
+/// The joins of this file's tests, one at a time: a join's preflight checks the kubelet's
+/// port by binding it on the machine, and two joins at once would each find the other's
+/// probe there.
+static ONE_JOIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn join(root: &Path, cp: &ControlPlane, node: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_kubeadm"));
     c.arg("--rootfs")
@@ -53,6 +58,7 @@ fn join(root: &Path, cp: &ControlPlane, node: &str) -> Command {
 
 #[test]
 fn join_killed_at_any_point_completes_on_a_rerun() {
+    let _one = ONE_JOIN.lock().unwrap_or_else(|e| e.into_inner());
     let cp = control_plane();
     kubelet_health(None);
     let store = &cp.server.state().store;
@@ -115,6 +121,7 @@ fn join_killed_at_any_point_completes_on_a_rerun() {
 
 #[test]
 fn another_clusters_files_are_refused_with_what_to_do() {
+    let _one = ONE_JOIN.lock().unwrap_or_else(|e| e.into_inner());
     let cp = control_plane();
     let other = tempfile::tempdir().unwrap();
     let o = kubeadm_in(None, other.path(), &["init", "phase", "certs", "ca"]);
