@@ -73,22 +73,13 @@ impl EtcdClient {
         cert: &[u8],
         key: &[u8],
     ) -> Result<Self, String> {
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(ca))
-            .identity(Identity::from_pem(cert, key));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
+        let tls = client_tls(ca, cert, key);
+        let rt = client_runtime()?;
         let connect_timeout = Duration::from_secs(5);
         let mut failures = Vec::new();
         for endpoint in endpoints {
             let attempt = rt.block_on(async {
-                let ep = Endpoint::from_shared(endpoint.clone())
-                    .map_err(|e| e.to_string())?
-                    .tls_config(tls.clone())
-                    .map_err(|e| e.to_string())?
-                    .connect_timeout(connect_timeout);
+                let ep = tls_endpoint(endpoint, tls.clone(), connect_timeout)?;
                 tokio::time::timeout(connect_timeout, ep.connect())
                     .await
                     .map_err(|_| format!("no answer within {connect_timeout:?}"))?
@@ -491,6 +482,30 @@ pub fn check_cluster_health(
         );
     }
     Ok(health)
+}
+
+/// The TLS of kubeadm's etcd clients: the etcd CA, and a client certificate and key (PEM).
+fn client_tls(ca: &[u8], cert: &[u8], key: &[u8]) -> ClientTlsConfig {
+    ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .identity(Identity::from_pem(cert, key))
+}
+
+/// The runtime a client blocks on, its own.
+fn client_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// `url` as an endpoint reached with `tls`, connecting for at most `timeout`.
+fn tls_endpoint(url: &str, tls: ClientTlsConfig, timeout: Duration) -> Result<Endpoint, String> {
+    Ok(Endpoint::from_shared(url.to_string())
+        .map_err(|e| e.to_string())?
+        .tls_config(tls)
+        .map_err(|e| e.to_string())?
+        .connect_timeout(timeout))
 }
 
 fn status_error(s: tonic::Status) -> anyhow::Error {

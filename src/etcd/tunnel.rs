@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, Uri};
+use tonic::transport::Uri;
 
 use super::EtcdClient;
 use crate::grpc;
@@ -58,21 +58,11 @@ impl EtcdClient {
         cert: &[u8],
         key: &[u8],
     ) -> Result<Self, String> {
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(ca))
-            .identity(Identity::from_pem(cert, key));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
+        let rt = super::client_runtime()?;
         let connect_timeout = Duration::from_secs(10);
         let socket: PathBuf = socket.to_path_buf();
         let channel = rt.block_on(async {
-            let ep = Endpoint::from_shared(url.to_string())
-                .map_err(|e| e.to_string())?
-                .tls_config(tls)
-                .map_err(|e| e.to_string())?
-                .connect_timeout(connect_timeout);
+            let ep = super::tls_endpoint(url, super::client_tls(ca, cert, key), connect_timeout)?;
             tokio::time::timeout(
                 connect_timeout,
                 ep.connect_with_connector(tower::service_fn(move |_: Uri| {
