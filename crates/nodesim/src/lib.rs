@@ -82,14 +82,13 @@ pub fn enter_netns(name: &str) {
     assert_eq!(rc, 0, "setns {name}: {}", std::io::Error::last_os_error());
 }
 
-/// Answers every connection to `l` with `200 ok` until `stop` is set.
+/// Answers every connection to `l` with `200 ok` until `stop` is set and the listener
+/// shut down ([`stop_serving`]): the thread waits in `accept` rather than polling.
 pub fn serve_ok_until(l: TcpListener, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    l.set_nonblocking(true).expect("a non-blocking listener");
     std::thread::spawn(move || {
         while !stop.load(Ordering::SeqCst) {
             match l.accept() {
                 Ok((mut s, _)) => {
-                    let _ = s.set_nonblocking(false);
                     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                     let mut buf = [0u8; 1024];
                     let _ = s.read(&mut buf);
@@ -97,10 +96,22 @@ pub fn serve_ok_until(l: TcpListener, stop: Arc<AtomicBool>) -> std::thread::Joi
                         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
                     );
                 }
+                // Shut down, or out of descriptors for a moment.
                 Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
         }
     })
+}
+
+/// Stops a [`serve_ok_until`] thread serving `l` (a clone of its listener): sets `stop`,
+/// shuts the listening socket down, which wakes the thread's `accept`, and waits for it.
+pub fn stop_serving(l: &TcpListener, stop: &AtomicBool, h: std::thread::JoinHandle<()>) {
+    use std::os::fd::AsRawFd;
+    stop.store(true, Ordering::SeqCst);
+    // SAFETY: shutdown on a descriptor this listener owns; on Linux it makes a blocked
+    // accept on the same socket return.
+    unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
+    let _ = h.join();
 }
 
 /// An HTTPS server answering 200 to any GET (a controller-manager or scheduler), with
@@ -316,13 +327,17 @@ struct Running {
     apiserver_seen: Option<Instant>,
     components_seen: Option<Instant>,
     healthy: Vec<Instant>,
-    kubelet_health: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+    kubelet_health: Option<(TcpListener, Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
     /// The version the running kubelet has (read from its binary when it started).
     version: Option<String>,
     /// When the Pods bound to the Node were last looked at.
     pods_checked: Option<Instant>,
     /// etcd is held stopped ([`NodeSim::stop_etcd`]).
     etcd_stopped: bool,
+    /// The kubelet's client, with the kubelet.conf it was made from: kept while the file
+    /// stays the same, so its connection to the API server stays open between ticks, as
+    /// a running kubelet's does.
+    client: Option<(String, KubeClient)>,
 }
 
 /// The file the test hosts' `systemctl restart kubelet` leaves for the simulator.
@@ -391,8 +406,9 @@ impl NodeSim {
                 let l = TcpListener::bind("127.0.0.1:10248")
                     .expect("the kubelet's health port is free");
                 let flag = Arc::new(AtomicBool::new(false));
+                let waker = l.try_clone().expect("the listener's descriptor");
                 let h = serve_ok_until(l, flag.clone());
-                running2.lock().unwrap().kubelet_health = Some((flag, h));
+                running2.lock().unwrap().kubelet_health = Some((waker, flag, h));
             }
             let _ = ready_tx.send(());
             while !stop2.load(Ordering::SeqCst) {
@@ -521,6 +537,7 @@ impl NodeSim {
         let kubelet_conf = root.join("etc/kubernetes/kubelet.conf");
         let bootstrap = root.join("etc/kubernetes/bootstrap-kubelet.conf");
         if !kubelet_conf.exists() {
+            r.client = None;
             r.node_registered = false;
             r.status_reported = None;
             r.mirrors.clear();
@@ -534,9 +551,23 @@ impl NodeSim {
         let Ok(text) = std::fs::read_to_string(&kubelet_conf) else {
             return;
         };
-        let Ok(client) = KubeClient::from_kubeconfig_text(&text) else {
+        if r.client.as_ref().is_none_or(|(t, _)| *t != text) {
+            r.client = None;
+            let Ok(client) = KubeClient::from_kubeconfig_text(&text) else {
+                return;
+            };
+            r.client = Some((text, client));
+        }
+        let Some((text, client)) = r.client.take() else {
             return;
         };
+        Self::kubelet(o, r, &client);
+        r.client = Some((text, client));
+    }
+
+    /// The joined kubelet's work of one tick, through its `client`.
+    fn kubelet(o: &Options, r: &mut Running, client: &KubeClient) {
+        let root = &o.root;
         if !r.node_registered {
             let _ = client.call(
                 "POST",
@@ -563,16 +594,16 @@ impl NodeSim {
             r.version = binary_version(root).or_else(|| o.kubelet_version.clone());
         }
         if o.kubelet_version.is_some() && r.status_reported != r.version {
-            Self::node_status(o, r, &client);
+            Self::node_status(o, r, client);
         }
         if o.mirror_pods {
-            Self::mirror_pods(o, r, &client);
+            Self::mirror_pods(o, r, client);
         }
         if r.pods_checked
             .is_none_or(|t| t.elapsed() >= Duration::from_millis(250))
         {
             r.pods_checked = Some(Instant::now());
-            Self::pods_started(o, &client);
+            Self::pods_started(o, client);
         }
     }
 
@@ -777,9 +808,8 @@ impl Drop for NodeSim {
         r.health.clear();
         r.etcd = None;
         r.server = None;
-        if let Some((flag, h)) = r.kubelet_health.take() {
-            flag.store(true, Ordering::SeqCst);
-            let _ = h.join();
+        if let Some((waker, flag, h)) = r.kubelet_health.take() {
+            stop_serving(&waker, &flag, h);
         }
     }
 }
