@@ -37,14 +37,14 @@ const CA_MARK: &str = "ca.crt:";
 /// The script that prints the facts of a host whose kubeadm lives at `kubeadm_path`.
 pub fn script(kubeadm_path: &str) -> String {
     format!(
-        r#"K={k}
+        r#"{sha256_of}K={k}
 echo "arch=$(uname -m)"
 echo "hostname=$(uname -n)"
 echo "kubelet=$(command -v kubelet 2>/dev/null)"
 for s in /run/containerd/containerd.sock /run/crio/crio.sock /run/cri-dockerd.sock; do
   if [ -S "$s" ]; then echo "runtime=$s"; fi
 done
-if [ -f "$K" ]; then echo "kubeadm=$(sha256sum "$K" | cut -d' ' -f1)"; fi
+if [ -f "$K" ]; then echo "kubeadm=$(sha256_of "$K")"; fi
 if [ -f /etc/kubernetes/kubelet.conf ]; then echo kubelet.conf=yes; fi
 if [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ]; then echo apiserver=yes; fi
 if [ -f /etc/kubernetes/admin.conf ]; then echo admin.conf=yes; fi
@@ -55,7 +55,8 @@ fi
 if [ -f /etc/kubernetes/pki/ca.crt ]; then echo "{CA_MARK}"; cat /etc/kubernetes/pki/ca.crt; fi
 exit 0
 "#,
-        k = quote(kubeadm_path)
+        k = quote(kubeadm_path),
+        sha256_of = crate::ssh::SHA256_OF,
     )
 }
 

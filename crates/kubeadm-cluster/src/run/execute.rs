@@ -614,10 +614,11 @@ fn indent(s: &str) -> String {
 async fn install_kubeadm(r: &Remote, path: &str, binary: &[u8], sha: &str) -> anyhow::Result<()> {
     let k = quote(path);
     let script = format!(
-        "set -e; umask 022; mkdir -p \"$(dirname {k})\"; t={k}.kubeadm-cluster.tmp
+        "{sha256_of}set -e; umask 022; mkdir -p \"$(dirname {k})\"; t={k}.kubeadm-cluster.tmp
 cat > \"$t\"; chmod 0755 \"$t\"
-if [ \"$(sha256sum \"$t\" | cut -d' ' -f1)\" != {sha} ]; then rm -f \"$t\"; echo 'the copy does not match its checksum' >&2; exit 1; fi
-mv -f \"$t\" {k}"
+if [ \"$(sha256_of \"$t\")\" != {sha} ]; then rm -f \"$t\"; echo 'the copy does not match its checksum' >&2; exit 1; fi
+mv -f \"$t\" {k}",
+        sha256_of = ssh::SHA256_OF,
     );
     let out = r.run(&script, Some(binary)).await?;
     if !out.success() {

@@ -337,7 +337,7 @@ cat > \"$t\"; chmod {mode:o} \"$t\"; mv -f \"$t\" {p}"
 fn restore_script(m: &EtcdMember, sha: &str) -> String {
     let d = quote(&m.data_dir);
     format!(
-        r#"set -e
+        r#"{sha256_of}set -e
 E=
 IFS=:
 for p in $PATH; do
@@ -352,10 +352,11 @@ P=$(dirname "$D"); mkdir -p "$P"
 f=$(mktemp "$P/.kubeadm-cluster-snapshot.XXXXXX")
 trap 'rm -f "$f"' EXIT
 cat > "$f"
-if [ "$(sha256sum "$f" | cut -d' ' -f1)" != {sha} ]; then echo "the snapshot copied to the host does not match its checksum" >&2; exit 1; fi
+if [ "$(sha256_of "$f")" != {sha} ]; then echo "the snapshot copied to the host does not match its checksum" >&2; exit 1; fi
 mkdir -p "$D"; chmod 0700 "$D"
 "$E" snapshot restore "$f" --name {name} --initial-cluster {cluster} --initial-advertise-peer-urls {peer} --data-dir "$D"
 "#,
+        sha256_of = crate::ssh::SHA256_OF,
         name = quote(&m.name),
         cluster = quote(&m.initial_cluster),
         peer = quote(&m.peer_url),
