@@ -398,7 +398,9 @@ impl Run {
             async move {
                 say(&h, "kubeadm join");
                 let cfg = documents::join(&cc, &h, &endpoint, &token, Trust::Pins(&pins), None)?;
-                kubeadm(&r, &path, &["join"], Some(&cfg)).await?;
+                // Its preflight passed in this run's preflight step, before anything
+                // changed anywhere: not run a second time.
+                kubeadm(&r, &path, &["join", "--skip-phases=preflight"], Some(&cfg)).await?;
                 say(&h, "joined as a worker");
                 Ok(Some(Outcome::Joined))
             }
