@@ -7,7 +7,10 @@
 //! kubespray: `ansible all -m setup` (fact gathering, which every kubespray run starts
 //! with), when `ansible` is on PATH (`pip install ansible-core`; bench/scale does it).
 //! The reference for the first apply: one control plane and one worker (init plus one
-//! join).
+//! join). Under each size's times, the CPU time kubeadm-cluster and the SSH clients it
+//! started used (the operator's own work): the simulated hosts' sshd, kubeadm and
+//! kubelet share this machine's CPUs with it here, where a real cluster's hosts each
+//! have their own.
 //! Run as root; `bash bench/scale` installs what it needs and runs it.
 
 #[path = "../tests/support/mod.rs"]
@@ -29,8 +32,9 @@ fn main() {
         sizes.push(10);
     }
     let reference = support::scale_run(1);
-    let (base, ok, out) = reference.first_apply.clone();
-    assert!(ok, "init plus one join failed:\n{out}");
+    let first = &reference.first_apply;
+    assert!(first.ok, "init plus one join failed:\n{}", first.out);
+    let base = first.wall;
     drop(reference);
     println!(
         "first apply of 1 control plane + 1 worker (init plus one join): {:.2} s",
@@ -43,12 +47,13 @@ fn main() {
     );
     for n in sizes {
         let run = support::scale_run(n);
-        for (what, (_, ok, out)) in [
+        let timed = [
             ("first apply", &run.first_apply),
             ("no-op apply", &run.noop_apply),
             ("check", &run.check),
-        ] {
-            assert!(ok, "{what} of {n} workers failed:\n{out}");
+        ];
+        for (what, t) in timed {
+            assert!(t.ok, "{what} of {n} workers failed:\n{}", t.out);
         }
         let hosts = n + 1;
         let ansible = ansible_setup(&run);
@@ -61,22 +66,45 @@ fn main() {
         };
         println!(
             "{n:>7}  {:>22}  {:>22}  {:>22}  {:>22}",
-            cell(run.first_apply.0),
-            cell(run.noop_apply.0),
-            cell(run.check.0),
+            cell(run.first_apply.wall),
+            cell(run.noop_apply.wall),
+            cell(run.check.wall),
             match &ansible {
                 Ok(d) => cell(*d),
                 Err(why) => why.clone(),
             }
         );
+        // The operator's own share: kubeadm-cluster and its SSH clients, without the
+        // simulated hosts' sshd, kubeadm and kubelet, which share this machine's CPUs here
+        // but have their own on a real cluster.
+        println!(
+            "{:>7}  {:>22}  {:>22}  {:>22}",
+            "CPU",
+            cpu_cell(run.first_apply.cpu, hosts),
+            cpu_cell(run.noop_apply.cpu, hosts),
+            cpu_cell(run.check.cpu, hosts)
+        );
         println!(
             "         first apply / (init plus one join) = {:.2}; no-op apply / ansible floor = {}",
-            secs(run.first_apply.0) / secs(base),
+            secs(run.first_apply.wall) / secs(base),
             match ansible {
-                Ok(d) => format!("{:.2}", secs(run.noop_apply.0) / secs(d)),
+                Ok(d) => format!("{:.2}", secs(run.noop_apply.wall) / secs(d)),
                 Err(_) => "-".into(),
             }
         );
+    }
+}
+
+/// The CPU time of kubeadm-cluster and the processes it started (its SSH clients), in
+/// total and per host; `-` where it could not be counted.
+fn cpu_cell(cpu: Option<Duration>, hosts: usize) -> String {
+    match cpu {
+        Some(d) => format!(
+            "{:.2} s ({:.0} ms/host)",
+            secs(d),
+            secs(d) * 1000.0 / hosts as f64
+        ),
+        None => "-".into(),
     }
 }
 

@@ -15,7 +15,7 @@ fn ten_workers_join_at_once_and_a_second_apply_and_check_find_nothing_to_do() {
         return;
     }
     let run = scale_run(10);
-    let (_, ok, out) = &run.first_apply;
+    let (ok, out) = (run.first_apply.ok, &run.first_apply.out);
     assert!(ok, "{out}");
     assert_eq!(result_of(out, "cp-1"), Some("initialized"), "{out}");
     for i in 1..=10 {
@@ -34,12 +34,12 @@ fn ten_workers_join_at_once_and_a_second_apply_and_check_find_nothing_to_do() {
         .min()
         .unwrap();
     assert!(last_start < first_end, "joins one after another:\n{out}");
-    let (_, ok, out) = &run.noop_apply;
+    let (ok, out) = (run.noop_apply.ok, &run.noop_apply.out);
     assert!(ok, "{out}");
     for h in &run.hosts {
         assert_eq!(result_of(out, &h.node), Some("unchanged"), "{out}");
     }
-    let (_, ok, out) = &run.check;
+    let (ok, out) = (run.check.ok, &run.check.out);
     assert!(ok, "{out}");
     assert_eq!(out.matches(" healthy\n").count(), 11, "{out}");
     let mut nodes = nodes_of(&run.hosts[0]);

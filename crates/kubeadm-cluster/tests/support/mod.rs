@@ -1,8 +1,10 @@
 //! Test hosts for kubeadm-cluster: each host is a network namespace on a bridge (in a
 //! namespace of its own) running Debian's sshd inside a private mount namespace, where
-//! `/etc`, `/var/lib` and `/usr/local` are overlays private to it, with the host's own
-//! directories bound at `/etc/kubernetes`, `/var/lib/kubelet`, `/var/lib/etcd`,
-//! `/usr/local/bin` and `/run`. A node
+//! `/etc`, `/var/lib`, `/usr/local` and `/root` are overlays private to it, with the
+//! host's own directories bound at `/etc/kubernetes`, `/var/lib/kubelet`, `/var/lib/etcd`,
+//! `/usr/local/bin` and `/run`. Root's `.bashrc` on a host is its own and empty: the shell
+//! setup of the machine the tests run on (a Python version manager's, say) would
+//! otherwise run with every command over SSH and be timed as kubeadm-cluster's. A node
 //! simulator plays each host's kubelet on those directories, in the host's namespace.
 //! (The overlays only make room for the mount points; the directories the simulator
 //! writes to are bind mounts, since an overlay's upper directory must not change under
@@ -198,7 +200,9 @@ impl Net {
             dir.join("start-sshd.sh"),
             format!(
                 "set -e
-for p in etc var/lib usr/local; do
+mkdir -p {d}/upper/root
+echo '# no shell setup' >{d}/upper/root/.bashrc
+for p in etc var/lib usr/local root; do
   mkdir -p {d}/upper/$p {d}/work/$p
   mount -t overlay overlay -o lowerdir=/$p,upperdir={d}/upper/$p,workdir={d}/work/$p /$p
 done
@@ -264,12 +268,135 @@ exec /usr/sbin/sshd -D -e -f {d}/ssh/sshd_config
     /// Runs kubeadm-cluster in the operator's namespace.
     pub fn kubeadm_cluster(&self, args: &[&str]) -> (bool, String) {
         let o = self.operator(env!("CARGO_BIN_EXE_kubeadm-cluster"), args);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        (o.status.success(), text)
+        (o.status.success(), output_text(&o))
+    }
+
+    /// Runs kubeadm-cluster in the operator's namespace, timed: its wall time, and the CPU
+    /// time it and every process it started used (its SSH master connections included,
+    /// which leave its process tree), counted by a cgroup of its own when this machine
+    /// lets one be made.
+    pub fn kubeadm_cluster_timed(&self, args: &[&str]) -> Timed {
+        let account = CpuAccount::new(&format!("kubeadm-cluster-test-{}", self.id));
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.operator])
+            .arg(env!("CARGO_BIN_EXE_kubeadm-cluster"))
+            .args(args)
+            .stdin(Stdio::null());
+        if let Some(a) = &account {
+            a.enter_on_exec(&mut cmd);
+        }
+        let start = Instant::now();
+        let o = cmd.output().expect("ip netns exec");
+        let wall = start.elapsed();
+        Timed {
+            wall,
+            cpu: account.and_then(|a| a.finish()),
+            ok: o.status.success(),
+            out: output_text(&o),
+        }
+    }
+}
+
+fn output_text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// One timed command: its wall time, the CPU time of it and everything it started (when
+/// it could be counted), whether it succeeded and what it printed.
+#[derive(Debug, Clone)]
+pub struct Timed {
+    pub wall: Duration,
+    pub cpu: Option<Duration>,
+    pub ok: bool,
+    pub out: String,
+}
+
+/// A cgroup of its own for one command, to count the CPU time of the command and of
+/// every process it starts, daemons that leave its process tree included: cgroup v2's
+/// `cpu.stat` (at `/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` of a hybrid layout), else
+/// cgroup v1's `cpuacct.usage`.
+pub struct CpuAccount {
+    dir: PathBuf,
+    v2: bool,
+}
+
+impl CpuAccount {
+    /// A new cgroup named `name`; `None` where none can be made.
+    pub fn new(name: &str) -> Option<CpuAccount> {
+        let v2 = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+            .into_iter()
+            .find(|b| Path::new(b).join("cgroup.controllers").exists())
+            .map(|b| (PathBuf::from(b), true));
+        let v1 = Some(PathBuf::from("/sys/fs/cgroup/cpuacct"))
+            .filter(|b| b.join("cpuacct.usage").exists())
+            .map(|b| (b, false));
+        let (base, v2) = v2.or(v1)?;
+        let dir = base.join(name);
+        let _ = std::fs::remove_dir(&dir);
+        std::fs::create_dir(&dir).ok()?;
+        Some(CpuAccount { dir, v2 })
+    }
+
+    /// Makes `cmd`'s process join the cgroup before it runs its program.
+    pub fn enter_on_exec(&self, cmd: &mut Command) {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::process::CommandExt;
+        let procs = std::ffi::CString::new(self.dir.join("cgroup.procs").as_os_str().as_bytes())
+            .expect("a path without NUL");
+        // SAFETY: between fork and exec the child only makes system calls (open, write,
+        // close) on memory prepared before the fork.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // "0": the writing process itself.
+                let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+                libc::close(fd);
+                if n != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// The CPU time counted so far, once every process of the cgroup has ended (at
+    /// most 10 s from now); the cgroup is removed.
+    pub fn finish(self) -> Option<Duration> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(self.dir.join("cgroup.procs"))
+            .is_ok_and(|p| !p.trim().is_empty())
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if self.v2 {
+            std::fs::read_to_string(self.dir.join("cpu.stat"))
+                .ok()?
+                .lines()
+                .find_map(|l| l.strip_prefix("usage_usec "))
+                .and_then(|v| v.trim().parse().ok())
+                .map(Duration::from_micros)
+        } else {
+            std::fs::read_to_string(self.dir.join("cpuacct.usage"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+                .map(Duration::from_nanos)
+        }
+    }
+}
+
+impl Drop for CpuAccount {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
     }
 }
 
@@ -608,15 +735,15 @@ pub fn etcd_members(cp: &TestHost) -> Vec<String> {
 }
 
 /// What one run of the scale scenario measured: each `kubeadm-cluster` command's wall
-/// time and output.
+/// time, CPU time and output.
 pub struct ScaleRun {
     /// The test's network and hosts (kept up for more commands).
     pub net: Net,
     pub hosts: Vec<TestHost>,
     pub file: PathBuf,
-    pub first_apply: (Duration, bool, String),
-    pub noop_apply: (Duration, bool, String),
-    pub check: (Duration, bool, String),
+    pub first_apply: Timed,
+    pub noop_apply: Timed,
+    pub check: Timed,
 }
 
 /// Builds a cluster of one control plane and `workers` workers from simulated hosts,
@@ -638,14 +765,9 @@ pub fn scale_run(workers: usize) -> ScaleRun {
     text.push_str(&format!("parallelJoins: {}\n", workers.clamp(1, 128)));
     std::fs::write(&file, text).unwrap();
     let f = file.to_str().unwrap().to_string();
-    let timed = |args: &[&str]| {
-        let start = Instant::now();
-        let (ok, out) = net.kubeadm_cluster(args);
-        (start.elapsed(), ok, out)
-    };
-    let first_apply = timed(&["apply", "--yes", "-f", &f]);
-    let noop_apply = timed(&["apply", "--yes", "-f", &f]);
-    let check = timed(&["check", "-f", &f]);
+    let first_apply = net.kubeadm_cluster_timed(&["apply", "--yes", "-f", &f]);
+    let noop_apply = net.kubeadm_cluster_timed(&["apply", "--yes", "-f", &f]);
+    let check = net.kubeadm_cluster_timed(&["check", "-f", &f]);
     ScaleRun {
         net,
         hosts,
