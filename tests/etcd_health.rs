@@ -1,7 +1,8 @@
 //! The etcd cluster health check of `join --control-plane` (`check-etcd`) on a real
 //! three-member etcd cluster with kubeadm's certificates: healthy while a quorum of the
 //! voting members answers (one member down is a warning, not a failure; a learner that never
-//! started does not count), unhealthy once the quorum is lost.
+//! started does not count), unhealthy once the quorum is lost; a listed endpoint where
+//! no etcd answers is asked once, the members then asked at their own URLs.
 
 mod etcd_tls;
 
@@ -65,6 +66,24 @@ fn the_cluster_is_healthy_while_a_quorum_of_voting_members_answers() {
     };
     assert_eq!(health.voting, 3);
     assert!(health.unhealthy.is_empty() && health.has_quorum());
+
+    // An endpoint nothing serves etcd on listed first (the etcd Pod a reset node left
+    // behind): asked once, then the member list from the next one; it is not retried for
+    // the whole wait.
+    let stale = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut listed = vec![format!("https://{}", stale.local_addr().unwrap())];
+    listed.extend(endpoints.iter().cloned());
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = attempts.clone();
+    std::thread::spawn(move || {
+        for conn in stale.incoming() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    let health = check_cluster_health(&listed, &ca, &cert, &key, Duration::from_secs(5)).unwrap();
+    assert_eq!((health.healthy_voting, health.voting), (3, 3));
+    assert_eq!(attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
 
     // A learner that never starts is not a voting member: the quorum is still 2 of 3.
     // (etcd refuses member changes for its first seconds: "unhealthy cluster".)

@@ -359,12 +359,16 @@ impl ClusterHealth {
     }
 }
 
-/// Asks each endpoint's member for its status (each tried again for up to `retry_for`
-/// while it does not answer), and each voting member of the member list at its own client
-/// URL when no endpoint reached it (upstream's client syncs its endpoints with the voting
-/// members). An error when no member answers at all, or when fewer than a quorum of the
-/// voting members answer; the voting members that did not answer, in a cluster that keeps
-/// its quorum, are in the result for the caller to report.
+/// The cluster's health as upstream's client sees it, its endpoints synced with the
+/// member list: the member list comes from the first of `endpoints` that answers (each
+/// endpoint tried once a round, rounds every half second for up to `retry_for`, so an
+/// endpoint nothing answers on, such as the etcd Pod a reset node left behind, costs one
+/// attempt a round rather than the whole wait), then each voting member is asked for its
+/// status at its own client URLs, in rounds until all answered, or a quorum answered and
+/// the others failed twice, or `retry_for` ran out. An error when no member answers at
+/// all, or when fewer than a quorum of the voting members answer; the voting members that
+/// did not answer, in a cluster that keeps its quorum, are in the result for the caller
+/// to report.
 pub fn check_cluster_health(
     endpoints: &[String],
     ca: &[u8],
@@ -372,75 +376,83 @@ pub fn check_cluster_health(
     key: &[u8],
     retry_for: Duration,
 ) -> anyhow::Result<ClusterHealth> {
-    let mut healthy = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + retry_for;
+    let pause = Duration::from_millis(500);
+    // The last failure at each URL asked.
     let mut failures: Vec<(String, String)> = Vec::new();
-    let mut members: Option<Vec<EtcdMember>> = None;
-    let mut asked: Vec<String> = endpoints.to_vec();
-    let mut i = 0;
-    while i < asked.len() {
-        let endpoint = asked[i].clone();
-        i += 1;
-        let deadline = Instant::now() + retry_for;
-        let answer = loop {
-            let attempt = EtcdClient::connect_pem(std::slice::from_ref(&endpoint), ca, cert, key)
-                .map_err(|e| anyhow::anyhow!(e))
-                .and_then(|mut c| {
-                    let status = c.status()?;
-                    if members.is_none() {
-                        // Not linearizable: a member that lost its quorum still says
-                        // who the voters are.
-                        members = c
-                            .call::<_, api::MembersResponse>(
-                                api::cluster::MEMBER_LIST,
-                                api::MemberListRequest {
-                                    linearizable: false,
-                                },
-                            )
-                            .ok()
-                            .and_then(|r| members_of(r).ok());
-                    }
-                    Ok(status)
-                });
-            match attempt {
-                Err(e) if Instant::now() < deadline => {
-                    tracing::debug!("etcd status of {endpoint}: {e:#}; retrying");
-                    crate::interrupt::sleep(Duration::from_millis(500))?;
-                }
-                other => break other,
-            }
-        };
-        match answer {
-            Ok(status) if !status.is_learner => {
-                healthy.insert(status.member_id);
-            }
-            Ok(_) => {}
-            Err(e) => failures.push((endpoint, format!("{e:#}"))),
-        }
-        if i == asked.len() {
-            // The voting members no endpoint reached, asked at their own client URL.
-            for m in members.iter().flatten() {
-                if !m.is_learner && !healthy.contains(&m.id) {
-                    if let Some(u) = m.client_urls.iter().find(|u| !asked.contains(u)) {
-                        asked.push(u.clone());
-                    }
-                }
-            }
-        }
+    fn failed(failures: &mut Vec<(String, String)>, url: &str, e: anyhow::Error) {
+        failures.retain(|(u, _)| u != url);
+        failures.push((url.to_string(), format!("{e:#}")));
     }
-    let Some(members) = members else {
-        anyhow::bail!(
-            "no etcd member answered: {}; is etcd running on the control-plane nodes?",
-            if failures.is_empty() {
-                "no endpoint to ask".to_string()
-            } else {
-                failures
-                    .iter()
-                    .map(|(_, e)| e.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }
-        );
+    let connect = |url: &str| {
+        EtcdClient::connect_pem(&[url.to_string()], ca, cert, key).map_err(|e| anyhow::anyhow!(e))
     };
+    let members = 'found: loop {
+        for endpoint in endpoints {
+            // Not linearizable: a member that lost its quorum still says who the voters
+            // are.
+            match connect(endpoint).and_then(|mut c| c.member_list_local()) {
+                Ok(m) => break 'found m,
+                Err(e) => {
+                    tracing::debug!("etcd member list from {endpoint}: {e:#}");
+                    failed(&mut failures, endpoint, e);
+                }
+            }
+        }
+        if Instant::now() + pause >= deadline {
+            anyhow::bail!(
+                "no etcd member answered: {}; is etcd running on the control-plane nodes?",
+                if failures.is_empty() {
+                    "no endpoint to ask".to_string()
+                } else {
+                    failures
+                        .iter()
+                        .map(|(_, e)| e.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }
+            );
+        }
+        crate::interrupt::sleep(pause)?;
+    };
+    let voting_ids: Vec<u64> = members
+        .iter()
+        .filter(|m| !m.is_learner)
+        .map(|m| m.id)
+        .collect();
+    let mut healthy = std::collections::BTreeSet::new();
+    let mut rounds_with_quorum = 0;
+    loop {
+        for m in members.iter().filter(|m| !m.is_learner) {
+            if healthy.contains(&m.id) {
+                continue;
+            }
+            for url in &m.client_urls {
+                match connect(url).and_then(|mut c| c.status()) {
+                    Ok(status) if !status.is_learner => {
+                        healthy.insert(status.member_id);
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!("etcd status at {url}: {e:#}");
+                        failed(&mut failures, url, e);
+                    }
+                }
+            }
+        }
+        let answered = voting_ids.iter().filter(|id| healthy.contains(id)).count();
+        if answered > voting_ids.len() / 2 {
+            rounds_with_quorum += 1;
+        }
+        if answered == voting_ids.len()
+            || rounds_with_quorum >= 2
+            || Instant::now() + pause >= deadline
+        {
+            break;
+        }
+        crate::interrupt::sleep(pause)?;
+    }
     let voting: Vec<&EtcdMember> = members.iter().filter(|m| !m.is_learner).collect();
     let unhealthy: Vec<String> = voting
         .iter()
