@@ -247,12 +247,19 @@ fn error_text(e: &openssh::Error) -> String {
 /// A shell function for the scripts run on hosts: `sha256_of FILE` prints the file's
 /// SHA-256 in hex. OpenSSL's digest when the host has it (several times faster than
 /// sha256sum where the CPU has SHA instructions, which counts for a binary of megabytes
-/// hashed on every host on every run), else sha256sum's.
+/// hashed on every host on every run), else sha256sum's; an answer that is not 64 hex
+/// digits is not taken (both tools put a `\` before the digest of a name holding a
+/// backslash or a newline).
 pub const SHA256_OF: &str = r#"sha256_of() {
   _s=
   if command -v openssl >/dev/null 2>&1; then _s=$(openssl dgst -sha256 -r "$1" 2>/dev/null) || _s=; fi
-  [ -n "$_s" ] || _s=$(sha256sum "$1") || return 1
-  echo "${_s%% *}"
+  _s=${_s%% *}; _s=${_s#\\}
+  case $_s in *[!0-9a-f]*) _s= ;; esac
+  if [ ${#_s} -ne 64 ]; then
+    _s=$(sha256sum "$1") || return 1
+    _s=${_s%% *}; _s=${_s#\\}
+  fi
+  echo "$_s"
 }
 "#;
 
@@ -279,6 +286,41 @@ mod tests {
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
         assert_eq!(quote("$(x)"), "'$(x)'");
+    }
+
+    #[test]
+    fn sha256_of_is_openssls_digest_or_sha256sums() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a b\\c");
+        std::fs::write(&file, b"hello").unwrap();
+        let want = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let run = |path: Option<&std::path::Path>| {
+            let mut c = std::process::Command::new("/bin/sh");
+            c.arg("-c")
+                .arg(format!("{SHA256_OF}sha256_of \"$1\""))
+                .arg("sh")
+                .arg(&file);
+            if let Some(p) = path {
+                c.env("PATH", p);
+            }
+            let o = c.output().unwrap();
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+            )
+        };
+        assert_eq!(run(None), (true, format!("{want}\n")));
+        // Without openssl on PATH: sha256sum's.
+        let only = dir.path().join("bin");
+        std::fs::create_dir(&only).unwrap();
+        let sum = ["/usr/bin/sha256sum", "/bin/sha256sum"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("sha256sum");
+        std::os::unix::fs::symlink(sum, only.join("sha256sum")).unwrap();
+        assert_eq!(run(Some(&only)), (true, format!("{want}\n")));
+        std::fs::remove_file(&file).unwrap();
+        assert!(!run(None).0, "a missing file is a failure");
     }
 
     #[test]
