@@ -67,7 +67,7 @@ fn kubeadm(release_url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kubeadm"))
         .args(args)
         .env("KUBEADM_RS_RELEASE_URL", release_url)
-        .env("NO_COLOR", "1")
+        .env_remove("NO_COLOR")
         .output()
         .unwrap()
 }
@@ -159,6 +159,8 @@ fn an_unreachable_or_failing_server_gives_this_kubeadms_version_with_warnings() 
     );
     let warnings: Vec<&str> = err.lines().filter(|l| l.contains("WARN")).collect();
     assert_eq!(warnings.len(), 2, "{err}");
+    // Standard error is a pipe here: no terminal colour codes in it.
+    assert!(!err.contains('\u{1b}'), "{err:?}");
     assert!(
         warnings[0].contains(&format!(
             "could not fetch a Kubernetes version from the internet: unable to get URL \"{closed}/stable-1.36.txt\""

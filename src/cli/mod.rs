@@ -251,6 +251,12 @@ fn init_logging(verbosity: u8, vmodule: &[vmodule::ModulePattern]) {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
+                // Colours only on a terminal (and not with NO_COLOR set): a log file or
+                // a pipe gets plain text, as upstream's logs are.
+                .with_ansi(
+                    std::io::IsTerminal::is_terminal(&std::io::stderr())
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                )
                 .with_target(false)
                 .with_filter(filter),
         )
