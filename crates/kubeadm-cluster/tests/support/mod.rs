@@ -348,26 +348,24 @@ impl CpuAccount {
         let procs = std::ffi::CString::new(self.dir.join("cgroup.procs").as_os_str().as_bytes())
             .expect("a path without NUL");
         // SAFETY: between fork and exec the child only makes system calls (open, write,
-        // close) on memory prepared before the fork.
+        // close) on memory prepared before the fork. A cgroup that refuses the process
+        // does not stop the command: its CPU time is then not counted (see `finish`).
         unsafe {
             cmd.pre_exec(move || {
                 let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // "0": the writing process itself.
-                let n = libc::write(fd, b"0".as_ptr().cast(), 1);
-                libc::close(fd);
-                if n != 1 {
-                    return Err(std::io::Error::last_os_error());
+                if fd >= 0 {
+                    // "0": the writing process itself.
+                    libc::write(fd, b"0".as_ptr().cast(), 1);
+                    libc::close(fd);
                 }
                 Ok(())
             });
         }
     }
 
-    /// The CPU time counted so far, once every process of the cgroup has ended (at
-    /// most 10 s from now); the cgroup is removed.
+    /// The CPU time counted, once every process of the cgroup has ended (at most 10 s
+    /// from now); `None` when nothing was counted (the command never joined the cgroup).
+    /// The cgroup is removed.
     pub fn finish(self) -> Option<Duration> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::fs::read_to_string(self.dir.join("cgroup.procs"))
@@ -383,6 +381,7 @@ impl CpuAccount {
                 .find_map(|l| l.strip_prefix("usage_usec "))
                 .and_then(|v| v.trim().parse().ok())
                 .map(Duration::from_micros)
+                .filter(|d| !d.is_zero())
         } else {
             std::fs::read_to_string(self.dir.join("cpuacct.usage"))
                 .ok()?
@@ -390,6 +389,7 @@ impl CpuAccount {
                 .parse()
                 .ok()
                 .map(Duration::from_nanos)
+                .filter(|d| !d.is_zero())
         }
     }
 }
