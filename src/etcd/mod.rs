@@ -415,15 +415,11 @@ pub fn check_cluster_health(
         }
         crate::interrupt::sleep(pause)?;
     };
-    let voting_ids: Vec<u64> = members
-        .iter()
-        .filter(|m| !m.is_learner)
-        .map(|m| m.id)
-        .collect();
+    let voting: Vec<&EtcdMember> = members.iter().filter(|m| !m.is_learner).collect();
     let mut healthy = std::collections::BTreeSet::new();
     let mut rounds_with_quorum = 0;
     loop {
-        for m in members.iter().filter(|m| !m.is_learner) {
+        for m in &voting {
             if healthy.contains(&m.id) {
                 continue;
             }
@@ -441,19 +437,16 @@ pub fn check_cluster_health(
                 }
             }
         }
-        let answered = voting_ids.iter().filter(|id| healthy.contains(id)).count();
-        if answered > voting_ids.len() / 2 {
+        let answered = voting.iter().filter(|m| healthy.contains(&m.id)).count();
+        if answered > voting.len() / 2 {
             rounds_with_quorum += 1;
         }
-        if answered == voting_ids.len()
-            || rounds_with_quorum >= 2
-            || Instant::now() + pause >= deadline
+        if answered == voting.len() || rounds_with_quorum >= 2 || Instant::now() + pause >= deadline
         {
             break;
         }
         crate::interrupt::sleep(pause)?;
     }
-    let voting: Vec<&EtcdMember> = members.iter().filter(|m| !m.is_learner).collect();
     let unhealthy: Vec<String> = voting
         .iter()
         .filter(|m| !healthy.contains(&m.id))
