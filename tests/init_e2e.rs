@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 mod support;
 use support::{http_ok, https_ok, no_secret_outside_upstreams_places};
 
-use testapiserver::{resources, Config, TestApiServer};
+use testapiserver::{resources, TestApiServer};
 
 fn kubeadm(root: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kubeadm"))
@@ -59,17 +59,10 @@ fn init_runs_through_show_join_command() {
     let o = kubeadm(r, &["init", "phase", "certs", "all", "--config", cfg]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let pki = r.join("etc/kubernetes/pki");
-    let server = TestApiServer::start(Config {
-        listen: format!("127.0.0.1:{port}").parse().unwrap(),
-        tls_cert_file: pki.join("apiserver.crt"),
-        tls_private_key_file: pki.join("apiserver.key"),
-        client_ca_file: pki.join("ca.crt"),
-        signing_cert_file: Some(pki.join("ca.crt")),
-        signing_key_file: Some(pki.join("ca.key")),
-        data_dump: None,
-        run_controllers: true,
-        etcd: None,
-    })
+    let server = TestApiServer::start(support::api_server_config(
+        &pki,
+        format!("127.0.0.1:{port}").parse().unwrap(),
+    ))
     .unwrap();
     http_ok("127.0.0.1:10248");
     let _cm = https_ok(

@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::json;
 use support::*;
-use testapiserver::{resources, Config, TestApiServer};
+use testapiserver::{resources, TestApiServer};
 
 #[test]
 fn init_completes_while_the_control_plane_endpoint_does_not_answer() {
@@ -28,17 +28,10 @@ fn init_completes_while_the_control_plane_endpoint_does_not_answer() {
         &["init", "phase", "certs", "all", "--config", "/kubeadm.yaml"],
     );
     let pki = r.join("etc/kubernetes/pki");
-    let server = TestApiServer::start(Config {
-        listen: format!("127.0.0.1:{port}").parse().unwrap(),
-        tls_cert_file: pki.join("apiserver.crt"),
-        tls_private_key_file: pki.join("apiserver.key"),
-        client_ca_file: pki.join("ca.crt"),
-        signing_cert_file: Some(pki.join("ca.crt")),
-        signing_key_file: Some(pki.join("ca.key")),
-        data_dump: None,
-        run_controllers: true,
-        etcd: None,
-    })
+    let server = TestApiServer::start(support::api_server_config(
+        &pki,
+        format!("127.0.0.1:{port}").parse().unwrap(),
+    ))
     .unwrap();
     server
         .state()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use testapiserver::{Config, TestApiServer};
+use testapiserver::TestApiServer;
 
 fn kubeadm(root: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kubeadm"))
@@ -58,17 +58,10 @@ pub fn control_plane() -> (tempfile::TempDir, TestApiServer) {
     kc.extend_from_slice(&addr);
     ok(root.path(), &kc);
     let pki = root.path().join("etc/kubernetes/pki");
-    let server = TestApiServer::start(Config {
-        listen: format!("127.0.0.1:{port}").parse().unwrap(),
-        tls_cert_file: pki.join("apiserver.crt"),
-        tls_private_key_file: pki.join("apiserver.key"),
-        client_ca_file: pki.join("ca.crt"),
-        signing_cert_file: Some(pki.join("ca.crt")),
-        signing_key_file: Some(pki.join("ca.key")),
-        data_dump: None,
-        run_controllers: true,
-        etcd: None,
-    })
+    let server = TestApiServer::start(support::api_server_config(
+        &pki,
+        format!("127.0.0.1:{port}").parse().unwrap(),
+    ))
     .unwrap();
     (root, server)
 }

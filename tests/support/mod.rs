@@ -63,6 +63,23 @@ pub struct ControlPlane {
     pub pin: String,
 }
 
+/// The test API server's configuration for a control plane whose certificates kubeadm
+/// wrote under `pki`: serving with the API server's certificate, trusting and signing with
+/// the cluster CA, its controllers running, its objects in memory.
+pub fn api_server_config(pki: &Path, listen: std::net::SocketAddr) -> Config {
+    Config {
+        listen,
+        tls_cert_file: pki.join("apiserver.crt"),
+        tls_private_key_file: pki.join("apiserver.key"),
+        client_ca_file: pki.join("ca.crt"),
+        signing_cert_file: Some(pki.join("ca.crt")),
+        signing_key_file: Some(pki.join("ca.key")),
+        data_dump: None,
+        run_controllers: true,
+        etcd: None,
+    }
+}
+
 /// `kubeadm init` (without preflight and the health wait) against the test API server
 /// listening at `addr:port` (in `netns` when given).
 pub fn control_plane_at(addr: &str, port: u16, netns: Option<&str>) -> ControlPlane {
@@ -112,17 +129,7 @@ pub fn control_plane_of_version(
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let pki = r.join("etc/kubernetes/pki");
-    let config = Config {
-        listen: format!("{addr}:{port}").parse().unwrap(),
-        tls_cert_file: pki.join("apiserver.crt"),
-        tls_private_key_file: pki.join("apiserver.key"),
-        client_ca_file: pki.join("ca.crt"),
-        signing_cert_file: Some(pki.join("ca.crt")),
-        signing_key_file: Some(pki.join("ca.key")),
-        data_dump: None,
-        run_controllers: true,
-        etcd: None,
-    };
+    let config = api_server_config(&pki, format!("{addr}:{port}").parse().unwrap());
     // The server's socket is made in the namespace: start it from a thread inside it.
     let ns = netns.map(str::to_string);
     let server = std::thread::spawn(move || {
